@@ -1,0 +1,14 @@
+//! The module's pure-logic files, compiled for the host so that `cargo test`
+//! (and later property tests and fuzzers) exercise the exact same code the
+//! kernel runs. Nothing here may use the `kernel` crate.
+
+#![allow(dead_code)]
+
+#[path = "../../src/nlattr.rs"]
+pub mod nlattr;
+#[path = "../../src/packet.rs"]
+pub mod packet;
+#[path = "../../src/params.rs"]
+pub mod params;
+#[path = "../../src/uapi.rs"]
+pub mod uapi;

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C helpers for ipvs_rs: out-of-line wrappers for the static inline kernel
+ * functions and macros the Rust code needs. Bindgen cannot see through static
+ * inline functions, so each one gets a tiny exported-to-Rust twin here.
+ */
+#ifndef IPVS_RS_HELPERS_H
+#define IPVS_RS_HELPERS_H
+
+#include <linux/types.h>
+
+struct net;
+struct sk_buff;
+struct genl_info;
+struct genl_family;
+struct netlink_callback;
+struct nlattr;
+struct kunit;
+struct module;
+
+/* net namespaces */
+void *ipvs_rs_net_generic(const struct net *net, unsigned int id);
+bool ipvs_rs_net_is_init(const struct net *net);
+bool ipvs_rs_net_user_ns_is_init(const struct net *net);
+struct net *ipvs_rs_genl_info_net(const struct genl_info *info);
+struct net *ipvs_rs_sock_net_of_skb(const struct sk_buff *skb);
+struct module *ipvs_rs_this_module(void);
+int ipvs_rs_conn_tab_bits(void);
+
+/* RCU */
+void ipvs_rs_rcu_read_lock(void);
+void ipvs_rs_rcu_read_unlock(void);
+
+/* sk_buff */
+void *ipvs_rs_skb_header_pointer(const struct sk_buff *skb, int offset,
+				 int len, void *buffer);
+unsigned int ipvs_rs_skb_len(const struct sk_buff *skb);
+int ipvs_rs_skb_network_offset(const struct sk_buff *skb);
+struct sk_buff *ipvs_rs_alloc_skb(unsigned int len);
+void ipvs_rs_kfree_skb(struct sk_buff *skb);
+
+/* generic netlink messages */
+struct sk_buff *ipvs_rs_genlmsg_new(size_t payload);
+void ipvs_rs_nlmsg_free(struct sk_buff *skb);
+void *ipvs_rs_genlmsg_put_reply(struct sk_buff *skb, struct genl_info *info,
+				const struct genl_family *family, u8 cmd);
+void *ipvs_rs_genlmsg_put_dump(struct sk_buff *skb,
+			       struct netlink_callback *cb, u8 cmd);
+void ipvs_rs_genlmsg_end(struct sk_buff *skb, void *hdr);
+void ipvs_rs_genlmsg_cancel(struct sk_buff *skb, void *hdr);
+int ipvs_rs_genlmsg_reply(struct sk_buff *skb, struct genl_info *info);
+struct nlattr *ipvs_rs_genl_info_attr(const struct genl_info *info,
+				      unsigned int type);
+void ipvs_rs_genl_set_err_msg(struct genl_info *info, const char *msg);
+int ipvs_rs_nla_put(struct sk_buff *skb, int type, int len, const void *data);
+struct nlattr *ipvs_rs_nla_nest_start(struct sk_buff *skb, int type);
+void ipvs_rs_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
+void ipvs_rs_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start);
+int ipvs_rs_nla_len(const struct nlattr *nla);
+const void *ipvs_rs_nla_data(const struct nlattr *nla);
+long *ipvs_rs_netlink_cb_args(struct netlink_callback *cb);
+u8 ipvs_rs_genl_info_cmd(const struct genl_info *info);
+const struct genl_family *ipvs_rs_genl_info_family(const struct genl_info *info);
+const struct genl_info *ipvs_rs_genl_dump_info(struct netlink_callback *cb);
+struct net *ipvs_rs_netlink_cb_net(const struct netlink_callback *cb);
+
+/* KUnit */
+void ipvs_rs_kunit_fail(struct kunit *test, const char *file, int line,
+			const char *msg);
+
+#endif /* IPVS_RS_HELPERS_H */

@@ -1,0 +1,76 @@
+#!/bin/bash
+# Runs inside the VM (see run.sh): every selftests/tests/*.sh, then checks
+# the kernel log for splats and kmemleak for leaks. Prints TAP and, last,
+# IPVS_RS_RESULT=pass|fail for run.sh.
+set -u
+top=${IPVS_RS_TOP:?}
+cd "$top" || exit 1
+export IPVS_RS_KO=$top/ipvs_rs.ko
+export PATH=$top/ipvsadm-rs/target/release:$PATH
+
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+# Forget what the kernel allocated while booting: only our leaks count.
+echo clear > /sys/kernel/debug/kmemleak 2>/dev/null
+dmesg_start=$(dmesg | wc -l)
+
+if [ "${IPVS_RS_MODE:-test}" = demo ]; then
+	bash selftests/demo.sh
+	rc=$?
+	[ $rc = 0 ] && echo IPVS_RS_RESULT=pass || echo IPVS_RS_RESULT=fail
+	exit $rc
+fi
+
+n=0
+failed=0
+tap() { # tap <status 0|4|other> <name> [log file]
+	n=$((n + 1))
+	case $1 in
+	0) echo "ok $n $2" ;;
+	4) echo "ok $n $2 # SKIP" ;;
+	*) echo "not ok $n $2"; failed=$((failed + 1)) ;;
+	esac
+	if [ -n "${3:-}" ] && { [ "$1" != 0 ] || [ -n "${IPVS_RS_VERBOSE:-}" ]; }; then
+		sed 's/^/# /' "$3"
+	fi
+}
+
+echo "TAP version 13"
+out=$(mktemp)
+for t in selftests/tests/*.sh; do
+	name=$(basename "$t" .sh)
+	case "$name" in *${IPVS_RS_PATTERN:-}*) ;; *) continue ;; esac
+	start=$(date +%s)
+	timeout -k 5 600 bash "$t" >"$out" 2>&1
+	rc=$?
+	# Subtests (KUnit cases) print their own TAP lines, indented.
+	grep -a '^    \(not \)\?ok ' "$out"
+	tap $rc "$name ($(( $(date +%s) - start ))s)" "$out"
+	rmmod ipvs_rs 2>/dev/null
+done
+
+# Any splat since the tests started fails the run.
+dmesg | tail -n +"$((dmesg_start + 1))" >"$out"
+splat='WARNING:|BUG:|KASAN:|UBSAN:|Oops|general protection|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|lockdep|sleeping function called from invalid context|Call Trace:|refcount_t:|kernel BUG'
+if grep -aEq "$splat" "$out"; then
+	grep -aE -B2 -A25 "$splat" "$out" >"$out.splat"
+	tap 1 "kernel log has no splat" "$out.splat"
+else
+	tap 0 "kernel log has no splat"
+fi
+
+# Leaks: everything is unloaded now; kmemleak reports objects older than 5s.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	sleep 6
+	echo scan > /sys/kernel/debug/kmemleak
+	echo scan > /sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak >"$out"
+	if [ -s "$out" ]; then tap 1 "kmemleak finds no leak" "$out"; else tap 0 "kmemleak finds no leak"; fi
+else
+	tap 1 "kmemleak finds no leak (kmemleak unavailable)"
+fi
+
+echo "1..$n"
+echo "# $((n - failed)) passed, $failed failed"
+rm -f "$out" "$out.splat"
+if [ "$failed" = 0 ]; then echo IPVS_RS_RESULT=pass; else echo IPVS_RS_RESULT=fail; fi
+[ "$failed" = 0 ]

@@ -1,0 +1,42 @@
+# Helpers for the selftests (sourced). Each test is a bash script: exit 0
+# to pass, 4 to skip, anything else to fail; what it prints is shown on
+# failure.
+set -u
+ksft_skip=4
+sysvs=/proc/sys/net/ipv4/vs
+
+fail() { echo "FAIL: $*"; exit 1; }
+skip() { echo "SKIP: $*"; exit $ksft_skip; }
+
+# expect_eq <what> <expected> <actual>
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+}
+
+unload_all() {
+	rmmod ipvs_rs 2>/dev/null
+	for m in ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sed ip_vs_nq ip_vs_sh \
+		ip_vs_mh ip_vs_pe_sip xt_ipvs ip_vs; do
+		rmmod "$m" 2>/dev/null
+	done
+	return 0
+}
+
+load_rs() {
+	insmod "$IPVS_RS_KO" "$@" || fail "insmod ipvs_rs.ko $*"
+}
+
+# Fresh network namespaces, removed when the test exits.
+netns_list=()
+new_netns() { # new_netns <name>
+	ip netns add "$1" || fail "ip netns add $1"
+	ip -n "$1" link set lo up
+	netns_list+=("$1")
+}
+cleanup_netns() {
+	for ns in "${netns_list[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	return 0
+}
+trap cleanup_netns EXIT
+
+unload_all

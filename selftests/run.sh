@@ -1,0 +1,45 @@
+#!/bin/bash
+# Boot the test kernel in a virtme-ng VM and run the selftests in it.
+#
+#   selftests/run.sh [--demo] <kernel build dir> [test-name-pattern]
+#
+# Output is TAP, one line per test (KUnit cases included); the exit status
+# is non-zero if any test failed, the guest saw a kernel splat, or the VM
+# did not finish in time.
+set -uo pipefail
+
+top=$(realpath "$(dirname "$0")/..")
+mode=test
+if [ "${1:-}" = --demo ]; then mode=demo; shift; fi
+kdir=$(realpath "${1:?usage: run.sh [--demo] <kernel build dir> [pattern]}")
+pattern=${2:-}
+log=$top/build/vm-$mode.log
+mkdir -p "$top/build"
+
+# This machine's /dev/kvm cannot run guests (no vmx): use TCG unless KVM is
+# known to work (IPVS_RS_KVM=1).
+accel=(--disable-kvm)
+[ "${IPVS_RS_KVM:-0}" = 1 ] && accel=()
+
+start=$(date +%s)
+# The guest may hang (a deadlock under test); `timeout` bounds the run.
+timeout --foreground -k 10 "${IPVS_RS_VM_TIMEOUT:-1800}" \
+	vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G --mods auto \
+	--rwdir "$top/build" --cwd "$top" \
+	--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on" \
+	--exec "IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$pattern' $top/selftests/guest.sh" \
+	2>&1 </dev/null | tee "$log"
+rc=${PIPESTATUS[0]}
+secs=$(( $(date +%s) - start ))
+
+result=$(grep -a -o 'IPVS_RS_RESULT=[a-z]*' "$log" | tail -1 | cut -d= -f2)
+echo "# VM run took ${secs}s (log: ${log#$top/})"
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	echo "# FAIL: the VM did not finish within ${IPVS_RS_VM_TIMEOUT:-1800}s" >&2
+	exit 1
+fi
+if [ "$result" != pass ]; then
+	echo "# FAIL: guest result '${result:-none}' (vng exit $rc)" >&2
+	exit 1
+fi
+exit 0

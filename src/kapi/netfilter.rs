@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Netfilter hooks (`nf_register_net_hooks`).
+//!
+//! Hook tables are `static` ([`HookOps`]) and shared by all namespaces, as
+//! in C; a [`Registration`] attaches one to a namespace.
+
+use crate::bindings;
+use crate::kapi::net::Net;
+use crate::kapi::skb::SkBuff;
+use kernel::error::{to_result, Result};
+use kernel::ffi::{c_uint, c_void};
+
+/// What a hook decides for a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let the packet continue.
+    Accept,
+    /// Drop (and free) the packet.
+    Drop,
+}
+
+/// Address family of a hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// IPv4 (`NFPROTO_IPV4`).
+    Ipv4,
+    /// IPv6 (`NFPROTO_IPV6`).
+    Ipv6,
+}
+
+/// Where in the stack a hook runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookPoint {
+    /// `NF_INET_PRE_ROUTING`.
+    PreRouting,
+    /// `NF_INET_LOCAL_IN`.
+    LocalIn,
+    /// `NF_INET_FORWARD`.
+    Forward,
+    /// `NF_INET_LOCAL_OUT`.
+    LocalOut,
+    /// `NF_INET_POST_ROUTING`.
+    PostRouting,
+}
+
+/// The context of a hook invocation (`struct nf_hook_state`).
+pub struct HookState<'a> {
+    /// Namespace the packet is in.
+    pub net: &'a Net,
+    /// Hook point.
+    pub point: HookPoint,
+    /// Address family.
+    pub family: Family,
+}
+
+/// A netfilter hook function.
+pub trait Hook {
+    /// Called for each packet, in softirq or process context, under RCU.
+    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict;
+}
+
+/// One hook of a [`HookOps`] table.
+#[derive(Clone, Copy)]
+pub struct HookSpec {
+    hook: unsafe extern "C" fn(*mut c_void, *mut bindings::sk_buff, *const bindings::nf_hook_state) -> c_uint,
+    family: Family,
+    point: HookPoint,
+    priority: i32,
+}
+
+impl HookSpec {
+    /// Hook `H` at `point` of `family`, ordered by `priority`.
+    pub const fn new<H: Hook>(family: Family, point: HookPoint, priority: i32) -> Self {
+        Self {
+            hook: hook_callback::<H>,
+            family,
+            point,
+            priority,
+        }
+    }
+}
+
+const fn nfproto(family: Family) -> u8 {
+    match family {
+        Family::Ipv4 => bindings::NFPROTO_IPV4 as u8,
+        Family::Ipv6 => bindings::NFPROTO_IPV6 as u8,
+    }
+}
+
+const fn hooknum(point: HookPoint) -> c_uint {
+    match point {
+        HookPoint::PreRouting => bindings::nf_inet_hooks_NF_INET_PRE_ROUTING,
+        HookPoint::LocalIn => bindings::nf_inet_hooks_NF_INET_LOCAL_IN,
+        HookPoint::Forward => bindings::nf_inet_hooks_NF_INET_FORWARD,
+        HookPoint::LocalOut => bindings::nf_inet_hooks_NF_INET_LOCAL_OUT,
+        HookPoint::PostRouting => bindings::nf_inet_hooks_NF_INET_POST_ROUTING,
+    }
+}
+
+fn point_of(hooknum: u8) -> HookPoint {
+    match c_uint::from(hooknum) {
+        bindings::nf_inet_hooks_NF_INET_PRE_ROUTING => HookPoint::PreRouting,
+        bindings::nf_inet_hooks_NF_INET_LOCAL_IN => HookPoint::LocalIn,
+        bindings::nf_inet_hooks_NF_INET_FORWARD => HookPoint::Forward,
+        bindings::nf_inet_hooks_NF_INET_LOCAL_OUT => HookPoint::LocalOut,
+        _ => HookPoint::PostRouting,
+    }
+}
+
+/// A table of hooks, built at compile time.
+pub struct HookOps<const N: usize>([bindings::nf_hook_ops; N]);
+
+// SAFETY: the table is never written after construction; the raw pointers
+// in it are function pointers and NULLs.
+unsafe impl<const N: usize> Sync for HookOps<N> {}
+
+impl<const N: usize> HookOps<N> {
+    /// Builds the table.
+    pub const fn new(specs: [HookSpec; N]) -> Self {
+        // SAFETY: `nf_hook_ops` is plain data; all-zero is its C default.
+        let mut ops: [bindings::nf_hook_ops; N] = unsafe { core::mem::zeroed() };
+        let mut i = 0;
+        while i < N {
+            ops[i].hook = Some(specs[i].hook);
+            ops[i].pf = nfproto(specs[i].family);
+            ops[i].hooknum = hooknum(specs[i].point);
+            ops[i].priority = specs[i].priority;
+            i += 1;
+        }
+        Self(ops)
+    }
+}
+
+/// Hooks of a [`HookOps`] table attached to one namespace; detached on drop.
+pub struct Registration {
+    net: *mut bindings::net,
+    ops: &'static [bindings::nf_hook_ops],
+}
+
+// SAFETY: the registration is only a handle; unregistering may happen on any
+// thread.
+unsafe impl Send for Registration {}
+// SAFETY: no method takes `&self`.
+unsafe impl Sync for Registration {}
+
+impl Registration {
+    /// Attaches `ops` to `net`.
+    ///
+    /// # Safety
+    ///
+    /// The registration must be dropped before `net` is freed, e.g. by
+    /// keeping it in that namespace's pernet state.
+    pub unsafe fn new<const N: usize>(net: &Net, ops: &'static HookOps<N>) -> Result<Self> {
+        let len = c_uint::try_from(N)?;
+        // SAFETY: `ops` is static and `net` live.
+        to_result(unsafe { bindings::nf_register_net_hooks(net.as_ptr(), ops.0.as_ptr(), len) })?;
+        Ok(Self {
+            net: net.as_ptr(),
+            ops: &ops.0,
+        })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: registered in `new` on this `net`, which the caller of
+        // `new` keeps alive until now. `len` fit in `c_uint` there.
+        unsafe {
+            bindings::nf_unregister_net_hooks(self.net, self.ops.as_ptr(), self.ops.len() as c_uint)
+        };
+    }
+}
+
+unsafe extern "C" fn hook_callback<H: Hook>(
+    _priv: *mut c_void,
+    skb: *mut bindings::sk_buff,
+    state: *const bindings::nf_hook_state,
+) -> c_uint {
+    // SAFETY: netfilter passes a live skb and hook state for the duration
+    // of the call; the state's `net` is the namespace the hook runs in.
+    let (skb, state) = unsafe {
+        let s = &*state;
+        (
+            SkBuff::from_raw(skb),
+            HookState {
+                net: Net::from_raw(s.net),
+                point: point_of(s.hook),
+                family: if c_uint::from(s.pf) == bindings::NFPROTO_IPV6 {
+                    Family::Ipv6
+                } else {
+                    Family::Ipv4
+                },
+            },
+        )
+    };
+    match H::hook(skb, &state) {
+        Verdict::Accept => bindings::NF_ACCEPT,
+        Verdict::Drop => bindings::NF_DROP,
+    }
+}

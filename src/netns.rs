@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-network-namespace IPVS state.
+//!
+//! Two pernet registrations, as stock IPVS has: [`IpvsNet`] holds the data
+//! (knob values, counters) and is registered first; [`NetGlue`] attaches
+//! the netfilter hooks and the sysctl table to it and is registered after,
+//! so it always finds the data in place and is torn down before it.
+
+use crate::hooks;
+use crate::kapi::net::Net;
+use crate::kapi::pernet::{PernetId, PernetState};
+use crate::kapi::{netfilter, sysctl};
+use crate::params::{self, Handler, Sysctl, SYSCTLS};
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use kernel::prelude::*;
+
+/// Packet counters of a namespace.
+#[derive(Default)]
+pub struct Counters {
+    /// Packets seen by the inbound hooks.
+    pub in_packets: AtomicU64,
+    /// Bytes seen by the inbound hooks.
+    pub in_bytes: AtomicU64,
+    /// Packets seen by the outbound hooks.
+    pub out_packets: AtomicU64,
+}
+
+/// IPVS state of one network namespace.
+pub struct IpvsNet {
+    sysctls: [AtomicI32; params::COUNT],
+    /// Packet counters.
+    pub counters: Counters,
+}
+
+static IPVS_NET: PernetId<IpvsNet> = PernetId::new();
+
+impl PernetState for IpvsNet {
+    fn id() -> &'static PernetId<Self> {
+        &IPVS_NET
+    }
+
+    fn init(_net: &Net) -> Result<Self> {
+        Ok(Self {
+            sysctls: core::array::from_fn(|i| AtomicI32::new(SYSCTLS[i].default)),
+            counters: Counters::default(),
+        })
+    }
+}
+
+impl IpvsNet {
+    /// The state of `net`; `None` only while the module loads or unloads.
+    pub fn get(net: &Net) -> Option<&IpvsNet> {
+        IPVS_NET.get(net)
+    }
+
+    /// Current value of a knob.
+    pub fn sysctl(&self, s: Sysctl) -> i32 {
+        self.sysctls[s as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// Bounds referenced by `IntRange` entries; `proc_dointvec_minmax` wants
+/// pointers to ints that live as long as the table.
+static BOUNDS: [[i32; 2]; params::COUNT] = {
+    let mut b = [[0; 2]; params::COUNT];
+    let mut i = 0;
+    while i < params::COUNT {
+        if let Handler::IntRange(min, max) = SYSCTLS[i].handler {
+            b[i] = [min, max];
+        }
+        i += 1;
+    }
+    b
+};
+
+/// What ties a namespace's [`IpvsNet`] to the rest of the kernel.
+pub struct NetGlue {
+    _hooks: netfilter::Registration,
+    _sysctls: sysctl::Table,
+}
+
+static NET_GLUE: PernetId<NetGlue> = PernetId::new();
+
+impl PernetState for NetGlue {
+    fn id() -> &'static PernetId<Self> {
+        &NET_GLUE
+    }
+
+    fn init(net: &Net) -> Result<Self> {
+        // Registered after `IpvsNet` (see `crate::IpvsModule`).
+        let ipvs = IpvsNet::get(net).ok_or(ENOENT)?;
+        let unpriv = !net.owned_by_init_user_ns();
+        let entries = SYSCTLS.iter().zip(&ipvs.sysctls).zip(&BOUNDS).map(|((def, value), bound)| {
+            let mode = if unpriv && def.unpriv_read_only { 0o444 } else { 0o644 };
+            let kind = match def.handler {
+                Handler::Int => sysctl::IntKind::Any,
+                Handler::IntRange(..) => sysctl::IntKind::Range(&bound[0], &bound[1]),
+                Handler::Jiffies => sysctl::IntKind::Jiffies,
+            };
+            sysctl::Entry::int(def.name, value, mode, kind)
+        });
+        // SAFETY: the values live in this namespace's `IpvsNet`, which is
+        // dropped after this `NetGlue` (reverse registration order), and the
+        // table is dropped with the namespace's glue, before `net` goes.
+        let sysctls = unsafe { sysctl::Table::register(net, c"net/ipv4/vs", entries)? };
+        // SAFETY: kept in this namespace's pernet state, dropped before the
+        // namespace is freed.
+        let hooks = unsafe { netfilter::Registration::new(net, &hooks::HOOKS)? };
+        Ok(Self {
+            _hooks: hooks,
+            _sysctls: sysctls,
+        })
+    }
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Netlink attributes (TLVs): reading payloads and walking nested ones.
+//!
+//! Pure code, host-tested: it never trusts a length it has not checked.
+
+/// Size of `struct nlattr`: `u16` length (header included) and `u16` type.
+pub const HDRLEN: usize = 4;
+/// Attributes are padded to this alignment.
+pub const ALIGNTO: usize = 4;
+/// Flag bits carried in the type field.
+pub const TYPE_MASK: u16 = !((1 << 15) | (1 << 14));
+
+/// The payload of one attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attr<'a>(&'a [u8]);
+
+impl<'a> Attr<'a> {
+    /// An attribute whose payload is `data`.
+    pub fn new(data: &'a [u8]) -> Self {
+        Self(data)
+    }
+
+    /// The raw payload.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The payload as a `u8`, if it holds at least one byte.
+    pub fn u8(&self) -> Option<u8> {
+        self.0.first().copied()
+    }
+
+    /// The payload as a native-endian `u16`.
+    pub fn u16(&self) -> Option<u16> {
+        Some(u16::from_ne_bytes(self.0.get(..2)?.try_into().ok()?))
+    }
+
+    /// The payload as a native-endian `u32`.
+    pub fn u32(&self) -> Option<u32> {
+        Some(u32::from_ne_bytes(self.0.get(..4)?.try_into().ok()?))
+    }
+
+    /// The payload as a native-endian `u64`.
+    pub fn u64(&self) -> Option<u64> {
+        Some(u64::from_ne_bytes(self.0.get(..8)?.try_into().ok()?))
+    }
+
+    /// The payload as a string: up to the first NUL, which must be there.
+    pub fn str(&self) -> Option<&'a str> {
+        let end = self.0.iter().position(|&b| b == 0)?;
+        core::str::from_utf8(&self.0[..end]).ok()
+    }
+
+    /// The attributes nested in this one.
+    pub fn nested(&self) -> Nested<'a> {
+        Nested(self.0)
+    }
+}
+
+/// Iterator over a run of attributes: `(type, payload)`, or `Err(())` once
+/// if the run is malformed (then it stops).
+#[derive(Clone, Debug)]
+pub struct Nested<'a>(&'a [u8]);
+
+impl<'a> Nested<'a> {
+    /// Attributes packed in `data`.
+    pub fn new(data: &'a [u8]) -> Self {
+        Self(data)
+    }
+}
+
+impl<'a> Iterator for Nested<'a> {
+    type Item = Result<(u16, Attr<'a>), ()>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Trailing bytes shorter than a header are ignored, as the kernel's
+        // `nla_for_each_attr` does.
+        if self.0.len() < HDRLEN {
+            return None;
+        }
+        let len = usize::from(u16::from_ne_bytes([self.0[0], self.0[1]]));
+        let ty = u16::from_ne_bytes([self.0[2], self.0[3]]) & TYPE_MASK;
+        if len < HDRLEN || len > self.0.len() {
+            self.0 = &[];
+            return Some(Err(()));
+        }
+        let payload = &self.0[HDRLEN..len];
+        let next = len.next_multiple_of(ALIGNTO).min(self.0.len());
+        self.0 = &self.0[next..];
+        Some(Ok((ty, Attr(payload))))
+    }
+}
+
+/// Appends attribute `ty` with `payload` to `buf`, padded.
+#[cfg(test)]
+pub fn push(buf: &mut Vec<u8>, ty: u16, payload: &[u8]) {
+    let len = (HDRLEN + payload.len()) as u16;
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(&ty.to_ne_bytes());
+    buf.extend_from_slice(payload);
+    while buf.len() % ALIGNTO != 0 {
+        buf.push(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_padded_attributes() {
+        let mut b = Vec::new();
+        push(&mut b, 1, &7u32.to_ne_bytes());
+        push(&mut b, 2, b"rr\0");
+        push(&mut b, 3, &[9]);
+        let got: Vec<_> = Nested::new(&b).collect::<Result<_, _>>().unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].0, 1);
+        assert_eq!(got[0].1.u32(), Some(7));
+        assert_eq!(got[1].1.str(), Some("rr"));
+        assert_eq!(got[2].1.u8(), Some(9));
+        assert_eq!(got[2].1.u32(), None);
+    }
+
+    #[test]
+    fn rejects_lengths_outside_the_buffer() {
+        let mut b = Vec::new();
+        push(&mut b, 1, &7u32.to_ne_bytes());
+        b[0] = 200;
+        let mut it = Nested::new(&b);
+        assert_eq!(it.next(), Some(Err(())));
+        assert_eq!(it.next(), None);
+        // A length below the header size is malformed too.
+        let b = [2u8, 0, 1, 0];
+        assert_eq!(Nested::new(&b).next(), Some(Err(())));
+    }
+
+    #[test]
+    fn string_needs_terminator() {
+        assert_eq!(Attr::new(b"wlc").str(), None);
+        assert_eq!(Attr::new(b"wlc\0junk").str(), Some("wlc"));
+    }
+
+    #[test]
+    fn strips_flag_bits_from_type() {
+        let mut b = Vec::new();
+        push(&mut b, 1 | (1 << 15), &[]);
+        assert_eq!(Nested::new(&b).next().unwrap().unwrap().0, 1);
+    }
+}
