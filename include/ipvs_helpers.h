@@ -23,9 +23,10 @@ void *ipvs_rs_net_generic(const struct net *net, unsigned int id);
 bool ipvs_rs_net_is_init(const struct net *net);
 bool ipvs_rs_net_user_ns_is_init(const struct net *net);
 struct net *ipvs_rs_genl_info_net(const struct genl_info *info);
-struct net *ipvs_rs_sock_net_of_skb(const struct sk_buff *skb);
 struct module *ipvs_rs_this_module(void);
 int ipvs_rs_conn_tab_bits(void);
+const char *ipvs_rs_module_name(const struct module *mod);
+int ipvs_rs_notifier_from_errno(int err);
 
 /* RCU */
 void ipvs_rs_rcu_read_lock(void);
@@ -40,7 +41,7 @@ struct sk_buff *ipvs_rs_alloc_skb(unsigned int len);
 void ipvs_rs_kfree_skb(struct sk_buff *skb);
 
 /* generic netlink messages */
-struct sk_buff *ipvs_rs_genlmsg_new(size_t payload);
+struct sk_buff *ipvs_rs_genlmsg_new(void);
 void ipvs_rs_nlmsg_free(struct sk_buff *skb);
 void *ipvs_rs_genlmsg_put_reply(struct sk_buff *skb, struct genl_info *info,
 				const struct genl_family *family, u8 cmd);

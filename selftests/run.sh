@@ -24,7 +24,7 @@ accel=(--disable-kvm)
 start=$(date +%s)
 # The guest may hang (a deadlock under test); `timeout` bounds the run.
 timeout --foreground -k 10 "${IPVS_RS_VM_TIMEOUT:-1800}" \
-	vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G --mods auto \
+	vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G \
 	--rwdir "$top/build" --cwd "$top" \
 	--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on" \
 	--exec "IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$pattern' $top/selftests/guest.sh" \

@@ -14,6 +14,8 @@
     improper_ctypes,
     unreachable_pub,
     unsafe_op_in_unsafe_fn,
+    unknown_lints,
+    unnecessary_transmutes,
     clippy::all,
     clippy::undocumented_unsafe_blocks
 )]

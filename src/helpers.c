@@ -12,6 +12,7 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/netlink.h>
+#include <net/sock.h>
 
 #include "ipvs_helpers.h"
 
@@ -35,11 +36,6 @@ struct net *ipvs_rs_genl_info_net(const struct genl_info *info)
 	return genl_info_net(info);
 }
 
-struct net *ipvs_rs_sock_net_of_skb(const struct sk_buff *skb)
-{
-	return sock_net(skb->sk);
-}
-
 static int conn_tab_bits = 12;
 module_param(conn_tab_bits, int, 0444);
 MODULE_PARM_DESC(conn_tab_bits,
@@ -48,6 +44,16 @@ MODULE_PARM_DESC(conn_tab_bits,
 int ipvs_rs_conn_tab_bits(void)
 {
 	return clamp(conn_tab_bits, 8, 20);
+}
+
+const char *ipvs_rs_module_name(const struct module *mod)
+{
+	return mod->name;
+}
+
+int ipvs_rs_notifier_from_errno(int err)
+{
+	return notifier_from_errno(err);
 }
 
 struct module *ipvs_rs_this_module(void)
@@ -95,9 +101,9 @@ void ipvs_rs_kfree_skb(struct sk_buff *skb)
 	kfree_skb(skb);
 }
 
-struct sk_buff *ipvs_rs_genlmsg_new(size_t payload)
+struct sk_buff *ipvs_rs_genlmsg_new(void)
 {
-	return genlmsg_new(payload, GFP_KERNEL);
+	return genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
 }
 
 void ipvs_rs_nlmsg_free(struct sk_buff *skb)
@@ -142,8 +148,9 @@ struct nlattr *ipvs_rs_genl_info_attr(const struct genl_info *info,
 
 void ipvs_rs_genl_set_err_msg(struct genl_info *info, const char *msg)
 {
-	/* msg must be static: extack keeps the pointer. */
-	GENL_SET_ERR_MSG(info, msg);
+	/* msg must be static: extack keeps the pointer (as NL_SET_ERR_MSG). */
+	if (info->extack)
+		info->extack->_msg = msg;
 }
 
 int ipvs_rs_nla_put(struct sk_buff *skb, int type, int len, const void *data)

@@ -55,7 +55,7 @@ fn is_ip(skb: &SkBuff, family: Family) -> bool {
 }
 
 /// The hooks, attached to every namespace by [`crate::netns::NetGlue`].
-pub static HOOKS: HookOps<6> = HookOps::new([
+pub(crate) static HOOKS: HookOps<6> = HookOps::new([
     HookSpec::new::<Inbound>(Family::Ipv4, HookPoint::LocalIn, PRI_NAT_SRC - 1),
     HookSpec::new::<Inbound>(Family::Ipv4, HookPoint::Forward, PRI_NAT_SRC - 1),
     HookSpec::new::<Outbound>(Family::Ipv4, HookPoint::LocalOut, PRI_NAT_DST + 2),

@@ -9,16 +9,21 @@ use kernel::prelude::*;
 
 mod bindings;
 mod hooks;
+// Abstractions and parsers grow ahead of their IPVS users.
+#[allow(dead_code)]
 mod kapi;
 mod kunit_tests;
 mod netlink;
 mod netns;
+#[allow(dead_code)]
 mod nlattr;
 mod packet;
 mod params;
+// The whole ABI, used piecemeal.
+#[allow(dead_code)]
 mod uapi;
 
-use kapi::{genl, pernet};
+use kapi::{genl, module, pernet};
 
 module! {
     type: IpvsModule,
@@ -30,6 +35,7 @@ module! {
 
 /// The module: its registrations, torn down in field order.
 struct IpvsModule {
+    _gate: module::Registration<StockGate>,
     _glue: pernet::Registration<netns::NetGlue>,
     _family: genl::Registration<netlink::IpvsFamily>,
     _state: pernet::Registration<netns::IpvsNet>,
@@ -47,6 +53,7 @@ impl kernel::Module for IpvsModule {
             e
         })?;
         let glue = pernet::Registration::new()?;
+        let gate = module::Registration::new()?;
         pr_info!(
             "IPVS {}.{}.{} loaded (connection table size {})\n",
             uapi::version_triple(uapi::VERSION_CODE).0,
@@ -55,9 +62,28 @@ impl kernel::Module for IpvsModule {
             netlink::conn_tab_size()
         );
         Ok(Self {
+            _gate: gate,
             _glue: glue,
             _family: family,
             _state: state,
         })
+    }
+}
+
+/// Keeps stock `ip_vs.ko` out while we are loaded. Its init would register
+/// the same sysctls, fail, and on that failure 6.12's sysctl core erases
+/// entries it never inserted (`insert_header()` error path), dropping ours
+/// from `/proc/sys/net/ipv4/vs`. Refusing it before its init avoids that.
+struct StockGate;
+
+impl module::ModuleGate for StockGate {
+    fn coming(name: &core::ffi::CStr) -> Result {
+        if name == c"ip_vs" {
+            pr_err!("refusing to load ip_vs.ko: ipvs_rs.ko provides IPVS; unload it first\n");
+            // Not EEXIST: modprobe takes that for "already loaded" and
+            // reports success.
+            return Err(EBUSY);
+        }
+        Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! keepalived speak. Same commands, attributes and permissions as stock.
 
 use crate::bindings;
+use crate::kapi::errno::eopnotsupp;
 use crate::kapi::genl::{AttrType, Dump, Family, Op, Ops, Permission, Policy, Request};
 use crate::uapi::{cmd, cmd_attr, info_attr, GENL_VERSION, VERSION_CODE};
 use kernel::prelude::*;
@@ -20,7 +21,7 @@ const _: () = {
 };
 
 /// The IPVS family.
-pub struct IpvsFamily;
+pub(crate) struct IpvsFamily;
 
 const ATTRS: usize = cmd_attr::MAX as usize + 1;
 
@@ -59,7 +60,7 @@ static OPS: Ops<16> = Ops::new([
 ]);
 
 /// Size of the connection table, reported by `IPVS_CMD_GET_INFO`.
-pub fn conn_tab_size() -> u32 {
+pub(crate) fn conn_tab_size() -> u32 {
     // SAFETY: reads a module parameter.
     1 << unsafe { bindings::ipvs_rs_conn_tab_bits() }
 }
@@ -91,7 +92,7 @@ impl Family for IpvsFamily {
             }
             _ => {
                 req.set_err_msg(c"ipvs_rs: command not implemented yet");
-                Err(EOPNOTSUPP)
+                Err(eopnotsupp())
             }
         }
     }
@@ -101,7 +102,7 @@ impl Family for IpvsFamily {
             // Empty listings: no services, real servers or sync daemons
             // exist yet.
             cmd::GET_SERVICE | cmd::GET_DEST | cmd::GET_DAEMON => Ok(()),
-            _ => Err(EOPNOTSUPP),
+            _ => Err(eopnotsupp()),
         }
     }
 }

@@ -17,20 +17,20 @@ use kernel::prelude::*;
 
 /// Packet counters of a namespace.
 #[derive(Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     /// Packets seen by the inbound hooks.
-    pub in_packets: AtomicU64,
+    pub(crate) in_packets: AtomicU64,
     /// Bytes seen by the inbound hooks.
-    pub in_bytes: AtomicU64,
+    pub(crate) in_bytes: AtomicU64,
     /// Packets seen by the outbound hooks.
-    pub out_packets: AtomicU64,
+    pub(crate) out_packets: AtomicU64,
 }
 
 /// IPVS state of one network namespace.
-pub struct IpvsNet {
+pub(crate) struct IpvsNet {
     sysctls: [AtomicI32; params::COUNT],
     /// Packet counters.
-    pub counters: Counters,
+    pub(crate) counters: Counters,
 }
 
 static IPVS_NET: PernetId<IpvsNet> = PernetId::new();
@@ -50,12 +50,12 @@ impl PernetState for IpvsNet {
 
 impl IpvsNet {
     /// The state of `net`; `None` only while the module loads or unloads.
-    pub fn get(net: &Net) -> Option<&IpvsNet> {
+    pub(crate) fn get(net: &Net) -> Option<&IpvsNet> {
         IPVS_NET.get(net)
     }
 
     /// Current value of a knob.
-    pub fn sysctl(&self, s: Sysctl) -> i32 {
+    pub(crate) fn sysctl(&self, s: Sysctl) -> i32 {
         self.sysctls[s as usize].load(Ordering::Relaxed)
     }
 }
@@ -75,7 +75,7 @@ static BOUNDS: [[i32; 2]; params::COUNT] = {
 };
 
 /// What ties a namespace's [`IpvsNet`] to the rest of the kernel.
-pub struct NetGlue {
+pub(crate) struct NetGlue {
     _hooks: netfilter::Registration,
     _sysctls: sysctl::Table,
 }

@@ -5,55 +5,55 @@
 //! Pure code, host-tested: it never trusts a length it has not checked.
 
 /// Size of `struct nlattr`: `u16` length (header included) and `u16` type.
-pub const HDRLEN: usize = 4;
+pub(crate) const HDRLEN: usize = 4;
 /// Attributes are padded to this alignment.
-pub const ALIGNTO: usize = 4;
+pub(crate) const ALIGNTO: usize = 4;
 /// Flag bits carried in the type field.
-pub const TYPE_MASK: u16 = !((1 << 15) | (1 << 14));
+pub(crate) const TYPE_MASK: u16 = !((1 << 15) | (1 << 14));
 
 /// The payload of one attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Attr<'a>(&'a [u8]);
+pub(crate) struct Attr<'a>(&'a [u8]);
 
 impl<'a> Attr<'a> {
     /// An attribute whose payload is `data`.
-    pub fn new(data: &'a [u8]) -> Self {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
         Self(data)
     }
 
     /// The raw payload.
-    pub fn bytes(&self) -> &'a [u8] {
+    pub(crate) fn bytes(&self) -> &'a [u8] {
         self.0
     }
 
     /// The payload as a `u8`, if it holds at least one byte.
-    pub fn u8(&self) -> Option<u8> {
+    pub(crate) fn u8(&self) -> Option<u8> {
         self.0.first().copied()
     }
 
     /// The payload as a native-endian `u16`.
-    pub fn u16(&self) -> Option<u16> {
+    pub(crate) fn u16(&self) -> Option<u16> {
         Some(u16::from_ne_bytes(self.0.get(..2)?.try_into().ok()?))
     }
 
     /// The payload as a native-endian `u32`.
-    pub fn u32(&self) -> Option<u32> {
+    pub(crate) fn u32(&self) -> Option<u32> {
         Some(u32::from_ne_bytes(self.0.get(..4)?.try_into().ok()?))
     }
 
     /// The payload as a native-endian `u64`.
-    pub fn u64(&self) -> Option<u64> {
+    pub(crate) fn u64(&self) -> Option<u64> {
         Some(u64::from_ne_bytes(self.0.get(..8)?.try_into().ok()?))
     }
 
     /// The payload as a string: up to the first NUL, which must be there.
-    pub fn str(&self) -> Option<&'a str> {
+    pub(crate) fn str(&self) -> Option<&'a str> {
         let end = self.0.iter().position(|&b| b == 0)?;
         core::str::from_utf8(&self.0[..end]).ok()
     }
 
     /// The attributes nested in this one.
-    pub fn nested(&self) -> Nested<'a> {
+    pub(crate) fn nested(&self) -> Nested<'a> {
         Nested(self.0)
     }
 }
@@ -61,11 +61,11 @@ impl<'a> Attr<'a> {
 /// Iterator over a run of attributes: `(type, payload)`, or `Err(())` once
 /// if the run is malformed (then it stops).
 #[derive(Clone, Debug)]
-pub struct Nested<'a>(&'a [u8]);
+pub(crate) struct Nested<'a>(&'a [u8]);
 
 impl<'a> Nested<'a> {
     /// Attributes packed in `data`.
-    pub fn new(data: &'a [u8]) -> Self {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
         Self(data)
     }
 }
@@ -94,7 +94,7 @@ impl<'a> Iterator for Nested<'a> {
 
 /// Appends attribute `ty` with `payload` to `buf`, padded.
 #[cfg(test)]
-pub fn push(buf: &mut Vec<u8>, ty: u16, payload: &[u8]) {
+pub(crate) fn push(buf: &mut Vec<u8>, ty: u16, payload: &[u8]) {
     let len = (HDRLEN + payload.len()) as u16;
     buf.extend_from_slice(&len.to_ne_bytes());
     buf.extend_from_slice(&ty.to_ne_bytes());

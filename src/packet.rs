@@ -3,30 +3,30 @@
 //! IPv4 and IPv6 header parsing. Pure code, host-tested.
 
 /// Bytes of an IPv4 header without options.
-pub const IPV4_HDRLEN: usize = 20;
+pub(crate) const IPV4_HDRLEN: usize = 20;
 /// Bytes of the fixed IPv6 header.
-pub const IPV6_HDRLEN: usize = 40;
+pub(crate) const IPV6_HDRLEN: usize = 40;
 
 /// The fields of an IPv4 header IPVS looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ipv4Header {
+pub(crate) struct Ipv4Header {
     /// Header length in bytes (IHL * 4).
-    pub header_len: usize,
+    pub(crate) header_len: usize,
     /// Total length of the datagram.
-    pub total_len: u16,
+    pub(crate) total_len: u16,
     /// Transport protocol.
-    pub protocol: u8,
+    pub(crate) protocol: u8,
     /// Source address, network order.
-    pub saddr: [u8; 4],
+    pub(crate) saddr: [u8; 4],
     /// Destination address, network order.
-    pub daddr: [u8; 4],
+    pub(crate) daddr: [u8; 4],
     /// Whether this is a fragment other than the first.
-    pub later_fragment: bool,
+    pub(crate) later_fragment: bool,
 }
 
 impl Ipv4Header {
     /// Parses the fixed part of an IPv4 header; `None` if it is not one.
-    pub fn parse(b: &[u8; IPV4_HDRLEN]) -> Option<Self> {
+    pub(crate) fn parse(b: &[u8; IPV4_HDRLEN]) -> Option<Self> {
         if b[0] >> 4 != 4 {
             return None;
         }
@@ -49,20 +49,20 @@ impl Ipv4Header {
 
 /// The fields of an IPv6 header IPVS looks at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ipv6Header {
+pub(crate) struct Ipv6Header {
     /// Payload length.
-    pub payload_len: u16,
+    pub(crate) payload_len: u16,
     /// First next-header value.
-    pub next_header: u8,
+    pub(crate) next_header: u8,
     /// Source address.
-    pub saddr: [u8; 16],
+    pub(crate) saddr: [u8; 16],
     /// Destination address.
-    pub daddr: [u8; 16],
+    pub(crate) daddr: [u8; 16],
 }
 
 impl Ipv6Header {
     /// Parses the fixed IPv6 header; `None` if it is not one.
-    pub fn parse(b: &[u8; IPV6_HDRLEN]) -> Option<Self> {
+    pub(crate) fn parse(b: &[u8; IPV6_HDRLEN]) -> Option<Self> {
         if b[0] >> 4 != 6 {
             return None;
         }

@@ -7,7 +7,7 @@
 
 /// How a knob parses and validates what is written to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Handler {
+pub(crate) enum Handler {
     /// Any `int` (`proc_dointvec`).
     Int,
     /// An `int` in `min..=max`, else `-EINVAL` (`proc_dointvec_minmax`).
@@ -18,27 +18,29 @@ pub enum Handler {
 
 /// One knob.
 #[derive(Clone, Copy, Debug)]
-pub struct SysctlDef {
+pub(crate) struct SysctlDef {
     /// File name under `/proc/sys/net/ipv4/vs/`.
-    pub name: &'static core::ffi::CStr,
+    pub(crate) name: &'static core::ffi::CStr,
     /// Value in a new network namespace.
-    pub default: i32,
+    pub(crate) default: i32,
     /// Parser and validation.
-    pub handler: Handler,
+    pub(crate) handler: Handler,
     /// Read-only (0444) in namespaces owned by a non-initial user namespace,
     /// as stock does for knobs that cost global resources.
-    pub unpriv_read_only: bool,
+    pub(crate) unpriv_read_only: bool,
 }
 
 macro_rules! sysctls {
     ($($variant:ident => $name:literal, $default:expr, $handler:expr, $ro:expr;)*) => {
-        /// Index of a knob in [`SYSCTLS`].
+        /// Index of a knob in [`SYSCTLS`]. Each is read by the code that
+        /// implements its knob; some knobs have none yet.
+        #[allow(dead_code)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(usize)]
-        pub enum Sysctl { $($variant),* }
+        pub(crate) enum Sysctl { $($variant),* }
 
         /// Every knob, in stock order.
-        pub const SYSCTLS: &[SysctlDef] = &[
+        pub(crate) const SYSCTLS: &[SysctlDef] = &[
             $(SysctlDef { name: $name, default: $default, handler: $handler, unpriv_read_only: $ro }),*
         ];
     };
@@ -73,11 +75,12 @@ sysctls! {
 }
 
 /// Number of knobs.
-pub const COUNT: usize = SYSCTLS.len();
+pub(crate) const COUNT: usize = SYSCTLS.len();
 
+#[allow(dead_code)]
 impl Sysctl {
     /// The knob's definition.
-    pub const fn def(self) -> &'static SysctlDef {
+    pub(crate) const fn def(self) -> &'static SysctlDef {
         &SYSCTLS[self as usize]
     }
 }

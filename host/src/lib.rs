@@ -8,6 +8,8 @@
 pub mod nlattr;
 #[path = "../../src/packet.rs"]
 pub mod packet;
+#[path = "../../src/sched.rs"]
+pub mod sched;
 #[path = "../../src/params.rs"]
 pub mod params;
 #[path = "../../src/uapi.rs"]

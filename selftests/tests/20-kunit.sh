@@ -5,7 +5,6 @@
 load_rs
 res=/sys/kernel/debug/kunit/ipvs_rs/results
 [ -r $res ] || fail "no KUnit results at $res (suite not registered?)"
-cat $res
 # Re-indent the cases as subtests for the harness.
 grep -E '^ +(not )?ok ' $res | sed -E 's/^ +/    /'
 cases=$(grep -cE '^ +ok ' $res)

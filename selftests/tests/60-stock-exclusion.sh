@@ -12,7 +12,10 @@ dmesg | tail -n +"$((before + 1))" | grep -q "ip_vs.ko is loaded" || fail "no cl
 unload_all
 
 load_rs
-modprobe ip_vs 2>/dev/null && fail "stock ip_vs loaded beside ipvs_rs"
+before=$(dmesg | wc -l)
+modprobe ip_vs 2>/dev/null && fail "modprobe ip_vs succeeded beside ipvs_rs"
+grep -q '^ip_vs ' /proc/modules && fail "stock ip_vs loaded beside ipvs_rs"
+dmesg | tail -n +"$((before + 1))" | grep -q "refusing to load ip_vs.ko" || fail "no clear dmesg line for the refused ip_vs"
 # ipvs_rs still answers.
 [ -r $sysvs/amemthresh ] || fail "ipvs_rs sysctls gone after the failed stock load"
 if command -v ipvsadm >/dev/null; then ipvsadm -Ln >/dev/null || fail "ipvsadm after failed stock load"; fi

@@ -7,6 +7,7 @@
 //! (a listing that may span several reply buffers).
 
 use crate::bindings;
+use crate::kapi::errno::emsgsize;
 use crate::kapi::net::Net;
 use crate::nlattr::Attr;
 use kernel::error::{to_result, Error, Result};
@@ -15,14 +16,14 @@ use kernel::prelude::*;
 use kernel::types::Opaque;
 
 /// Attribute validation policy of a family's top-level attributes.
-pub struct Policy<const N: usize>([bindings::nla_policy; N]);
+pub(crate) struct Policy<const N: usize>([bindings::nla_policy; N]);
 
 // SAFETY: never written after construction; holds no pointers but NULL.
 unsafe impl<const N: usize> Sync for Policy<N> {}
 
 /// Type of one top-level attribute.
 #[derive(Clone, Copy)]
-pub enum AttrType {
+pub(crate) enum AttrType {
     /// Not accepted.
     Unspec,
     /// Nested attributes, checked by the command itself.
@@ -33,7 +34,7 @@ pub enum AttrType {
 
 impl<const N: usize> Policy<N> {
     /// Builds a policy; index `i` describes attribute type `i`.
-    pub const fn new(types: [AttrType; N]) -> Self {
+    pub(crate) const fn new(types: [AttrType; N]) -> Self {
         // SAFETY: `nla_policy` is plain data; all-zero is `NLA_UNSPEC`.
         let mut p: [bindings::nla_policy; N] = unsafe { core::mem::zeroed() };
         let mut i = 0;
@@ -51,7 +52,7 @@ impl<const N: usize> Policy<N> {
 
 /// Who may run a command.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
+pub(crate) enum Permission {
     /// Anyone.
     Any,
     /// CAP_NET_ADMIN in the initial user namespace (`GENL_ADMIN_PERM`).
@@ -59,12 +60,12 @@ pub enum Permission {
 }
 
 /// One command of a family.
-pub struct Op(bindings::genl_small_ops);
+pub(crate) struct Op(bindings::genl_small_ops);
 
 impl Op {
     /// Command `cmd`, answered by `F::doit` when `doit`, by `F::dumpit` when
     /// `dump`.
-    pub const fn new<F: Family>(cmd: u8, doit: bool, dump: bool, perm: Permission) -> Self {
+    pub(crate) const fn new<F: Family>(cmd: u8, doit: bool, dump: bool, perm: Permission) -> Self {
         // SAFETY: plain data; zero is the C default.
         let mut op: bindings::genl_small_ops = unsafe { core::mem::zeroed() };
         op.cmd = cmd;
@@ -78,26 +79,27 @@ impl Op {
             op.flags = bindings::GENL_ADMIN_PERM as u8;
         }
         // As stock IPVS: commands parse their nested attributes themselves.
-        op.validate = (bindings::GENL_DONT_VALIDATE_STRICT | bindings::GENL_DONT_VALIDATE_DUMP) as u8;
+        op.validate = (bindings::genl_validate_flags_GENL_DONT_VALIDATE_STRICT
+            | bindings::genl_validate_flags_GENL_DONT_VALIDATE_DUMP) as u8;
         Self(op)
     }
 }
 
 /// The command table of a family.
-pub struct Ops<const N: usize>([Op; N]);
+pub(crate) struct Ops<const N: usize>([Op; N]);
 
 // SAFETY: never written after construction; the pointers are functions.
 unsafe impl<const N: usize> Sync for Ops<N> {}
 
 impl<const N: usize> Ops<N> {
     /// Builds the table.
-    pub const fn new(ops: [Op; N]) -> Self {
+    pub(crate) const fn new(ops: [Op; N]) -> Self {
         Self(ops)
     }
 }
 
 /// A generic netlink family.
-pub trait Family: Sized + 'static {
+pub(crate) trait Family: Sized + 'static {
     /// Family name.
     const NAME: &'static core::ffi::CStr;
     /// Family version.
@@ -119,20 +121,20 @@ pub trait Family: Sized + 'static {
 
 impl<const N: usize> Policy<N> {
     /// The policy as the slice [`Family::policy`] returns.
-    pub const fn as_slice(&'static self) -> &'static [bindings::nla_policy] {
+    pub(crate) const fn as_slice(&'static self) -> &'static [bindings::nla_policy] {
         &self.0
     }
 }
 
 impl<const N: usize> Ops<N> {
     /// The table as the slice [`Family::ops`] returns.
-    pub fn as_slice(&'static self) -> &'static [Op] {
+    pub(crate) fn as_slice(&'static self) -> &'static [Op] {
         &self.0
     }
 }
 
 /// A registered family; unregistered on drop.
-pub struct Registration<F: Family> {
+pub(crate) struct Registration<F: Family> {
     family: KBox<Opaque<bindings::genl_family>>,
     _type: core::marker::PhantomData<F>,
 }
@@ -144,7 +146,7 @@ unsafe impl<F: Family> Sync for Registration<F> {}
 
 impl<F: Family> Registration<F> {
     /// Registers the family. Fails with `EEXIST` if the name is taken.
-    pub fn new() -> Result<Self> {
+    pub(crate) fn new() -> Result<Self> {
         let mut name = [0; bindings::GENL_NAMSIZ as usize];
         let src = F::NAME.to_bytes();
         if src.len() >= name.len() {
@@ -188,7 +190,7 @@ impl<F: Family> Drop for Registration<F> {
 }
 
 /// A request being answered by [`Family::doit`].
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     info: *mut bindings::genl_info,
     net: &'a Net,
     attrs: usize,
@@ -196,12 +198,12 @@ pub struct Request<'a> {
 
 impl Request<'_> {
     /// Namespace of the requesting socket.
-    pub fn net(&self) -> &Net {
+    pub(crate) fn net(&self) -> &Net {
         self.net
     }
 
     /// Top-level attribute `ty`, validated against the family policy.
-    pub fn attr(&self, ty: u16) -> Option<Attr<'_>> {
+    pub(crate) fn attr(&self, ty: u16) -> Option<Attr<'_>> {
         if usize::from(ty) >= self.attrs {
             return None;
         }
@@ -211,15 +213,15 @@ impl Request<'_> {
     }
 
     /// Sets the extended ack message returned with an error.
-    pub fn set_err_msg(&mut self, msg: &'static core::ffi::CStr) {
+    pub(crate) fn set_err_msg(&mut self, msg: &'static core::ffi::CStr) {
         // SAFETY: `info` is live; `msg` is static as extack requires.
         unsafe { bindings::ipvs_rs_genl_set_err_msg(self.info, msg.as_ptr().cast()) };
     }
 
     /// Sends one reply message `cmd`, filled in by `fill`.
-    pub fn reply(&mut self, cmd: u8, fill: impl FnOnce(&mut Message<'_>) -> Result) -> Result {
+    pub(crate) fn reply(&mut self, cmd: u8, fill: impl FnOnce(&mut Message<'_>) -> Result) -> Result {
         // SAFETY: allocation with GFP_KERNEL in process context (doit).
-        let skb = unsafe { bindings::ipvs_rs_genlmsg_new(bindings::NLMSG_DEFAULT_SIZE as usize) };
+        let skb = unsafe { bindings::ipvs_rs_genlmsg_new() };
         if skb.is_null() {
             return Err(ENOMEM);
         }
@@ -228,7 +230,7 @@ impl Request<'_> {
             bindings::ipvs_rs_genlmsg_put_reply(skb, self.info, bindings::ipvs_rs_genl_info_family(self.info), cmd)
         };
         let res = if hdr.is_null() {
-            Err(EMSGSIZE)
+            Err(emsgsize())
         } else {
             fill(&mut Message {
                 skb,
@@ -269,7 +271,7 @@ unsafe fn attr_of<'a>(nla: *const bindings::nlattr) -> Option<Attr<'a>> {
 }
 
 /// A listing being produced by [`Family::dumpit`].
-pub struct Dump<'a> {
+pub(crate) struct Dump<'a> {
     skb: *mut bindings::sk_buff,
     cb: *mut bindings::netlink_callback,
     net: &'a Net,
@@ -278,25 +280,25 @@ pub struct Dump<'a> {
 
 impl Dump<'_> {
     /// Namespace of the requesting socket.
-    pub fn net(&self) -> &Net {
+    pub(crate) fn net(&self) -> &Net {
         self.net
     }
 
     /// Six words kept between the calls of one listing (`cb->args`),
     /// zero on the first call.
-    pub fn cursor(&mut self) -> &mut [c_long; 6] {
+    pub(crate) fn cursor(&mut self) -> &mut [c_long; 6] {
         // SAFETY: `cb` is live and `args` is `long[6]`.
         unsafe { &mut *bindings::ipvs_rs_netlink_cb_args(self.cb).cast::<[c_long; 6]>() }
     }
 
     /// Whether the buffer filled up; the listing resumes at the next call.
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.full
     }
 
     /// Adds a message `cmd` filled in by `fill`. Returns `false` (and
     /// leaves the buffer as it was) when the message does not fit.
-    pub fn add(&mut self, cmd: u8, fill: impl FnOnce(&mut Message<'_>) -> Result) -> Result<bool> {
+    pub(crate) fn add(&mut self, cmd: u8, fill: impl FnOnce(&mut Message<'_>) -> Result) -> Result<bool> {
         if self.full {
             return Ok(false);
         }
@@ -319,7 +321,7 @@ impl Dump<'_> {
             Err(e) => {
                 // SAFETY: `hdr` was put into `skb` above.
                 unsafe { bindings::ipvs_rs_genlmsg_cancel(self.skb, hdr) };
-                if e == EMSGSIZE {
+                if e == emsgsize() {
                     self.full = true;
                     Ok(false)
                 } else {
@@ -331,30 +333,30 @@ impl Dump<'_> {
 }
 
 /// A message under construction.
-pub struct Message<'a> {
+pub(crate) struct Message<'a> {
     skb: *mut bindings::sk_buff,
     _life: core::marker::PhantomData<&'a mut ()>,
 }
 
 impl Message<'_> {
     /// Adds attribute `ty` with raw payload `data`.
-    pub fn put(&mut self, ty: u16, data: &[u8]) -> Result {
+    pub(crate) fn put(&mut self, ty: u16, data: &[u8]) -> Result {
         let len = c_int::try_from(data.len())?;
         // SAFETY: `skb` is live and owned by the message's builder.
         to_result(unsafe { bindings::ipvs_rs_nla_put(self.skb, ty.into(), len, data.as_ptr().cast()) })
     }
 
     /// Adds a `u32` attribute.
-    pub fn put_u32(&mut self, ty: u16, v: u32) -> Result {
+    pub(crate) fn put_u32(&mut self, ty: u16, v: u32) -> Result {
         self.put(ty, &v.to_ne_bytes())
     }
 
     /// Adds attributes nested in attribute `ty`.
-    pub fn nest(&mut self, ty: u16, fill: impl FnOnce(&mut Message<'_>) -> Result) -> Result {
+    pub(crate) fn nest(&mut self, ty: u16, fill: impl FnOnce(&mut Message<'_>) -> Result) -> Result {
         // SAFETY: `skb` is live.
         let start = unsafe { bindings::ipvs_rs_nla_nest_start(self.skb, ty.into()) };
         if start.is_null() {
-            return Err(EMSGSIZE);
+            return Err(emsgsize());
         }
         match fill(self) {
             Ok(()) => {

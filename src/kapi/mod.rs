@@ -6,11 +6,13 @@
 //!
 //! Every `unsafe` use of [`crate::bindings`] lives in this module.
 
-pub mod genl;
-pub mod kunit;
-pub mod net;
-pub mod netfilter;
-pub mod pernet;
-pub mod rcu;
-pub mod skb;
-pub mod sysctl;
+pub(crate) mod errno;
+pub(crate) mod genl;
+pub(crate) mod kunit;
+pub(crate) mod module;
+pub(crate) mod net;
+pub(crate) mod netfilter;
+pub(crate) mod pernet;
+pub(crate) mod rcu;
+pub(crate) mod skb;
+pub(crate) mod sysctl;

@@ -10,7 +10,7 @@ use kernel::types::Opaque;
 /// Only ever used by reference: the kernel owns it, and a `&Net` is valid
 /// for as long as the callback that produced it runs.
 #[repr(transparent)]
-pub struct Net(Opaque<bindings::net>);
+pub(crate) struct Net(Opaque<bindings::net>);
 
 impl Net {
     /// Wraps a raw `struct net` pointer.
@@ -18,32 +18,32 @@ impl Net {
     /// # Safety
     ///
     /// `ptr` must point to a live `struct net` that stays alive for `'a`.
-    pub unsafe fn from_raw<'a>(ptr: *const bindings::net) -> &'a Net {
+    pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::net) -> &'a Net {
         // SAFETY: `Net` is a transparent wrapper of `struct net`, and the
         // caller guarantees the pointee is alive for `'a`.
         unsafe { &*ptr.cast::<Net>() }
     }
 
     /// The raw `struct net` pointer.
-    pub fn as_ptr(&self) -> *mut bindings::net {
+    pub(crate) fn as_ptr(&self) -> *mut bindings::net {
         self.0.get()
     }
 
     /// Whether this is the initial network namespace.
-    pub fn is_init(&self) -> bool {
+    pub(crate) fn is_init(&self) -> bool {
         // SAFETY: `self` is a live `struct net`.
         unsafe { bindings::ipvs_rs_net_is_init(self.as_ptr()) }
     }
 
     /// Whether the namespace is owned by the initial user namespace.
-    pub fn owned_by_init_user_ns(&self) -> bool {
+    pub(crate) fn owned_by_init_user_ns(&self) -> bool {
         // SAFETY: `self` is a live `struct net`.
         unsafe { bindings::ipvs_rs_net_user_ns_is_init(self.as_ptr()) }
     }
 }
 
 /// The initial network namespace.
-pub fn init_net() -> &'static Net {
+pub(crate) fn init_net() -> &'static Net {
     // SAFETY: `init_net` is static and never freed.
     unsafe { Net::from_raw(&raw const bindings::init_net) }
 }

@@ -13,7 +13,7 @@ use kernel::ffi::{c_uint, c_void};
 
 /// What a hook decides for a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Let the packet continue.
     Accept,
     /// Drop (and free) the packet.
@@ -22,7 +22,7 @@ pub enum Verdict {
 
 /// Address family of a hook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Family {
+pub(crate) enum Family {
     /// IPv4 (`NFPROTO_IPV4`).
     Ipv4,
     /// IPv6 (`NFPROTO_IPV6`).
@@ -31,7 +31,7 @@ pub enum Family {
 
 /// Where in the stack a hook runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HookPoint {
+pub(crate) enum HookPoint {
     /// `NF_INET_PRE_ROUTING`.
     PreRouting,
     /// `NF_INET_LOCAL_IN`.
@@ -45,24 +45,24 @@ pub enum HookPoint {
 }
 
 /// The context of a hook invocation (`struct nf_hook_state`).
-pub struct HookState<'a> {
+pub(crate) struct HookState<'a> {
     /// Namespace the packet is in.
-    pub net: &'a Net,
+    pub(crate) net: &'a Net,
     /// Hook point.
-    pub point: HookPoint,
+    pub(crate) point: HookPoint,
     /// Address family.
-    pub family: Family,
+    pub(crate) family: Family,
 }
 
 /// A netfilter hook function.
-pub trait Hook {
+pub(crate) trait Hook {
     /// Called for each packet, in softirq or process context, under RCU.
     fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict;
 }
 
 /// One hook of a [`HookOps`] table.
 #[derive(Clone, Copy)]
-pub struct HookSpec {
+pub(crate) struct HookSpec {
     hook: unsafe extern "C" fn(*mut c_void, *mut bindings::sk_buff, *const bindings::nf_hook_state) -> c_uint,
     family: Family,
     point: HookPoint,
@@ -71,7 +71,7 @@ pub struct HookSpec {
 
 impl HookSpec {
     /// Hook `H` at `point` of `family`, ordered by `priority`.
-    pub const fn new<H: Hook>(family: Family, point: HookPoint, priority: i32) -> Self {
+    pub(crate) const fn new<H: Hook>(family: Family, point: HookPoint, priority: i32) -> Self {
         Self {
             hook: hook_callback::<H>,
             family,
@@ -109,7 +109,7 @@ fn point_of(hooknum: u8) -> HookPoint {
 }
 
 /// A table of hooks, built at compile time.
-pub struct HookOps<const N: usize>([bindings::nf_hook_ops; N]);
+pub(crate) struct HookOps<const N: usize>([bindings::nf_hook_ops; N]);
 
 // SAFETY: the table is never written after construction; the raw pointers
 // in it are function pointers and NULLs.
@@ -117,7 +117,7 @@ unsafe impl<const N: usize> Sync for HookOps<N> {}
 
 impl<const N: usize> HookOps<N> {
     /// Builds the table.
-    pub const fn new(specs: [HookSpec; N]) -> Self {
+    pub(crate) const fn new(specs: [HookSpec; N]) -> Self {
         // SAFETY: `nf_hook_ops` is plain data; all-zero is its C default.
         let mut ops: [bindings::nf_hook_ops; N] = unsafe { core::mem::zeroed() };
         let mut i = 0;
@@ -133,7 +133,7 @@ impl<const N: usize> HookOps<N> {
 }
 
 /// Hooks of a [`HookOps`] table attached to one namespace; detached on drop.
-pub struct Registration {
+pub(crate) struct Registration {
     net: *mut bindings::net,
     ops: &'static [bindings::nf_hook_ops],
 }
@@ -151,7 +151,7 @@ impl Registration {
     ///
     /// The registration must be dropped before `net` is freed, e.g. by
     /// keeping it in that namespace's pernet state.
-    pub unsafe fn new<const N: usize>(net: &Net, ops: &'static HookOps<N>) -> Result<Self> {
+    pub(crate) unsafe fn new<const N: usize>(net: &Net, ops: &'static HookOps<N>) -> Result<Self> {
         let len = c_uint::try_from(N)?;
         // SAFETY: `ops` is static and `net` live.
         to_result(unsafe { bindings::nf_register_net_hooks(net.as_ptr(), ops.0.as_ptr(), len) })?;

@@ -23,7 +23,7 @@ use kernel::prelude::*;
 use kernel::types::Opaque;
 
 /// State kept in every network namespace.
-pub trait PernetState: Sized + Send + Sync + 'static {
+pub(crate) trait PernetState: Sized + Send + Sync + 'static {
     /// The slot id of this state type.
     fn id() -> &'static PernetId<Self>;
 
@@ -33,7 +33,7 @@ pub trait PernetState: Sized + Send + Sync + 'static {
 
 /// The slot id the net core assigns to a state type at registration, to be
 /// kept in a `static`.
-pub struct PernetId<T> {
+pub(crate) struct PernetId<T> {
     id: UnsafeCell<c_uint>,
     registered: AtomicBool,
     _type: PhantomData<T>,
@@ -46,7 +46,7 @@ unsafe impl<T> Sync for PernetId<T> {}
 
 impl<T: PernetState> PernetId<T> {
     /// An unassigned id.
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self {
             id: UnsafeCell::new(0),
             registered: AtomicBool::new(false),
@@ -60,7 +60,7 @@ impl<T: PernetState> PernetId<T> {
     /// Must not be called from the init or exit callback of a pernet
     /// registration made before `T`'s: the only places where a live
     /// registration does not imply initialised state.
-    pub fn get<'a>(&self, net: &'a Net) -> Option<&'a T> {
+    pub(crate) fn get<'a>(&self, net: &'a Net) -> Option<&'a T> {
         if !self.registered.load(Ordering::Acquire) {
             return None;
         }
@@ -83,14 +83,19 @@ impl<T: PernetState> PernetId<T> {
 }
 
 /// A live `register_pernet_subsys` of `T`; unregisters on drop.
-pub struct Registration<T: PernetState> {
+pub(crate) struct Registration<T: PernetState> {
     ops: KBox<Opaque<bindings::pernet_operations>>,
     _type: PhantomData<T>,
 }
 
+// SAFETY: a handle; registering and unregistering may run on any thread.
+unsafe impl<T: PernetState> Send for Registration<T> {}
+// SAFETY: no method takes `&self`.
+unsafe impl<T: PernetState> Sync for Registration<T> {}
+
 impl<T: PernetState> Registration<T> {
     /// Registers `T`, building its state in every existing namespace.
-    pub fn new() -> Result<Self> {
+    pub(crate) fn new() -> Result<Self> {
         const {
             assert!(core::mem::size_of::<T>() > 0);
             // The net core's slot is kzalloc'ed: pointer alignment at least.

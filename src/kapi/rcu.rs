@@ -8,10 +8,10 @@ use core::marker::PhantomData;
 /// An RCU read-side critical section, held until the guard is dropped.
 ///
 /// Not `Send`: it must be released on the CPU/task that took it.
-pub struct ReadGuard(PhantomData<*mut ()>);
+pub(crate) struct ReadGuard(PhantomData<*mut ()>);
 
 /// Enters an RCU read-side critical section.
-pub fn read_lock() -> ReadGuard {
+pub(crate) fn read_lock() -> ReadGuard {
     // SAFETY: `rcu_read_lock` has no preconditions; the guard releases it.
     unsafe { bindings::ipvs_rs_rcu_read_lock() };
     ReadGuard(PhantomData)

@@ -7,7 +7,7 @@ use kernel::types::Opaque;
 
 /// A socket buffer (`struct sk_buff`) borrowed from the networking core.
 #[repr(transparent)]
-pub struct SkBuff(Opaque<bindings::sk_buff>);
+pub(crate) struct SkBuff(Opaque<bindings::sk_buff>);
 
 impl SkBuff {
     /// Wraps a raw `struct sk_buff` pointer.
@@ -16,24 +16,24 @@ impl SkBuff {
     ///
     /// `ptr` must point to a live `struct sk_buff` that nobody frees or
     /// reshapes (pull, linearize) for `'a`.
-    pub unsafe fn from_raw<'a>(ptr: *const bindings::sk_buff) -> &'a SkBuff {
+    pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::sk_buff) -> &'a SkBuff {
         // SAFETY: transparent wrapper; the caller guarantees liveness.
         unsafe { &*ptr.cast::<SkBuff>() }
     }
 
     /// The raw pointer.
-    pub fn as_ptr(&self) -> *mut bindings::sk_buff {
+    pub(crate) fn as_ptr(&self) -> *mut bindings::sk_buff {
         self.0.get()
     }
 
     /// Bytes of data in the buffer (`skb->len`).
-    pub fn len(&self) -> u32 {
+    pub(crate) fn len(&self) -> u32 {
         // SAFETY: `self` is a live skb.
         unsafe { bindings::ipvs_rs_skb_len(self.as_ptr()) }
     }
 
     /// Offset of the network header from `skb->data`.
-    pub fn network_offset(&self) -> i32 {
+    pub(crate) fn network_offset(&self) -> i32 {
         // SAFETY: `self` is a live skb.
         unsafe { bindings::ipvs_rs_skb_network_offset(self.as_ptr()) }
     }
@@ -41,7 +41,7 @@ impl SkBuff {
     /// Copies `N` bytes starting `offset` bytes after the network header,
     /// wherever they live (linear area or fragments). `None` if the packet
     /// is too short.
-    pub fn read<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
+    pub(crate) fn read<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
         let offset = i32::try_from(offset).ok()?.checked_add(self.network_offset())?;
         let len = i32::try_from(N).ok()?;
         let mut buf = [0u8; N];
@@ -67,12 +67,12 @@ impl SkBuff {
 }
 
 /// A socket buffer owned by Rust code (tests build packets with it).
-pub struct OwnedSkBuff(core::ptr::NonNull<bindings::sk_buff>);
+pub(crate) struct OwnedSkBuff(core::ptr::NonNull<bindings::sk_buff>);
 
 impl OwnedSkBuff {
     /// Allocates an skb holding a copy of `data`, with the network header at
     /// its start.
-    pub fn from_bytes(data: &[u8]) -> kernel::error::Result<Self> {
+    pub(crate) fn from_bytes(data: &[u8]) -> kernel::error::Result<Self> {
         let len = u32::try_from(data.len())?;
         // SAFETY: allocating may sleep; callers run in process context.
         // NULL is handled below.

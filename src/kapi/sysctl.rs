@@ -11,7 +11,7 @@ use kernel::prelude::*;
 
 /// How an `int` entry parses what is written to it.
 #[derive(Clone, Copy)]
-pub enum IntKind {
+pub(crate) enum IntKind {
     /// Any value (`proc_dointvec`).
     Any,
     /// Between the two bounds, inclusive (`proc_dointvec_minmax`).
@@ -22,11 +22,11 @@ pub enum IntKind {
 
 /// One `int` entry of a table, backed by an [`AtomicI32`] so that Rust can
 /// read it while `/proc` writes it.
-pub struct Entry(bindings::ctl_table);
+pub(crate) struct Entry(bindings::ctl_table);
 
 impl Entry {
     /// An entry named `name` holding `value`, with file mode `mode`.
-    pub fn int(name: &'static core::ffi::CStr, value: &AtomicI32, mode: u16, kind: IntKind) -> Self {
+    pub(crate) fn int(name: &'static core::ffi::CStr, value: &AtomicI32, mode: u16, kind: IntKind) -> Self {
         let (handler, extra1, extra2) = match kind {
             IntKind::Any => (bindings::proc_dointvec as Handler, None, None),
             IntKind::Range(min, max) => (bindings::proc_dointvec_minmax as Handler, Some(min), Some(max)),
@@ -57,7 +57,7 @@ type Handler = unsafe extern "C" fn(
 ) -> kernel::ffi::c_int;
 
 /// A registered table; unregistered on drop.
-pub struct Table {
+pub(crate) struct Table {
     header: *mut bindings::ctl_table_header,
     // Referenced by `header` until it is unregistered.
     _entries: KVec<bindings::ctl_table>,
@@ -74,7 +74,7 @@ impl Table {
     /// # Safety
     ///
     /// The values the entries point to and `net` must outlive the table.
-    pub unsafe fn register(
+    pub(crate) unsafe fn register(
         net: &Net,
         path: &'static core::ffi::CStr,
         entries: impl IntoIterator<Item = Entry>,
