@@ -26,7 +26,9 @@ impl Hook for Inbound {
         }
         if let Some(ipvs) = IpvsNet::get(state.net) {
             ipvs.counters.in_packets.fetch_add(1, Ordering::Relaxed);
-            ipvs.counters.in_bytes.fetch_add(u64::from(skb.len()), Ordering::Relaxed);
+            ipvs.counters
+                .in_bytes
+                .fetch_add(u64::from(skb.len()), Ordering::Relaxed);
         }
         Verdict::Accept
     }
@@ -49,8 +51,14 @@ impl Hook for Outbound {
 
 fn is_ip(skb: &SkBuff, family: Family) -> bool {
     match family {
-        Family::Ipv4 => skb.read::<IPV4_HDRLEN>(0).and_then(|h| Ipv4Header::parse(&h)).is_some(),
-        Family::Ipv6 => skb.read::<IPV6_HDRLEN>(0).and_then(|h| Ipv6Header::parse(&h)).is_some(),
+        Family::Ipv4 => skb
+            .read::<IPV4_HDRLEN>(0)
+            .and_then(|h| Ipv4Header::parse(&h))
+            .is_some(),
+        Family::Ipv6 => skb
+            .read::<IPV6_HDRLEN>(0)
+            .and_then(|h| Ipv6Header::parse(&h))
+            .is_some(),
     }
 }
 

@@ -46,11 +46,12 @@ impl kernel::Module for IpvsModule {
         let state = pernet::Registration::new()?;
         // The family name is the one stock IPVS registers, so this is where
         // a loaded ip_vs.ko shows, before we touch hooks or sysctls.
-        let family = genl::Registration::new().map_err(|e| {
+        let family = genl::Registration::new().inspect_err(|&e| {
             if e == EEXIST {
-                pr_err!("ip_vs.ko is loaded (generic netlink family IPVS exists): unload it first\n");
+                pr_err!(
+                    "ip_vs.ko is loaded (generic netlink family IPVS exists): unload it first\n"
+                );
             }
-            e
         })?;
         let glue = pernet::Registration::new()?;
         let gate = module::Registration::new()?;

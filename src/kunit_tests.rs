@@ -21,9 +21,17 @@ fn skb_read_headers(t: &mut Test) {
         return;
     };
     kexpect!(t, skb.len() == 28);
-    let h = skb.read::<IPV4_HDRLEN>(0).and_then(|b| Ipv4Header::parse(&b));
-    kexpect!(t, h.is_some_and(|h| h.protocol == 17 && h.daddr == [207, 175, 44, 110]));
-    kexpect!(t, skb.read::<8>(20) == Some([0x30, 0x39, 0x1f, 0x90, 0, 8, 0, 0]));
+    let h = skb
+        .read::<IPV4_HDRLEN>(0)
+        .and_then(|b| Ipv4Header::parse(&b));
+    kexpect!(
+        t,
+        h.is_some_and(|h| h.protocol == 17 && h.daddr == [207, 175, 44, 110])
+    );
+    kexpect!(
+        t,
+        skb.read::<8>(20) == Some([0x30, 0x39, 0x1f, 0x90, 0, 8, 0, 0])
+    );
     // Reads past the end fail instead of returning garbage.
     kexpect!(t, skb.read::<8>(21).is_none());
     kexpect!(t, skb.read::<1>(usize::MAX).is_none());
@@ -37,7 +45,10 @@ fn init_net_state(t: &mut Test) {
     };
     kexpect!(t, ipvs.sysctl(Sysctl::Amemthresh) == 1024);
     kexpect!(t, ipvs.sysctl(Sysctl::ConnReuseMode) == 1);
-    kexpect!(t, ipvs.sysctl(Sysctl::SyncVersion) == SYSCTLS[Sysctl::SyncVersion as usize].default);
+    kexpect!(
+        t,
+        ipvs.sysctl(Sysctl::SyncVersion) == SYSCTLS[Sysctl::SyncVersion as usize].default
+    );
 }
 
 /// The connection table size follows `conn_tab_bits`, within stock bounds.

@@ -91,15 +91,24 @@ impl PernetState for NetGlue {
         // Registered after `IpvsNet` (see `crate::IpvsModule`).
         let ipvs = IpvsNet::get(net).ok_or(ENOENT)?;
         let unpriv = !net.owned_by_init_user_ns();
-        let entries = SYSCTLS.iter().zip(&ipvs.sysctls).zip(&BOUNDS).map(|((def, value), bound)| {
-            let mode = if unpriv && def.unpriv_read_only { 0o444 } else { 0o644 };
-            let kind = match def.handler {
-                Handler::Int => sysctl::IntKind::Any,
-                Handler::IntRange(..) => sysctl::IntKind::Range(&bound[0], &bound[1]),
-                Handler::Jiffies => sysctl::IntKind::Jiffies,
-            };
-            sysctl::Entry::int(def.name, value, mode, kind)
-        });
+        let entries =
+            SYSCTLS
+                .iter()
+                .zip(&ipvs.sysctls)
+                .zip(&BOUNDS)
+                .map(|((def, value), bound)| {
+                    let mode = if unpriv && def.unpriv_read_only {
+                        0o444
+                    } else {
+                        0o644
+                    };
+                    let kind = match def.handler {
+                        Handler::Int => sysctl::IntKind::Any,
+                        Handler::IntRange(..) => sysctl::IntKind::Range(&bound[0], &bound[1]),
+                        Handler::Jiffies => sysctl::IntKind::Jiffies,
+                    };
+                    sysctl::Entry::int(def.name, value, mode, kind)
+                });
         // SAFETY: the values live in this namespace's `IpvsNet`, which is
         // dropped after this `NetGlue` (reverse registration order), and the
         // table is dropped with the namespace's glue, before `net` goes.

@@ -99,7 +99,7 @@ pub(crate) fn push(buf: &mut Vec<u8>, ty: u16, payload: &[u8]) {
     buf.extend_from_slice(&len.to_ne_bytes());
     buf.extend_from_slice(&ty.to_ne_bytes());
     buf.extend_from_slice(payload);
-    while buf.len() % ALIGNTO != 0 {
+    while !buf.len().is_multiple_of(ALIGNTO) {
         buf.push(0);
     }
 }

@@ -114,7 +114,10 @@ fn gcd(a: i32, b: i32) -> i32 {
 
 impl WrrMark {
     fn weights(dests: &[DestLoad]) -> (i32, i32) {
-        let g = dests.iter().filter(|d| d.weight > 0).fold(0, |g, d| gcd(d.weight, g));
+        let g = dests
+            .iter()
+            .filter(|d| d.weight > 0)
+            .fold(0, |g, d| gcd(d.weight, g));
         let di = if g > 0 { g } else { 1 };
         let max = dests.iter().map(|d| d.weight).max().unwrap_or(0).max(0);
         (di, max - (di - 1))
@@ -122,7 +125,12 @@ impl WrrMark {
 
     fn new(dests: &[DestLoad]) -> Self {
         let (di, mw) = Self::weights(dests);
-        Self { cl: None, cw: mw, mw, di }
+        Self {
+            cl: None,
+            cw: mw,
+            mw,
+            di,
+        }
     }
 
     fn changed(&mut self, dests: &[DestLoad]) {
@@ -180,7 +188,11 @@ impl WrrMark {
 /// `overhead / weight` (compared as cross products, as stock does).
 /// `idle_wins` is never-queue's shortcut: a server without active
 /// connections is taken at once.
-fn least_weighted(dests: &[DestLoad], overhead: impl Fn(&DestLoad) -> i64, idle_wins: bool) -> Option<usize> {
+fn least_weighted(
+    dests: &[DestLoad],
+    overhead: impl Fn(&DestLoad) -> i64,
+    idle_wins: bool,
+) -> Option<usize> {
     let mut least: Option<(usize, i64)> = None;
     for (i, d) in dests.iter().enumerate() {
         if !d.available() {
@@ -230,7 +242,9 @@ impl Scheduler {
                 // One full turn, starting after the last pick.
                 let n = dests.len();
                 let start = last.map_or(0, |l| l + 1);
-                let pick = (0..n).map(|k| (start + k) % n).find(|&i| dests[i].available());
+                let pick = (0..n)
+                    .map(|k| (start + k) % n)
+                    .find(|&i| dests[i].available());
                 if pick.is_some() {
                     *last = pick;
                 }
@@ -294,7 +308,13 @@ mod tests {
     use super::*;
 
     fn w(weights: &[i32]) -> Vec<DestLoad> {
-        weights.iter().map(|&weight| DestLoad { weight, ..Default::default() }).collect()
+        weights
+            .iter()
+            .map(|&weight| DestLoad {
+                weight,
+                ..Default::default()
+            })
+            .collect()
     }
 
     fn run(s: &mut Scheduler, d: &[DestLoad], n: usize) -> Vec<Option<usize>> {
@@ -303,7 +323,14 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for k in [Kind::Rr, Kind::Wrr, Kind::Lc, Kind::Wlc, Kind::Sed, Kind::Nq] {
+        for k in [
+            Kind::Rr,
+            Kind::Wrr,
+            Kind::Lc,
+            Kind::Wlc,
+            Kind::Sed,
+            Kind::Nq,
+        ] {
             assert_eq!(Kind::from_name(k.name()), Some(k));
         }
         assert_eq!(Kind::from_name("nope"), None);
@@ -313,7 +340,10 @@ mod tests {
     fn rr_cycles_and_skips_quiesced() {
         let d = w(&[1, 0, 5]);
         let mut s = Scheduler::new(Kind::Rr, &d);
-        assert_eq!(run(&mut s, &d, 5), [Some(0), Some(2), Some(0), Some(2), Some(0)]);
+        assert_eq!(
+            run(&mut s, &d, 5),
+            [Some(0), Some(2), Some(0), Some(2), Some(0)]
+        );
         let none = w(&[0, 0]);
         let mut s = Scheduler::new(Kind::Rr, &none);
         assert_eq!(s.schedule(&none), None);
@@ -336,7 +366,10 @@ mod tests {
         // Weights 4, 3, 2: the classic interleaving, period 9.
         let d = w(&[4, 3, 2]);
         let mut s = Scheduler::new(Kind::Wrr, &d);
-        let got: Vec<_> = run(&mut s, &d, 18).into_iter().map(Option::unwrap).collect();
+        let got: Vec<_> = run(&mut s, &d, 18)
+            .into_iter()
+            .map(Option::unwrap)
+            .collect();
         let period = [0, 0, 1, 0, 1, 2, 0, 1, 2];
         assert_eq!(&got[..9], &period);
         assert_eq!(&got[9..], &period);

@@ -8,9 +8,9 @@
 pub mod nlattr;
 #[path = "../../src/packet.rs"]
 pub mod packet;
-#[path = "../../src/sched.rs"]
-pub mod sched;
 #[path = "../../src/params.rs"]
 pub mod params;
+#[path = "../../src/sched.rs"]
+pub mod sched;
 #[path = "../../src/uapi.rs"]
 pub mod uapi;

@@ -253,7 +253,7 @@ mod tests {
         rest.extend_from_slice(&((4 + text.len()) as u16).to_ne_bytes());
         rest.extend_from_slice(&1u16.to_ne_bytes());
         rest.extend_from_slice(text);
-        while rest.len() % 4 != 0 {
+        while !rest.len().is_multiple_of(4) {
             rest.push(0);
         }
         assert_eq!(

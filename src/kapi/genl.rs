@@ -219,7 +219,11 @@ impl Request<'_> {
     }
 
     /// Sends one reply message `cmd`, filled in by `fill`.
-    pub(crate) fn reply(&mut self, cmd: u8, fill: impl FnOnce(&mut Message<'_>) -> Result) -> Result {
+    pub(crate) fn reply(
+        &mut self,
+        cmd: u8,
+        fill: impl FnOnce(&mut Message<'_>) -> Result,
+    ) -> Result {
         // SAFETY: allocation with GFP_KERNEL in process context (doit).
         let skb = unsafe { bindings::ipvs_rs_genlmsg_new() };
         if skb.is_null() {
@@ -227,7 +231,12 @@ impl Request<'_> {
         }
         // SAFETY: `skb` is fresh; `info` and its family are live.
         let hdr = unsafe {
-            bindings::ipvs_rs_genlmsg_put_reply(skb, self.info, bindings::ipvs_rs_genl_info_family(self.info), cmd)
+            bindings::ipvs_rs_genlmsg_put_reply(
+                skb,
+                self.info,
+                bindings::ipvs_rs_genl_info_family(self.info),
+                cmd,
+            )
         };
         let res = if hdr.is_null() {
             Err(emsgsize())
@@ -298,7 +307,11 @@ impl Dump<'_> {
 
     /// Adds a message `cmd` filled in by `fill`. Returns `false` (and
     /// leaves the buffer as it was) when the message does not fit.
-    pub(crate) fn add(&mut self, cmd: u8, fill: impl FnOnce(&mut Message<'_>) -> Result) -> Result<bool> {
+    pub(crate) fn add(
+        &mut self,
+        cmd: u8,
+        fill: impl FnOnce(&mut Message<'_>) -> Result,
+    ) -> Result<bool> {
         if self.full {
             return Ok(false);
         }
@@ -343,7 +356,9 @@ impl Message<'_> {
     pub(crate) fn put(&mut self, ty: u16, data: &[u8]) -> Result {
         let len = c_int::try_from(data.len())?;
         // SAFETY: `skb` is live and owned by the message's builder.
-        to_result(unsafe { bindings::ipvs_rs_nla_put(self.skb, ty.into(), len, data.as_ptr().cast()) })
+        to_result(unsafe {
+            bindings::ipvs_rs_nla_put(self.skb, ty.into(), len, data.as_ptr().cast())
+        })
     }
 
     /// Adds a `u32` attribute.
@@ -352,7 +367,11 @@ impl Message<'_> {
     }
 
     /// Adds attributes nested in attribute `ty`.
-    pub(crate) fn nest(&mut self, ty: u16, fill: impl FnOnce(&mut Message<'_>) -> Result) -> Result {
+    pub(crate) fn nest(
+        &mut self,
+        ty: u16,
+        fill: impl FnOnce(&mut Message<'_>) -> Result,
+    ) -> Result {
         // SAFETY: `skb` is live.
         let start = unsafe { bindings::ipvs_rs_nla_nest_start(self.skb, ty.into()) };
         if start.is_null() {
@@ -373,6 +392,11 @@ impl Message<'_> {
     }
 }
 
+/// `doit` of every command of `F`.
+///
+/// # Safety
+///
+/// Called by the genetlink core only, with a live `info`.
 unsafe extern "C" fn doit_callback<F: Family>(
     _skb: *mut bindings::sk_buff,
     info: *mut bindings::genl_info,
@@ -396,6 +420,11 @@ unsafe extern "C" fn doit_callback<F: Family>(
     }
 }
 
+/// `dumpit` of every command of `F`.
+///
+/// # Safety
+///
+/// Called by the netlink core only, with a live `skb` and `cb`.
 unsafe extern "C" fn dumpit_callback<F: Family>(
     skb: *mut bindings::sk_buff,
     cb: *mut bindings::netlink_callback,

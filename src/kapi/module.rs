@@ -52,6 +52,11 @@ impl<G: ModuleGate> Drop for Registration<G> {
     }
 }
 
+/// The notifier function.
+///
+/// # Safety
+///
+/// Called by the module loader only; `data` is a `struct module`.
 unsafe extern "C" fn callback<G: ModuleGate>(
     _nb: *mut bindings::notifier_block,
     action: c_ulong,
@@ -62,7 +67,8 @@ unsafe extern "C" fn callback<G: ModuleGate>(
     }
     // SAFETY: for module state notifications `data` is the `struct module`
     // being loaded, alive for the call; its name is NUL-terminated.
-    let name = unsafe { core::ffi::CStr::from_ptr(bindings::ipvs_rs_module_name(data.cast()).cast()) };
+    let name =
+        unsafe { core::ffi::CStr::from_ptr(bindings::ipvs_rs_module_name(data.cast()).cast()) };
     match G::coming(name) {
         Ok(()) => bindings::NOTIFY_DONE as c_int,
         // SAFETY: pure arithmetic on the errno.

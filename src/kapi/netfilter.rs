@@ -63,7 +63,11 @@ pub(crate) trait Hook {
 /// One hook of a [`HookOps`] table.
 #[derive(Clone, Copy)]
 pub(crate) struct HookSpec {
-    hook: unsafe extern "C" fn(*mut c_void, *mut bindings::sk_buff, *const bindings::nf_hook_state) -> c_uint,
+    hook: unsafe extern "C" fn(
+        *mut c_void,
+        *mut bindings::sk_buff,
+        *const bindings::nf_hook_state,
+    ) -> c_uint,
     family: Family,
     point: HookPoint,
     priority: i32,
@@ -172,6 +176,11 @@ impl Drop for Registration {
     }
 }
 
+/// The C hook function of `H`.
+///
+/// # Safety
+///
+/// Called by netfilter only, with a live `skb` and `state`.
 unsafe extern "C" fn hook_callback<H: Hook>(
     _priv: *mut c_void,
     skb: *mut bindings::sk_buff,

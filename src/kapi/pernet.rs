@@ -130,6 +130,11 @@ impl<T: PernetState> Drop for Registration<T> {
     }
 }
 
+/// Builds `T` in a new namespace.
+///
+/// # Safety
+///
+/// Called by the net core only, with the namespace being set up.
 unsafe extern "C" fn init_callback<T: PernetState>(net: *mut bindings::net) -> c_int {
     // SAFETY: the net core passes a namespace under construction.
     let net_ref = unsafe { Net::from_raw(net) };
@@ -144,6 +149,11 @@ unsafe extern "C" fn init_callback<T: PernetState>(net: *mut bindings::net) -> c
     }
 }
 
+/// Drops `T` of a namespace being dismantled.
+///
+/// # Safety
+///
+/// Called by the net core only, after `init_callback` succeeded for `net`.
 unsafe extern "C" fn exit_callback<T: PernetState>(net: *mut bindings::net) {
     // SAFETY: `init_callback` succeeded for this namespace (the core calls
     // exit only then), so the slot holds a `T` that nobody uses any more.

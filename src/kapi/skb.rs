@@ -42,7 +42,9 @@ impl SkBuff {
     /// wherever they live (linear area or fragments). `None` if the packet
     /// is too short.
     pub(crate) fn read<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
-        let offset = i32::try_from(offset).ok()?.checked_add(self.network_offset())?;
+        let offset = i32::try_from(offset)
+            .ok()?
+            .checked_add(self.network_offset())?;
         let len = i32::try_from(N).ok()?;
         let mut buf = [0u8; N];
         // SAFETY: `self` is a live skb and `buf` has room for `len` bytes.

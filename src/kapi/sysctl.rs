@@ -26,14 +26,25 @@ pub(crate) struct Entry(bindings::ctl_table);
 
 impl Entry {
     /// An entry named `name` holding `value`, with file mode `mode`.
-    pub(crate) fn int(name: &'static core::ffi::CStr, value: &AtomicI32, mode: u16, kind: IntKind) -> Self {
+    pub(crate) fn int(
+        name: &'static core::ffi::CStr,
+        value: &AtomicI32,
+        mode: u16,
+        kind: IntKind,
+    ) -> Self {
         let (handler, extra1, extra2) = match kind {
             IntKind::Any => (bindings::proc_dointvec as Handler, None, None),
-            IntKind::Range(min, max) => (bindings::proc_dointvec_minmax as Handler, Some(min), Some(max)),
+            IntKind::Range(min, max) => (
+                bindings::proc_dointvec_minmax as Handler,
+                Some(min),
+                Some(max),
+            ),
             IntKind::Jiffies => (bindings::proc_dointvec_jiffies as Handler, None, None),
         };
         let bound = |b: Option<&'static i32>| {
-            b.map_or(core::ptr::null_mut(), |b| core::ptr::from_ref(b).cast_mut().cast::<c_void>())
+            b.map_or(core::ptr::null_mut(), |b| {
+                core::ptr::from_ref(b).cast_mut().cast::<c_void>()
+            })
         };
         Self(bindings::ctl_table {
             procname: name.as_ptr().cast(),
@@ -87,7 +98,12 @@ impl Table {
         // not grown again, so the buffer does not move); `path` is static;
         // the caller keeps the data and `net` alive.
         let header = unsafe {
-            bindings::register_net_sysctl_sz(net.as_ptr(), path.as_ptr().cast(), table.as_mut_ptr(), table.len())
+            bindings::register_net_sysctl_sz(
+                net.as_ptr(),
+                path.as_ptr().cast(),
+                table.as_mut_ptr(),
+                table.len(),
+            )
         };
         if header.is_null() {
             return Err(ENOMEM);
