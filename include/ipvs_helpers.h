@@ -60,6 +60,8 @@ void ipvs_rs_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start);
 int ipvs_rs_nla_len(const struct nlattr *nla);
 const void *ipvs_rs_nla_data(const struct nlattr *nla);
 long *ipvs_rs_netlink_cb_args(struct netlink_callback *cb);
+const void *ipvs_rs_genl_dump_attrs(struct netlink_callback *cb, int *len);
+int ipvs_rs_nla_put_u64(struct sk_buff *skb, int type, u64 value, int pad);
 u8 ipvs_rs_genl_info_cmd(const struct genl_info *info);
 const struct genl_family *ipvs_rs_genl_info_family(const struct genl_info *info);
 const struct genl_info *ipvs_rs_genl_dump_info(struct netlink_callback *cb);

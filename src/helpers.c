@@ -188,6 +188,19 @@ long *ipvs_rs_netlink_cb_args(struct netlink_callback *cb)
 	return cb->args;
 }
 
+const void *ipvs_rs_genl_dump_attrs(struct netlink_callback *cb, int *len)
+{
+	int plen = nlmsg_len(cb->nlh) - GENL_HDRLEN;
+
+	*len = plen > 0 ? plen : 0;
+	return (const u8 *)nlmsg_data(cb->nlh) + GENL_HDRLEN;
+}
+
+int ipvs_rs_nla_put_u64(struct sk_buff *skb, int type, u64 value, int pad)
+{
+	return nla_put_u64_64bit(skb, type, value, pad);
+}
+
 u8 ipvs_rs_genl_info_cmd(const struct genl_info *info)
 {
 	return info->genlhdr->cmd;

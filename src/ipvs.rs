@@ -8,6 +8,7 @@
 use kernel::prelude::*;
 
 mod bindings;
+mod config;
 mod hooks;
 // Abstractions and parsers grow ahead of their IPVS users.
 #[allow(dead_code)]
@@ -19,11 +20,16 @@ mod netns;
 mod nlattr;
 mod packet;
 mod params;
+// Scheduling proper is called by the data path, which comes next.
+#[allow(dead_code)]
+mod sched;
 // The whole ABI, used piecemeal.
 #[allow(dead_code)]
 mod uapi;
 
 use kapi::{genl, module, pernet};
+// The container the pure-logic files store into (`host/` has a twin).
+pub(crate) use kapi::list;
 
 module! {
     type: IpvsModule,

@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The generic netlink family "IPVS": the control plane `ipvsadm` and
-//! keepalived speak. Same commands, attributes and permissions as stock.
+//! keepalived speak. Same commands, attributes, permissions and errors as
+//! stock; the configuration logic itself is in [`crate::config`].
 
 use crate::bindings;
+use crate::config::{self, Dest, Service, Stats, SvcKey, AF_INET6};
 use crate::kapi::errno::eopnotsupp;
-use crate::kapi::genl::{AttrType, Dump, Family, Op, Ops, Permission, Policy, Request};
-use crate::uapi::{cmd, cmd_attr, info_attr, GENL_VERSION, VERSION_CODE};
+use crate::kapi::genl::{AttrType, Dump, Family, Message, Op, Ops, Permission, Policy, Request};
+use crate::netns::IpvsNet;
+use crate::nlattr::{Attr, Nested};
+use crate::uapi::{
+    cmd, cmd_attr, dest_attr, info_attr, stats_attr, svc_attr, GENL_VERSION, VERSION_CODE,
+};
 use kernel::prelude::*;
 
 // The shared ABI constants must match the kernel's header.
@@ -15,6 +21,9 @@ const _: () = {
     assert!(cmd::FLUSH as u32 == bindings::IPVS_CMD_FLUSH);
     assert!(cmd::MAX as u32 == bindings::IPVS_CMD_FLUSH);
     assert!(cmd_attr::MAX as u32 == bindings::IPVS_CMD_ATTR_TIMEOUT_UDP);
+    assert!(svc_attr::MAX as u32 == bindings::IPVS_SVC_ATTR_STATS64);
+    assert!(dest_attr::MAX as u32 == bindings::IPVS_DEST_ATTR_TUN_FLAGS);
+    assert!(stats_attr::PAD as u32 == bindings::IPVS_STATS_ATTR_PAD);
     assert!(info_attr::CONN_TAB_SIZE as u32 == bindings::IPVS_INFO_ATTR_CONN_TAB_SIZE);
     assert!(VERSION_CODE == bindings::IP_VS_VERSION_CODE);
     assert!(GENL_VERSION as u32 == bindings::IPVS_GENL_VERSION);
@@ -65,6 +74,112 @@ pub(crate) fn conn_tab_size() -> u32 {
     1 << unsafe { bindings::ipvs_rs_conn_tab_bits() }
 }
 
+/// A `config::Error` as the kernel returns it: errno plus extack text.
+fn refuse(req: &Request<'_>, e: config::Error) -> Error {
+    req.set_err_msg(e.msg);
+    Error::from_errno(-e.errno)
+}
+
+fn fill_stats(m: &mut Message<'_>, ty: u16, s: &Stats, wide: bool) -> Result {
+    m.nest(ty, |m| {
+        let pad = stats_attr::PAD;
+        if wide {
+            m.put_u64(stats_attr::CONNS, s.conns, pad)?;
+            m.put_u64(stats_attr::INPKTS, s.inpkts, pad)?;
+            m.put_u64(stats_attr::OUTPKTS, s.outpkts, pad)?;
+        } else {
+            // The 32-bit attribute truncates, as stock's does.
+            m.put_u32(stats_attr::CONNS, s.conns as u32)?;
+            m.put_u32(stats_attr::INPKTS, s.inpkts as u32)?;
+            m.put_u32(stats_attr::OUTPKTS, s.outpkts as u32)?;
+        }
+        m.put_u64(stats_attr::INBYTES, s.inbytes, pad)?;
+        m.put_u64(stats_attr::OUTBYTES, s.outbytes, pad)?;
+        // Rates come with the estimator.
+        for t in [
+            stats_attr::CPS,
+            stats_attr::INPPS,
+            stats_attr::OUTPPS,
+            stats_attr::INBPS,
+            stats_attr::OUTBPS,
+        ] {
+            if wide {
+                m.put_u64(t, 0, pad)?;
+            } else {
+                m.put_u32(t, 0)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn fill_service(m: &mut Message<'_>, s: &Service) -> Result {
+    m.nest(cmd_attr::SERVICE, |m| {
+        m.put_u16(svc_attr::AF, s.key.af())?;
+        match s.key {
+            SvcKey::Fwmark { mark, .. } => m.put_u32(svc_attr::FWMARK, mark)?,
+            SvcKey::Tuple {
+                protocol,
+                addr,
+                port,
+                ..
+            } => {
+                m.put_u16(svc_attr::PROTOCOL, protocol)?;
+                m.put(svc_attr::ADDR, &addr)?;
+                m.put(svc_attr::PORT, &port)?;
+            }
+        }
+        let mut name = [0u8; 16];
+        let n = s.sched_name().as_bytes();
+        name[..n.len()].copy_from_slice(n);
+        m.put(svc_attr::SCHED_NAME, &name[..=n.len()])?;
+        if let Some(pe) = &s.pe {
+            m.put(svc_attr::PE_NAME, pe.with_nul())?;
+        }
+        let mut flags = [0u8; 8];
+        flags[..4].copy_from_slice(&s.flags.to_ne_bytes());
+        flags[4..].copy_from_slice(&u32::MAX.to_ne_bytes());
+        m.put(svc_attr::FLAGS, &flags)?;
+        m.put_u32(svc_attr::TIMEOUT, s.timeout)?;
+        m.put_u32(svc_attr::NETMASK, s.netmask)?;
+        fill_stats(m, svc_attr::STATS, &s.stats, false)?;
+        fill_stats(m, svc_attr::STATS64, &s.stats, true)
+    })
+}
+
+fn fill_dest(m: &mut Message<'_>, d: &Dest) -> Result {
+    m.nest(cmd_attr::DEST, |m| {
+        m.put(dest_attr::ADDR, &d.addr)?;
+        m.put(dest_attr::PORT, &d.port)?;
+        m.put_u32(dest_attr::FWD_METHOD, d.fwd)?;
+        m.put_u32(dest_attr::WEIGHT, d.weight as u32)?;
+        m.put_u8(dest_attr::TUN_TYPE, d.tun_type)?;
+        m.put(dest_attr::TUN_PORT, &d.tun_port)?;
+        m.put_u16(dest_attr::TUN_FLAGS, d.tun_flags)?;
+        m.put_u32(dest_attr::U_THRESH, d.u_threshold)?;
+        m.put_u32(dest_attr::L_THRESH, d.l_threshold)?;
+        m.put_u32(dest_attr::ACTIVE_CONNS, d.active)?;
+        m.put_u32(dest_attr::INACT_CONNS, d.inactive())?;
+        m.put_u32(dest_attr::PERSIST_CONNS, d.persist)?;
+        m.put_u16(dest_attr::ADDR_FAMILY, d.af)?;
+        fill_stats(m, dest_attr::STATS, &d.stats, false)?;
+        fill_stats(m, dest_attr::STATS64, &d.stats, true)
+    })
+}
+
+/// `IPVS_CMD_SET_CONFIG`: each timeout present and non-zero is set.
+fn set_config(req: &Request<'_>, t: &mut config::Timeouts) {
+    for (ty, slot) in [
+        (cmd_attr::TIMEOUT_TCP, &mut t.tcp),
+        (cmd_attr::TIMEOUT_TCP_FIN, &mut t.tcp_fin),
+        (cmd_attr::TIMEOUT_UDP, &mut t.udp),
+    ] {
+        if let Some(v) = req.attr(ty).and_then(|a| a.u32()).filter(|&v| v != 0) {
+            *slot = v;
+        }
+    }
+}
+
 impl Family for IpvsFamily {
     const NAME: &'static core::ffi::CStr = c"IPVS";
     const VERSION: u32 = GENL_VERSION as u32;
@@ -80,29 +195,97 @@ impl Family for IpvsFamily {
     }
 
     fn doit(c: u8, req: &mut Request<'_>) -> Result {
-        match c {
-            cmd::GET_INFO => req.reply(cmd::SET_INFO, |m| {
+        if c == cmd::GET_INFO {
+            return req.reply(cmd::SET_INFO, |m| {
                 m.put_u32(info_attr::VERSION, VERSION_CODE)?;
                 m.put_u32(info_attr::CONN_TAB_SIZE, conn_tab_size())
-            }),
+            });
+        }
+        let ipvs = IpvsNet::get(req.net()).ok_or(ENOENT)?;
+        let mut table = ipvs.config.lock();
+        match c {
             cmd::GET_SERVICE => {
-                // No command creates services yet, so none can be found.
-                req.set_err_msg(c"ipvs_rs: no such service");
-                Err(ESRCH)
+                let svc = match table.lookup(req.attr(cmd_attr::SERVICE)) {
+                    Ok(Some(s)) => s,
+                    Ok(None) => {
+                        return Err(refuse(
+                            req,
+                            config::Error {
+                                errno: 3,
+                                msg: c"ipvs: no such service",
+                            },
+                        ))
+                    }
+                    Err(e) => return Err(refuse(req, e)),
+                };
+                req.reply(cmd::NEW_SERVICE, |m| fill_service(m, svc))
+            }
+            cmd::GET_CONFIG => {
+                let t = table.timeouts;
+                req.reply(cmd::SET_CONFIG, |m| {
+                    m.put_u32(cmd_attr::TIMEOUT_TCP, t.tcp)?;
+                    m.put_u32(cmd_attr::TIMEOUT_TCP_FIN, t.tcp_fin)?;
+                    m.put_u32(cmd_attr::TIMEOUT_UDP, t.udp)
+                })
+            }
+            cmd::SET_CONFIG => {
+                set_config(req, &mut table.timeouts);
+                Ok(())
+            }
+            cmd::NEW_DAEMON | cmd::DEL_DAEMON => {
+                req.set_err_msg(c"ipvs_rs: connection sync daemons are not supported yet");
+                Err(eopnotsupp())
             }
             _ => {
-                req.set_err_msg(c"ipvs_rs: command not implemented yet");
-                Err(eopnotsupp())
+                let (svc, dest) = (req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST));
+                table.apply(c, svc, dest).map_err(|e| refuse(req, e))
             }
         }
     }
 
-    fn dumpit(c: u8, _dump: &mut Dump<'_>) -> Result {
+    fn dumpit(c: u8, dump: &mut Dump<'_>) -> Result {
+        let ipvs = IpvsNet::get(dump.net()).ok_or(ENOENT)?;
+        let table = ipvs.config.lock();
         match c {
-            // Empty listings: no services, real servers or sync daemons
-            // exist yet.
-            cmd::GET_SERVICE | cmd::GET_DEST | cmd::GET_DAEMON => Ok(()),
+            cmd::GET_SERVICE => {
+                let start = dump.cursor()[0] as usize;
+                for (i, s) in table.services().iter().enumerate().skip(start) {
+                    if !dump.add(cmd::NEW_SERVICE, |m| fill_service(m, s))? {
+                        break;
+                    }
+                    dump.cursor()[0] = (i + 1) as _;
+                }
+                Ok(())
+            }
+            cmd::GET_DEST => {
+                // The service comes in the request, parsed here as stock
+                // does (dumps skip the family policy).
+                let mut svc_attr_run = None;
+                for a in Nested::new(dump.request_attrs()) {
+                    match a {
+                        Ok((cmd_attr::SERVICE, a)) => svc_attr_run = Some(a),
+                        Ok(_) => {}
+                        Err(()) => return Err(EINVAL),
+                    }
+                }
+                let Ok(Some(svc)) = table.lookup(svc_attr_run.map(|a: Attr<'_>| a)) else {
+                    // No such service: an empty listing, as stock.
+                    return Ok(());
+                };
+                let start = dump.cursor()[0] as usize;
+                for (i, d) in svc.dests.iter().enumerate().skip(start) {
+                    if !dump.add(cmd::NEW_DEST, |m| fill_dest(m, d))? {
+                        break;
+                    }
+                    dump.cursor()[0] = (i + 1) as _;
+                }
+                Ok(())
+            }
+            // No sync daemons.
+            cmd::GET_DAEMON => Ok(()),
             _ => Err(eopnotsupp()),
         }
     }
 }
+
+const _: () = assert!(AF_INET6 == 10);

@@ -7,6 +7,7 @@
 //! the netfilter hooks and the sysctl table to it and is registered after,
 //! so it always finds the data in place and is torn down before it.
 
+use crate::config::Table;
 use crate::hooks;
 use crate::kapi::net::Net;
 use crate::kapi::pernet::{PernetId, PernetState};
@@ -14,6 +15,7 @@ use crate::kapi::{netfilter, sysctl};
 use crate::params::{self, Handler, Sysctl, SYSCTLS};
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use kernel::prelude::*;
+use kernel::sync::{new_mutex, Mutex};
 
 /// Packet counters of a namespace.
 #[derive(Default)]
@@ -31,6 +33,8 @@ pub(crate) struct IpvsNet {
     sysctls: [AtomicI32; params::COUNT],
     /// Packet counters.
     pub(crate) counters: Counters,
+    /// Services and real servers; taken by the control plane.
+    pub(crate) config: Pin<KBox<Mutex<Table>>>,
 }
 
 static IPVS_NET: PernetId<IpvsNet> = PernetId::new();
@@ -44,6 +48,7 @@ impl PernetState for IpvsNet {
         Ok(Self {
             sysctls: core::array::from_fn(|i| AtomicI32::new(SYSCTLS[i].default)),
             counters: Counters::default(),
+            config: KBox::pin_init(new_mutex!(Table::new(), "ipvs_rs::config"), GFP_KERNEL)?,
         })
     }
 }

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../../src/config.rs"]
+pub mod config;
+pub(crate) mod list;
 #[path = "../../src/nlattr.rs"]
 pub mod nlattr;
 #[path = "../../src/packet.rs"]

@@ -196,14 +196,15 @@ pub(crate) struct Request<'a> {
     attrs: usize,
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
     /// Namespace of the requesting socket.
-    pub(crate) fn net(&self) -> &Net {
+    pub(crate) fn net(&self) -> &'a Net {
         self.net
     }
 
-    /// Top-level attribute `ty`, validated against the family policy.
-    pub(crate) fn attr(&self, ty: u16) -> Option<Attr<'_>> {
+    /// Top-level attribute `ty`, validated against the family policy. The
+    /// request outlives the handler, so the attribute may too.
+    pub(crate) fn attr(&self, ty: u16) -> Option<Attr<'a>> {
         if usize::from(ty) >= self.attrs {
             return None;
         }
@@ -213,7 +214,7 @@ impl Request<'_> {
     }
 
     /// Sets the extended ack message returned with an error.
-    pub(crate) fn set_err_msg(&mut self, msg: &'static core::ffi::CStr) {
+    pub(crate) fn set_err_msg(&self, msg: &'static core::ffi::CStr) {
         // SAFETY: `info` is live; `msg` is static as extack requires.
         unsafe { bindings::ipvs_rs_genl_set_err_msg(self.info, msg.as_ptr().cast()) };
     }
@@ -287,9 +288,9 @@ pub(crate) struct Dump<'a> {
     full: bool,
 }
 
-impl Dump<'_> {
+impl<'a> Dump<'a> {
     /// Namespace of the requesting socket.
-    pub(crate) fn net(&self) -> &Net {
+    pub(crate) fn net(&self) -> &'a Net {
         self.net
     }
 
@@ -298,6 +299,18 @@ impl Dump<'_> {
     pub(crate) fn cursor(&mut self) -> &mut [c_long; 6] {
         // SAFETY: `cb` is live and `args` is `long[6]`.
         unsafe { &mut *bindings::ipvs_rs_netlink_cb_args(self.cb).cast::<[c_long; 6]>() }
+    }
+
+    /// The attributes of the request that started the listing (dumps do
+    /// not get them parsed: the command reads them itself, as stock does).
+    pub(crate) fn request_attrs(&self) -> &[u8] {
+        let mut len: c_int = 0;
+        // SAFETY: `cb` is live; the helper returns the payload after the
+        // generic netlink header of the request and its length.
+        unsafe {
+            let p = bindings::ipvs_rs_genl_dump_attrs(self.cb, &mut len);
+            core::slice::from_raw_parts(p.cast::<u8>(), usize::try_from(len).unwrap_or(0))
+        }
     }
 
     /// Whether the buffer filled up; the listing resumes at the next call.
@@ -361,9 +374,26 @@ impl Message<'_> {
         })
     }
 
+    /// Adds a `u8` attribute.
+    pub(crate) fn put_u8(&mut self, ty: u16, v: u8) -> Result {
+        self.put(ty, &[v])
+    }
+
+    /// Adds a `u16` attribute.
+    pub(crate) fn put_u16(&mut self, ty: u16, v: u16) -> Result {
+        self.put(ty, &v.to_ne_bytes())
+    }
+
     /// Adds a `u32` attribute.
     pub(crate) fn put_u32(&mut self, ty: u16, v: u32) -> Result {
         self.put(ty, &v.to_ne_bytes())
+    }
+
+    /// Adds a `u64` attribute, 8-byte aligned with a `pad` attribute where
+    /// the architecture needs it.
+    pub(crate) fn put_u64(&mut self, ty: u16, v: u64, pad: u16) -> Result {
+        // SAFETY: `skb` is live and owned by the message's builder.
+        to_result(unsafe { bindings::ipvs_rs_nla_put_u64(self.skb, ty.into(), v, pad.into()) })
     }
 
     /// Adds attributes nested in attribute `ty`.

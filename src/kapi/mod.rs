@@ -9,6 +9,7 @@
 pub(crate) mod errno;
 pub(crate) mod genl;
 pub(crate) mod kunit;
+pub(crate) mod list;
 pub(crate) mod module;
 pub(crate) mod net;
 pub(crate) mod netfilter;

@@ -1,0 +1,43 @@
+//! Host twin of `src/kapi/list.rs`: the same API over `std`'s `Vec`.
+
+/// Allocation failed (never, on the host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NoMem;
+
+/// A vector with the few operations the IPVS tables need.
+#[derive(Debug)]
+pub(crate) struct List<T>(Vec<T>);
+
+impl<T> List<T> {
+    pub(crate) const fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    pub(crate) fn push(&mut self, v: T) -> Result<(), NoMem> {
+        self.0.push(v);
+        Ok(())
+    }
+
+    pub(crate) fn insert_first(&mut self, v: T) -> Result<(), NoMem> {
+        self.0.insert(0, v);
+        Ok(())
+    }
+
+    pub(crate) fn remove(&mut self, i: usize) -> T {
+        self.0.remove(i)
+    }
+}
+
+impl<T> core::ops::Deref for List<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T> core::ops::DerefMut for List<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}

@@ -1,0 +1,994 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The IPVS configuration of a network namespace: virtual services and
+//! their real servers, as the control plane adds, edits, deletes and lists
+//! them, with stock IPVS's validation and error numbers
+//! (`ip_vs_genl_set_cmd()` and friends in `ip_vs_ctl.c`).
+//!
+//! Pure code: it sees netlink attributes through [`crate::nlattr`] and
+//! stores through [`crate::list::List`], so the host tests run it as is.
+
+use crate::list::{List, NoMem};
+use crate::nlattr::{Attr, Nested};
+use crate::sched::{DestLoad, Kind, Scheduler};
+use crate::uapi::{cmd, conn_flags, dest_attr, svc_attr, svc_flags};
+use core::ffi::CStr;
+
+/// `AF_INET`.
+pub(crate) const AF_INET: u16 = 2;
+/// `AF_INET6`.
+pub(crate) const AF_INET6: u16 = 10;
+
+const ENOENT: i32 = 2;
+const ESRCH: i32 = 3;
+const ENOMEM: i32 = 12;
+const EEXIST: i32 = 17;
+const EINVAL: i32 = 22;
+const ERANGE: i32 = 34;
+const EAFNOSUPPORT: i32 = 97;
+
+/// A refused request: a positive errno and the extack text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Error {
+    /// errno, positive.
+    pub(crate) errno: i32,
+    /// Why, for the extended ack.
+    pub(crate) msg: &'static CStr,
+}
+
+const fn err(errno: i32, msg: &'static CStr) -> Error {
+    Error { errno, msg }
+}
+
+impl From<NoMem> for Error {
+    fn from(_: NoMem) -> Self {
+        err(ENOMEM, c"ipvs: out of memory")
+    }
+}
+
+/// An address as IPVS stores it (`union nf_inet_addr`); IPv4 uses the
+/// first four bytes, the rest are zero.
+pub(crate) type Addr = [u8; 16];
+
+fn addr_eq(af: u16, a: &Addr, b: &Addr) -> bool {
+    if af == AF_INET6 {
+        a == b
+    } else {
+        a[..4] == b[..4]
+    }
+}
+
+/// A short name (scheduler, persistence engine), without its NUL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Name {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl Name {
+    fn new(s: &str) -> Option<Self> {
+        let mut bytes = [0; 16];
+        bytes.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
+        Some(Self {
+            bytes,
+            len: s.len() as u8,
+        })
+    }
+
+    /// The name.
+    pub(crate) fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+
+    /// The name with its NUL, as netlink carries it.
+    pub(crate) fn with_nul(&self) -> &[u8] {
+        &self.bytes[..=usize::from(self.len)]
+    }
+}
+
+/// What identifies a virtual service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SvcKey {
+    /// Protocol, virtual address and port (network order).
+    Tuple {
+        /// Address family.
+        af: u16,
+        /// `IPPROTO_*`.
+        protocol: u16,
+        /// Virtual address.
+        addr: Addr,
+        /// Virtual port, network order.
+        port: [u8; 2],
+    },
+    /// Firewall mark.
+    Fwmark {
+        /// Address family.
+        af: u16,
+        /// The mark.
+        mark: u32,
+    },
+}
+
+impl SvcKey {
+    /// Address family.
+    pub(crate) fn af(&self) -> u16 {
+        match *self {
+            SvcKey::Tuple { af, .. } | SvcKey::Fwmark { af, .. } => af,
+        }
+    }
+
+    fn matches(&self, other: &SvcKey) -> bool {
+        match (self, other) {
+            (
+                SvcKey::Tuple {
+                    af,
+                    protocol,
+                    addr,
+                    port,
+                },
+                SvcKey::Tuple {
+                    af: af2,
+                    protocol: p2,
+                    addr: a2,
+                    port: port2,
+                },
+            ) => af == af2 && protocol == p2 && port == port2 && addr_eq(*af, addr, a2),
+            (SvcKey::Fwmark { af, mark }, SvcKey::Fwmark { af: af2, mark: m2 }) => {
+                af == af2 && mark == m2
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The settable part of a service (`full_entry` in stock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SvcParams {
+    sched: Name,
+    pe: Option<Name>,
+    flags: u32,
+    mask: u32,
+    timeout: u32,
+    netmask: u32,
+}
+
+/// Counters of a service or real server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Stats {
+    /// Connections scheduled.
+    pub(crate) conns: u64,
+    /// Packets in.
+    pub(crate) inpkts: u64,
+    /// Packets out.
+    pub(crate) outpkts: u64,
+    /// Bytes in.
+    pub(crate) inbytes: u64,
+    /// Bytes out.
+    pub(crate) outbytes: u64,
+}
+
+/// A real server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Dest {
+    /// Address family.
+    pub(crate) af: u16,
+    /// Address.
+    pub(crate) addr: Addr,
+    /// Port, network order.
+    pub(crate) port: [u8; 2],
+    /// Forwarding method (`IP_VS_CONN_F_FWD_MASK` bits).
+    pub(crate) fwd: u32,
+    /// Weight.
+    pub(crate) weight: i32,
+    /// Upper connection threshold, 0 for none.
+    pub(crate) u_threshold: u32,
+    /// Lower connection threshold.
+    pub(crate) l_threshold: u32,
+    /// Tunnel type (`IP_VS_CONN_F_TUNNEL_TYPE_*`).
+    pub(crate) tun_type: u8,
+    /// Tunnel port, network order.
+    pub(crate) tun_port: [u8; 2],
+    /// Tunnel flags.
+    pub(crate) tun_flags: u16,
+    /// Active connections.
+    pub(crate) active: u32,
+    /// All connections.
+    pub(crate) total: u32,
+    /// Connections through persistence templates.
+    pub(crate) persist: u32,
+    /// Counters.
+    pub(crate) stats: Stats,
+}
+
+impl Dest {
+    /// What the scheduler sees.
+    pub(crate) fn load(&self) -> DestLoad {
+        DestLoad {
+            weight: self.weight,
+            active: self.active,
+            total: self.total,
+            overloaded: self.u_threshold != 0 && self.total >= self.u_threshold,
+        }
+    }
+
+    /// Inactive connections.
+    pub(crate) fn inactive(&self) -> u32 {
+        self.total.saturating_sub(self.active)
+    }
+}
+
+/// A virtual service.
+pub(crate) struct Service {
+    /// Identity.
+    pub(crate) key: SvcKey,
+    /// Scheduler state; `None` for scheduler "none".
+    pub(crate) sched: Option<Scheduler>,
+    /// Persistence engine name.
+    pub(crate) pe: Option<Name>,
+    /// `IP_VS_SVC_F_*`.
+    pub(crate) flags: u32,
+    /// Persistence timeout, seconds.
+    pub(crate) timeout: u32,
+    /// Persistence netmask (IPv4: network-order mask bits; IPv6: prefix).
+    pub(crate) netmask: u32,
+    /// Real servers, newest first (stock order).
+    pub(crate) dests: List<Dest>,
+    /// Counters.
+    pub(crate) stats: Stats,
+}
+
+impl Service {
+    /// Scheduler name as listings show it.
+    pub(crate) fn sched_name(&self) -> &'static str {
+        self.sched.as_ref().map_or("none", |s| s.kind().name())
+    }
+
+    fn loads(&self) -> List<DestLoad> {
+        let mut l = List::new();
+        for d in self.dests.iter() {
+            // Allocation failure only loses the scheduler's rebalancing.
+            let _ = l.push(d.load());
+        }
+        l
+    }
+}
+
+/// Connection timeouts of `IPVS_CMD_SET_CONFIG`, seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Timeouts {
+    /// Established TCP.
+    pub(crate) tcp: u32,
+    /// TCP after FIN.
+    pub(crate) tcp_fin: u32,
+    /// UDP.
+    pub(crate) udp: u32,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        // Stock tcp_timeouts[ESTABLISHED], [FIN_WAIT], udp_timeouts[NORMAL].
+        Self {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 300,
+        }
+    }
+}
+
+/// All services of a namespace.
+pub(crate) struct Table {
+    services: List<Service>,
+    /// Connection timeouts.
+    pub(crate) timeouts: Timeouts,
+}
+
+fn u16_of(a: &Attr<'_>, msg: &'static CStr) -> Result<u16, Error> {
+    a.u16().ok_or(err(EINVAL, msg))
+}
+
+fn u32_of(a: &Attr<'_>, msg: &'static CStr) -> Result<u32, Error> {
+    a.u32().ok_or(err(EINVAL, msg))
+}
+
+fn port_of(a: &Attr<'_>, msg: &'static CStr) -> Result<[u8; 2], Error> {
+    a.bytes()
+        .get(..2)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(err(EINVAL, msg))
+}
+
+fn addr_of(a: &Attr<'_>, af: u16, msg: &'static CStr) -> Result<Addr, Error> {
+    let b = a.bytes();
+    if b.len() > 16 {
+        return Err(err(EINVAL, msg));
+    }
+    let mut addr = [0; 16];
+    addr[..b.len()].copy_from_slice(b);
+    if af != AF_INET6 {
+        addr[4..].fill(0);
+    }
+    Ok(addr)
+}
+
+fn name_of(a: &Attr<'_>, max: usize, msg: &'static CStr) -> Result<Name, Error> {
+    a.str()
+        .filter(|s| s.len() <= max)
+        .and_then(Name::new)
+        .ok_or(err(EINVAL, msg))
+}
+
+/// Collects a nested attribute run into an array indexed by type.
+fn collect<'a, const N: usize>(
+    nest: Attr<'a>,
+    msg: &'static CStr,
+) -> Result<[Option<Attr<'a>>; N], Error> {
+    let mut out = [None; N];
+    for a in Nested::new(nest.bytes()) {
+        let (ty, a) = a.map_err(|()| err(EINVAL, msg))?;
+        if let Some(slot) = out.get_mut(usize::from(ty)) {
+            *slot = Some(a);
+        }
+    }
+    Ok(out)
+}
+
+fn af_valid(af: u16) -> bool {
+    af == AF_INET || af == AF_INET6
+}
+
+/// Parses `IPVS_CMD_ATTR_SERVICE`; the parameters only when `full`.
+fn parse_service(nest: Option<Attr<'_>>, full: bool) -> Result<(SvcKey, Option<SvcParams>), Error> {
+    const BAD: &CStr = c"ipvs: malformed service attributes";
+    let nest = nest.ok_or(err(EINVAL, c"ipvs: service attribute missing"))?;
+    let a = collect::<{ svc_attr::MAX as usize + 1 }>(nest, BAD)?;
+    let get = |t: u16| a[usize::from(t)];
+    let af = get(svc_attr::AF).ok_or(err(EINVAL, c"ipvs: service address family missing"))?;
+    let af = u16_of(&af, BAD)?;
+    let key = match (
+        get(svc_attr::FWMARK),
+        get(svc_attr::PROTOCOL),
+        get(svc_attr::ADDR),
+        get(svc_attr::PORT),
+    ) {
+        (Some(m), ..) => SvcKey::Fwmark {
+            af,
+            mark: u32_of(&m, BAD)?,
+        },
+        (None, Some(p), Some(addr), Some(port)) => SvcKey::Tuple {
+            af,
+            protocol: u16_of(&p, BAD)?,
+            addr: addr_of(&addr, af, c"ipvs: service address longer than 16 bytes")?,
+            port: port_of(&port, BAD)?,
+        },
+        _ => {
+            return Err(err(
+                EINVAL,
+                c"ipvs: service needs a fwmark or protocol, address and port",
+            ))
+        }
+    };
+    if !af_valid(af) {
+        return Err(err(
+            EAFNOSUPPORT,
+            c"ipvs: service address family not supported",
+        ));
+    }
+    if !full {
+        return Ok((key, None));
+    }
+    let (Some(sched), Some(flags), Some(timeout), Some(netmask)) = (
+        get(svc_attr::SCHED_NAME),
+        get(svc_attr::FLAGS),
+        get(svc_attr::TIMEOUT),
+        get(svc_attr::NETMASK),
+    ) else {
+        return Err(err(
+            EINVAL,
+            c"ipvs: service needs scheduler, flags, timeout and netmask",
+        ));
+    };
+    let fl = flags.bytes();
+    if fl.len() > 8 {
+        return Err(err(EINVAL, BAD));
+    }
+    let mut fb = [0u8; 8];
+    fb[..fl.len()].copy_from_slice(fl);
+    let pe = match get(svc_attr::PE_NAME) {
+        Some(p) => {
+            Some(name_of(&p, 16, c"ipvs: persistence engine name too long")?).filter(|n| n.len > 0)
+        }
+        None => None,
+    };
+    Ok((
+        key,
+        Some(SvcParams {
+            sched: name_of(&sched, 15, c"ipvs: scheduler name too long")?,
+            pe,
+            flags: u32::from_ne_bytes([fb[0], fb[1], fb[2], fb[3]]),
+            mask: u32::from_ne_bytes([fb[4], fb[5], fb[6], fb[7]]),
+            timeout: u32_of(&timeout, BAD)?,
+            netmask: u32_of(&netmask, BAD)?,
+        }),
+    ))
+}
+
+/// What identifies a real server within its service; `af` 0 means the
+/// service's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DestKey {
+    af: u16,
+    addr: Addr,
+    port: [u8; 2],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DestParams {
+    fwd: u32,
+    weight: i32,
+    u_threshold: u32,
+    l_threshold: u32,
+    tun_type: u8,
+    tun_port: [u8; 2],
+    tun_flags: u16,
+}
+
+/// `IP_VS_CONN_F_TUNNEL_TYPE_GUE`.
+const TUNNEL_TYPE_GUE: u8 = 1;
+
+fn parse_dest(nest: Option<Attr<'_>>, full: bool) -> Result<(DestKey, Option<DestParams>), Error> {
+    const BAD: &CStr = c"ipvs: malformed real server attributes";
+    let nest = nest.ok_or(err(EINVAL, c"ipvs: real server attribute missing"))?;
+    let a = collect::<{ dest_attr::MAX as usize + 1 }>(nest, BAD)?;
+    let get = |t: u16| a[usize::from(t)];
+    let (Some(addr), Some(port)) = (get(dest_attr::ADDR), get(dest_attr::PORT)) else {
+        return Err(err(EINVAL, c"ipvs: real server needs address and port"));
+    };
+    let af = match get(dest_attr::ADDR_FAMILY) {
+        Some(f) => u16_of(&f, BAD)?,
+        None => 0,
+    };
+    let key = DestKey {
+        af,
+        addr: addr_of(
+            &addr,
+            if af == 0 { AF_INET6 } else { af },
+            c"ipvs: real server address longer than 16 bytes",
+        )?,
+        port: port_of(&port, BAD)?,
+    };
+    if !full {
+        return Ok((key, None));
+    }
+    let (Some(fwd), Some(weight), Some(u), Some(l)) = (
+        get(dest_attr::FWD_METHOD),
+        get(dest_attr::WEIGHT),
+        get(dest_attr::U_THRESH),
+        get(dest_attr::L_THRESH),
+    ) else {
+        return Err(err(
+            EINVAL,
+            c"ipvs: real server needs forwarding method, weight and thresholds",
+        ));
+    };
+    Ok((
+        key,
+        Some(DestParams {
+            fwd: u32_of(&fwd, BAD)? & conn_flags::FWD_MASK,
+            weight: u32_of(&weight, BAD)? as i32,
+            u_threshold: u32_of(&u, BAD)?,
+            l_threshold: u32_of(&l, BAD)?,
+            tun_type: get(dest_attr::TUN_TYPE).and_then(|a| a.u8()).unwrap_or(0),
+            tun_port: match get(dest_attr::TUN_PORT) {
+                Some(p) => port_of(&p, BAD)?,
+                None => [0; 2],
+            },
+            tun_flags: match get(dest_attr::TUN_FLAGS) {
+                Some(f) => u16_of(&f, BAD)?,
+                None => 0,
+            },
+        }),
+    ))
+}
+
+fn check_dest_params(p: &DestParams) -> Result<(), Error> {
+    if p.weight < 0 {
+        return Err(err(ERANGE, c"ipvs: real server weight less than zero"));
+    }
+    if p.l_threshold > p.u_threshold {
+        return Err(err(
+            ERANGE,
+            c"ipvs: lower threshold is higher than upper threshold",
+        ));
+    }
+    if p.u_threshold > i32::MAX as u32 {
+        return Err(err(EINVAL, c"ipvs: upper threshold too large"));
+    }
+    if p.tun_type == TUNNEL_TYPE_GUE && p.tun_port == [0; 2] {
+        return Err(err(EINVAL, c"ipvs: GUE tunnel port is zero"));
+    }
+    Ok(())
+}
+
+fn scheduler_of(p: &SvcParams, loads: &[DestLoad]) -> Result<Option<Scheduler>, Error> {
+    match p.sched.as_str() {
+        "none" => Ok(None),
+        name => Kind::from_name(name)
+            .map(|k| Some(Scheduler::new(k, loads)))
+            .ok_or(err(ENOENT, c"ipvs: scheduler not found")),
+    }
+}
+
+fn check_svc_params(af: u16, p: &SvcParams) -> Result<(), Error> {
+    if p.pe.is_some() {
+        // No persistence engine is implemented yet ("sip" comes later).
+        return Err(err(ENOENT, c"ipvs: persistence engine not found"));
+    }
+    if af == AF_INET6 && !(1..=128).contains(&p.netmask) {
+        return Err(err(
+            EINVAL,
+            c"ipvs: IPv6 persistence netmask must be 1..128",
+        ));
+    }
+    Ok(())
+}
+
+impl Table {
+    /// No services, default timeouts.
+    pub(crate) fn new() -> Self {
+        Self {
+            services: List::new(),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// The services, in no particular order.
+    pub(crate) fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    fn find(&self, key: &SvcKey) -> Option<usize> {
+        self.services.iter().position(|s| s.key.matches(key))
+    }
+
+    /// The service named by an `IPVS_CMD_ATTR_SERVICE` attribute (only
+    /// the identifying members are read).
+    pub(crate) fn lookup(&self, nest: Option<Attr<'_>>) -> Result<Option<&Service>, Error> {
+        let (key, _) = parse_service(nest, false)?;
+        Ok(self.find(&key).map(|i| &self.services[i]))
+    }
+
+    /// Applies a configuration command (`ip_vs_genl_set_cmd`).
+    pub(crate) fn apply(
+        &mut self,
+        c: u8,
+        svc: Option<Attr<'_>>,
+        dest: Option<Attr<'_>>,
+    ) -> Result<(), Error> {
+        match c {
+            cmd::FLUSH => {
+                while !self.services.is_empty() {
+                    self.services.remove(self.services.len() - 1);
+                }
+                return Ok(());
+            }
+            cmd::ZERO if svc.is_none() => {
+                for s in self.services.iter_mut() {
+                    s.stats = Stats::default();
+                    for d in s.dests.iter_mut() {
+                        d.stats = Stats::default();
+                    }
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        let full_svc = c == cmd::NEW_SERVICE || c == cmd::SET_SERVICE;
+        let (key, params) = parse_service(svc, full_svc)?;
+        let idx = self.find(&key);
+        let Some(idx) = idx else {
+            if c != cmd::NEW_SERVICE {
+                return Err(err(ESRCH, c"ipvs: no such service"));
+            }
+            let p = params.ok_or(err(EINVAL, c"ipvs: service parameters missing"))?;
+            return self.add_service(key, &p);
+        };
+        let dest = if matches!(c, cmd::NEW_DEST | cmd::SET_DEST | cmd::DEL_DEST) {
+            let (mut k, p) = parse_dest(dest, c != cmd::DEL_DEST)?;
+            let svc_af = self.services[idx].key.af();
+            if k.af == 0 {
+                k.af = svc_af;
+                if svc_af != AF_INET6 {
+                    k.addr[4..].fill(0);
+                }
+            }
+            if !af_valid(k.af) {
+                return Err(err(
+                    EAFNOSUPPORT,
+                    c"ipvs: real server address family not supported",
+                ));
+            }
+            if k.af != svc_af
+                && c != cmd::DEL_DEST
+                && p.is_some_and(|p| p.fwd != conn_flags::TUNNEL)
+            {
+                return Err(err(
+                    EINVAL,
+                    c"ipvs: mixed address families need tunnel forwarding",
+                ));
+            }
+            Some((k, p))
+        } else {
+            None
+        };
+        let s = &mut self.services[idx];
+        match (c, dest) {
+            (cmd::NEW_SERVICE, _) => Err(err(EEXIST, c"ipvs: service already exists")),
+            (cmd::SET_SERVICE, _) => {
+                let mut p = params.ok_or(err(EINVAL, c"ipvs: service parameters missing"))?;
+                p.flags = (s.flags & !p.mask) | (p.flags & p.mask);
+                check_svc_params(s.key.af(), &p)?;
+                let loads = s.loads();
+                let sched = match (&s.sched, p.sched.as_str()) {
+                    (Some(cur), name) if cur.kind().name() == name => Some(cur.clone()),
+                    _ => scheduler_of(&p, &loads)?,
+                };
+                s.sched = sched;
+                s.flags = p.flags | svc_flags::HASHED;
+                s.timeout = p.timeout;
+                s.netmask = p.netmask;
+                Ok(())
+            }
+            (cmd::DEL_SERVICE, _) => {
+                self.services.remove(idx);
+                Ok(())
+            }
+            (cmd::ZERO, _) => {
+                s.stats = Stats::default();
+                for d in s.dests.iter_mut() {
+                    d.stats = Stats::default();
+                }
+                Ok(())
+            }
+            (cmd::NEW_DEST, Some((k, Some(p)))) => {
+                check_dest_params(&p)?;
+                if find_dest(s, &k).is_some() {
+                    return Err(err(EEXIST, c"ipvs: real server already exists"));
+                }
+                s.dests.insert_first(new_dest(&k, &p))?;
+                let loads = s.loads();
+                if let Some(sch) = s.sched.as_mut() {
+                    sch.dest_added(0, &loads);
+                }
+                Ok(())
+            }
+            (cmd::SET_DEST, Some((k, Some(p)))) => {
+                check_dest_params(&p)?;
+                let i = find_dest(s, &k).ok_or(err(ENOENT, c"ipvs: no such real server"))?;
+                let d = &mut s.dests[i];
+                d.fwd = p.fwd;
+                d.weight = p.weight;
+                d.u_threshold = p.u_threshold;
+                d.l_threshold = p.l_threshold;
+                d.tun_type = p.tun_type;
+                d.tun_port = p.tun_port;
+                d.tun_flags = p.tun_flags;
+                let loads = s.loads();
+                if let Some(sch) = s.sched.as_mut() {
+                    sch.dest_updated(&loads);
+                }
+                Ok(())
+            }
+            (cmd::DEL_DEST, Some((k, _))) => {
+                let i = find_dest(s, &k).ok_or(err(ENOENT, c"ipvs: no such real server"))?;
+                s.dests.remove(i);
+                let loads = s.loads();
+                if let Some(sch) = s.sched.as_mut() {
+                    sch.dest_removed(i, &loads);
+                }
+                Ok(())
+            }
+            _ => Err(err(EINVAL, c"ipvs: unknown command")),
+        }
+    }
+
+    fn add_service(&mut self, key: SvcKey, p: &SvcParams) -> Result<(), Error> {
+        check_svc_params(key.af(), p)?;
+        let sched = scheduler_of(p, &[])?;
+        self.services.push(Service {
+            key,
+            sched,
+            pe: p.pe,
+            flags: (p.flags & p.mask) | svc_flags::HASHED,
+            timeout: p.timeout,
+            netmask: p.netmask,
+            dests: List::new(),
+            stats: Stats::default(),
+        })?;
+        Ok(())
+    }
+}
+
+fn find_dest(s: &Service, k: &DestKey) -> Option<usize> {
+    s.dests
+        .iter()
+        .position(|d| d.af == k.af && d.port == k.port && addr_eq(k.af, &d.addr, &k.addr))
+}
+
+fn new_dest(k: &DestKey, p: &DestParams) -> Dest {
+    Dest {
+        af: k.af,
+        addr: k.addr,
+        port: k.port,
+        fwd: p.fwd,
+        weight: p.weight,
+        u_threshold: p.u_threshold,
+        l_threshold: p.l_threshold,
+        tun_type: p.tun_type,
+        tun_port: p.tun_port,
+        tun_flags: p.tun_flags,
+        active: 0,
+        total: 0,
+        persist: 0,
+        stats: Stats::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nlattr::push;
+    use crate::uapi::cmd_attr;
+
+    fn nest(attrs: &[(u16, Vec<u8>)]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for (t, v) in attrs {
+            push(&mut b, *t, v);
+        }
+        b
+    }
+
+    fn v4(a: [u8; 4]) -> Vec<u8> {
+        let mut v = a.to_vec();
+        v.resize(16, 0);
+        v
+    }
+
+    fn svc(port: u16, sched: &str, full: bool) -> Vec<u8> {
+        let mut a = vec![
+            (svc_attr::AF, AF_INET.to_ne_bytes().to_vec()),
+            (svc_attr::PROTOCOL, 6u16.to_ne_bytes().to_vec()),
+            (svc_attr::ADDR, v4([10, 0, 0, 1])),
+            (svc_attr::PORT, port.to_be_bytes().to_vec()),
+        ];
+        if full {
+            let mut s = sched.as_bytes().to_vec();
+            s.push(0);
+            a.push((svc_attr::SCHED_NAME, s));
+            let mut f = 0u32.to_ne_bytes().to_vec();
+            f.extend_from_slice(&u32::MAX.to_ne_bytes());
+            a.push((svc_attr::FLAGS, f));
+            a.push((svc_attr::TIMEOUT, 0u32.to_ne_bytes().to_vec()));
+            a.push((svc_attr::NETMASK, u32::MAX.to_ne_bytes().to_vec()));
+        }
+        nest(&a)
+    }
+
+    fn dest(last: u8, weight: i32, full: bool) -> Vec<u8> {
+        let mut a = vec![
+            (dest_attr::ADDR, v4([192, 168, 0, last])),
+            (dest_attr::PORT, 80u16.to_be_bytes().to_vec()),
+        ];
+        if full {
+            a.push((
+                dest_attr::FWD_METHOD,
+                conn_flags::MASQ.to_ne_bytes().to_vec(),
+            ));
+            a.push((dest_attr::WEIGHT, weight.to_ne_bytes().to_vec()));
+            a.push((dest_attr::U_THRESH, 0u32.to_ne_bytes().to_vec()));
+            a.push((dest_attr::L_THRESH, 0u32.to_ne_bytes().to_vec()));
+        }
+        nest(&a)
+    }
+
+    fn apply(t: &mut Table, c: u8, s: &[u8], d: Option<&[u8]>) -> Result<(), i32> {
+        t.apply(c, Some(Attr::new(s)), d.map(Attr::new))
+            .map_err(|e| e.errno)
+    }
+
+    #[test]
+    fn add_list_edit_delete() {
+        let mut t = Table::new();
+        apply(&mut t, cmd::NEW_SERVICE, &svc(80, "rr", true), None).unwrap();
+        assert_eq!(
+            apply(&mut t, cmd::NEW_SERVICE, &svc(80, "wlc", true), None),
+            Err(EEXIST)
+        );
+        apply(
+            &mut t,
+            cmd::NEW_DEST,
+            &svc(80, "", false),
+            Some(&dest(2, 1, true)),
+        )
+        .unwrap();
+        apply(
+            &mut t,
+            cmd::NEW_DEST,
+            &svc(80, "", false),
+            Some(&dest(3, 2, true)),
+        )
+        .unwrap();
+        let s = &t.services()[0];
+        assert_eq!(s.sched_name(), "rr");
+        assert_eq!(s.flags, svc_flags::HASHED);
+        // Newest first, as stock.
+        assert_eq!(s.dests[0].addr[3], 3);
+        assert_eq!(s.dests[1].weight, 1);
+        apply(
+            &mut t,
+            cmd::SET_DEST,
+            &svc(80, "", false),
+            Some(&dest(2, 0, true)),
+        )
+        .unwrap();
+        assert_eq!(t.services()[0].dests[1].weight, 0);
+        apply(&mut t, cmd::SET_SERVICE, &svc(80, "wrr", true), None).unwrap();
+        assert_eq!(t.services()[0].sched_name(), "wrr");
+        apply(
+            &mut t,
+            cmd::DEL_DEST,
+            &svc(80, "", false),
+            Some(&dest(3, 0, false)),
+        )
+        .unwrap();
+        assert_eq!(t.services()[0].dests.len(), 1);
+        assert_eq!(
+            apply(
+                &mut t,
+                cmd::DEL_DEST,
+                &svc(80, "", false),
+                Some(&dest(3, 0, false))
+            ),
+            Err(ENOENT)
+        );
+        apply(&mut t, cmd::DEL_SERVICE, &svc(80, "", false), None).unwrap();
+        assert!(t.services().is_empty());
+    }
+
+    #[test]
+    fn stock_errors() {
+        let mut t = Table::new();
+        assert_eq!(
+            apply(&mut t, cmd::NEW_SERVICE, &svc(80, "nope", true), None),
+            Err(ENOENT)
+        );
+        assert_eq!(
+            apply(&mut t, cmd::SET_SERVICE, &svc(80, "rr", true), None),
+            Err(ESRCH)
+        );
+        assert_eq!(
+            apply(
+                &mut t,
+                cmd::NEW_DEST,
+                &svc(80, "", false),
+                Some(&dest(2, 1, true))
+            ),
+            Err(ESRCH)
+        );
+        // A service without scheduler, flags, timeout or netmask.
+        assert_eq!(
+            apply(&mut t, cmd::NEW_SERVICE, &svc(80, "rr", false), None),
+            Err(EINVAL)
+        );
+        apply(&mut t, cmd::NEW_SERVICE, &svc(80, "rr", true), None).unwrap();
+        assert_eq!(
+            apply(
+                &mut t,
+                cmd::NEW_DEST,
+                &svc(80, "", false),
+                Some(&dest(2, -1, true))
+            ),
+            Err(ERANGE)
+        );
+        assert_eq!(
+            apply(
+                &mut t,
+                cmd::NEW_DEST,
+                &svc(80, "", false),
+                Some(&dest(2, 1, false))
+            ),
+            Err(EINVAL)
+        );
+        assert_eq!(
+            apply(&mut t, cmd::NEW_DEST, &svc(80, "", false), None),
+            Err(EINVAL)
+        );
+        apply(
+            &mut t,
+            cmd::NEW_DEST,
+            &svc(80, "", false),
+            Some(&dest(2, 1, true)),
+        )
+        .unwrap();
+        assert_eq!(
+            apply(
+                &mut t,
+                cmd::NEW_DEST,
+                &svc(80, "", false),
+                Some(&dest(2, 1, true))
+            ),
+            Err(EEXIST)
+        );
+        // Lower threshold above the upper one.
+        let mut d = nest(&[
+            (dest_attr::ADDR, v4([192, 168, 0, 9])),
+            (dest_attr::PORT, 80u16.to_be_bytes().to_vec()),
+            (dest_attr::FWD_METHOD, 0u32.to_ne_bytes().to_vec()),
+            (dest_attr::WEIGHT, 1u32.to_ne_bytes().to_vec()),
+            (dest_attr::U_THRESH, 5u32.to_ne_bytes().to_vec()),
+            (dest_attr::L_THRESH, 6u32.to_ne_bytes().to_vec()),
+        ]);
+        assert_eq!(
+            apply(&mut t, cmd::NEW_DEST, &svc(80, "", false), Some(&d)),
+            Err(ERANGE)
+        );
+        // A truncated attribute run.
+        let n = d.len();
+        d[n - 8] = 200; // the last attribute claims 200 bytes
+        assert_eq!(
+            apply(&mut t, cmd::NEW_DEST, &svc(80, "", false), Some(&d)),
+            Err(EINVAL)
+        );
+        // Wrong address family.
+        let bad = nest(&[
+            (svc_attr::AF, 3u16.to_ne_bytes().to_vec()),
+            (svc_attr::FWMARK, 1u32.to_ne_bytes().to_vec()),
+        ]);
+        assert_eq!(
+            apply(&mut t, cmd::DEL_SERVICE, &bad, None),
+            Err(EAFNOSUPPORT)
+        );
+        assert_eq!(
+            t.apply(cmd::DEL_SERVICE, None, None).map_err(|e| e.errno),
+            Err(EINVAL)
+        );
+        let _ = cmd_attr::SERVICE;
+    }
+
+    #[test]
+    fn ipv4_key_ignores_padding_and_flush_empties() {
+        let mut t = Table::new();
+        apply(&mut t, cmd::NEW_SERVICE, &svc(80, "rr", true), None).unwrap();
+        // Same service with garbage after the IPv4 address.
+        let mut a = v4([10, 0, 0, 1]);
+        a[8] = 0xff;
+        let key = nest(&[
+            (svc_attr::AF, AF_INET.to_ne_bytes().to_vec()),
+            (svc_attr::PROTOCOL, 6u16.to_ne_bytes().to_vec()),
+            (svc_attr::ADDR, a),
+            (svc_attr::PORT, 80u16.to_be_bytes().to_vec()),
+        ]);
+        assert!(t.lookup(Some(Attr::new(&key))).unwrap().is_some());
+        apply(&mut t, cmd::NEW_SERVICE, &svc(81, "rr", true), None).unwrap();
+        t.apply(cmd::FLUSH, None, None).unwrap();
+        assert!(t.services().is_empty());
+    }
+
+    #[test]
+    fn flags_follow_the_mask() {
+        let mut t = Table::new();
+        apply(&mut t, cmd::NEW_SERVICE, &svc(80, "rr", true), None).unwrap();
+        let mut s = svc(80, "rr", false);
+        push(&mut s, svc_attr::SCHED_NAME, b"rr\0");
+        let mut f = svc_flags::PERSISTENT.to_ne_bytes().to_vec();
+        f.extend_from_slice(&svc_flags::PERSISTENT.to_ne_bytes());
+        push(&mut s, svc_attr::FLAGS, &f);
+        push(&mut s, svc_attr::TIMEOUT, &300u32.to_ne_bytes());
+        push(&mut s, svc_attr::NETMASK, &u32::MAX.to_ne_bytes());
+        apply(&mut t, cmd::SET_SERVICE, &s, None).unwrap();
+        assert_eq!(
+            t.services()[0].flags,
+            svc_flags::PERSISTENT | svc_flags::HASHED
+        );
+        assert_eq!(t.services()[0].timeout, 300);
+    }
+}

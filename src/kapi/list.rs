@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A growable list for the pure-logic files: the kernel twin of
+//! `host/src/list.rs` (same API over `std`'s `Vec`).
+
+use kernel::prelude::*;
+
+/// Allocation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NoMem;
+
+/// A vector with the few operations the IPVS tables need.
+pub(crate) struct List<T>(KVec<T>);
+
+impl<T> List<T> {
+    /// An empty list.
+    pub(crate) const fn new() -> Self {
+        Self(KVec::new())
+    }
+
+    /// Appends `v`.
+    pub(crate) fn push(&mut self, v: T) -> Result<(), NoMem> {
+        self.0.push(v, GFP_KERNEL).map_err(|_| NoMem)
+    }
+
+    /// Puts `v` first.
+    pub(crate) fn insert_first(&mut self, v: T) -> Result<(), NoMem> {
+        self.push(v)?;
+        self.0.rotate_right(1);
+        Ok(())
+    }
+
+    /// Takes out element `i`, keeping the order of the rest.
+    pub(crate) fn remove(&mut self, i: usize) -> T {
+        self.0[i..].rotate_left(1);
+        let last = self.0.len() - 1;
+        // SAFETY: `last` is in bounds; after reading it out we shrink the
+        // length so it is not dropped twice.
+        unsafe {
+            let v = core::ptr::read(self.0.as_ptr().add(last));
+            self.0.set_len(last);
+            v
+        }
+    }
+}
+
+impl<T> core::ops::Deref for List<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T> core::ops::DerefMut for List<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
