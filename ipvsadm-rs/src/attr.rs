@@ -35,6 +35,11 @@ impl Attr {
             value: Value::Bytes(v),
         }
     }
+    pub fn string(kind: u16, s: &str) -> Self {
+        let mut v = s.as_bytes().to_vec();
+        v.push(0);
+        Self::bytes(kind, v)
+    }
     pub fn nested(kind: u16, attrs: Vec<Attr>) -> Self {
         Self {
             kind,

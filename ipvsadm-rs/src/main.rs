@@ -2,78 +2,326 @@
 //! ipvsadm does, with machine-readable output and clear errors on top.
 
 mod attr;
+mod cli;
 mod format;
 mod model;
+mod names;
 mod netlink;
+mod restore;
 #[path = "../../src/uapi.rs"]
 #[allow(dead_code)]
 mod uapi;
 
-use clap::Parser;
-use model::{Dest, Info, Service};
+use attr::Attr;
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Cmd, Request};
+use format::Format;
+use model::{Conn, Daemon, Dest, Info, Service, Timeouts};
 use netlink::{Error, Ipvs};
+use std::net::IpAddr;
 use std::process::ExitCode;
-use uapi::{cmd, cmd_attr};
+use uapi::{cmd, cmd_attr, daemon_attr, dest_attr, svc_attr};
 
-/// Command line, ipvsadm style: one command flag plus options.
-#[derive(Parser, Debug)]
-#[command(
-    name = "ipvsadm-rs",
-    version,
-    about = "Linux Virtual Server administration (ipvsadm-compatible)"
-)]
-struct Cli {
-    /// List the virtual server table
-    #[arg(short = 'L', long = "list", visible_short_alias = 'l')]
-    list: bool,
-    /// Clear the whole table
-    #[arg(short = 'C', long = "clear")]
-    clear: bool,
-    /// Zero the packet, byte and rate counters
-    #[arg(short = 'Z', long = "zero")]
-    zero: bool,
-    /// Numeric output of addresses and ports
-    #[arg(short = 'n', long = "numeric")]
-    numeric: bool,
-    /// Print listings as JSON (schema: Documentation/ipvsadm-rs.rst)
-    #[arg(long = "json")]
-    json: bool,
+/// Why a run failed: usage (exit 2) or the kernel/system (exit 1).
+pub enum Failure {
+    Usage(String),
+    Run(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Run(e)
+    }
+}
+
+impl From<cli::Usage> for Failure {
+    fn from(u: cli::Usage) -> Self {
+        Failure::Usage(u.0)
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // One line, ipvsadm's exit status for usage errors.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("ipvsadm-rs: {}", first.trim_start_matches("error: "));
+            eprintln!("Try `ipvsadm-rs -h' for more information.");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.help {
+        let _ = Cli::command().print_long_help();
+        return ExitCode::SUCCESS;
+    }
+    if cli.version {
+        println!(
+            "ipvsadm-rs {} (ipvsadm v1.31 compatible, IPVS v1.2.1)",
+            env!("CARGO_PKG_VERSION")
+        );
+        return ExitCode::SUCCESS;
+    }
+    if let Some(shell) = cli.completions {
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "ipvsadm-rs",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Usage(m)) => {
+            eprintln!("ipvsadm-rs: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
             eprintln!("ipvsadm-rs: {e}");
             ExitCode::from(1)
         }
     }
 }
 
-fn run(cli: &Cli) -> Result<(), Error> {
+fn format_of(cli: &Cli) -> Format {
+    Format {
+        numeric: cli.numeric,
+        rule: false,
+        stats: cli.stats,
+        rate: cli.rate,
+        thresholds: cli.thresholds,
+        persistent_conn: cli.persistent_conn,
+        nosort: cli.nosort,
+        exact: cli.exact,
+        tun_info: cli.tun_info,
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    let req = cli.request()?;
     let mut ipvs = Ipvs::connect()?;
-    if cli.clear {
-        ipvs.request(cmd::FLUSH, vec![])?;
-    } else if cli.zero {
-        ipvs.request(cmd::ZERO, vec![])?;
+    let fmt = format_of(cli);
+    let names: &dyn format::Names = if fmt.numeric {
+        &format::Numeric
     } else {
-        // -L is the default command, as with ipvsadm.
-        let (info, services) = read_table(&mut ipvs)?;
-        if cli.json {
-            let doc = serde_json::json!({ "info": info, "services": services });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&doc).expect("serializable")
-            );
-        } else {
-            print!("{}", format::list(&info, &services));
+        &names::System
+    };
+    match req.cmd {
+        Cmd::List if cli.connection => {
+            let conns = read_conns().map_err(Error::Io)?;
+            if cli.json {
+                print_json(&serde_json::json!({ "connections": conns }));
+            } else {
+                print!("{}", format::conns(&conns, &fmt, names));
+            }
+        }
+        Cmd::List if cli.timeout => {
+            let t = get_timeouts(&mut ipvs)?;
+            if cli.json {
+                print_json(&serde_json::json!({ "timeouts": t }));
+            } else {
+                print!("{}", format::timeouts(&t));
+            }
+        }
+        Cmd::List if cli.daemon => {
+            let d = get_daemons(&mut ipvs)?;
+            if cli.json {
+                print_json(&serde_json::json!({ "daemons": d }));
+            } else {
+                print!("{}", format::daemons(&d));
+            }
+        }
+        Cmd::List if req.has_service => {
+            let mut svc = get_service(&mut ipvs, &req)?;
+            format::sort(std::slice::from_mut(&mut svc), &fmt);
+            if cli.json {
+                print_json(&serde_json::json!({ "services": [svc] }));
+            } else {
+                print!("{}", format::list_one(&svc, &fmt, names));
+            }
+        }
+        Cmd::List | Cmd::Save => {
+            let (info, mut services) = read_table(&mut ipvs)?;
+            let fmt = Format {
+                rule: req.cmd == Cmd::Save,
+                ..fmt
+            };
+            format::sort(&mut services, &fmt);
+            if cli.json {
+                print_json(&serde_json::json!({ "info": info, "services": services }));
+            } else {
+                print!("{}", format::list(&info, &services, &fmt, names));
+            }
+        }
+        Cmd::Restore => restore::run(&mut ipvs, cli.json)?,
+        _ => {
+            let (c, attrs) = message(&req);
+            ipvs.request(c, attrs)?;
         }
     }
     Ok(())
 }
 
-fn read_table(ipvs: &mut Ipvs) -> Result<(Info, Vec<Service>), Error> {
+fn print_json(v: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("JSON values serialize")
+    );
+}
+
+fn addr_bytes(a: Option<IpAddr>) -> Vec<u8> {
+    let mut b = vec![0u8; 16];
+    match a {
+        Some(IpAddr::V4(x)) => b[..4].copy_from_slice(&x.octets()),
+        Some(IpAddr::V6(x)) => b.copy_from_slice(&x.octets()),
+        None => {}
+    }
+    b
+}
+
+/// The service attributes of a request (`ipvs_nl_fill_service_attr`).
+fn service_attrs(r: &Request, full: bool) -> Attr {
+    let mut v = vec![Attr::u16(svc_attr::AF, r.af)];
+    if r.fwmark != 0 {
+        v.push(Attr::u32(svc_attr::FWMARK, r.fwmark));
+    } else {
+        v.push(Attr::u16(svc_attr::PROTOCOL, r.protocol));
+        v.push(Attr::bytes(svc_attr::ADDR, addr_bytes(r.addr)));
+        v.push(Attr::bytes(svc_attr::PORT, r.port.to_be_bytes().to_vec()));
+    }
+    if full {
+        v.push(Attr::string(svc_attr::SCHED_NAME, &r.sched));
+        if !r.pe.is_empty() {
+            v.push(Attr::string(svc_attr::PE_NAME, &r.pe));
+        }
+        let mut flags = r.flags.to_ne_bytes().to_vec();
+        flags.extend_from_slice(&u32::MAX.to_ne_bytes());
+        v.push(Attr::bytes(svc_attr::FLAGS, flags));
+        v.push(Attr::u32(svc_attr::TIMEOUT, r.timeout));
+        v.push(Attr::u32(svc_attr::NETMASK, r.netmask));
+    }
+    Attr::nested(cmd_attr::SERVICE, v)
+}
+
+/// The real server attributes of a request (`ipvs_nl_fill_dest_attr`).
+fn dest_attrs(r: &Request, full: bool) -> Attr {
+    let (af, addr, port) = r.dest.expect("checked by cli: -r is compulsory");
+    let mut v = vec![
+        Attr::bytes(dest_attr::ADDR, addr_bytes(Some(addr))),
+        Attr::bytes(dest_attr::PORT, port.to_be_bytes().to_vec()),
+        Attr::u16(dest_attr::ADDR_FAMILY, af),
+    ];
+    if full {
+        v.push(Attr::u32(dest_attr::FWD_METHOD, r.fwd));
+        v.push(Attr::u32(dest_attr::WEIGHT, r.weight as u32));
+        v.push(Attr::u32(dest_attr::U_THRESH, r.u_threshold));
+        v.push(Attr::u32(dest_attr::L_THRESH, r.l_threshold));
+        v.push(Attr::bytes(dest_attr::TUN_TYPE, vec![r.tun_type]));
+        v.push(Attr::bytes(
+            dest_attr::TUN_PORT,
+            r.tun_port.to_be_bytes().to_vec(),
+        ));
+        v.push(Attr::u16(dest_attr::TUN_FLAGS, r.tun_flags));
+    }
+    Attr::nested(cmd_attr::DEST, v)
+}
+
+/// The netlink command and attributes for a configuration request.
+pub fn message(r: &Request) -> (u8, Vec<Attr>) {
+    match r.cmd {
+        Cmd::Add => (cmd::NEW_SERVICE, vec![service_attrs(r, true)]),
+        Cmd::Edit => (cmd::SET_SERVICE, vec![service_attrs(r, true)]),
+        Cmd::Del => (cmd::DEL_SERVICE, vec![service_attrs(r, false)]),
+        Cmd::AddDest => (
+            cmd::NEW_DEST,
+            vec![service_attrs(r, false), dest_attrs(r, true)],
+        ),
+        Cmd::EditDest => (
+            cmd::SET_DEST,
+            vec![service_attrs(r, false), dest_attrs(r, true)],
+        ),
+        Cmd::DelDest => (
+            cmd::DEL_DEST,
+            vec![service_attrs(r, false), dest_attrs(r, false)],
+        ),
+        Cmd::Flush => (cmd::FLUSH, vec![]),
+        Cmd::Zero if r.has_service => (cmd::ZERO, vec![service_attrs(r, false)]),
+        Cmd::Zero => (cmd::ZERO, vec![]),
+        Cmd::Timeout => (
+            cmd::SET_CONFIG,
+            vec![
+                Attr::u32(cmd_attr::TIMEOUT_TCP, r.timeouts[0]),
+                Attr::u32(cmd_attr::TIMEOUT_TCP_FIN, r.timeouts[1]),
+                Attr::u32(cmd_attr::TIMEOUT_UDP, r.timeouts[2]),
+            ],
+        ),
+        Cmd::StartDaemon | Cmd::StopDaemon => {
+            let mut d = vec![Attr::u32(daemon_attr::STATE, r.daemon_state)];
+            if r.cmd == Cmd::StartDaemon {
+                d.push(Attr::string(daemon_attr::MCAST_IFN, &r.mcast_ifn));
+                d.push(Attr::u32(daemon_attr::SYNC_ID, r.syncid));
+            }
+            let c = if r.cmd == Cmd::StartDaemon {
+                cmd::NEW_DAEMON
+            } else {
+                cmd::DEL_DAEMON
+            };
+            (c, vec![Attr::nested(cmd_attr::DAEMON, d)])
+        }
+        Cmd::List | Cmd::Save | Cmd::Restore => unreachable!("listings are not messages"),
+    }
+}
+
+fn get_timeouts(ipvs: &mut Ipvs) -> Result<Timeouts, Error> {
+    let r = ipvs.request(cmd::GET_CONFIG, vec![])?;
+    Ok(Timeouts::parse(
+        &r.first()
+            .ok_or_else(|| Error::Decode("empty GET_CONFIG reply".into()))?
+            .attrs,
+    ))
+}
+
+fn get_daemons(ipvs: &mut Ipvs) -> Result<Vec<Daemon>, Error> {
+    let mut out = Vec::new();
+    for m in ipvs.dump(cmd::GET_DAEMON, vec![])? {
+        if let Some(n) = attr::find(&m.attrs, cmd_attr::DAEMON) {
+            if let Some(d) = Daemon::parse(&n.children()?) {
+                out.push(d);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn get_dests(ipvs: &mut Ipvs, svc: &mut Service) -> Result<(), Error> {
+    let key = Attr::nested(cmd_attr::SERVICE, svc.key_attrs());
+    for m in ipvs.dump(cmd::GET_DEST, vec![key])? {
+        let Some(nest) = attr::find(&m.attrs, cmd_attr::DEST) else {
+            continue;
+        };
+        if let Some(d) = Dest::parse(&nest.children()?, svc.af) {
+            svc.dests.push(d);
+        }
+    }
+    Ok(())
+}
+
+fn get_service(ipvs: &mut Ipvs, r: &Request) -> Result<Service, Error> {
+    let reply = ipvs.request(cmd::GET_SERVICE, vec![service_attrs(r, false)])?;
+    let mut svc = reply
+        .first()
+        .and_then(|m| attr::find(&m.attrs, cmd_attr::SERVICE))
+        .and_then(|n| n.children().ok())
+        .and_then(|a| Service::parse(&a))
+        .ok_or_else(|| Error::Decode("GET_SERVICE reply lacks the service".into()))?;
+    get_dests(ipvs, &mut svc)?;
+    Ok(svc)
+}
+
+/// Reads the whole table: info, services and their real servers.
+pub fn read_table(ipvs: &mut Ipvs) -> Result<(Info, Vec<Service>), Error> {
     let reply = ipvs.request(cmd::GET_INFO, vec![])?;
     let info = reply
         .first()
@@ -89,18 +337,13 @@ fn read_table(ipvs: &mut Ipvs) -> Result<(Info, Vec<Service>), Error> {
         };
         services.push(svc);
     }
-    services.sort_by_key(|s| (s.fwmark, s.af, s.protocol, s.addr, s.port));
     for svc in &mut services {
-        let key = attr::Attr::nested(cmd_attr::SERVICE, svc.key_attrs());
-        for m in ipvs.dump(cmd::GET_DEST, vec![key])? {
-            let Some(nest) = attr::find(&m.attrs, cmd_attr::DEST) else {
-                continue;
-            };
-            if let Some(d) = Dest::parse(&nest.children()?, svc.af) {
-                svc.dests.push(d);
-            }
-        }
-        svc.dests.sort_by_key(|d| (d.addr, d.port));
+        get_dests(ipvs, svc)?;
     }
     Ok((info, services))
+}
+
+fn read_conns() -> std::io::Result<Vec<Conn>> {
+    let text = std::fs::read_to_string("/proc/net/ip_vs_conn")?;
+    Ok(text.lines().skip(1).filter_map(Conn::parse).collect())
 }

@@ -2,16 +2,17 @@
 
 use crate::attr::{find, Attr};
 use crate::uapi::{dest_attr, info_attr, stats_attr, svc_attr};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub const AF_INET: u16 = 2;
 pub const AF_INET6: u16 = 10;
 pub const IPPROTO_TCP: u16 = 6;
 pub const IPPROTO_UDP: u16 = 17;
+pub const IPPROTO_SCTP: u16 = 132;
 
 /// `IPVS_CMD_GET_INFO`.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Info {
     pub version: String,
     pub conn_tab_size: u32,
@@ -29,7 +30,7 @@ impl Info {
 }
 
 /// Traffic counters and rates.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Stats {
     pub conns: u64,
     pub inpkts: u64,
@@ -95,7 +96,7 @@ fn be16(a: &Attr) -> Option<u16> {
 }
 
 /// A virtual service.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Service {
     pub af: u16,
     pub protocol: u16,
@@ -168,7 +169,7 @@ impl Service {
 }
 
 /// A real server.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Dest {
     pub af: u16,
     pub addr: Option<IpAddr>,
@@ -180,6 +181,9 @@ pub struct Dest {
     pub active_conns: u32,
     pub inact_conns: u32,
     pub persist_conns: u32,
+    pub tun_type: u8,
+    pub tun_port: u16,
+    pub tun_flags: u16,
     pub stats: Stats,
 }
 
@@ -202,7 +206,122 @@ impl Dest {
             active_conns: u32_of(dest_attr::ACTIVE_CONNS),
             inact_conns: u32_of(dest_attr::INACT_CONNS),
             persist_conns: u32_of(dest_attr::PERSIST_CONNS),
+            tun_type: find(attrs, dest_attr::TUN_TYPE)
+                .and_then(|a| a.payload().first().copied())
+                .unwrap_or(0),
+            tun_port: find(attrs, dest_attr::TUN_PORT).and_then(be16).unwrap_or(0),
+            tun_flags: find(attrs, dest_attr::TUN_FLAGS)
+                .and_then(Attr::as_u16)
+                .unwrap_or(0),
             stats: Stats::parse(attrs, dest_attr::STATS64, dest_attr::STATS),
+        })
+    }
+}
+
+/// `IPVS_CMD_GET_CONFIG`.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct Timeouts {
+    pub tcp: u32,
+    pub tcp_fin: u32,
+    pub udp: u32,
+}
+
+impl Timeouts {
+    pub fn parse(attrs: &[Attr]) -> Self {
+        use crate::uapi::cmd_attr;
+        let g = |k| find(attrs, k).and_then(Attr::as_u32).unwrap_or(0);
+        Self {
+            tcp: g(cmd_attr::TIMEOUT_TCP),
+            tcp_fin: g(cmd_attr::TIMEOUT_TCP_FIN),
+            udp: g(cmd_attr::TIMEOUT_UDP),
+        }
+    }
+}
+
+/// A sync daemon (`IPVS_CMD_GET_DAEMON`).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Daemon {
+    pub state: String,
+    pub mcast_ifn: String,
+    pub syncid: u32,
+    pub sync_maxlen: u16,
+    pub mcast_group: Option<IpAddr>,
+    pub mcast_port: u16,
+    pub mcast_ttl: u8,
+}
+
+impl Daemon {
+    pub fn parse(attrs: &[Attr]) -> Option<Self> {
+        use crate::uapi::daemon_attr as d;
+        let state = match find(attrs, d::STATE)?.as_u32()? {
+            1 => "master",
+            2 => "backup",
+            _ => return None,
+        };
+        let group = find(attrs, d::MCAST_GROUP)
+            .and_then(|a| addr(AF_INET, a))
+            .or_else(|| find(attrs, d::MCAST_GROUP6).and_then(|a| addr(AF_INET6, a)));
+        Some(Self {
+            state: state.into(),
+            mcast_ifn: find(attrs, d::MCAST_IFN)
+                .and_then(Attr::as_str)
+                .unwrap_or_default(),
+            syncid: find(attrs, d::SYNC_ID).and_then(Attr::as_u32).unwrap_or(0),
+            sync_maxlen: find(attrs, d::SYNC_MAXLEN)
+                .and_then(Attr::as_u16)
+                .unwrap_or(0),
+            mcast_group: group,
+            mcast_port: find(attrs, d::MCAST_PORT)
+                .and_then(Attr::as_u16)
+                .unwrap_or(0),
+            mcast_ttl: find(attrs, d::MCAST_TTL)
+                .and_then(|a| a.payload().first().copied())
+                .unwrap_or(0),
+        })
+    }
+}
+
+/// One line of `/proc/net/ip_vs_conn`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Conn {
+    pub protocol: String,
+    pub client: (IpAddr, u16),
+    pub virtual_: (IpAddr, u16),
+    pub dest: (IpAddr, u16),
+    pub state: String,
+    pub expires: u32,
+    pub pe_name: Option<String>,
+    pub pe_data: Option<String>,
+}
+
+fn proc_addr(s: &str) -> Option<IpAddr> {
+    if let Ok(a) = s.parse::<IpAddr>() {
+        return Some(a);
+    }
+    // Old kernels print IPv4 as eight hex digits.
+    u32::from_str_radix(s, 16)
+        .ok()
+        .map(|v| IpAddr::V4(Ipv4Addr::from(v)))
+}
+
+impl Conn {
+    /// Parses a line after the header: `Pro FromIP FPrt ToIP TPrt DestIP
+    /// DPrt State Expires [PEName PEData]`.
+    pub fn parse(line: &str) -> Option<Self> {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 9 {
+            return None;
+        }
+        let port = |s: &str| u16::from_str_radix(s, 16).ok();
+        Some(Self {
+            protocol: f[0].into(),
+            client: (proc_addr(f[1])?, port(f[2])?),
+            virtual_: (proc_addr(f[3])?, port(f[4])?),
+            dest: (proc_addr(f[5])?, port(f[6])?),
+            state: f[7].into(),
+            expires: f[8].parse().ok()?,
+            pe_name: f.get(9).map(|s| s.to_string()),
+            pe_data: f.get(10).map(|s| s.to_string()),
         })
     }
 }

@@ -24,6 +24,8 @@ pub enum Error {
     Io(std::io::Error),
     /// A reply we could not parse.
     Decode(String),
+    /// An error with where it happened.
+    Context(String),
 }
 
 impl fmt::Display for Error {
@@ -42,6 +44,7 @@ impl fmt::Display for Error {
             }
             Error::Io(e) => write!(f, "netlink: {e}"),
             Error::Decode(e) => write!(f, "netlink: malformed reply: {e}"),
+            Error::Context(e) => write!(f, "{e}"),
         }
     }
 }
@@ -162,6 +165,50 @@ impl Ipvs {
         self.exchange(msg, true)
     }
 
+    /// Sends `msgs` without waiting between them, then collects the acks.
+    /// On refusals, the index and error of the first one.
+    pub fn batch(&mut self, msgs: &[(u8, Vec<Attr>)]) -> std::result::Result<(), (usize, Error)> {
+        let first = self.seq.wrapping_add(1);
+        for (i, (c, a)) in msgs.iter().enumerate() {
+            let msg = self.message(*c, a.clone());
+            self.send(msg, false).map_err(|e| (i, e))?;
+        }
+        let mut failed = None;
+        let mut pending = msgs.len();
+        while pending > 0 {
+            let (rx, _) = self.sock.recv_from_full().map_err(|e| (0, e.into()))?;
+            let mut off = 0;
+            while off < rx.len() {
+                let m = NetlinkMessage::<GenlMessage<IpvsMsg>>::deserialize(&rx[off..])
+                    .map_err(|e| (0, e.into()))?;
+                let len = m.header.length as usize;
+                if len == 0 {
+                    return Err((0, Error::Decode("zero-length message".into())));
+                }
+                off += len.next_multiple_of(4);
+                let idx = m.header.sequence_number.wrapping_sub(first) as usize;
+                if idx >= msgs.len() {
+                    continue;
+                }
+                if let NetlinkPayload::Error(e) = m.payload {
+                    pending -= 1;
+                    if let Some(code) = e.code {
+                        if failed.is_none() {
+                            failed = Some((
+                                idx,
+                                Error::Kernel {
+                                    errno: -code.get(),
+                                    msg: extack_msg(m.header.flags, &e.header),
+                                },
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
     fn message(&self, cmd: u8, attrs: Vec<Attr>) -> GenlMessage<IpvsMsg> {
         let mut msg = GenlMessage::from_payload(IpvsMsg { cmd, attrs });
         msg.set_resolved_family_id(self.family);
@@ -169,7 +216,7 @@ impl Ipvs {
         msg
     }
 
-    fn exchange<F>(&mut self, msg: GenlMessage<F>, dump: bool) -> Result<Vec<F>>
+    fn send<F>(&mut self, msg: GenlMessage<F>, dump: bool) -> Result<()>
     where
         F: GenlFamily + Emitable + ParseableParametrized<[u8], GenlHeader> + fmt::Debug,
     {
@@ -181,7 +228,14 @@ impl Ipvs {
         let mut tx = vec![0; nl.buffer_len()];
         nl.serialize(&mut tx);
         self.sock.send(&tx, 0)?;
+        Ok(())
+    }
 
+    fn exchange<F>(&mut self, msg: GenlMessage<F>, dump: bool) -> Result<Vec<F>>
+    where
+        F: GenlFamily + Emitable + ParseableParametrized<[u8], GenlHeader> + fmt::Debug,
+    {
+        self.send(msg, dump)?;
         let mut out = Vec::new();
         loop {
             let (rx, _) = self.sock.recv_from_full()?;
