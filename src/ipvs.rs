@@ -9,6 +9,9 @@ use kernel::prelude::*;
 
 mod bindings;
 mod config;
+// Checksums and connection states: pure pieces of the data path to come.
+#[allow(dead_code)]
+mod csum;
 mod hooks;
 // Abstractions and parsers grow ahead of their IPVS users.
 #[allow(dead_code)]
@@ -23,6 +26,8 @@ mod params;
 // Scheduling proper is called by the data path, which comes next.
 #[allow(dead_code)]
 mod sched;
+#[allow(dead_code)]
+mod state;
 // The whole ABI, used piecemeal.
 #[allow(dead_code)]
 mod uapi;

@@ -6,6 +6,8 @@
 
 #[path = "../../src/config.rs"]
 pub mod config;
+#[path = "../../src/csum.rs"]
+pub mod csum;
 pub(crate) mod list;
 #[path = "../../src/nlattr.rs"]
 pub mod nlattr;
@@ -15,5 +17,7 @@ pub mod packet;
 pub mod params;
 #[path = "../../src/sched.rs"]
 pub mod sched;
+#[path = "../../src/state.rs"]
+pub mod state;
 #[path = "../../src/uapi.rs"]
 pub mod uapi;
