@@ -28,6 +28,13 @@ int ipvs_rs_conn_tab_bits(void);
 const char *ipvs_rs_module_name(const struct module *mod);
 int ipvs_rs_notifier_from_errno(int err);
 
+/* /proc/net files */
+struct seq_file;
+int ipvs_rs_proc_create(struct net *net, const char *name,
+			int (*show)(struct seq_file *seq, void *v));
+void ipvs_rs_proc_remove(struct net *net, const char *name);
+struct net *ipvs_rs_seq_net(struct seq_file *seq);
+
 /* RCU */
 void ipvs_rs_rcu_read_lock(void);
 void ipvs_rs_rcu_read_unlock(void);

@@ -6,6 +6,9 @@
  */
 #include <kunit/test.h>
 #include <linux/module.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/seq_file_net.h>
 #include <linux/rcupdate.h>
 #include <linux/skbuff.h>
 #include <net/genetlink.h>
@@ -43,7 +46,7 @@ MODULE_PARM_DESC(conn_tab_bits,
 
 int ipvs_rs_conn_tab_bits(void)
 {
-	return clamp(conn_tab_bits, 8, 20);
+	return conn_tab_bits;
 }
 
 const char *ipvs_rs_module_name(const struct module *mod)
@@ -59,6 +62,23 @@ int ipvs_rs_notifier_from_errno(int err)
 struct module *ipvs_rs_this_module(void)
 {
 	return THIS_MODULE;
+}
+
+int ipvs_rs_proc_create(struct net *net, const char *name,
+			int (*show)(struct seq_file *seq, void *v))
+{
+	return proc_create_net_single(name, 0, net->proc_net, show, NULL) ?
+		0 : -ENOMEM;
+}
+
+void ipvs_rs_proc_remove(struct net *net, const char *name)
+{
+	remove_proc_entry(name, net->proc_net);
+}
+
+struct net *ipvs_rs_seq_net(struct seq_file *seq)
+{
+	return seq_file_single_net(seq);
 }
 
 void ipvs_rs_rcu_read_lock(void)

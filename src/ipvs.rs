@@ -17,12 +17,14 @@ mod hooks;
 #[allow(dead_code)]
 mod kapi;
 mod kunit_tests;
+mod listing;
 mod netlink;
 mod netns;
 #[allow(dead_code)]
 mod nlattr;
 mod packet;
 mod params;
+mod procfs;
 // Scheduling proper is called by the data path, which comes next.
 #[allow(dead_code)]
 mod sched;

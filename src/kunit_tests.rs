@@ -3,11 +3,14 @@
 //! KUnit suite `ipvs_rs`: checks the glue against the running kernel. It
 //! runs when the module loads (results in dmesg and debugfs).
 
+use crate::config::Table;
 use crate::kapi::kunit::Test;
 use crate::kapi::skb::OwnedSkBuff;
 use crate::kexpect;
+use crate::nlattr::Attr;
 use crate::packet::{Ipv4Header, IPV4_HDRLEN};
 use crate::params::{Sysctl, SYSCTLS};
+use crate::uapi::{cmd, dest_attr, svc_attr};
 
 const PACKET: [u8; 28] = [
     0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 2, 207, 175, 44, 110, // IPv4
@@ -58,4 +61,121 @@ fn conn_tab_size(t: &mut Test) {
     kexpect!(t, (256..=1 << 20).contains(&size));
 }
 
-crate::kunit_suite!("ipvs_rs", [skb_read_headers, init_net_state, conn_tab_size]);
+/// Netlink attributes built on the stack.
+struct Attrs {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Attrs {
+    fn new() -> Self {
+        Self {
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, ty: u16, payload: &[u8]) -> &mut Self {
+        let total = 4 + payload.len();
+        self.buf[self.len..self.len + 2].copy_from_slice(&(total as u16).to_ne_bytes());
+        self.buf[self.len + 2..self.len + 4].copy_from_slice(&ty.to_ne_bytes());
+        self.buf[self.len + 4..self.len + total].copy_from_slice(payload);
+        self.len += total.next_multiple_of(4);
+        self
+    }
+
+    fn attr(&self) -> Attr<'_> {
+        Attr::new(&self.buf[..self.len])
+    }
+}
+
+/// The configuration table works on the kernel's allocator (the `List`
+/// twin over `KVec`, whose `remove` has the only unsafe of the pure code's
+/// storage) as it does on the host.
+fn config_table(t: &mut Test) {
+    let mut svc = Attrs::new();
+    svc.push(svc_attr::AF, &2u16.to_ne_bytes())
+        .push(svc_attr::PROTOCOL, &6u16.to_ne_bytes())
+        .push(
+            svc_attr::ADDR,
+            &[10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        )
+        .push(svc_attr::PORT, &80u16.to_be_bytes());
+    let key = Attrs {
+        buf: svc.buf,
+        len: svc.len,
+    };
+    let mut flags = [0u8; 8];
+    flags[4..].copy_from_slice(&u32::MAX.to_ne_bytes());
+    svc.push(svc_attr::SCHED_NAME, b"wrr\0")
+        .push(svc_attr::FLAGS, &flags)
+        .push(svc_attr::TIMEOUT, &0u32.to_ne_bytes())
+        .push(svc_attr::NETMASK, &u32::MAX.to_ne_bytes());
+    let mut table = Table::new();
+    kexpect!(
+        t,
+        table
+            .apply(cmd::NEW_SERVICE, Some(svc.attr()), None)
+            .is_ok()
+    );
+    for last in 2..=4u8 {
+        let mut d = Attrs::new();
+        d.push(
+            dest_attr::ADDR,
+            &[192, 168, 0, last, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        )
+        .push(dest_attr::PORT, &80u16.to_be_bytes())
+        .push(dest_attr::FWD_METHOD, &0u32.to_ne_bytes())
+        .push(dest_attr::WEIGHT, &u32::from(last).to_ne_bytes())
+        .push(dest_attr::U_THRESH, &0u32.to_ne_bytes())
+        .push(dest_attr::L_THRESH, &0u32.to_ne_bytes());
+        kexpect!(
+            t,
+            table
+                .apply(cmd::NEW_DEST, Some(key.attr()), Some(d.attr()))
+                .is_ok()
+        );
+    }
+    let mut gone = Attrs::new();
+    gone.push(
+        dest_attr::ADDR,
+        &[192, 168, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    )
+    .push(dest_attr::PORT, &80u16.to_be_bytes());
+    kexpect!(
+        t,
+        table
+            .apply(cmd::DEL_DEST, Some(key.attr()), Some(gone.attr()))
+            .is_ok()
+    );
+    let weights: [i32; 2] = match table.services() {
+        [s] if s.dests.len() == 2 => [s.dests[0].weight, s.dests[1].weight],
+        _ => [0, 0],
+    };
+    // Newest first, the deleted one gone, the rest in order.
+    kexpect!(t, weights == [4, 2]);
+    kexpect!(
+        t,
+        table
+            .apply(cmd::DEL_DEST, Some(key.attr()), Some(gone.attr()))
+            .map_err(|e| e.errno)
+            == Err(2)
+    );
+    kexpect!(
+        t,
+        table
+            .apply(cmd::DEL_SERVICE, Some(key.attr()), None)
+            .is_ok()
+    );
+    kexpect!(t, table.services().is_empty());
+}
+
+crate::kunit_suite!(
+    "ipvs_rs",
+    [
+        skb_read_headers,
+        init_net_state,
+        conn_tab_size,
+        config_table
+    ]
+);

@@ -4,30 +4,17 @@
 //! keepalived speak. Same commands, attributes, permissions and errors as
 //! stock; the configuration logic itself is in [`crate::config`].
 
-use crate::bindings;
 use crate::config::{self, Dest, Service, Stats, SvcKey, AF_INET6};
 use crate::kapi::errno::eopnotsupp;
-use crate::kapi::genl::{AttrType, Dump, Family, Message, Op, Ops, Permission, Policy, Request};
+use crate::kapi::genl::{
+    AttrType, Dump, Family, Message, Op, Ops, Permission, Policy, PolicyEntry, Request,
+};
 use crate::netns::IpvsNet;
 use crate::nlattr::{Attr, Nested};
 use crate::uapi::{
     cmd, cmd_attr, dest_attr, info_attr, stats_attr, svc_attr, GENL_VERSION, VERSION_CODE,
 };
 use kernel::prelude::*;
-
-// The shared ABI constants must match the kernel's header.
-const _: () = {
-    assert!(cmd::GET_INFO as u32 == bindings::IPVS_CMD_GET_INFO);
-    assert!(cmd::FLUSH as u32 == bindings::IPVS_CMD_FLUSH);
-    assert!(cmd::MAX as u32 == bindings::IPVS_CMD_FLUSH);
-    assert!(cmd_attr::MAX as u32 == bindings::IPVS_CMD_ATTR_TIMEOUT_UDP);
-    assert!(svc_attr::MAX as u32 == bindings::IPVS_SVC_ATTR_STATS64);
-    assert!(dest_attr::MAX as u32 == bindings::IPVS_DEST_ATTR_TUN_FLAGS);
-    assert!(stats_attr::PAD as u32 == bindings::IPVS_STATS_ATTR_PAD);
-    assert!(info_attr::CONN_TAB_SIZE as u32 == bindings::IPVS_INFO_ATTR_CONN_TAB_SIZE);
-    assert!(VERSION_CODE == bindings::IP_VS_VERSION_CODE);
-    assert!(GENL_VERSION as u32 == bindings::IPVS_GENL_VERSION);
-};
 
 /// The IPVS family.
 pub(crate) struct IpvsFamily;
@@ -70,8 +57,7 @@ static OPS: Ops<16> = Ops::new([
 
 /// Size of the connection table, reported by `IPVS_CMD_GET_INFO`.
 pub(crate) fn conn_tab_size() -> u32 {
-    // SAFETY: reads a module parameter.
-    1 << unsafe { bindings::ipvs_rs_conn_tab_bits() }
+    1 << crate::kapi::abi::conn_tab_bits()
 }
 
 /// A `config::Error` as the kernel returns it: errno plus extack text.
@@ -186,7 +172,7 @@ impl Family for IpvsFamily {
     const RESV_START_OP: u8 = cmd::FLUSH + 1;
     const ATTRS: usize = ATTRS;
 
-    fn policy() -> &'static [bindings::nla_policy] {
+    fn policy() -> &'static [PolicyEntry] {
         POLICY.as_slice()
     }
 

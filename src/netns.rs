@@ -11,8 +11,9 @@ use crate::config::Table;
 use crate::hooks;
 use crate::kapi::net::Net;
 use crate::kapi::pernet::{PernetId, PernetState};
-use crate::kapi::{netfilter, sysctl};
+use crate::kapi::{netfilter, proc, sysctl};
 use crate::params::{self, Handler, Sysctl, SYSCTLS};
+use crate::procfs;
 use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::{new_mutex, Mutex};
@@ -83,6 +84,7 @@ static BOUNDS: [[i32; 2]; params::COUNT] = {
 pub(crate) struct NetGlue {
     _hooks: netfilter::Registration,
     _sysctls: sysctl::Table,
+    _proc: [proc::Entry; 4],
 }
 
 static NET_GLUE: PernetId<NetGlue> = PernetId::new();
@@ -121,9 +123,20 @@ impl PernetState for NetGlue {
         // SAFETY: kept in this namespace's pernet state, dropped before the
         // namespace is freed.
         let hooks = unsafe { netfilter::Registration::new(net, &hooks::HOOKS)? };
+        // SAFETY: all four entries are kept in this namespace's pernet
+        // state and dropped before the namespace is freed.
+        let proc = unsafe {
+            [
+                proc::Entry::new::<procfs::Info>(net)?,
+                proc::Entry::new::<procfs::Stats>(net)?,
+                proc::Entry::new::<procfs::Conn>(net)?,
+                proc::Entry::new::<procfs::ConnSync>(net)?,
+            ]
+        };
         Ok(Self {
             _hooks: hooks,
             _sysctls: sysctls,
+            _proc: proc,
         })
     }
 }

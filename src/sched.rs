@@ -258,7 +258,7 @@ impl Scheduler {
                         continue;
                     }
                     let doh = d.overhead();
-                    if least.is_none_or(|(_, loh)| doh < loh) {
+                    if least.map_or(true, |(_, loh)| doh < loh) {
                         least = Some((i, doh));
                     }
                 }

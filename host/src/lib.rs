@@ -9,6 +9,8 @@ pub mod config;
 #[path = "../../src/csum.rs"]
 pub mod csum;
 pub(crate) mod list;
+#[path = "../../src/listing.rs"]
+pub mod listing;
 #[path = "../../src/nlattr.rs"]
 pub mod nlattr;
 #[path = "../../src/packet.rs"]

@@ -171,7 +171,8 @@ fn print_json(v: &serde_json::Value) {
     );
 }
 
-fn addr_bytes(a: Option<IpAddr>) -> Vec<u8> {
+/// An address as the 16 bytes of `union nf_inet_addr`.
+pub fn addr_bytes(a: Option<IpAddr>) -> Vec<u8> {
     let mut b = vec![0u8; 16];
     match a {
         Some(IpAddr::V4(x)) => b[..4].copy_from_slice(&x.octets()),

@@ -152,13 +152,7 @@ impl Service {
             v.push(Attr::u32(svc_attr::FWMARK, self.fwmark));
         } else {
             v.push(Attr::u16(svc_attr::PROTOCOL, self.protocol));
-            let mut a = [0u8; 16];
-            match self.addr {
-                Some(IpAddr::V4(x)) => a[..4].copy_from_slice(&x.octets()),
-                Some(IpAddr::V6(x)) => a.copy_from_slice(&x.octets()),
-                None => {}
-            }
-            v.push(Attr::bytes(svc_attr::ADDR, a.to_vec()));
+            v.push(Attr::bytes(svc_attr::ADDR, crate::addr_bytes(self.addr)));
             v.push(Attr::bytes(
                 svc_attr::PORT,
                 self.port.to_be_bytes().to_vec(),

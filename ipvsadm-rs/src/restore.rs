@@ -11,7 +11,7 @@ use crate::cli::{Cli, Cmd};
 use crate::model::Service;
 use crate::netlink::{Error, Ipvs};
 use crate::uapi::{cmd, cmd_attr, dest_attr, svc_attr};
-use crate::{message, read_table, Failure};
+use crate::{addr_bytes, message, read_table, Failure};
 use clap::Parser;
 use std::io::BufRead;
 
@@ -74,14 +74,8 @@ fn services_messages(services: &[Service]) -> Vec<(u8, Vec<Attr>)> {
         msgs.push((cmd::NEW_SERVICE, vec![Attr::nested(cmd_attr::SERVICE, a)]));
         // Stock inserts real servers at the head: add them oldest first.
         for d in s.dests.iter().rev() {
-            let mut addr = vec![0u8; 16];
-            match d.addr {
-                Some(std::net::IpAddr::V4(x)) => addr[..4].copy_from_slice(&x.octets()),
-                Some(std::net::IpAddr::V6(x)) => addr.copy_from_slice(&x.octets()),
-                None => {}
-            }
             let da = vec![
-                Attr::bytes(dest_attr::ADDR, addr),
+                Attr::bytes(dest_attr::ADDR, addr_bytes(d.addr)),
                 Attr::bytes(dest_attr::PORT, d.port.to_be_bytes().to_vec()),
                 Attr::u16(dest_attr::ADDR_FAMILY, d.af),
                 Attr::u32(dest_attr::FWD_METHOD, d.fwd_method),

@@ -15,8 +15,12 @@ use kernel::ffi::{c_int, c_long};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
+/// One entry of a [`Policy`] (`struct nla_policy`).
+#[repr(transparent)]
+pub(crate) struct PolicyEntry(bindings::nla_policy);
+
 /// Attribute validation policy of a family's top-level attributes.
-pub(crate) struct Policy<const N: usize>([bindings::nla_policy; N]);
+pub(crate) struct Policy<const N: usize>([PolicyEntry; N]);
 
 // SAFETY: never written after construction; holds no pointers but NULL.
 unsafe impl<const N: usize> Sync for Policy<N> {}
@@ -36,10 +40,10 @@ impl<const N: usize> Policy<N> {
     /// Builds a policy; index `i` describes attribute type `i`.
     pub(crate) const fn new(types: [AttrType; N]) -> Self {
         // SAFETY: `nla_policy` is plain data; all-zero is `NLA_UNSPEC`.
-        let mut p: [bindings::nla_policy; N] = unsafe { core::mem::zeroed() };
+        let mut p: [PolicyEntry; N] = unsafe { core::mem::zeroed() };
         let mut i = 0;
         while i < N {
-            p[i].type_ = match types[i] {
+            p[i].0.type_ = match types[i] {
                 AttrType::Unspec => bindings::NLA_UNSPEC as u8,
                 AttrType::Nested => bindings::NLA_NESTED as u8,
                 AttrType::U32 => bindings::NLA_U32 as u8,
@@ -110,7 +114,7 @@ pub(crate) trait Family: Sized + 'static {
     /// Number of top-level attribute types (`maxattr` + 1).
     const ATTRS: usize;
     /// Top-level attribute policy.
-    fn policy() -> &'static [bindings::nla_policy];
+    fn policy() -> &'static [PolicyEntry];
     /// Commands.
     fn ops() -> &'static [Op];
     /// Answers a request.
@@ -121,7 +125,7 @@ pub(crate) trait Family: Sized + 'static {
 
 impl<const N: usize> Policy<N> {
     /// The policy as the slice [`Family::policy`] returns.
-    pub(crate) const fn as_slice(&'static self) -> &'static [bindings::nla_policy] {
+    pub(crate) const fn as_slice(&'static self) -> &'static [PolicyEntry] {
         &self.0
     }
 }
@@ -160,7 +164,8 @@ impl<F: Family> Registration<F> {
             name,
             version: F::VERSION,
             maxattr: u32::try_from(F::ATTRS - 1)?,
-            policy: F::policy().as_ptr(),
+            // `PolicyEntry` is a transparent `nla_policy`.
+            policy: F::policy().as_ptr().cast(),
             // `Op` is a transparent wrapper in layout: a one-field struct.
             small_ops: ops.as_ptr().cast(),
             n_small_ops: u8::try_from(ops.len())?,

@@ -6,6 +6,7 @@
 //!
 //! Every `unsafe` use of [`crate::bindings`] lives in this module.
 
+pub(crate) mod abi;
 pub(crate) mod errno;
 pub(crate) mod genl;
 pub(crate) mod kunit;
@@ -14,6 +15,7 @@ pub(crate) mod module;
 pub(crate) mod net;
 pub(crate) mod netfilter;
 pub(crate) mod pernet;
+pub(crate) mod proc;
 pub(crate) mod rcu;
 pub(crate) mod skb;
 pub(crate) mod sysctl;

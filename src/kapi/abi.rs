@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Where `crate::uapi` (pure constants shared with `ipvsadm-rs`) meets the
+//! kernel's own `include/uapi/linux/ip_vs.h`, and the module parameters
+//! that live in C.
+
+use crate::bindings;
+use crate::uapi::{
+    cmd, cmd_attr, dest_attr, info_attr, stats_attr, svc_attr, GENL_VERSION, VERSION_CODE,
+};
+
+// The shared ABI constants must match the kernel's header.
+const _: () = {
+    assert!(cmd::GET_INFO as u32 == bindings::IPVS_CMD_GET_INFO);
+    assert!(cmd::FLUSH as u32 == bindings::IPVS_CMD_FLUSH);
+    assert!(cmd::MAX as u32 == bindings::IPVS_CMD_FLUSH);
+    assert!(cmd_attr::MAX as u32 == bindings::IPVS_CMD_ATTR_TIMEOUT_UDP);
+    assert!(svc_attr::MAX as u32 == bindings::IPVS_SVC_ATTR_STATS64);
+    assert!(dest_attr::MAX as u32 == bindings::IPVS_DEST_ATTR_TUN_FLAGS);
+    assert!(stats_attr::PAD as u32 == bindings::IPVS_STATS_ATTR_PAD);
+    assert!(info_attr::CONN_TAB_SIZE as u32 == bindings::IPVS_INFO_ATTR_CONN_TAB_SIZE);
+    assert!(VERSION_CODE == bindings::IP_VS_VERSION_CODE);
+    assert!(GENL_VERSION as u32 == bindings::IPVS_GENL_VERSION);
+};
+
+/// The `conn_tab_bits` module parameter, clamped to stock's 8..=20.
+pub(crate) fn conn_tab_bits() -> u32 {
+    // SAFETY: reads an int module parameter, set before init runs.
+    let bits = unsafe { bindings::ipvs_rs_conn_tab_bits() };
+    bits.clamp(8, 20) as u32
+}

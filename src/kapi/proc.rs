@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-namespace `/proc/net` files shown in one go
+//! (`proc_create_net_single`).
+
+use crate::bindings;
+use crate::kapi::net::Net;
+use core::ffi::CStr;
+use kernel::error::Result;
+use kernel::ffi::{c_int, c_void};
+use kernel::prelude::*;
+
+/// Text written into a `seq_file`.
+pub(crate) struct SeqOut(*mut bindings::seq_file);
+
+impl core::fmt::Write for SeqOut {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        // SAFETY: `self.0` is the live seq_file of the running show; the
+        // seq_file core retries the show with a larger buffer on overflow.
+        unsafe { bindings::seq_write(self.0, s.as_ptr().cast(), s.len()) };
+        Ok(())
+    }
+}
+
+/// A `/proc/net` file.
+pub(crate) trait Show: 'static {
+    /// File name.
+    const NAME: &'static CStr;
+    /// Writes the whole content for namespace `net`.
+    fn show(net: &Net, out: &mut SeqOut) -> core::fmt::Result;
+}
+
+/// A registered file; removed on drop.
+pub(crate) struct Entry {
+    net: *mut bindings::net,
+    name: &'static CStr,
+}
+
+// SAFETY: a handle; removal may run on any thread.
+unsafe impl Send for Entry {}
+// SAFETY: no method takes `&self`.
+unsafe impl Sync for Entry {}
+
+impl Entry {
+    /// Creates `/proc/net/<S::NAME>` in `net`.
+    ///
+    /// # Safety
+    ///
+    /// The entry must be dropped before `net` is freed, e.g. by keeping it
+    /// in that namespace's pernet state.
+    pub(crate) unsafe fn new<S: Show>(net: &Net) -> Result<Self> {
+        // SAFETY: `net` is live, the name static, the callback valid for
+        // as long as the module is loaded (the entry goes first).
+        let ok = unsafe {
+            bindings::ipvs_rs_proc_create(
+                net.as_ptr(),
+                S::NAME.as_ptr().cast(),
+                Some(show_callback::<S>),
+            )
+        };
+        if ok != 0 {
+            return Err(ENOMEM);
+        }
+        Ok(Self {
+            net: net.as_ptr(),
+            name: S::NAME,
+        })
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        // SAFETY: created in `new` on this namespace, which is still alive.
+        unsafe { bindings::ipvs_rs_proc_remove(self.net, self.name.as_ptr().cast()) };
+    }
+}
+
+/// The show function of `S`.
+///
+/// # Safety
+///
+/// Called by the seq_file core only, with a live `seq` opened by
+/// `proc_create_net_single`.
+unsafe extern "C" fn show_callback<S: Show>(
+    seq: *mut bindings::seq_file,
+    _v: *mut c_void,
+) -> c_int {
+    // SAFETY: the file belongs to a namespace that is alive while it is
+    // open.
+    let net = unsafe { Net::from_raw(bindings::ipvs_rs_seq_net(seq)) };
+    let _ = S::show(net, &mut SeqOut(seq));
+    0
+}

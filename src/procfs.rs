@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/proc/net/ip_vs`, `ip_vs_stats`, `ip_vs_conn` and `ip_vs_conn_sync`.
+
+use crate::kapi::net::Net;
+use crate::kapi::proc::{SeqOut, Show};
+use crate::listing;
+use crate::netlink::conn_tab_size;
+use crate::netns::IpvsNet;
+use core::ffi::CStr;
+use core::fmt::Write;
+
+/// `/proc/net/ip_vs`: services and real servers.
+pub(crate) struct Info;
+
+impl Show for Info {
+    const NAME: &'static CStr = c"ip_vs";
+
+    fn show(net: &Net, out: &mut SeqOut) -> core::fmt::Result {
+        let Some(ipvs) = IpvsNet::get(net) else {
+            return Ok(());
+        };
+        let table = ipvs.config.lock();
+        listing::ip_vs(out, &table, conn_tab_size())
+    }
+}
+
+/// `/proc/net/ip_vs_stats`: totals.
+pub(crate) struct Stats;
+
+impl Show for Stats {
+    const NAME: &'static CStr = c"ip_vs_stats";
+
+    fn show(net: &Net, out: &mut SeqOut) -> core::fmt::Result {
+        // Totals count traffic IPVS scheduled; until the data plane
+        // schedules connections there is none (what the hooks count is
+        // all traffic, not IPVS traffic).
+        let _ = net;
+        listing::ip_vs_stats(out, &listing::Totals::default())
+    }
+}
+
+/// `/proc/net/ip_vs_conn`: connections (none yet).
+pub(crate) struct Conn;
+
+impl Show for Conn {
+    const NAME: &'static CStr = c"ip_vs_conn";
+
+    fn show(_net: &Net, out: &mut SeqOut) -> core::fmt::Result {
+        out.write_str(listing::IP_VS_CONN_HEADER)
+    }
+}
+
+/// `/proc/net/ip_vs_conn_sync`.
+pub(crate) struct ConnSync;
+
+impl Show for ConnSync {
+    const NAME: &'static CStr = c"ip_vs_conn_sync";
+
+    fn show(_net: &Net, out: &mut SeqOut) -> core::fmt::Result {
+        out.write_str(listing::IP_VS_CONN_SYNC_HEADER)
+    }
+}
