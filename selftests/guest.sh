@@ -40,7 +40,7 @@ for t in selftests/tests/*.sh; do
 	name=$(basename "$t" .sh)
 	case "$name" in *${IPVS_RS_PATTERN:-}*) ;; *) continue ;; esac
 	start=$(date +%s)
-	timeout -k 5 900 bash "$t" >"$out" 2>&1
+	timeout -k 5 1500 bash "$t" >"$out" 2>&1
 	rc=$?
 	# Subtests (KUnit cases) print their own TAP lines, indented.
 	grep -a '^    \(not \)\?ok ' "$out"

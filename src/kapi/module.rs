@@ -66,9 +66,10 @@ unsafe extern "C" fn callback<G: ModuleGate>(
         return bindings::NOTIFY_DONE as c_int;
     }
     // SAFETY: for module state notifications `data` is the `struct module`
-    // being loaded, alive for the call; its name is NUL-terminated.
-    let name =
-        unsafe { core::ffi::CStr::from_ptr(bindings::ipvs_rs_module_name(data.cast()).cast()) };
+    // being loaded, alive for the call.
+    let name = unsafe { bindings::ipvs_rs_module_name(data.cast()) };
+    // SAFETY: `name` points to the module's NUL-terminated name array.
+    let name = unsafe { core::ffi::CStr::from_ptr(name.cast()) };
     match G::coming(name) {
         Ok(()) => bindings::NOTIFY_DONE as c_int,
         // SAFETY: pure arithmetic on the errno.
