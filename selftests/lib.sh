@@ -14,11 +14,17 @@ expect_eq() {
 }
 
 unload_all() {
+	# Stock IPVS holds a module reference per service: flush first.
+	grep -q '^ip_vs ' /proc/modules && ipvsadm -C 2>/dev/null
 	rmmod ipvs_rs 2>/dev/null
 	for m in ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sed ip_vs_nq ip_vs_sh \
 		ip_vs_mh ip_vs_pe_sip xt_ipvs ip_vs; do
 		rmmod "$m" 2>/dev/null
 	done
+	if grep -q '^ip_vs ' /proc/modules; then
+		echo "unload_all: ip_vs.ko still loaded" >&2
+		return 1
+	fi
 	return 0
 }
 
