@@ -25,6 +25,7 @@ bool ipvs_rs_net_user_ns_is_init(const struct net *net);
 struct net *ipvs_rs_genl_info_net(const struct genl_info *info);
 struct module *ipvs_rs_this_module(void);
 int ipvs_rs_conn_tab_bits(void);
+unsigned int ipvs_rs_hz(void);
 const char *ipvs_rs_module_name(const struct module *mod);
 int ipvs_rs_notifier_from_errno(int err);
 

@@ -59,6 +59,11 @@ int ipvs_rs_notifier_from_errno(int err)
 	return notifier_from_errno(err);
 }
 
+unsigned int ipvs_rs_hz(void)
+{
+	return HZ;
+}
+
 struct module *ipvs_rs_this_module(void)
 {
 	return THIS_MODULE;

@@ -46,7 +46,7 @@ fn ipv4_hex(a: &[u8; 16]) -> u32 {
     u32::from_be_bytes([a[0], a[1], a[2], a[3]])
 }
 
-fn service(w: &mut impl Write, s: &Service) -> fmt::Result {
+fn service(w: &mut impl Write, s: &Service, hz: u32) -> fmt::Result {
     let sched = s.sched_name();
     let ops = if s.flags & svc_flags::ONEPACKET != 0 {
         "ops "
@@ -87,11 +87,12 @@ fn service(w: &mut impl Write, s: &Service) -> fmt::Result {
         SvcKey::Fwmark { mark, .. } => write!(w, "FWM  {mark:08X} {sched} {ops}")?,
     }
     if s.flags & svc_flags::PERSISTENT != 0 {
-        // The netmask is kept as the kernel does: network order bits.
+        // Stock prints the timeout in jiffies here (seconds everywhere
+        // else) and the netmask as kept: network order bits.
         writeln!(
             w,
             "persistent {} {:08X}",
-            s.timeout,
+            s.timeout.saturating_mul(hz),
             u32::from_be(s.netmask)
         )?;
     } else {
@@ -119,7 +120,8 @@ fn service(w: &mut impl Write, s: &Service) -> fmt::Result {
 /// `/proc/net/ip_vs`. Stock lists services in hash-table order; we list
 /// them in the order they were added, tuple services first, then fwmark
 /// services (as stock walks its two tables).
-pub(crate) fn ip_vs(w: &mut impl Write, t: &Table, conn_tab_size: u32) -> fmt::Result {
+/// `hz` is the kernel's `HZ`.
+pub(crate) fn ip_vs(w: &mut impl Write, t: &Table, conn_tab_size: u32, hz: u32) -> fmt::Result {
     let (a, b, c) = version_triple(VERSION_CODE);
     writeln!(
         w,
@@ -132,14 +134,14 @@ pub(crate) fn ip_vs(w: &mut impl Write, t: &Table, conn_tab_size: u32) -> fmt::R
         .iter()
         .filter(|s| matches!(s.key, SvcKey::Tuple { .. }))
     {
-        service(w, s)?;
+        service(w, s, hz)?;
     }
     for s in t
         .services()
         .iter()
         .filter(|s| matches!(s.key, SvcKey::Fwmark { .. }))
     {
-        service(w, s)?;
+        service(w, s, hz)?;
     }
     Ok(())
 }
@@ -217,13 +219,13 @@ mod tests {
     #[test]
     fn ip_vs_matches_stock_format() {
         let mut out = String::new();
-        ip_vs(&mut out, &table(), 4096).unwrap();
+        ip_vs(&mut out, &table(), 4096, 250).unwrap();
         assert_eq!(
             out,
             "IP Virtual Server version 1.2.1 (size=4096)\n\
              Prot LocalAddress:Port Scheduler Flags\n  \
              -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n\
-             TCP  0A000001:0050 rr  persistent 300 FFFFFF00\n  \
+             TCP  0A000001:0050 rr  persistent 75000 FFFFFF00\n  \
              -> C0A80002:1F90      Masq    3      0          0         \n"
         );
     }

@@ -21,7 +21,7 @@ impl Show for Info {
             return Ok(());
         };
         let table = ipvs.config.lock();
-        listing::ip_vs(out, &table, conn_tab_size())
+        listing::ip_vs(out, &table, conn_tab_size(), crate::kapi::abi::hz())
     }
 }
 

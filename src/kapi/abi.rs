@@ -23,6 +23,12 @@ const _: () = {
     assert!(GENL_VERSION as u32 == bindings::IPVS_GENL_VERSION);
 };
 
+/// Timer ticks per second (`HZ`).
+pub(crate) fn hz() -> u32 {
+    // SAFETY: returns a compile-time constant of the kernel.
+    unsafe { bindings::ipvs_rs_hz() }
+}
+
 /// The `conn_tab_bits` module parameter, clamped to stock's 8..=20.
 pub(crate) fn conn_tab_bits() -> u32 {
     // SAFETY: reads an int module parameter, set before init runs.
