@@ -258,7 +258,7 @@ impl Scheduler {
                         continue;
                     }
                     let doh = d.overhead();
-                    if least.map_or(true, |(_, loh)| doh < loh) {
+                    if !matches!(least, Some((_, loh)) if doh >= loh) {
                         least = Some((i, doh));
                     }
                 }
