@@ -243,6 +243,14 @@ impl Service {
         self.sched.as_ref().map_or("none", |s| s.kind().name())
     }
 
+    /// Zeroes the counters of the service and its real servers.
+    fn zero(&mut self) {
+        self.stats = Stats::default();
+        for d in self.dests.iter_mut() {
+            d.stats = Stats::default();
+        }
+    }
+
     fn loads(&self) -> List<DestLoad> {
         let mut l = List::new();
         for d in self.dests.iter() {
@@ -573,10 +581,7 @@ impl Table {
             }
             cmd::ZERO if svc.is_none() => {
                 for s in self.services.iter_mut() {
-                    s.stats = Stats::default();
-                    for d in s.dests.iter_mut() {
-                        d.stats = Stats::default();
-                    }
+                    s.zero();
                 }
                 return Ok(());
             }
@@ -643,10 +648,7 @@ impl Table {
                 Ok(())
             }
             (cmd::ZERO, _) => {
-                s.stats = Stats::default();
-                for d in s.dests.iter_mut() {
-                    d.stats = Stats::default();
-                }
+                s.zero();
                 Ok(())
             }
             (cmd::NEW_DEST, Some((k, Some(p)))) => {
