@@ -9,7 +9,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 KMAKE     = $(MAKE) -C $(KOUT) M=$(TOP) LLVM=$(LLVM_VER)
 
-.PHONY: all module kernel deps ipvsadm-rs host-test check vm-test demo \
+.PHONY: all module kernel deps ipvsadm-rs traffic host-test check vm-test demo \
 	rustfmt rustfmtcheck clippy clean help
 
 all: module
@@ -41,35 +41,43 @@ clippy: $(KOUT)/Module.symvers
 	+$(KMAKE) CLIPPY=1 modules
 	cd ipvsadm-rs && cargo clippy --all-targets -- -D warnings
 	cd host && cargo clippy --all-targets -- -D warnings
+	cd selftests/traffic && cargo clippy --all-targets -- -D warnings
 
 ipvsadm-rs:
 	cd ipvsadm-rs && cargo build --release --locked
+
+# The selftests' traffic generator and servers.
+traffic:
+	cd selftests/traffic && cargo build --release --locked
 
 host-test:
 	cd host && cargo test --locked
 	cd ipvsadm-rs && cargo test --locked
 
-vm-test: module ipvsadm-rs
+vm-test: module ipvsadm-rs traffic
 	selftests/run.sh $(KOUT)
 
-check: deps kernel module ipvsadm-rs host-test
+check: deps kernel module ipvsadm-rs traffic host-test
 	selftests/run.sh $(KOUT)
 
-demo: deps kernel module ipvsadm-rs
+demo: deps kernel module ipvsadm-rs traffic
 	selftests/run.sh --demo $(KOUT)
 
 rustfmt:
 	rustfmt --edition 2021 --config-path $(KSRC)/.rustfmt.toml src/ipvs.rs
 	cd ipvsadm-rs && cargo fmt
 	cd host && cargo fmt
+	cd selftests/traffic && cargo fmt
 
 rustfmtcheck:
 	rustfmt --check --edition 2021 --config-path $(KSRC)/.rustfmt.toml src/ipvs.rs
 	cd ipvsadm-rs && cargo fmt --check
 	cd host && cargo fmt --check
+	cd selftests/traffic && cargo fmt --check
 
 clean:
 	-+$(KMAKE) clean
 	rm -f src/bindings_generated.rs
 	cd ipvsadm-rs && cargo clean
 	cd host && cargo clean
+	cd selftests/traffic && cargo clean

@@ -8,6 +8,7 @@
 #define IPVS_RS_HELPERS_H
 
 #include <linux/types.h>
+#include <linux/spinlock_types.h>
 
 struct net;
 struct sk_buff;
@@ -74,6 +75,49 @@ u8 ipvs_rs_genl_info_cmd(const struct genl_info *info);
 const struct genl_family *ipvs_rs_genl_info_family(const struct genl_info *info);
 const struct genl_info *ipvs_rs_genl_dump_info(struct netlink_callback *cb);
 struct net *ipvs_rs_netlink_cb_net(const struct netlink_callback *cb);
+
+/* locks, timers, RCU hash lists */
+struct lock_class_key;
+struct timer_list;
+struct hlist_head;
+struct hlist_node;
+void ipvs_rs_spin_lock_bh(spinlock_t *lock);
+void ipvs_rs_spin_unlock_bh(spinlock_t *lock);
+unsigned long ipvs_rs_jiffies(void);
+void ipvs_rs_timer_setup(struct timer_list *timer,
+			 void (*fn)(struct timer_list *));
+bool ipvs_rs_timer_pending(const struct timer_list *timer);
+void ipvs_rs_hlist_init(struct hlist_head *head);
+void ipvs_rs_hlist_node_init(struct hlist_node *node);
+bool ipvs_rs_hlist_unhashed(const struct hlist_node *node);
+void ipvs_rs_hlist_add_rcu(struct hlist_node *node, struct hlist_head *head);
+void ipvs_rs_hlist_del_rcu(struct hlist_node *node);
+struct hlist_node *ipvs_rs_hlist_first(struct hlist_head *head);
+struct hlist_node *ipvs_rs_hlist_next(struct hlist_node *node);
+
+/* packet surgery and transmission */
+int ipvs_rs_skb_ensure_writable(struct sk_buff *skb, unsigned int len);
+u8 *ipvs_rs_skb_network_header(const struct sk_buff *skb);
+unsigned int ipvs_rs_skb_headlen(const struct sk_buff *skb);
+u8 ipvs_rs_skb_ip_summed(const struct sk_buff *skb);
+void ipvs_rs_skb_set_ip_summed(struct sk_buff *skb, u8 ip_summed);
+bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
+void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
+int ipvs_rs_route4(struct net *net, struct sk_buff *skb, __be32 daddr,
+		   bool known_nh, __be32 *saddr);
+unsigned int ipvs_rs_skb_dst_mtu(const struct sk_buff *skb);
+void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf);
+int ipvs_rs_push_ipip(struct sk_buff *skb);
+void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb);
+
+void ipvs_rs_bucket_lock_init(spinlock_t *lock);
+u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
+void ipvs_rs_icmp_port_unreach(struct sk_buff *skb);
+
+struct in6_addr;
+int ipvs_rs_route6(struct net *net, struct sk_buff *skb,
+		   const struct in6_addr *daddr, bool known_nh);
+void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb);
 
 /* KUnit */
 void ipvs_rs_kunit_fail(struct kunit *test, const char *file, int line,

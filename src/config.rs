@@ -8,11 +8,12 @@
 //! Pure code: it sees netlink attributes through [`crate::nlattr`] and
 //! stores through [`crate::list::List`], so the host tests run it as is.
 
-use crate::list::{List, NoMem};
+use crate::list::{share, List, NoMem, Shared};
 use crate::nlattr::{Attr, Nested};
 use crate::sched::{DestLoad, Kind, Scheduler};
 use crate::uapi::{cmd, conn_flags, dest_attr, svc_attr, svc_flags};
 use core::ffi::CStr;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// `AF_INET`.
 pub(crate) const AF_INET: u16 = 2;
@@ -167,8 +168,80 @@ pub(crate) struct Stats {
     pub(crate) outbytes: u64,
 }
 
+/// Counters of a service or real server, updated by the packet path.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    conns: AtomicU64,
+    inpkts: AtomicU64,
+    outpkts: AtomicU64,
+    inbytes: AtomicU64,
+    outbytes: AtomicU64,
+}
+
+impl Counters {
+    /// A copy of the current values.
+    pub(crate) fn snapshot(&self) -> Stats {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            conns: r(&self.conns),
+            inpkts: r(&self.inpkts),
+            outpkts: r(&self.outpkts),
+            inbytes: r(&self.inbytes),
+            outbytes: r(&self.outbytes),
+        }
+    }
+
+    /// Sets everything to zero.
+    pub(crate) fn zero(&self) {
+        for a in [
+            &self.conns,
+            &self.inpkts,
+            &self.outpkts,
+            &self.inbytes,
+            &self.outbytes,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a new connection.
+    pub(crate) fn count_conn(&self) {
+        self.conns.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a packet from the client (`inbound`) or to it.
+    pub(crate) fn count_packet(&self, inbound: bool, bytes: u32) {
+        let (p, b) = if inbound {
+            (&self.inpkts, &self.inbytes)
+        } else {
+            (&self.outpkts, &self.outbytes)
+        };
+        p.fetch_add(1, Ordering::Relaxed);
+        b.fetch_add(u64::from(bytes), Ordering::Relaxed);
+    }
+}
+
+/// What a real server shares with its connections: they count themselves
+/// here without taking the table's lock, and keep it alive after the real
+/// server is deleted.
+#[derive(Debug, Default)]
+pub(crate) struct DestShared {
+    /// Active connections (TCP established).
+    pub(crate) active: AtomicU32,
+    /// Other connections.
+    pub(crate) inactive: AtomicU32,
+    /// Persistence templates pointing here.
+    pub(crate) persist: AtomicU32,
+    /// Traffic counters.
+    pub(crate) stats: Counters,
+    /// Cleared when the real server is deleted.
+    pub(crate) available: AtomicBool,
+    /// Current weight (the table's copy, for the packet path).
+    pub(crate) weight: core::sync::atomic::AtomicI32,
+}
+
 /// A real server.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) struct Dest {
     /// Address family.
     pub(crate) af: u16,
@@ -190,30 +263,76 @@ pub(crate) struct Dest {
     pub(crate) tun_port: [u8; 2],
     /// Tunnel flags.
     pub(crate) tun_flags: u16,
-    /// Active connections.
-    pub(crate) active: u32,
-    /// All connections.
-    pub(crate) total: u32,
-    /// Connections through persistence templates.
-    pub(crate) persist: u32,
-    /// Counters.
-    pub(crate) stats: Stats,
+    /// Counters shared with connections.
+    pub(crate) shared: Shared<DestShared>,
 }
 
 impl Dest {
-    /// What the scheduler sees.
-    pub(crate) fn load(&self) -> DestLoad {
-        DestLoad {
-            weight: self.weight,
-            active: self.active,
-            total: self.total,
-            overloaded: self.u_threshold != 0 && self.total >= self.u_threshold,
-        }
+    fn new(k: &DestKey, p: &DestParams) -> Result<Self, NoMem> {
+        let mut d = Dest {
+            af: k.af,
+            addr: k.addr,
+            port: k.port,
+            fwd: 0,
+            weight: 0,
+            u_threshold: 0,
+            l_threshold: 0,
+            tun_type: 0,
+            tun_port: [0; 2],
+            tun_flags: 0,
+            shared: share(DestShared::default())?,
+        };
+        d.shared.available.store(true, Ordering::Relaxed);
+        d.set(p);
+        Ok(d)
+    }
+
+    /// Applies the settable parameters (`NEW_DEST` and `SET_DEST`).
+    fn set(&mut self, p: &DestParams) {
+        self.fwd = p.fwd;
+        self.weight = p.weight;
+        self.u_threshold = p.u_threshold;
+        self.l_threshold = p.l_threshold;
+        self.tun_type = p.tun_type;
+        self.tun_port = p.tun_port;
+        self.tun_flags = p.tun_flags;
+        self.shared.weight.store(p.weight, Ordering::Relaxed);
+    }
+
+    /// Active connections.
+    pub(crate) fn active(&self) -> u32 {
+        self.shared.active.load(Ordering::Relaxed)
     }
 
     /// Inactive connections.
     pub(crate) fn inactive(&self) -> u32 {
-        self.total.saturating_sub(self.active)
+        self.shared.inactive.load(Ordering::Relaxed)
+    }
+
+    /// Connections through persistence templates.
+    pub(crate) fn persist(&self) -> u32 {
+        self.shared.persist.load(Ordering::Relaxed)
+    }
+
+    /// Traffic counters.
+    pub(crate) fn stats(&self) -> Stats {
+        self.shared.stats.snapshot()
+    }
+
+    /// What the scheduler sees.
+    pub(crate) fn load(&self) -> DestLoad {
+        let (active, total) = (self.active(), self.active() + self.inactive());
+        DestLoad {
+            weight: self.weight,
+            active,
+            total,
+            overloaded: self.u_threshold != 0 && total >= self.u_threshold,
+        }
+    }
+
+    /// Marks the real server gone for the connections that still use it.
+    fn retire(&self) {
+        self.shared.available.store(false, Ordering::Relaxed);
     }
 }
 
@@ -233,8 +352,8 @@ pub(crate) struct Service {
     pub(crate) netmask: u32,
     /// Real servers, newest first (stock order).
     pub(crate) dests: List<Dest>,
-    /// Counters.
-    pub(crate) stats: Stats,
+    /// Counters, shared with connections.
+    pub(crate) stats: Shared<Counters>,
 }
 
 impl Service {
@@ -244,10 +363,42 @@ impl Service {
     }
 
     /// Zeroes the counters of the service and its real servers.
-    fn zero(&mut self) {
-        self.stats = Stats::default();
-        for d in self.dests.iter_mut() {
-            d.stats = Stats::default();
+    fn zero(&self) {
+        self.stats.zero();
+        for d in self.dests.iter() {
+            d.shared.stats.zero();
+        }
+    }
+
+    /// Picks a real server for a new connection (`ip_vs_schedule`); `None`
+    /// when every one is quiescent (weight 0) or overloaded.
+    pub(crate) fn schedule(&mut self) -> Option<&Dest> {
+        let loads = self.loads();
+        let i = self.sched.as_mut()?.schedule(&loads)?;
+        self.dests.get(i)
+    }
+
+    /// Whether this is a persistent service.
+    pub(crate) fn persistent(&self) -> bool {
+        self.flags & svc_flags::PERSISTENT != 0
+    }
+
+    /// Whether every packet is scheduled on its own (`-o`).
+    pub(crate) fn one_packet(&self) -> bool {
+        self.flags & svc_flags::ONEPACKET != 0
+    }
+
+    /// The real server at `addr:port`, if still configured.
+    pub(crate) fn dest(&self, af: u16, addr: &Addr, port: [u8; 2]) -> Option<&Dest> {
+        self.dests
+            .iter()
+            .find(|d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr))
+    }
+
+    /// Marks all real servers gone (the service is being deleted).
+    fn retire(&self) {
+        for d in self.dests.iter() {
+            d.retire();
         }
     }
 
@@ -278,7 +429,7 @@ impl Default for Timeouts {
         Self {
             tcp: 900,
             tcp_fin: 120,
-            udp: 300,
+            udp: crate::state::UDP_TIMEOUT,
         }
     }
 }
@@ -558,6 +709,40 @@ impl Table {
         self.services.iter().position(|s| s.key.matches(key))
     }
 
+    /// The service a packet belongs to (`ip_vs_service_find`): its
+    /// firewall mark first, then protocol, address and port, then a
+    /// port-zero service of the address.
+    pub(crate) fn find_for_packet(
+        &mut self,
+        af: u16,
+        protocol: u8,
+        addr: &Addr,
+        port: [u8; 2],
+        mark: u32,
+    ) -> Option<&mut Service> {
+        let mut tuple = SvcKey::Tuple {
+            af,
+            protocol: u16::from(protocol),
+            addr: *addr,
+            port,
+        };
+        let fwmark = SvcKey::Fwmark { af, mark };
+        let mut i = None;
+        if mark != 0 {
+            i = self.find(&fwmark);
+        }
+        if i.is_none() {
+            i = self.find(&tuple);
+        }
+        if i.is_none() && port != [0, 0] {
+            if let SvcKey::Tuple { port, .. } = &mut tuple {
+                *port = [0, 0];
+            }
+            i = self.find(&tuple);
+        }
+        i.map(|i| &mut self.services[i])
+    }
+
     /// The service named by an `IPVS_CMD_ATTR_SERVICE` attribute (only
     /// the identifying members are read).
     pub(crate) fn lookup(&self, nest: Option<Attr<'_>>) -> Result<Option<&Service>, Error> {
@@ -575,12 +760,12 @@ impl Table {
         match c {
             cmd::FLUSH => {
                 while !self.services.is_empty() {
-                    self.services.remove(self.services.len() - 1);
+                    self.services.remove(self.services.len() - 1).retire();
                 }
                 return Ok(());
             }
             cmd::ZERO if svc.is_none() => {
-                for s in self.services.iter_mut() {
+                for s in self.services.iter() {
                     s.zero();
                 }
                 return Ok(());
@@ -644,7 +829,7 @@ impl Table {
                 Ok(())
             }
             (cmd::DEL_SERVICE, _) => {
-                self.services.remove(idx);
+                self.services.remove(idx).retire();
                 Ok(())
             }
             (cmd::ZERO, _) => {
@@ -656,7 +841,7 @@ impl Table {
                 if find_dest(s, &k).is_some() {
                     return Err(err(EEXIST, c"ipvs: real server already exists"));
                 }
-                s.dests.insert_first(new_dest(&k, &p))?;
+                s.dests.insert_first(Dest::new(&k, &p)?)?;
                 let loads = s.loads();
                 if let Some(sch) = s.sched.as_mut() {
                     sch.dest_added(0, &loads);
@@ -666,14 +851,7 @@ impl Table {
             (cmd::SET_DEST, Some((k, Some(p)))) => {
                 check_dest_params(&p)?;
                 let i = find_dest(s, &k).ok_or(err(ENOENT, c"ipvs: no such real server"))?;
-                let d = &mut s.dests[i];
-                d.fwd = p.fwd;
-                d.weight = p.weight;
-                d.u_threshold = p.u_threshold;
-                d.l_threshold = p.l_threshold;
-                d.tun_type = p.tun_type;
-                d.tun_port = p.tun_port;
-                d.tun_flags = p.tun_flags;
+                s.dests[i].set(&p);
                 let loads = s.loads();
                 if let Some(sch) = s.sched.as_mut() {
                     sch.dest_updated(&loads);
@@ -682,7 +860,7 @@ impl Table {
             }
             (cmd::DEL_DEST, Some((k, _))) => {
                 let i = find_dest(s, &k).ok_or(err(ENOENT, c"ipvs: no such real server"))?;
-                s.dests.remove(i);
+                s.dests.remove(i).retire();
                 let loads = s.loads();
                 if let Some(sch) = s.sched.as_mut() {
                     sch.dest_removed(i, &loads);
@@ -704,7 +882,7 @@ impl Table {
             timeout: p.timeout,
             netmask: p.netmask,
             dests: List::new(),
-            stats: Stats::default(),
+            stats: share(Counters::default())?,
         })?;
         Ok(())
     }
@@ -714,25 +892,6 @@ fn find_dest(s: &Service, k: &DestKey) -> Option<usize> {
     s.dests
         .iter()
         .position(|d| d.af == k.af && d.port == k.port && addr_eq(k.af, &d.addr, &k.addr))
-}
-
-fn new_dest(k: &DestKey, p: &DestParams) -> Dest {
-    Dest {
-        af: k.af,
-        addr: k.addr,
-        port: k.port,
-        fwd: p.fwd,
-        weight: p.weight,
-        u_threshold: p.u_threshold,
-        l_threshold: p.l_threshold,
-        tun_type: p.tun_type,
-        tun_port: p.tun_port,
-        tun_flags: p.tun_flags,
-        active: 0,
-        total: 0,
-        persist: 0,
-        stats: Stats::default(),
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,17 @@
 #include <net/netns/generic.h>
 #include <net/netlink.h>
 #include <net/sock.h>
+#include <linux/timer.h>
+#include <linux/rculist.h>
+#include <linux/netfilter.h>
+#include <net/ip.h>
+#include <net/icmp.h>
+#include <net/ip6_route.h>
+#include <linux/icmpv6.h>
+#include <net/route.h>
+#include <net/dst.h>
+#include <net/ip_tunnels.h>
+#include <net/netfilter/nf_conntrack.h>
 
 #include "ipvs_helpers.h"
 
@@ -128,7 +139,8 @@ void ipvs_rs_kfree_skb(struct sk_buff *skb)
 
 struct sk_buff *ipvs_rs_genlmsg_new(void)
 {
-	return genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	/* Replies are built under the table's BH spinlock. */
+	return genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_ATOMIC);
 }
 
 void ipvs_rs_nlmsg_free(struct sk_buff *skb)
@@ -256,3 +268,239 @@ void ipvs_rs_kunit_fail(struct kunit *test, const char *file, int line,
 				    &assertion.assert, kunit_fail_assert_format,
 				    "%s", msg);
 }
+
+/* Locks, timers, RCU lists: the connection table's primitives. */
+
+void ipvs_rs_spin_lock_bh(spinlock_t *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void ipvs_rs_spin_unlock_bh(spinlock_t *lock)
+{
+	spin_unlock_bh(lock);
+}
+
+unsigned long ipvs_rs_jiffies(void)
+{
+	return jiffies;
+}
+
+void ipvs_rs_timer_setup(struct timer_list *timer,
+			 void (*fn)(struct timer_list *))
+{
+	timer_setup(timer, fn, 0);
+}
+
+bool ipvs_rs_timer_pending(const struct timer_list *timer)
+{
+	return timer_pending(timer);
+}
+
+void ipvs_rs_hlist_init(struct hlist_head *head)
+{
+	INIT_HLIST_HEAD(head);
+}
+
+void ipvs_rs_hlist_node_init(struct hlist_node *node)
+{
+	INIT_HLIST_NODE(node);
+}
+
+bool ipvs_rs_hlist_unhashed(const struct hlist_node *node)
+{
+	return hlist_unhashed(node);
+}
+
+void ipvs_rs_hlist_add_rcu(struct hlist_node *node, struct hlist_head *head)
+{
+	hlist_add_head_rcu(node, head);
+}
+
+void ipvs_rs_hlist_del_rcu(struct hlist_node *node)
+{
+	hlist_del_init_rcu(node);
+}
+
+/* Callers hold rcu_read_lock() or the bucket lock. */
+struct hlist_node *ipvs_rs_hlist_first(struct hlist_head *head)
+{
+	return rcu_dereference_raw(hlist_first_rcu(head));
+}
+
+struct hlist_node *ipvs_rs_hlist_next(struct hlist_node *node)
+{
+	return rcu_dereference_raw(hlist_next_rcu(node));
+}
+
+/* Packet surgery and transmission. */
+
+int ipvs_rs_skb_ensure_writable(struct sk_buff *skb, unsigned int len)
+{
+	return skb_ensure_writable(skb, len);
+}
+
+u8 *ipvs_rs_skb_network_header(const struct sk_buff *skb)
+{
+	return skb_network_header(skb);
+}
+
+unsigned int ipvs_rs_skb_headlen(const struct sk_buff *skb)
+{
+	return skb_headlen(skb) - skb_network_offset(skb);
+}
+
+u8 ipvs_rs_skb_ip_summed(const struct sk_buff *skb)
+{
+	return skb->ip_summed;
+}
+
+void ipvs_rs_skb_set_ip_summed(struct sk_buff *skb, u8 ip_summed)
+{
+	skb->ip_summed = ip_summed;
+}
+
+bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb)
+{
+	return skb->ipvs_property;
+}
+
+void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb)
+{
+	skb->ipvs_property = 1;
+}
+
+/*
+ * Routes skb to daddr and attaches the route. With known_nh the route's
+ * next hop is daddr itself, whatever the packet's destination (direct
+ * routing). Returns 1 when daddr is local, 0 when routed, or -errno.
+ */
+int ipvs_rs_route4(struct net *net, struct sk_buff *skb, __be32 daddr,
+		   bool known_nh, __be32 *saddr)
+{
+	struct flowi4 fl4 = {
+		.daddr = daddr,
+		.flowi4_flags = known_nh ? FLOWI_FLAG_KNOWN_NH : 0,
+	};
+	struct rtable *rt = ip_route_output_key(net, &fl4);
+
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	if (rt->rt_flags & RTCF_LOCAL) {
+		ip_rt_put(rt);
+		return 1;
+	}
+	if (saddr)
+		*saddr = fl4.saddr;
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+	return 0;
+}
+
+unsigned int ipvs_rs_skb_dst_mtu(const struct sk_buff *skb)
+{
+	return dst_mtu(skb_dst(skb));
+}
+
+static int ipvs_rs_output(struct net *net, struct sock *sk,
+			  struct sk_buff *skb)
+{
+	return dst_output(net, sk, skb);
+}
+
+/*
+ * Sends a packet IPVS has rewritten and routed, through LOCAL_OUT as stock
+ * does (other hooks see it, ours skip it). pf: NFPROTO_IPV4 or _IPV6.
+ * Consumes skb.
+ */
+void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf)
+{
+	struct nf_conn *ct = nf_ct_get(skb, &(enum ip_conntrack_info){0});
+
+	skb->ipvs_property = 1;
+	if (!ct || !nf_ct_is_confirmed(ct)) {
+		nf_reset_ct(skb);
+		nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+	}
+	skb_forward_csum(skb);
+	skb->dev = skb_dst(skb)->dev;
+	NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL,
+		skb_dst(skb)->dev, ipvs_rs_output);
+}
+
+/*
+ * Makes room for an outer IPv4 header and points the network header at
+ * it; the caller fills it in. Returns 0 or -errno (skb untouched).
+ */
+int ipvs_rs_push_ipip(struct sk_buff *skb)
+{
+	unsigned int room = LL_RESERVED_SPACE(skb_dst(skb)->dev) +
+			    sizeof(struct iphdr);
+	int err = skb_cow_head(skb, room);
+
+	if (err)
+		return err;
+	err = iptunnel_handle_offloads(skb, SKB_GSO_IPXIP4);
+	if (err)
+		return err;
+	skb->transport_header = skb->network_header;
+	skb_push(skb, sizeof(struct iphdr));
+	skb_reset_network_header(skb);
+	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+	skb->protocol = htons(ETH_P_IP);
+	return 0;
+}
+
+void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb)
+{
+	ip_select_ident(net, skb, NULL);
+}
+
+void ipvs_rs_bucket_lock_init(spinlock_t *lock)
+{
+	spin_lock_init(lock);
+}
+
+u32 ipvs_rs_skb_mark(const struct sk_buff *skb)
+{
+	return skb->mark;
+}
+
+void ipvs_rs_icmp_port_unreach(struct sk_buff *skb)
+{
+	icmp_send(skb, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
+}
+
+#if IS_ENABLED(CONFIG_IPV6)
+/*
+ * Routes skb to daddr (IPv6), as ipvs_rs_route4. Returns 1 when daddr is
+ * local, 0 when routed, or -errno.
+ */
+int ipvs_rs_route6(struct net *net, struct sk_buff *skb,
+		   const struct in6_addr *daddr, bool known_nh)
+{
+	struct flowi6 fl6 = {
+		.daddr = *daddr,
+		.flowi6_flags = known_nh ? FLOWI_FLAG_KNOWN_NH : 0,
+	};
+	struct dst_entry *dst = ip6_route_output(net, NULL, &fl6);
+	int err = dst->error;
+
+	if (err) {
+		dst_release(dst);
+		return err;
+	}
+	if (dst->dev && (dst->dev->flags & IFF_LOOPBACK)) {
+		dst_release(dst);
+		return 1;
+	}
+	skb_dst_drop(skb);
+	skb_dst_set(skb, dst);
+	return 0;
+}
+
+void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb)
+{
+	icmpv6_send(skb, ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, 0);
+}
+#endif

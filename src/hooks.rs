@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The netfilter hooks of IPVS. For now they count what they see.
+//! The netfilter hooks: where packets meet the connection table
+//! (`ip_vs_in` and `ip_vs_out` of stock's `ip_vs_core.c`).
 //!
-//! Same points and priorities as stock IPVS, so that ordering against
-//! conntrack and NAT is already the one the data plane will need.
+//! Requests from clients arrive at `LOCAL_IN` (the virtual address is
+//! local), find or create their connection and leave through [`xmit`].
+//! Replies of NAT connections pass the director at `FORWARD`, where their
+//! source becomes the virtual address again.
 
+use crate::config::{Addr, AF_INET, AF_INET6};
+use crate::conn::{self, ConnRef, Lookup, NewConn, NOOUTPUT};
+use crate::kapi::abi::hz;
 use crate::kapi::netfilter::{Family, Hook, HookOps, HookPoint, HookSpec, HookState, Verdict};
-use crate::kapi::skb::SkBuff;
+use crate::kapi::skb::Packet;
+use crate::nat::{SCTP, TCP, UDP};
 use crate::netns::IpvsNet;
 use crate::packet::{Ipv4Header, Ipv6Header, IPV4_HDRLEN, IPV6_HDRLEN};
+use crate::params::Sysctl;
+use crate::state::{Dir, Flags};
+use crate::uapi::conn_flags;
+use crate::xmit::{self, Hdr};
 use core::sync::atomic::Ordering;
 
 /// `NF_IP_PRI_NAT_SRC`/`NF_IP6_PRI_NAT_SRC`.
@@ -16,58 +27,338 @@ const PRI_NAT_SRC: i32 = 100;
 /// `NF_IP_PRI_NAT_DST`/`NF_IP6_PRI_NAT_DST`.
 const PRI_NAT_DST: i32 = -100;
 
-/// Packets entering the director: for the local stack or to be forwarded.
-struct Inbound;
+/// Timeout of a connection until its first state change, seconds.
+const INITIAL_TIMEOUT: u32 = 3;
 
-impl Hook for Inbound {
-    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict {
-        if !is_ip(skb, state.family) {
-            return Verdict::Accept;
+fn addr16(a: [u8; 4]) -> Addr {
+    let mut x = [0u8; 16];
+    x[..4].copy_from_slice(&a);
+    x
+}
+
+/// What the hooks read from a packet.
+struct Parsed {
+    hdr: Hdr,
+    af: u16,
+    protocol: u8,
+    saddr: Addr,
+    daddr: Addr,
+    sport: [u8; 2],
+    dport: [u8; 2],
+    tcp_flags: Option<Flags>,
+}
+
+/// Parses a TCP, UDP or SCTP packet that IPVS may handle.
+fn parse(pkt: &Packet<'_>, family: Family) -> Option<Parsed> {
+    if pkt.ipvs_property() {
+        return None;
+    }
+    let (hdr, af, protocol, saddr, daddr) = match family {
+        Family::Ipv4 => {
+            let iph = Ipv4Header::parse(&pkt.read::<IPV4_HDRLEN>(0)?)?;
+            // Fragments are left to the stack (stock reassembles first).
+            if iph.fragment {
+                return None;
+            }
+            let (p, s, d) = (iph.protocol, addr16(iph.saddr), addr16(iph.daddr));
+            (Hdr::V4(iph), AF_INET, p, s, d)
         }
-        if let Some(ipvs) = IpvsNet::get(state.net) {
-            ipvs.counters.in_packets.fetch_add(1, Ordering::Relaxed);
-            ipvs.counters
-                .in_bytes
-                .fetch_add(u64::from(skb.len()), Ordering::Relaxed);
+        Family::Ipv6 => {
+            // Transport right after the fixed header; extension headers
+            // are left to the stack.
+            let h = Ipv6Header::parse(&pkt.read::<IPV6_HDRLEN>(0)?)?;
+            (Hdr::V6, AF_INET6, h.next_header, h.saddr, h.daddr)
         }
-        Verdict::Accept
+    };
+    if !matches!(protocol, TCP | UDP | SCTP) {
+        return None;
+    }
+    let ports = pkt.read::<4>(hdr.len())?;
+    let tcp_flags = if protocol == TCP {
+        Some(Flags::from_byte(pkt.read::<14>(hdr.len())?[13]))
+    } else {
+        None
+    };
+    Some(Parsed {
+        hdr,
+        af,
+        protocol,
+        saddr,
+        daddr,
+        sport: [ports[0], ports[1]],
+        dport: [ports[2], ports[3]],
+        tcp_flags,
+    })
+}
+
+/// Runs the protocol's state machine and sets the timeout that follows.
+fn track(ipvs: &IpvsNet, cp: &conn::Conn, dir: Dir, p: &Parsed) {
+    let t = ipvs.timeouts();
+    let secs = match p.tcp_flags {
+        Some(flags) => {
+            let secure = ipvs.sysctl(Sysctl::SecureTcp) != 0;
+            conn::tcp_timeout(cp.tcp_transition(dir, flags, secure), &t)
+        }
+        None if p.protocol == UDP => t.udp,
+        // SCTP: no state machine yet; the established timeout.
+        None => t.tcp,
+    };
+    cp.set_timeout(secs.saturating_mul(hz()));
+}
+
+/// The client's network for persistence (`ip_vs_addr_set` with the
+/// service netmask): IPv4 masks with the stored network-order mask,
+/// IPv6 with a prefix length.
+fn client_net(af: u16, addr: &Addr, netmask: u32) -> Addr {
+    let mut net = [0u8; 16];
+    if af == AF_INET6 {
+        let bits = netmask.min(128) as usize;
+        for (i, b) in net.iter_mut().enumerate() {
+            let keep = bits.saturating_sub(i * 8).min(8);
+            let mask = if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
+            *b = addr[i] & mask;
+        }
+    } else {
+        let mask = netmask.to_ne_bytes();
+        for i in 0..4 {
+            net[i] = addr[i] & mask[i];
+        }
+    }
+    net
+}
+
+/// A real server picked for a new connection.
+struct Pick {
+    addr: Addr,
+    port: [u8; 2],
+    fwd: u32,
+    dest: crate::list::Shared<crate::config::DestShared>,
+}
+
+impl Pick {
+    fn of(d: &crate::config::Dest) -> Self {
+        Self {
+            addr: d.addr,
+            port: d.port,
+            fwd: d.fwd,
+            dest: d.shared.clone(),
+        }
     }
 }
 
-/// Packets the director itself sends.
+/// Schedules a new connection for a packet to a virtual service
+/// (`ip_vs_schedule`, `ip_vs_sched_persist`). `Ok(None)`: not ours;
+/// `Err`: the verdict to return.
+fn schedule(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Result<Option<ConnRef>, Verdict> {
+    let proto = p.protocol;
+    let af = p.af;
+    let mut table = ipvs.config.lock();
+    let Some(svc) = table.find_for_packet(af, proto, &p.daddr, p.dport, pkt.mark()) else {
+        return Ok(None);
+    };
+    // Only a SYN opens a TCP connection, unless sloppy.
+    if p.tcp_flags.is_some_and(|f| !f.syn) && ipvs.sysctl(Sysctl::SloppyTcp) == 0 {
+        return Ok(None);
+    }
+    let svc_stats = svc.stats.clone();
+    let hz = hz();
+    let mut control = None;
+    let pick = if svc.persistent() {
+        // Clients of one network (netmask) stick to a real server through
+        // a template: <protocol, client net, 0, vaddr, vport>.
+        let snet = client_net(af, &p.saddr, svc.netmask);
+        let (tproto, tvaddr, tvport) = match svc.key {
+            crate::config::SvcKey::Fwmark { mark, .. } => (0, addr16(mark.to_be_bytes()), [0, 0]),
+            crate::config::SvcKey::Tuple { port, .. } => {
+                (proto, p.daddr, if port == p.dport { port } else { [0, 0] })
+            }
+        };
+        let quiescent = ipvs.sysctl(Sysctl::ExpireQuiescentTemplate) != 0;
+        let existing = ipvs
+            .conns
+            .lookup_template(af, tproto, &snet, &tvaddr, tvport)
+            .filter(|t| t.template_usable(quiescent))
+            .and_then(|t| {
+                let d = svc.dest(af, &t.daddr, t.dport)?;
+                Some((Pick::of(d), t))
+            });
+        let (pick, tmpl) = match existing {
+            Some(found) => found,
+            None => {
+                let Some(d) = svc.schedule() else {
+                    drop(table);
+                    pkt.icmp_port_unreach(af == AF_INET6);
+                    return Err(Verdict::Drop);
+                };
+                let pick = Pick::of(d);
+                let tmpl = ipvs
+                    .conns
+                    .as_ref()
+                    .create(NewConn {
+                        af,
+                        protocol: tproto,
+                        caddr: snet,
+                        cport: [0, 0],
+                        vaddr: tvaddr,
+                        vport: tvport,
+                        daddr: pick.addr,
+                        dport: pick.port,
+                        flags: conn_flags::TEMPLATE,
+                        timeout: svc.timeout.saturating_mul(hz),
+                        dest: pick.dest.clone(),
+                        svc_stats: svc_stats.clone(),
+                        control: None,
+                    })
+                    .map_err(|_| Verdict::Drop)?;
+                (pick, tmpl)
+            }
+        };
+        tmpl.set_timeout(svc.timeout.saturating_mul(hz));
+        control = Some(tmpl);
+        pick
+    } else {
+        match svc.schedule() {
+            Some(d) => Pick::of(d),
+            None => {
+                // `ip_vs_leave`: nobody to serve it.
+                drop(table);
+                pkt.icmp_port_unreach(af == AF_INET6);
+                return Err(Verdict::Drop);
+            }
+        }
+    };
+    let one_packet = svc.one_packet() && proto == UDP;
+    drop(table);
+
+    let mut flags = pick.fwd;
+    if pick.fwd != conn_flags::MASQ {
+        flags |= NOOUTPUT;
+    }
+    if one_packet {
+        flags |= conn_flags::ONE_PACKET;
+    }
+    pick.dest.stats.count_conn();
+    svc_stats.count_conn();
+    ipvs.totals.count_conn();
+    let cp = ipvs
+        .conns
+        .as_ref()
+        .create(NewConn {
+            af,
+            protocol: proto,
+            caddr: p.saddr,
+            cport: p.sport,
+            vaddr: p.daddr,
+            vport: p.dport,
+            daddr: pick.addr,
+            dport: if pick.port == [0, 0] {
+                p.dport
+            } else {
+                pick.port
+            },
+            flags,
+            timeout: INITIAL_TIMEOUT * hz,
+            dest: pick.dest,
+            svc_stats,
+            control,
+        })
+        .map_err(|_| Verdict::Drop)?;
+    Ok(Some(cp))
+}
+
+/// Client to virtual service (`ip_vs_in`).
+struct Request;
+
+impl Hook for Request {
+    fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
+        let Some(ipvs) = IpvsNet::get(state.net) else {
+            return Verdict::Accept;
+        };
+        ipvs.counters.in_packets.fetch_add(1, Ordering::Relaxed);
+        ipvs.counters
+            .in_bytes
+            .fetch_add(u64::from(pkt.len()), Ordering::Relaxed);
+        let Some(p) = parse(&pkt, state.family) else {
+            return Verdict::Accept;
+        };
+        let found = ipvs.conns.lookup_in(&Lookup {
+            af: p.af,
+            protocol: p.protocol,
+            saddr: &p.saddr,
+            sport: p.sport,
+            daddr: &p.daddr,
+            dport: p.dport,
+        });
+        let cp = match found {
+            Some(cp) => cp,
+            None => match schedule(ipvs, &pkt, &p) {
+                Ok(Some(cp)) => cp,
+                Ok(None) => return Verdict::Accept,
+                Err(v) => return v,
+            },
+        };
+        let len = pkt.len();
+        cp.count_packet(true, len);
+        ipvs.totals.count_packet(true, len);
+        track(ipvs, &cp, Dir::Input, &p);
+        xmit::transmit(pkt, state.net, &cp, &p.hdr)
+    }
+}
+
+/// Real server to client, NAT connections (`ip_vs_out`).
+struct Reply;
+
+impl Hook for Reply {
+    fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
+        let Some(ipvs) = IpvsNet::get(state.net) else {
+            return Verdict::Accept;
+        };
+        let Some(p) = parse(&pkt, state.family) else {
+            return Verdict::Accept;
+        };
+        let Some(cp) = ipvs.conns.lookup_out(&Lookup {
+            af: p.af,
+            protocol: p.protocol,
+            saddr: &p.saddr,
+            sport: p.sport,
+            daddr: &p.daddr,
+            dport: p.dport,
+        }) else {
+            return Verdict::Accept;
+        };
+        if cp.fwd() != conn_flags::MASQ {
+            return Verdict::Accept;
+        }
+        let len = pkt.len();
+        cp.count_packet(false, len);
+        ipvs.totals.count_packet(false, len);
+        track(ipvs, &cp, Dir::Output, &p);
+        xmit::nat_reply(&pkt, &cp, &p.hdr)
+    }
+}
+
+/// Packets the director itself sends (counted; local clients of virtual
+/// services are not scheduled yet).
 struct Outbound;
 
 impl Hook for Outbound {
-    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict {
-        if !is_ip(skb, state.family) {
-            return Verdict::Accept;
-        }
+    fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
         if let Some(ipvs) = IpvsNet::get(state.net) {
-            ipvs.counters.out_packets.fetch_add(1, Ordering::Relaxed);
+            if !pkt.ipvs_property() {
+                ipvs.counters.out_packets.fetch_add(1, Ordering::Relaxed);
+            }
         }
         Verdict::Accept
     }
 }
 
-fn is_ip(skb: &SkBuff, family: Family) -> bool {
-    match family {
-        Family::Ipv4 => skb
-            .read::<IPV4_HDRLEN>(0)
-            .and_then(|h| Ipv4Header::parse(&h))
-            .is_some(),
-        Family::Ipv6 => skb
-            .read::<IPV6_HDRLEN>(0)
-            .and_then(|h| Ipv6Header::parse(&h))
-            .is_some(),
-    }
-}
-
-/// The hooks, attached to every namespace by [`crate::netns::NetGlue`].
+/// The hooks, attached to every namespace by [`crate::netns::NetGlue`],
+/// at stock's points and priorities.
 pub(crate) static HOOKS: HookOps<6> = HookOps::new([
-    HookSpec::new::<Inbound>(Family::Ipv4, HookPoint::LocalIn, PRI_NAT_SRC - 1),
-    HookSpec::new::<Inbound>(Family::Ipv4, HookPoint::Forward, PRI_NAT_SRC - 1),
+    HookSpec::new::<Request>(Family::Ipv4, HookPoint::LocalIn, PRI_NAT_SRC - 1),
+    HookSpec::new::<Reply>(Family::Ipv4, HookPoint::Forward, PRI_NAT_SRC),
     HookSpec::new::<Outbound>(Family::Ipv4, HookPoint::LocalOut, PRI_NAT_DST + 2),
-    HookSpec::new::<Inbound>(Family::Ipv6, HookPoint::LocalIn, PRI_NAT_SRC - 1),
-    HookSpec::new::<Inbound>(Family::Ipv6, HookPoint::Forward, PRI_NAT_SRC - 1),
+    HookSpec::new::<Request>(Family::Ipv6, HookPoint::LocalIn, PRI_NAT_SRC - 1),
+    HookSpec::new::<Reply>(Family::Ipv6, HookPoint::Forward, PRI_NAT_SRC),
     HookSpec::new::<Outbound>(Family::Ipv6, HookPoint::LocalOut, PRI_NAT_DST + 2),
 ]);

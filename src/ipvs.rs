@@ -9,15 +9,16 @@ use kernel::prelude::*;
 
 mod bindings;
 mod config;
-// Checksums and connection states: pure pieces of the data path to come.
-#[allow(dead_code)]
+mod conn;
 mod csum;
+mod hash;
 mod hooks;
 // Abstractions and parsers grow ahead of their IPVS users.
 #[allow(dead_code)]
 mod kapi;
 mod kunit_tests;
 mod listing;
+mod nat;
 mod netlink;
 mod netns;
 #[allow(dead_code)]
@@ -25,14 +26,12 @@ mod nlattr;
 mod packet;
 mod params;
 mod procfs;
-// Scheduling proper is called by the data path, which comes next.
-#[allow(dead_code)]
 mod sched;
-#[allow(dead_code)]
 mod state;
 // The whole ABI, used piecemeal.
 #[allow(dead_code)]
 mod uapi;
+mod xmit;
 
 use kapi::{genl, module, pernet};
 // The container the pure-logic files store into (`host/` has a twin).

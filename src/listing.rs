@@ -110,7 +110,7 @@ fn service(w: &mut impl Write, s: &Service, hz: u32) -> fmt::Result {
             "      {:<7} {:<6} {:<10} {:<10}",
             fwd_name(d.fwd),
             d.weight,
-            d.active,
+            d.active(),
             d.inactive()
         )?;
     }
@@ -166,13 +166,74 @@ pub(crate) fn ip_vs_stats(w: &mut impl Write, t: &Totals) -> fmt::Result {
     writeln!(w, "{a:8X} {b:8X} {c:8X} {d:16X} {e:16X}")
 }
 
-/// The header of `/proc/net/ip_vs_conn` (no connection table yet).
+/// The header of `/proc/net/ip_vs_conn`.
 pub(crate) const IP_VS_CONN_HEADER: &str =
     "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n";
 
 /// The header of `/proc/net/ip_vs_conn_sync`.
 pub(crate) const IP_VS_CONN_SYNC_HEADER: &str =
     "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Origin Expires\n";
+
+/// One connection as `/proc/net/ip_vs_conn` shows it.
+pub(crate) struct ConnRow<'a> {
+    /// Address family.
+    pub(crate) af: u16,
+    /// IP protocol; 0 for fwmark templates.
+    pub(crate) protocol: u8,
+    /// Client address and port.
+    pub(crate) client: (&'a [u8; 16], [u8; 2]),
+    /// Virtual address and port.
+    pub(crate) virt: (&'a [u8; 16], [u8; 2]),
+    /// Real server address and port.
+    pub(crate) dest: (&'a [u8; 16], [u8; 2]),
+    /// State name ("PERSIST" for templates).
+    pub(crate) state: &'a str,
+    /// Seconds left before expiry.
+    pub(crate) expires: u32,
+}
+
+/// `ip_vs_proto_name`.
+fn conn_proto_name(p: u8) -> &'static str {
+    match p {
+        0 => "IP",
+        6 => "TCP",
+        17 => "UDP",
+        132 => "SCTP",
+        1 => "ICMP",
+        58 => "ICMPv6",
+        _ => "ERR!",
+    }
+}
+
+/// A line of `/proc/net/ip_vs_conn` (`ip_vs_conn_seq_show`).
+pub(crate) fn conn_line(w: &mut impl Write, r: &ConnRow<'_>) -> fmt::Result {
+    let port = |p: [u8; 2]| u16::from_be_bytes(p);
+    let proto = conn_proto_name(r.protocol);
+    if r.af == AF_INET6 {
+        write!(
+            w,
+            "{proto:<3} {} {:04X} {} {:04X} {} {:04X}",
+            Ipv6Full(r.client.0),
+            port(r.client.1),
+            Ipv6Full(r.virt.0),
+            port(r.virt.1),
+            Ipv6Full(r.dest.0),
+            port(r.dest.1)
+        )?;
+    } else {
+        write!(
+            w,
+            "{proto:<3} {:08X} {:04X} {:08X} {:04X} {:08X} {:04X}",
+            ipv4_hex(r.client.0),
+            port(r.client.1),
+            ipv4_hex(r.virt.0),
+            port(r.virt.1),
+            ipv4_hex(r.dest.0),
+            port(r.dest.1)
+        )?;
+    }
+    writeln!(w, " {:<11} {:>7}", r.state, r.expires)
+}
 
 #[cfg(test)]
 mod tests {
@@ -262,5 +323,39 @@ mod tests {
         );
         assert_eq!(lines[3], "");
         assert_eq!(lines.len(), 6);
+    }
+
+    #[test]
+    fn conn_line_layout() {
+        let mut out = String::new();
+        let c = [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let v = [207, 175, 44, 110, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let d = [172, 16, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let row = ConnRow {
+            af: 2,
+            protocol: 6,
+            client: (&c, [0xc3, 0x50]),
+            virt: (&v, [0x1f, 0x90]),
+            dest: (&d, [0x1f, 0x90]),
+            state: "ESTABLISHED",
+            expires: 899,
+        };
+        conn_line(&mut out, &row).unwrap();
+        // The layout of ip_vs_conn_seq_show.
+        assert_eq!(
+            out,
+            "TCP 0A000002 C350 CFAF2C6E 1F90 AC100002 1F90 ESTABLISHED     899\n"
+        );
+        out.clear();
+        conn_line(
+            &mut out,
+            &ConnRow {
+                protocol: 0,
+                state: "PERSIST",
+                ..row
+            },
+        )
+        .unwrap();
+        assert!(out.starts_with("IP  0A000002 C350 "));
     }
 }

@@ -128,8 +128,9 @@ fn fill_service(m: &mut Message<'_>, s: &Service) -> Result {
         m.put(svc_attr::FLAGS, &flags)?;
         m.put_u32(svc_attr::TIMEOUT, s.timeout)?;
         m.put_u32(svc_attr::NETMASK, s.netmask)?;
-        fill_stats(m, svc_attr::STATS, &s.stats, false)?;
-        fill_stats(m, svc_attr::STATS64, &s.stats, true)
+        let st = s.stats.snapshot();
+        fill_stats(m, svc_attr::STATS, &st, false)?;
+        fill_stats(m, svc_attr::STATS64, &st, true)
     })
 }
 
@@ -144,12 +145,13 @@ fn fill_dest(m: &mut Message<'_>, d: &Dest) -> Result {
         m.put_u16(dest_attr::TUN_FLAGS, d.tun_flags)?;
         m.put_u32(dest_attr::U_THRESH, d.u_threshold)?;
         m.put_u32(dest_attr::L_THRESH, d.l_threshold)?;
-        m.put_u32(dest_attr::ACTIVE_CONNS, d.active)?;
+        m.put_u32(dest_attr::ACTIVE_CONNS, d.active())?;
         m.put_u32(dest_attr::INACT_CONNS, d.inactive())?;
-        m.put_u32(dest_attr::PERSIST_CONNS, d.persist)?;
+        m.put_u32(dest_attr::PERSIST_CONNS, d.persist())?;
         m.put_u16(dest_attr::ADDR_FAMILY, d.af)?;
-        fill_stats(m, dest_attr::STATS, &d.stats, false)?;
-        fill_stats(m, dest_attr::STATS64, &d.stats, true)
+        let st = d.stats();
+        fill_stats(m, dest_attr::STATS, &st, false)?;
+        fill_stats(m, dest_attr::STATS64, &st, true)
     })
 }
 
@@ -216,6 +218,7 @@ impl Family for IpvsFamily {
             }
             cmd::SET_CONFIG => {
                 set_config(req, &mut table.timeouts);
+                ipvs.publish_timeouts(&table.timeouts);
                 Ok(())
             }
             cmd::NEW_DAEMON | cmd::DEL_DAEMON => {

@@ -7,20 +7,21 @@
 //! the netfilter hooks and the sysctl table to it and is registered after,
 //! so it always finds the data in place and is torn down before it.
 
-use crate::config::Table;
+use crate::config::{Counters, Table, Timeouts};
+use crate::conn::ConnTable;
 use crate::hooks;
 use crate::kapi::net::Net;
 use crate::kapi::pernet::{PernetId, PernetState};
+use crate::kapi::sync::SpinLockBh;
 use crate::kapi::{netfilter, proc, sysctl};
 use crate::params::{self, Handler, Sysctl, SYSCTLS};
 use crate::procfs;
-use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::sync::{new_mutex, Mutex};
 
 /// Packet counters of a namespace.
 #[derive(Default)]
-pub(crate) struct Counters {
+pub(crate) struct HookCounters {
     /// Packets seen by the inbound hooks.
     pub(crate) in_packets: AtomicU64,
     /// Bytes seen by the inbound hooks.
@@ -33,9 +34,16 @@ pub(crate) struct Counters {
 pub(crate) struct IpvsNet {
     sysctls: [AtomicI32; params::COUNT],
     /// Packet counters.
-    pub(crate) counters: Counters,
-    /// Services and real servers; taken by the control plane.
-    pub(crate) config: Pin<KBox<Mutex<Table>>>,
+    pub(crate) counters: HookCounters,
+    /// Services and real servers. The packet path takes the lock too, to
+    /// schedule new connections; nothing under it sleeps.
+    pub(crate) config: Pin<KBox<SpinLockBh<Table>>>,
+    /// Connections.
+    pub(crate) conns: Pin<KBox<ConnTable>>,
+    /// Totals over all services (`/proc/net/ip_vs_stats`).
+    pub(crate) totals: Counters,
+    /// The `--set` timeouts, seconds, readable without the lock.
+    timeouts: [AtomicU32; 3],
 }
 
 static IPVS_NET: PernetId<IpvsNet> = PernetId::new();
@@ -46,10 +54,20 @@ impl PernetState for IpvsNet {
     }
 
     fn init(_net: &Net) -> Result<Self> {
+        let t = Timeouts::default();
         Ok(Self {
             sysctls: core::array::from_fn(|i| AtomicI32::new(SYSCTLS[i].default)),
-            counters: Counters::default(),
-            config: KBox::pin_init(new_mutex!(Table::new(), "ipvs_rs::config"), GFP_KERNEL)?,
+            counters: HookCounters::default(),
+            config: KBox::pin_init(
+                crate::new_spinlock_bh!(Table::new(), kernel::c_str!("ipvs_rs::config")),
+                GFP_KERNEL,
+            )?,
+            conns: ConnTable::new(
+                crate::kapi::abi::conn_tab_bits(),
+                crate::kapi::abi::random_u32(),
+            )?,
+            totals: Counters::default(),
+            timeouts: [t.tcp, t.tcp_fin, t.udp].map(AtomicU32::new),
         })
     }
 }
@@ -58,6 +76,23 @@ impl IpvsNet {
     /// The state of `net`; `None` only while the module loads or unloads.
     pub(crate) fn get(net: &Net) -> Option<&IpvsNet> {
         IPVS_NET.get(net)
+    }
+
+    /// The connection timeouts `--set` changed, seconds.
+    pub(crate) fn timeouts(&self) -> Timeouts {
+        let [tcp, tcp_fin, udp] = &self.timeouts;
+        Timeouts {
+            tcp: tcp.load(Ordering::Relaxed),
+            tcp_fin: tcp_fin.load(Ordering::Relaxed),
+            udp: udp.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Publishes new timeouts to the packet path.
+    pub(crate) fn publish_timeouts(&self, t: &Timeouts) {
+        for (a, v) in self.timeouts.iter().zip([t.tcp, t.tcp_fin, t.udp]) {
+            a.store(v, Ordering::Relaxed);
+        }
     }
 
     /// Current value of a knob.

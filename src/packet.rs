@@ -5,6 +5,8 @@
 /// Bytes of an IPv4 header without options.
 pub(crate) const IPV4_HDRLEN: usize = 20;
 /// Bytes of the fixed IPv6 header.
+// The IPv6 data path is not built yet (see Documentation/deviations.rst).
+#[allow(dead_code)]
 pub(crate) const IPV6_HDRLEN: usize = 40;
 
 /// The fields of an IPv4 header IPVS looks at.
@@ -22,6 +24,14 @@ pub(crate) struct Ipv4Header {
     pub(crate) daddr: [u8; 4],
     /// Whether this is a fragment other than the first.
     pub(crate) later_fragment: bool,
+    /// Whether this is any fragment (more-fragments flag or an offset).
+    pub(crate) fragment: bool,
+    /// Type of service byte.
+    pub(crate) tos: u8,
+    /// Time to live.
+    pub(crate) ttl: u8,
+    /// Don't-fragment flag.
+    pub(crate) dont_fragment: bool,
 }
 
 impl Ipv4Header {
@@ -43,11 +53,16 @@ impl Ipv4Header {
             saddr: [b[12], b[13], b[14], b[15]],
             daddr: [b[16], b[17], b[18], b[19]],
             later_fragment: frag & 0x1fff != 0,
+            fragment: frag & 0x3fff != 0,
+            tos: b[1],
+            ttl: b[8],
+            dont_fragment: frag & 0x4000 != 0,
         })
     }
 }
 
 /// The fields of an IPv6 header IPVS looks at.
+#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Ipv6Header {
     /// Payload length.
@@ -60,6 +75,7 @@ pub(crate) struct Ipv6Header {
     pub(crate) daddr: [u8; 16],
 }
 
+#[allow(dead_code)]
 impl Ipv6Header {
     /// Parses the fixed IPv6 header; `None` if it is not one.
     pub(crate) fn parse(b: &[u8; IPV6_HDRLEN]) -> Option<Self> {

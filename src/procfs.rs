@@ -32,22 +32,47 @@ impl Show for Stats {
     const NAME: &'static CStr = c"ip_vs_stats";
 
     fn show(net: &Net, out: &mut SeqOut) -> core::fmt::Result {
-        // Totals count traffic IPVS scheduled; until the data plane
-        // schedules connections there is none (what the hooks count is
-        // all traffic, not IPVS traffic).
-        let _ = net;
-        listing::ip_vs_stats(out, &listing::Totals::default())
+        let Some(ipvs) = IpvsNet::get(net) else {
+            return Ok(());
+        };
+        let s = ipvs.totals.snapshot();
+        let totals = listing::Totals {
+            counts: [s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes],
+            rates: [0; 5],
+        };
+        listing::ip_vs_stats(out, &totals)
     }
 }
 
-/// `/proc/net/ip_vs_conn`: connections (none yet).
+/// `/proc/net/ip_vs_conn`: connections and templates.
 pub(crate) struct Conn;
 
 impl Show for Conn {
     const NAME: &'static CStr = c"ip_vs_conn";
 
-    fn show(_net: &Net, out: &mut SeqOut) -> core::fmt::Result {
-        out.write_str(listing::IP_VS_CONN_HEADER)
+    fn show(net: &Net, out: &mut SeqOut) -> core::fmt::Result {
+        out.write_str(listing::IP_VS_CONN_HEADER)?;
+        let Some(ipvs) = IpvsNet::get(net) else {
+            return Ok(());
+        };
+        let hz = crate::kapi::abi::hz();
+        let mut res = Ok(());
+        ipvs.conns.for_each(|c| {
+            res = listing::conn_line(
+                out,
+                &listing::ConnRow {
+                    af: c.af,
+                    protocol: c.protocol,
+                    client: (&c.caddr, c.cport),
+                    virt: (&c.vaddr, c.vport),
+                    dest: (&c.daddr, c.dport),
+                    state: c.state_name(),
+                    expires: c.expires_in(hz),
+                },
+            );
+            res.is_ok()
+        });
+        res
     }
 }
 

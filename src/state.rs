@@ -73,6 +73,15 @@ impl Tcp {
         ][self as usize]
     }
 
+    /// The state numbered `i` (`IP_VS_TCP_S_*`); out-of-range numbers
+    /// read as `Close`.
+    pub(crate) fn from_index(i: u8) -> Self {
+        [NO, ES, SS, SR, FW, TW, CL, CW, LA, LI, SA]
+            .get(usize::from(i))
+            .copied()
+            .unwrap_or(CL)
+    }
+
     /// Whether a connection in this state counts as active for its real
     /// server (stock `tcp_state_active_table`).
     pub(crate) fn active(self) -> bool {
@@ -252,6 +261,14 @@ mod tests {
         ack: false,
         rst: true,
     };
+
+    #[test]
+    fn index_round_trip() {
+        for i in 0..11u8 {
+            assert_eq!(Tcp::from_index(i) as u8, i);
+        }
+        assert_eq!(Tcp::from_index(200), CL);
+    }
 
     #[test]
     fn nat_handshake_and_close() {

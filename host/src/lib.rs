@@ -8,9 +8,13 @@
 pub mod config;
 #[path = "../../src/csum.rs"]
 pub mod csum;
+#[path = "../../src/hash.rs"]
+pub mod hash;
 pub(crate) mod list;
 #[path = "../../src/listing.rs"]
 pub mod listing;
+#[path = "../../src/nat.rs"]
+pub mod nat;
 #[path = "../../src/nlattr.rs"]
 pub mod nlattr;
 #[path = "../../src/packet.rs"]

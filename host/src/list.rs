@@ -41,3 +41,11 @@ impl<T> core::ops::DerefMut for List<T> {
         &mut self.0
     }
 }
+
+/// A reference-counted value shared by the control plane and connections.
+pub(crate) type Shared<T> = std::sync::Arc<T>;
+
+/// Wraps `v` in a [`Shared`].
+pub(crate) fn share<T>(v: T) -> Result<Shared<T>, NoMem> {
+    Ok(std::sync::Arc::new(v))
+}

@@ -35,3 +35,9 @@ pub(crate) fn conn_tab_bits() -> u32 {
     let bits = unsafe { bindings::ipvs_rs_conn_tab_bits() };
     bits.clamp(8, 20) as u32
 }
+
+/// A random 32-bit number (`get_random_u32`).
+pub(crate) fn random_u32() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { bindings::get_random_u32() }
+}

@@ -2,6 +2,9 @@
 
 //! A growable list for the pure-logic files: the kernel twin of
 //! `host/src/list.rs` (same API over `std`'s `Vec`).
+//!
+//! Allocations are atomic: the tables live under a BH spinlock that the
+//! packet path takes too.
 
 use kernel::prelude::*;
 
@@ -20,7 +23,7 @@ impl<T> List<T> {
 
     /// Appends `v`.
     pub(crate) fn push(&mut self, v: T) -> Result<(), NoMem> {
-        self.0.push(v, GFP_KERNEL).map_err(|_| NoMem)
+        self.0.push(v, GFP_ATOMIC).map_err(|_| NoMem)
     }
 
     /// Puts `v` first.
@@ -56,4 +59,12 @@ impl<T> core::ops::DerefMut for List<T> {
     fn deref_mut(&mut self) -> &mut [T] {
         &mut self.0
     }
+}
+
+/// A reference-counted value shared by the control plane and connections.
+pub(crate) type Shared<T> = kernel::sync::Arc<T>;
+
+/// Wraps `v` in a [`Shared`].
+pub(crate) fn share<T>(v: T) -> Result<Shared<T>, NoMem> {
+    kernel::sync::Arc::new(v, GFP_ATOMIC).map_err(|_| NoMem)
 }

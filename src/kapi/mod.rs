@@ -9,6 +9,7 @@
 pub(crate) mod abi;
 pub(crate) mod errno;
 pub(crate) mod genl;
+pub(crate) mod hlist;
 pub(crate) mod kunit;
 pub(crate) mod list;
 pub(crate) mod module;
@@ -18,4 +19,6 @@ pub(crate) mod pernet;
 pub(crate) mod proc;
 pub(crate) mod rcu;
 pub(crate) mod skb;
+pub(crate) mod sync;
 pub(crate) mod sysctl;
+pub(crate) mod timer;

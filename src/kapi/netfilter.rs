@@ -7,7 +7,7 @@
 
 use crate::bindings;
 use crate::kapi::net::Net;
-use crate::kapi::skb::SkBuff;
+use crate::kapi::skb::{Packet, SkBuff};
 use kernel::error::{to_result, Result};
 use kernel::ffi::{c_uint, c_void};
 
@@ -18,6 +18,8 @@ pub(crate) enum Verdict {
     Accept,
     /// Drop (and free) the packet.
     Drop,
+    /// The hook took the packet ([`crate::kapi::skb::Packet::send4`]).
+    Stolen,
 }
 
 /// Address family of a hook.
@@ -57,7 +59,7 @@ pub(crate) struct HookState<'a> {
 /// A netfilter hook function.
 pub(crate) trait Hook {
     /// Called for each packet, in softirq or process context, under RCU.
-    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict;
+    fn hook(skb: Packet<'_>, state: &HookState<'_>) -> Verdict;
 }
 
 /// One hook of a [`HookOps`] table.
@@ -203,8 +205,11 @@ unsafe extern "C" fn hook_callback<H: Hook>(
             },
         )
     };
-    match H::hook(skb, &state) {
+    // SAFETY: built once from the skb this callback was given.
+    let packet = unsafe { Packet::new(skb) };
+    match H::hook(packet, &state) {
         Verdict::Accept => bindings::NF_ACCEPT,
         Verdict::Drop => bindings::NF_DROP,
+        Verdict::Stolen => bindings::NF_STOLEN,
     }
 }

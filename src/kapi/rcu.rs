@@ -23,3 +23,44 @@ impl Drop for ReadGuard {
         unsafe { bindings::ipvs_rs_rcu_read_unlock() };
     }
 }
+
+/// An `rcu_head` embedded in an object freed after a grace period.
+#[repr(transparent)]
+pub(crate) struct Head(kernel::types::Opaque<bindings::callback_head>);
+
+// SAFETY: the head is only handed to `call_rcu`, which is thread-safe.
+unsafe impl Sync for Head {}
+// SAFETY: as above.
+unsafe impl Send for Head {}
+
+/// An RCU callback: gets the head that was queued.
+pub(crate) type Callback = unsafe extern "C" fn(*mut bindings::callback_head);
+
+impl Head {
+    /// A head for later use with [`Head::call`].
+    pub(crate) const fn uninit() -> Self {
+        Self(kernel::types::Opaque::uninit())
+    }
+
+    /// Runs `f` on this head after a grace period.
+    ///
+    /// # Safety
+    ///
+    /// The head must not be queued already, must not move, and its object
+    /// must stay alive until `f` runs; `f` must be safe to run in softirq.
+    pub(crate) unsafe fn call(&self, f: Callback) {
+        // SAFETY: per the caller.
+        unsafe { bindings::call_rcu(self.0.get(), Some(f)) }
+    }
+
+    /// Raw pointer, for container-of computations.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::callback_head {
+        self.0.get()
+    }
+}
+
+/// Waits until every callback queued with [`Head::call`] has run.
+pub(crate) fn barrier() {
+    // SAFETY: no preconditions; may sleep (callers run in process context).
+    unsafe { bindings::rcu_barrier() }
+}

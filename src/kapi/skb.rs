@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Socket buffers: read-only header access.
+//! Socket buffers: header access, rewriting, routing and sending.
 
 use crate::bindings;
+use crate::kapi::net::Net;
+use crate::kapi::netfilter::Verdict;
+use kernel::error::{to_result, Result};
 use kernel::types::Opaque;
 
 /// A socket buffer (`struct sk_buff`) borrowed from the networking core.
@@ -65,6 +68,220 @@ impl SkBuff {
             unsafe { core::ptr::copy_nonoverlapping(p.cast::<u8>(), buf.as_mut_ptr(), N) };
         }
         Some(buf)
+    }
+}
+
+/// `skb->ip_summed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Csum {
+    /// `CHECKSUM_NONE`: nobody checked it.
+    None,
+    /// `CHECKSUM_UNNECESSARY`: verified.
+    Unnecessary,
+    /// `CHECKSUM_COMPLETE`: `skb->csum` holds the sum of the payload.
+    Complete,
+    /// `CHECKSUM_PARTIAL`: the field holds the pseudo-header sum; the
+    /// device (or software fallback) computes the rest.
+    Partial,
+}
+
+/// Where [`SkBuff::route4`] or [`SkBuff::route6`] found the destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// On this host.
+    Local,
+    /// Elsewhere; the packet now carries the route.
+    Remote,
+}
+
+impl SkBuff {
+    /// `skb->ip_summed`.
+    pub(crate) fn csum(&self) -> Csum {
+        // SAFETY: `self` is a live skb.
+        match u32::from(unsafe { bindings::ipvs_rs_skb_ip_summed(self.as_ptr()) }) {
+            bindings::CHECKSUM_UNNECESSARY => Csum::Unnecessary,
+            bindings::CHECKSUM_COMPLETE => Csum::Complete,
+            bindings::CHECKSUM_PARTIAL => Csum::Partial,
+            _ => Csum::None,
+        }
+    }
+
+    /// Sets `skb->ip_summed` (only `None` and `Unnecessary` make sense
+    /// after rewriting).
+    pub(crate) fn set_csum(&self, c: Csum) {
+        let v = match c {
+            Csum::None => bindings::CHECKSUM_NONE,
+            Csum::Unnecessary => bindings::CHECKSUM_UNNECESSARY,
+            Csum::Complete => bindings::CHECKSUM_COMPLETE,
+            Csum::Partial => bindings::CHECKSUM_PARTIAL,
+        };
+        // SAFETY: `self` is a live skb owned by the caller's hook.
+        unsafe { bindings::ipvs_rs_skb_set_ip_summed(self.as_ptr(), v as u8) }
+    }
+
+    /// The firewall mark (`skb->mark`).
+    pub(crate) fn mark(&self) -> u32 {
+        // SAFETY: `self` is a live skb.
+        unsafe { bindings::ipvs_rs_skb_mark(self.as_ptr()) }
+    }
+
+    /// Answers the packet with an ICMP port unreachable.
+    pub(crate) fn icmp_port_unreach(&self, ipv6: bool) {
+        if ipv6 {
+            // SAFETY: `self` is a live IPv6 skb owned by the caller's hook.
+            unsafe { bindings::ipvs_rs_icmp6_port_unreach(self.as_ptr()) }
+        } else {
+            // SAFETY: `self` is a live IPv4 skb owned by the caller's hook.
+            unsafe { bindings::ipvs_rs_icmp_port_unreach(self.as_ptr()) }
+        }
+    }
+
+    /// Whether IPVS already handled this packet (`skb->ipvs_property`).
+    pub(crate) fn ipvs_property(&self) -> bool {
+        // SAFETY: `self` is a live skb.
+        unsafe { bindings::ipvs_rs_skb_ipvs_property(self.as_ptr()) }
+    }
+
+    /// Marks the packet as handled by IPVS.
+    pub(crate) fn set_ipvs_property(&self) {
+        // SAFETY: `self` is a live skb owned by the caller's hook.
+        unsafe { bindings::ipvs_rs_skb_set_ipvs_property(self.as_ptr()) }
+    }
+
+    /// Gives `f` the first `len` bytes from the network header, made
+    /// private to this skb and linear. `None` if the packet is shorter.
+    pub(crate) fn with_header_mut<R>(
+        &self,
+        len: usize,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Option<R> {
+        let off = usize::try_from(self.network_offset()).ok()?;
+        let total = u32::try_from(off.checked_add(len)?).ok()?;
+        // SAFETY: `self` is a live skb owned by the caller's hook.
+        if unsafe { bindings::ipvs_rs_skb_ensure_writable(self.as_ptr(), total) } != 0 {
+            return None;
+        }
+        // SAFETY: as above.
+        let headlen = unsafe { bindings::ipvs_rs_skb_headlen(self.as_ptr()) };
+        if (headlen as usize) < len {
+            return None;
+        }
+        // SAFETY: `skb_ensure_writable` made `len` bytes from the network
+        // header linear and unshared; nobody else touches them while the
+        // hook owns the skb, and the closure cannot keep the slice.
+        let bytes = unsafe {
+            core::slice::from_raw_parts_mut(
+                bindings::ipvs_rs_skb_network_header(self.as_ptr()),
+                len,
+            )
+        };
+        Some(f(bytes))
+    }
+
+    /// Routes the packet to `daddr` (IPv4) and attaches the route. With
+    /// `via_daddr` the next hop is `daddr` whatever the IP header says
+    /// (direct routing). Also returns the source address the route picks.
+    pub(crate) fn route4(
+        &self,
+        net: &Net,
+        daddr: [u8; 4],
+        via_daddr: bool,
+    ) -> Result<(Route, [u8; 4])> {
+        let mut saddr = 0u32;
+        // SAFETY: live skb owned by the caller's hook and a live namespace.
+        let r = unsafe {
+            bindings::ipvs_rs_route4(
+                net.as_ptr(),
+                self.as_ptr(),
+                u32::from_ne_bytes(daddr),
+                via_daddr,
+                &mut saddr,
+            )
+        };
+        to_result(r)?;
+        let route = if r == 1 { Route::Local } else { Route::Remote };
+        Ok((route, saddr.to_ne_bytes()))
+    }
+
+    /// Routes the packet to `daddr` (IPv6), as [`SkBuff::route4`].
+    pub(crate) fn route6(&self, net: &Net, daddr: &[u8; 16], via_daddr: bool) -> Result<Route> {
+        // SAFETY: live skb owned by the caller's hook, a live namespace,
+        // and 16 readable bytes (`struct in6_addr` is plain bytes).
+        let r = unsafe {
+            bindings::ipvs_rs_route6(
+                net.as_ptr(),
+                self.as_ptr(),
+                daddr.as_ptr().cast(),
+                via_daddr,
+            )
+        };
+        to_result(r)?;
+        Ok(if r == 1 { Route::Local } else { Route::Remote })
+    }
+
+    /// MTU of the attached route.
+    pub(crate) fn route_mtu(&self) -> u32 {
+        // SAFETY: callers route first (`route4`), so a dst is attached.
+        unsafe { bindings::ipvs_rs_skb_dst_mtu(self.as_ptr()) }
+    }
+
+    /// Makes room for an outer IPv4 header in front of the packet and
+    /// moves the network header there (the caller writes it).
+    pub(crate) fn push_ipip(&self) -> Result {
+        // SAFETY: routed (dst attached) live skb owned by the caller.
+        to_result(unsafe { bindings::ipvs_rs_push_ipip(self.as_ptr()) })
+    }
+
+    /// Picks the IPv4 identification of a header just written.
+    pub(crate) fn select_ident(&self, net: &Net) {
+        // SAFETY: live skb with an IPv4 header at its network header.
+        unsafe { bindings::ipvs_rs_ip_select_ident(net.as_ptr(), self.as_ptr()) }
+    }
+}
+
+/// A packet a hook owns: it may be rewritten, and sending it ends the
+/// hook's ownership.
+pub(crate) struct Packet<'a>(&'a SkBuff);
+
+impl<'a> Packet<'a> {
+    /// Wraps the packet a hook got.
+    ///
+    /// # Safety
+    ///
+    /// Only a netfilter hook callback may build it, once per call, from the
+    /// skb it was passed.
+    pub(crate) unsafe fn new(skb: &'a SkBuff) -> Self {
+        Self(skb)
+    }
+
+    /// Sends the routed IPv4 packet through `LOCAL_OUT` (as stock IPVS
+    /// does) marked as handled; the hook must return the verdict.
+    pub(crate) fn send4(self, net: &Net) -> Verdict {
+        // SAFETY: the hook owns the routed skb and gives it up here; the
+        // `Stolen` verdict tells netfilter not to touch it again.
+        unsafe {
+            bindings::ipvs_rs_send(net.as_ptr(), self.0.as_ptr(), bindings::NFPROTO_IPV4 as u8)
+        };
+        Verdict::Stolen
+    }
+}
+
+impl Packet<'_> {
+    /// Sends the routed IPv6 packet, as [`Packet::send4`].
+    pub(crate) fn send6(self, net: &Net) -> Verdict {
+        // SAFETY: as in `send4`.
+        unsafe {
+            bindings::ipvs_rs_send(net.as_ptr(), self.0.as_ptr(), bindings::NFPROTO_IPV6 as u8)
+        };
+        Verdict::Stolen
+    }
+}
+
+impl core::ops::Deref for Packet<'_> {
+    type Target = SkBuff;
+
+    fn deref(&self) -> &SkBuff {
+        self.0
     }
 }
 

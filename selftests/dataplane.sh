@@ -1,0 +1,102 @@
+# Traffic through a director (sourced by the data-plane selftests).
+#
+#   client (10.0.0.2) -- veth -- director (10.0.0.1, VIP 10.0.0.100)
+#                                   |  br0 192.168.1.1
+#                   r1 .11, r2 .12, r3 .13 (default route via the director)
+#
+# Real servers answer every TCP connection and UDP datagram with their
+# name, so the client sees where it was scheduled.
+
+VIP=10.0.0.100
+VIP6=fd00:1::100
+RS_NAMES=(r1 r2 r3)
+# Address family the helpers use: 4 or 6.
+FAM=4
+
+TRAFFIC=${IPVS_RS_TRAFFIC:-$(dirname "$IPVS_RS_KO")/selftests/traffic/target/release/ipvs-traffic}
+[ -x "$TRAFFIC" ] || skip "no $TRAFFIC (make traffic)"
+
+dp_ns() { echo "ipvs-dp-$1"; }
+in_ns() { local n=$1; shift; ip netns exec "$(dp_ns "$n")" "$@"; }
+director() { in_ns d "$@"; }
+
+dp_setup() {
+	local c d i ns
+	c=$(dp_ns c)
+	d=$(dp_ns d)
+	new_netns "$c"
+	new_netns "$d"
+	ip link add veth0 netns "$c" type veth peer name cli netns "$d"
+	ip -n "$c" addr add 10.0.0.2/24 dev veth0
+	ip -n "$c" link set veth0 up
+	ip -n "$d" addr add 10.0.0.1/24 dev cli
+	ip -n "$d" addr add "$VIP/24" dev cli
+	ip -n "$d" link set cli up
+	ip -n "$c" addr add fd00:1::2/64 dev veth0 nodad
+	ip -n "$d" addr add fd00:1::1/64 dev cli nodad
+	ip -n "$d" addr add "$VIP6/64" dev cli nodad
+	ip -n "$d" link add br0 type bridge
+	ip -n "$d" addr add 192.168.1.1/24 dev br0
+	ip -n "$d" addr add fd00:2::1/64 dev br0 nodad
+	ip -n "$d" link set br0 up
+	ip netns exec "$d" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$d" sysctl -qw net.ipv6.conf.all.forwarding=1
+	i=11
+	for r in "${RS_NAMES[@]}"; do
+		ns=$(dp_ns "$r")
+		new_netns "$ns"
+		ip link add eth0 netns "$ns" type veth peer name "$r" netns "$d"
+		ip -n "$d" link set "$r" master br0 up
+		ip -n "$ns" addr add "192.168.1.$i/24" dev eth0
+		ip -n "$ns" link set eth0 up
+		ip -n "$ns" route add default via 192.168.1.1
+		ip -n "$ns" addr add "fd00:2::$i/64" dev eth0 nodad
+		ip -n "$ns" -6 route add default via fd00:2::1
+		# Servers: every TCP connection and UDP datagram on ports 80
+		# and 53 gets the name, over IPv4 and IPv6.
+		for port in 80 53; do
+			ip netns exec "$ns" "$TRAFFIC" serve "$r" "$port" &
+			dp_pids+=($!)
+		done
+		i=$((i + 1))
+	done
+	sleep 1
+}
+
+dp_pids=()
+# Stops the servers and removes the namespaces.
+dp_teardown() {
+	for p in "${dp_pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	cleanup_netns
+	dp_pids=()
+	netns_list=()
+}
+trap dp_teardown EXIT
+
+rs_addr() { # rs_addr r2 -> 192.168.1.12, or [fd00:2::12] with FAM=6
+	local n
+	case $1 in r1) n=11 ;; r2) n=12 ;; r3) n=13 ;; esac
+	if [ "$FAM" = 6 ]; then echo "[fd00:2::$n]"; else echo "192.168.1.$n"; fi
+}
+
+# The virtual address as ipvsadm and socat write it.
+vip() { if [ "$FAM" = 6 ]; then echo "[$VIP6]"; else echo "$VIP"; fi; }
+
+# traffic <tcp|udp|udp-one> <port> <count> [source port]: from the client
+# to the VIP; prints "r1=N r2=N r3=N other=N" (who answered how often).
+traffic() {
+	local mode=$1 port=$2 n=$3
+	shift 3
+	in_ns c "$TRAFFIC" "$mode" "$(vip):$port" "$n" "$@"
+}
+
+# udp_from <source port>: the real server one datagram from that port
+# reaches.
+udp_from() {
+	traffic udp 53 1 "$1" | tr ' ' '\n' | sed -n 's/=1$//p' | grep -v other
+}
+
+add_rs() { # add_rs <-t|-u> <port> <rs> <weight> [fwd flag]
+	director ipvsadm -a "$1" "$(vip):$2" -r "$(rs_addr "$3"):$2" -w "$4" "${5:--m}"
+}

@@ -1,0 +1,102 @@
+# The NAT scenario of the data-plane selftests (sourced after lib.sh and
+# dataplane.sh, with FAM set): schedulers' distribution, weight 0,
+# persistence, deleting a real server under traffic, UDP expiry by
+# timeout, connection listing and counters. It runs on ipvs_rs.ko and on
+# stock ip_vs.ko; both must pass and print the same.
+
+expect_count() { # expect_count <what> <expected> <traffic args...>
+	local what=$1 want=$2 got
+	shift 2
+	got=$(traffic "$@")
+	echo "$what: $got"
+	[ "$got" = "$want" ] || fail "$what: expected '$want', got '$got' ($module)"
+}
+
+scenario() {
+	director ipvsadm -C
+	director ipvsadm --set 900 120 2
+
+	director ipvsadm -A -t "$(vip):80" -s rr
+	for r in r1 r2 r3; do add_rs -t 80 "$r" 1; done
+	expect_count "tcp rr" "r1=10 r2=10 r3=10 other=0" tcp 80 30
+
+	director ipvsadm -E -t "$(vip):80" -s wrr
+	director ipvsadm -e -t "$(vip):80" -r "$(rs_addr r2):80" -w 2 -m
+	director ipvsadm -e -t "$(vip):80" -r "$(rs_addr r3):80" -w 3 -m
+	expect_count "tcp wrr 1:2:3" "r1=5 r2=10 r3=15 other=0" tcp 80 30
+
+	director ipvsadm -E -t "$(vip):80" -s rr
+	director ipvsadm -e -t "$(vip):80" -r "$(rs_addr r1):80" -w 0 -m
+	expect_count "tcp rr, r1 quiescent" "r1=0 r2=6 r3=6 other=0" tcp 80 12
+
+	director ipvsadm -C
+	director ipvsadm -A -t "$(vip):80" -s lc
+	for r in r1 r2 r3; do add_rs -t 80 "$r" 1; done
+	expect_count "tcp lc" "r1=4 r2=4 r3=4 other=0" tcp 80 12
+
+	# Connections show in the listing (TIME_WAIT after a clean close).
+	director ipvsadm -Lnc | grep -q "^TCP .*TIME_WAIT" ||
+		fail "no TCP connection listed ($module): $(director ipvsadm -Lnc)"
+	conns=$(director ipvsadm -Ln --stats | awk -v v="$(vip):80" '$2 == v { print $3 }')
+	echo "service connections: $conns"
+	[ "$conns" = 12 ] || fail "service counted $conns connections, want 12 ($module)"
+
+	director ipvsadm -C
+	director ipvsadm -A -u "$(vip):53" -s rr
+	for r in r1 r2 r3; do add_rs -u 53 "$r" 1; done
+	expect_count "udp rr" "r1=10 r2=10 r3=10 other=0" udp 53 30
+	n=$(director ipvsadm -Lnc | grep -c "^UDP ")
+	echo "udp connections listed: $n"
+	[ "$n" = 30 ] || fail "expected 30 UDP connections listed, got $n ($module)"
+
+	# One client port keeps its real server, even after that real server
+	# is deleted (expire_nodest_conn=0, stock's default).
+	first=$(udp_from 40000)
+	again=$(udp_from 40000)
+	[ "$first" = "$again" ] || fail "client port 40000 moved: $first then $again ($module)"
+	director ipvsadm -d -u "$(vip):53" -r "$(rs_addr "$first"):53"
+	after=$(udp_from 40000)
+	echo "udp flow after deleting its real server: same=$([ "$after" = "$first" ] && echo yes || echo no)"
+	[ "$after" = "$first" ] || fail "flow of a deleted real server: '$after', want '$first' ($module)"
+	new=$(udp_from 40001)
+	[ -n "$new" ] && [ "$new" != "$first" ] || fail "new flow went to '$new' ($module)"
+
+	# UDP timeout 2 s: the connections expire.
+	sleep 4
+	n=$(director ipvsadm -Lnc | grep -c "^UDP ")
+	echo "udp connections after the timeout: $n"
+	[ "$n" = 0 ] || fail "$n UDP connections outlived their timeout ($module)"
+
+	# Persistence: one client sticks to one real server.
+	director ipvsadm -C
+	director ipvsadm -A -t "$(vip):80" -s rr -p 60
+	for r in r1 r2 r3; do add_rs -t 80 "$r" 1; done
+	got=$(traffic tcp 80 9)
+	echo "persistent: $(echo "$got" | tr ' ' '\n' | grep -c '=9$') server took all 9"
+	echo "$got" | grep -Eq '(^| )r[123]=9( |$)' || fail "persistence spread: $got ($module)"
+	director ipvsadm -Lnc | grep -q "PERSIST" ||
+		fail "no persistence template listed ($module)"
+	persist=$(director ipvsadm -Ln --persistent-conn | awk '$1 == "->" && $5 + 0 > 0' | wc -l)
+	echo "real servers with a template: $persist"
+	[ "$persist" = 1 ] || fail "templates on $persist real servers ($module)"
+	director ipvsadm -C
+}
+
+load_rs
+dp_setup
+module=ipvs_rs
+out_rs=$(scenario) || { echo "$out_rs"; exit 1; }
+echo "$out_rs" | sed 's/^/ipvs_rs: /'
+dp_teardown
+# Flushing keeps connections until they time out; unloading frees them.
+rmmod ipvs_rs || fail "rmmod ipvs_rs with connections left"
+
+if modprobe ip_vs 2>/dev/null; then
+	dp_setup
+	module=stock
+	out_stock=$(scenario) || { echo "$out_stock"; exit 1; }
+	dp_teardown
+	unload_all
+	expect_eq "transcript ipvs_rs vs stock" "$out_stock" "$out_rs"
+fi
+echo "IPv$FAM NAT behaves as stock"

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Traffic for the VM selftests, in one process per role so that a test
+//! needs a handful of `exec`s instead of one per connection (process
+//! start-up dominates in the emulated guest).
+//!
+//! - `serve NAME PORT`: answers every TCP connection and every UDP
+//!   datagram on PORT (IPv4 and IPv6) with `NAME\n`.
+//! - `tcp ADDR:PORT COUNT`: COUNT connections, one after the other.
+//! - `udp ADDR:PORT COUNT [SPORT]`: COUNT datagrams, each from a new
+//!   socket (a new connection for IPVS), or all from source port SPORT.
+//! - `udp-one ADDR:PORT COUNT`: COUNT datagrams from one socket.
+//!
+//! Clients print `r1=N r2=N r3=N other=N`: who answered how often
+//! ("other": no answer within 3 s, or an unknown name).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::ExitCode;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(3);
+const NAMES: [&str; 3] = ["r1", "r2", "r3"];
+
+fn serve(name: &str, port: u16) -> std::io::Result<()> {
+    // `[::]` takes IPv4 too (net.ipv6.bindv6only is 0 by default).
+    let tcp = TcpListener::bind(("::", port))?;
+    let udp = UdpSocket::bind(("::", port))?;
+    let reply = format!("{name}\n");
+    let udp_reply = reply.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((_, peer)) = udp.recv_from(&mut buf) {
+            let _ = udp.send_to(udp_reply.as_bytes(), peer);
+        }
+    });
+    for s in tcp.incoming() {
+        let Ok(mut s) = s else { continue };
+        let _ = s.write_all(reply.as_bytes());
+        // Close first, as a web server would: the client side sees FIN.
+    }
+    Ok(())
+}
+
+fn answer(buf: &[u8]) -> String {
+    String::from_utf8_lossy(buf).trim().to_string()
+}
+
+fn tcp_once(to: SocketAddr) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&to, WAIT).ok()?;
+    s.set_read_timeout(Some(WAIT)).ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    Some(answer(&out))
+}
+
+fn udp_socket(to: SocketAddr, sport: u16) -> Option<UdpSocket> {
+    let any: SocketAddr = if to.is_ipv4() {
+        ([0, 0, 0, 0], sport).into()
+    } else {
+        ([0u16; 8], sport).into()
+    };
+    let s = UdpSocket::bind(any).ok()?;
+    s.set_read_timeout(Some(WAIT)).ok()?;
+    // Connected: replies from any other source are not ours (checks SNAT).
+    s.connect(to).ok()?;
+    Some(s)
+}
+
+fn udp_once(s: &UdpSocket) -> Option<String> {
+    s.send(b"q\n").ok()?;
+    let mut buf = [0u8; 256];
+    let n = s.recv(&mut buf).ok()?;
+    Some(answer(&buf[..n]))
+}
+
+fn report(answers: impl Iterator<Item = Option<String>>) {
+    let mut counts: BTreeMap<&str, u32> = NAMES.iter().map(|n| (*n, 0)).collect();
+    let mut other = 0;
+    for a in answers {
+        match a.as_deref().and_then(|a| NAMES.iter().find(|n| **n == a)) {
+            Some(n) => *counts.get_mut(n).unwrap() += 1,
+            None => other += 1,
+        }
+    }
+    let mut line: Vec<String> = counts.iter().map(|(n, c)| format!("{n}={c}")).collect();
+    line.push(format!("other={other}"));
+    println!("{}", line.join(" "));
+}
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: ipvs-traffic serve NAME PORT | tcp ADDR:PORT COUNT | \
+         udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT"
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).map(String::as_str);
+    let target = || arg(1).and_then(|a| a.parse::<SocketAddr>().ok());
+    let count = || arg(2).and_then(|c| c.parse::<u32>().ok());
+    match (arg(0), target(), count()) {
+        (Some("serve"), _, _) => {
+            let (Some(name), Some(Ok(port))) = (arg(1), arg(2).map(str::parse::<u16>)) else {
+                return usage();
+            };
+            if let Err(e) = serve(name, port) {
+                eprintln!("ipvs-traffic: serve {name} on {port}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        (Some("tcp"), Some(to), Some(n)) => report((0..n).map(|_| tcp_once(to))),
+        (Some("udp"), Some(to), Some(n)) => {
+            let sport = arg(3).and_then(|p| p.parse().ok()).unwrap_or(0);
+            report((0..n).map(|_| udp_socket(to, sport).and_then(|s| udp_once(&s))));
+        }
+        (Some("udp-one"), Some(to), Some(n)) => match udp_socket(to, 0) {
+            Some(s) => report((0..n).map(|_| udp_once(&s))),
+            None => return ExitCode::FAILURE,
+        },
+        _ => return usage(),
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The connection table: RCU lookups, one lock per bucket, a timer per
+//! connection.
+//!
+//! Reference counting follows stock IPVS. A hashed connection holds one
+//! reference for the table and its timer; every [`ConnRef`] holds one more.
+//! Dropping a [`ConnRef`] re-arms the timer with the connection's timeout.
+//! When the timer fires and only the table's reference is left, the
+//! connection is unhashed under its bucket lock (the count goes 1 -> 0,
+//! so lookups cannot revive it) and freed after an RCU grace period.
+//! Connections that were never hashed (one-packet scheduling) are freed
+//! at once when their last reference goes: no timer, no RCU callback.
+
+use crate::bindings;
+use crate::config::{Addr, Counters, DestShared};
+use crate::hash::conn_bucket;
+use crate::kapi::sync::RawSpinLockBh;
+use crate::kapi::timer::{jiffies, Timer};
+use crate::kapi::{hlist, rcu};
+use crate::list::Shared;
+use crate::state::{Dir, Flags, Tcp, TcpConn};
+use crate::uapi::conn_flags;
+use core::mem::offset_of;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
+use kernel::prelude::*;
+
+/// `IP_VS_CONN_F_HASHED`.
+const HASHED: u32 = 0x0040;
+/// `IP_VS_CONN_F_NOOUTPUT`: the director sees only the client's side.
+pub(crate) const NOOUTPUT: u32 = 0x0080;
+/// A template that must not be used again (its real server went away).
+const DEAD: u32 = 1 << 24;
+
+const IPPROTO_TCP: u8 = 6;
+
+/// What a new connection is made of.
+pub(crate) struct NewConn {
+    /// Address family.
+    pub(crate) af: u16,
+    /// IP protocol (0 for fwmark templates).
+    pub(crate) protocol: u8,
+    /// Client address and port.
+    pub(crate) caddr: Addr,
+    /// Client port.
+    pub(crate) cport: [u8; 2],
+    /// Virtual address (or fwmark, for fwmark templates).
+    pub(crate) vaddr: Addr,
+    /// Virtual port.
+    pub(crate) vport: [u8; 2],
+    /// Real server address.
+    pub(crate) daddr: Addr,
+    /// Real server port.
+    pub(crate) dport: [u8; 2],
+    /// `IP_VS_CONN_F_*`.
+    pub(crate) flags: u32,
+    /// Timeout until the first state change, jiffies.
+    pub(crate) timeout: u32,
+    /// The real server.
+    pub(crate) dest: Shared<DestShared>,
+    /// The service's counters.
+    pub(crate) svc_stats: Shared<Counters>,
+    /// The persistence template this connection belongs to.
+    pub(crate) control: Option<ConnRef>,
+}
+
+fn pack(t: TcpConn) -> u32 {
+    t.state as u32 | if t.no_output { 0x100 } else { 0 }
+}
+
+/// A connection (or persistence template).
+pub(crate) struct Conn {
+    node: hlist::Node,
+    timer: Timer,
+    rcu: rcu::Head,
+    refcnt: AtomicI32,
+    n_control: AtomicI32,
+    flags: AtomicU32,
+    /// Protocol state ([`TcpConn`] packed: state, bit 8 `no_output`).
+    state: AtomicU32,
+    /// Current timeout, jiffies.
+    timeout: AtomicU32,
+    /// Counted reference to the controlling template, or NULL.
+    control: AtomicPtr<Conn>,
+    table: NonNull<ConnTable>,
+    /// Address family.
+    pub(crate) af: u16,
+    /// IP protocol.
+    pub(crate) protocol: u8,
+    /// Client address.
+    pub(crate) caddr: Addr,
+    /// Client port.
+    pub(crate) cport: [u8; 2],
+    /// Virtual address.
+    pub(crate) vaddr: Addr,
+    /// Virtual port.
+    pub(crate) vport: [u8; 2],
+    /// Real server address.
+    pub(crate) daddr: Addr,
+    /// Real server port.
+    pub(crate) dport: [u8; 2],
+    /// The real server.
+    pub(crate) dest: Shared<DestShared>,
+    /// The service's counters.
+    pub(crate) svc_stats: Shared<Counters>,
+}
+
+// SAFETY: the shared fields are atomics, or immutable after creation; the
+// intrusive list node, timer and RCU head are only touched under the rules
+// of this module (bucket lock, reference count).
+unsafe impl Send for Conn {}
+// SAFETY: as above.
+unsafe impl Sync for Conn {}
+
+impl Conn {
+    /// `IP_VS_CONN_F_*` flags.
+    pub(crate) fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// Forwarding method (`IP_VS_CONN_F_FWD_MASK` bits).
+    pub(crate) fn fwd(&self) -> u32 {
+        self.flags() & conn_flags::FWD_MASK
+    }
+
+    /// Whether this is a persistence template.
+    pub(crate) fn is_template(&self) -> bool {
+        self.flags() & conn_flags::TEMPLATE != 0
+    }
+
+    fn is_one_packet(&self) -> bool {
+        self.flags() & conn_flags::ONE_PACKET != 0
+    }
+
+    fn tcp(&self) -> TcpConn {
+        let v = self.state.load(Ordering::Relaxed);
+        TcpConn {
+            state: Tcp::from_index(v as u8),
+            no_output: v & 0x100 != 0,
+        }
+    }
+
+    /// The state name `/proc/net/ip_vs_conn` shows.
+    pub(crate) fn state_name(&self) -> &'static str {
+        match self.protocol {
+            _ if self.is_template() => "PERSIST",
+            IPPROTO_TCP => self.tcp().state.name(),
+            17 => "UDP",
+            132 => "ESTABLISHED",
+            _ => "NONE",
+        }
+    }
+
+    /// Seconds until the timer fires.
+    pub(crate) fn expires_in(&self, hz: u32) -> u32 {
+        // SAFETY: reading `expires` of a timer this connection owns; a
+        // racing update only makes the figure stale.
+        let expires = unsafe { (*self.timer.as_ptr()).expires } as u64;
+        let left = expires.wrapping_sub(jiffies()) as i64;
+        if left <= 0 {
+            0
+        } else {
+            (left as u64 / u64::from(hz.max(1))) as u32
+        }
+    }
+
+    /// Sets the timeout the next [`ConnRef`] drop arms, jiffies.
+    pub(crate) fn set_timeout(&self, jiffies: u32) {
+        self.timeout.store(jiffies, Ordering::Relaxed);
+    }
+
+    /// Runs the TCP state machine on a packet; returns the new state.
+    /// Moves the connection between the real server's active and
+    /// inactive counts when it enters or leaves an active state.
+    pub(crate) fn tcp_transition(&self, dir: Dir, flags: Flags, secure: bool) -> Tcp {
+        let mut cur = self.state.load(Ordering::Relaxed);
+        loop {
+            let mut next = TcpConn {
+                state: Tcp::from_index(cur as u8),
+                no_output: cur & 0x100 != 0,
+            };
+            next.on_packet(dir, flags, secure);
+            let packed = pack(next);
+            match self
+                .state
+                .compare_exchange(cur, packed, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    let was = Tcp::from_index(cur as u8).active();
+                    if was != next.state.active() && !self.is_template() {
+                        let (from, to) = if was {
+                            (&self.dest.active, &self.dest.inactive)
+                        } else {
+                            (&self.dest.inactive, &self.dest.active)
+                        };
+                        from.fetch_sub(1, Ordering::Relaxed);
+                        to.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return next.state;
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Counts a packet of this connection; `inbound` is client to server.
+    pub(crate) fn count_packet(&self, inbound: bool, bytes: u32) {
+        self.dest.stats.count_packet(inbound, bytes);
+        self.svc_stats.count_packet(inbound, bytes);
+    }
+
+    /// Whether a template may still direct new connections
+    /// (`ip_vs_check_template`).
+    pub(crate) fn template_usable(&self, expire_quiescent: bool) -> bool {
+        if self.flags() & DEAD != 0 {
+            return false;
+        }
+        let ok = self.dest.available.load(Ordering::Relaxed)
+            && !(expire_quiescent && self.dest.weight.load(Ordering::Relaxed) == 0);
+        if !ok {
+            // Never match again; the timer frees it.
+            self.flags.fetch_or(DEAD, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    fn table(&self) -> &ConnTable {
+        // SAFETY: the table outlives its connections: it flushes them all
+        // before it is dropped (`ConnTable::drop`).
+        unsafe { self.table.as_ref() }
+    }
+
+    /// Drops one reference (`ip_vs_conn_put`).
+    fn put(this: NonNull<Conn>) {
+        // SAFETY: the caller owns a reference, so the connection is alive.
+        let c = unsafe { this.as_ref() };
+        if c.is_one_packet() && c.refcnt.load(Ordering::Acquire) == 1 && !c.timer.pending() {
+            Conn::expire(this);
+            return;
+        }
+        let t = if c.is_one_packet() {
+            0
+        } else {
+            c.timeout.load(Ordering::Relaxed)
+        };
+        c.timer.modify(jiffies() + u64::from(t));
+        c.refcnt.fetch_sub(1, Ordering::Release);
+    }
+
+    /// Tries to take the last reference away: unhashes under the bucket
+    /// lock. Returns (taken, was hashed).
+    fn unlink(&self) -> (bool, bool) {
+        if self.flags() & HASHED == 0 {
+            let ok = self
+                .refcnt
+                .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok();
+            return (ok, false);
+        }
+        let table = self.table();
+        let bucket = &table.buckets[table.bucket_of(self.protocol, &self.caddr, self.cport)];
+        let _guard = bucket.lock.lock();
+        if self
+            .refcnt
+            .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return (false, true);
+        }
+        // SAFETY: hashed in this bucket, and we hold its lock.
+        unsafe { self.node.del_rcu() };
+        self.flags.fetch_and(!HASHED, Ordering::Relaxed);
+        (true, true)
+    }
+
+    /// The timer's work (`ip_vs_conn_expire`): free the connection if
+    /// nobody uses it, else try again after its timeout.
+    fn expire(this: NonNull<Conn>) {
+        // SAFETY: the table's (or the caller's last) reference keeps it
+        // alive until `unlink` succeeds below.
+        let c = unsafe { this.as_ref() };
+        if c.n_control.load(Ordering::Acquire) == 0 {
+            let (taken, hashed) = c.unlink();
+            if taken {
+                c.timer.delete();
+                c.release_resources();
+                let table = c.table();
+                table.count.fetch_sub(1, Ordering::Relaxed);
+                if hashed {
+                    // SAFETY: unhashed and unreferenced; RCU readers that
+                    // found it before may still look at it until the
+                    // grace period ends, so the memory goes after it.
+                    unsafe { c.rcu.call(Conn::free_rcu) };
+                } else {
+                    // SAFETY: never hashed, so nobody else ever saw it:
+                    // the fast free path. The box came from `create`.
+                    drop(unsafe { KBox::from_raw(this.as_ptr()) });
+                }
+                return;
+            }
+        }
+        // Still in use: expire later.
+        c.refcnt.fetch_add(1, Ordering::Relaxed);
+        Conn::put(this);
+    }
+
+    /// Gives back what the connection counted and held.
+    fn release_resources(&self) {
+        let d = &self.dest;
+        let counter = if self.is_template() {
+            &d.persist
+        } else if self.protocol == IPPROTO_TCP && self.tcp().state.active() {
+            &d.active
+        } else {
+            &d.inactive
+        };
+        counter.fetch_sub(1, Ordering::Relaxed);
+        let ctl = self.control.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if let Some(ctl) = NonNull::new(ctl) {
+            // `control` held a counted reference (see `create`); it moves
+            // into this `ConnRef`, whose drop gives it back.
+            let ctl = ConnRef(ctl);
+            ctl.n_control.fetch_sub(1, Ordering::Release);
+        }
+    }
+
+    /// The timer callback.
+    ///
+    /// # Safety
+    ///
+    /// Called by the timer core only, for the `timer` of a live `Conn`.
+    unsafe extern "C" fn timer_fired(t: *mut bindings::timer_list) {
+        // SAFETY: the timer is the `timer` field of a live `Conn` (a pending
+        // timer belongs to a hashed connection, which the table keeps).
+        let c = unsafe { t.cast::<u8>().sub(offset_of!(Conn, timer)).cast::<Conn>() };
+        // SAFETY: non-null, derived from a valid timer pointer.
+        Conn::expire(unsafe { NonNull::new_unchecked(c) });
+    }
+
+    /// The RCU callback that frees an expired connection.
+    ///
+    /// # Safety
+    ///
+    /// Called by RCU only, for the `rcu` head `expire` queued.
+    unsafe extern "C" fn free_rcu(h: *mut bindings::callback_head) {
+        // SAFETY: the head is the `rcu` field of a `Conn` queued by
+        // `expire`, which owns it; the box came from `create`.
+        drop(unsafe { KBox::from_raw(h.cast::<u8>().sub(offset_of!(Conn, rcu)).cast::<Conn>()) });
+    }
+}
+
+/// A counted reference to a connection; dropping it re-arms the timer.
+pub(crate) struct ConnRef(NonNull<Conn>);
+
+// SAFETY: references may be dropped on any CPU; `Conn` is `Sync`.
+unsafe impl Send for ConnRef {}
+// SAFETY: as above.
+unsafe impl Sync for ConnRef {}
+
+impl core::ops::Deref for ConnRef {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        // SAFETY: the reference we hold keeps the connection alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Drop for ConnRef {
+    fn drop(&mut self) {
+        Conn::put(self.0);
+    }
+}
+
+struct Bucket {
+    lock: RawSpinLockBh,
+    head: hlist::Head,
+}
+
+/// The connections of one namespace.
+pub(crate) struct ConnTable {
+    buckets: KVVec<Bucket>,
+    bits: u32,
+    seed: u32,
+    count: AtomicU32,
+}
+
+/// What a lookup matches.
+pub(crate) struct Lookup<'a> {
+    /// Address family.
+    pub(crate) af: u16,
+    /// IP protocol.
+    pub(crate) protocol: u8,
+    /// Source address of the packet.
+    pub(crate) saddr: &'a Addr,
+    /// Source port.
+    pub(crate) sport: [u8; 2],
+    /// Destination address.
+    pub(crate) daddr: &'a Addr,
+    /// Destination port.
+    pub(crate) dport: [u8; 2],
+}
+
+impl ConnTable {
+    /// A table of `1 << bits` buckets, in place (`init` follows).
+    pub(crate) fn new(bits: u32, seed: u32) -> Result<Pin<KBox<Self>>> {
+        let n = 1usize << bits;
+        let mut buckets = KVVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            buckets.push(
+                Bucket {
+                    lock: RawSpinLockBh::uninit(),
+                    head: hlist::Head::uninit(),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        for b in buckets.iter() {
+            // SAFETY: capacity was reserved up front, so the buckets never
+            // move; nobody else sees them yet.
+            unsafe {
+                b.lock.init();
+                b.head.init();
+            }
+        }
+        Ok(KBox::pin(
+            Self {
+                buckets,
+                bits,
+                seed,
+                count: AtomicU32::new(0),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    fn bucket_of(&self, protocol: u8, addr: &Addr, port: [u8; 2]) -> usize {
+        conn_bucket(protocol, addr, port, self.seed, self.bits)
+    }
+
+    /// Number of connections (templates included).
+    pub(crate) fn count(&self) -> u32 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Finds a connection matching `pred` in the bucket of
+    /// (`protocol`, `addr`, `port`), taking a reference.
+    fn find(
+        &self,
+        protocol: u8,
+        addr: &Addr,
+        port: [u8; 2],
+        pred: impl Fn(&Conn) -> bool,
+    ) -> Option<ConnRef> {
+        let bucket = &self.buckets[self.bucket_of(protocol, addr, port)];
+        let _rcu = rcu::read_lock();
+        // SAFETY: walked under `rcu_read_lock`; entries are freed only
+        // after a grace period.
+        for node in unsafe { bucket.head.iter() } {
+            // SAFETY: every node on the table is the `node` of a `Conn`.
+            let c = unsafe {
+                &*node
+                    .as_ptr()
+                    .cast::<u8>()
+                    .sub(offset_of!(Conn, node))
+                    .cast::<Conn>()
+            };
+            if !pred(c) {
+                continue;
+            }
+            // Take a reference unless it is being freed (count 0).
+            let mut n = c.refcnt.load(Ordering::Relaxed);
+            while n != 0 {
+                match c
+                    .refcnt
+                    .compare_exchange(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    Ok(_) => return Some(ConnRef(NonNull::from(c))),
+                    Err(now) => n = now,
+                }
+            }
+        }
+        None
+    }
+
+    /// A packet from a client (`ip_vs_conn_in_get`).
+    pub(crate) fn lookup_in(&self, l: &Lookup<'_>) -> Option<ConnRef> {
+        self.find(l.protocol, l.saddr, l.sport, |c| {
+            c.af == l.af
+                && c.protocol == l.protocol
+                && c.cport == l.sport
+                && c.vport == l.dport
+                && c.caddr == *l.saddr
+                && c.vaddr == *l.daddr
+                && !c.is_template()
+        })
+    }
+
+    /// A packet from a real server to a client (`ip_vs_conn_out_get`).
+    pub(crate) fn lookup_out(&self, l: &Lookup<'_>) -> Option<ConnRef> {
+        self.find(l.protocol, l.daddr, l.dport, |c| {
+            c.af == l.af
+                && c.protocol == l.protocol
+                && c.dport == l.sport
+                && c.cport == l.dport
+                && c.daddr == *l.saddr
+                && c.caddr == *l.daddr
+                && !c.is_template()
+        })
+    }
+
+    /// A persistence template (`ip_vs_ct_in_get`).
+    pub(crate) fn lookup_template(
+        &self,
+        af: u16,
+        protocol: u8,
+        caddr: &Addr,
+        vaddr: &Addr,
+        vport: [u8; 2],
+    ) -> Option<ConnRef> {
+        self.find(protocol, caddr, [0, 0], |c| {
+            c.af == af
+                && c.protocol == protocol
+                && c.cport == [0, 0]
+                && c.vport == vport
+                && c.caddr == *caddr
+                && c.vaddr == *vaddr
+                && c.is_template()
+                && c.flags() & DEAD == 0
+        })
+    }
+
+    /// Creates a connection, counts it on its real server and (unless it
+    /// is a one-packet connection) hashes it.
+    pub(crate) fn create(self: Pin<&Self>, n: NewConn) -> Result<ConnRef> {
+        let no_output = n.flags & NOOUTPUT != 0;
+        let conn = KBox::new(
+            Conn {
+                node: hlist::Node::uninit(),
+                timer: Timer::uninit(),
+                rcu: rcu::Head::uninit(),
+                refcnt: AtomicI32::new(1),
+                n_control: AtomicI32::new(0),
+                flags: AtomicU32::new(n.flags & !HASHED),
+                state: AtomicU32::new(pack(TcpConn::new(no_output))),
+                timeout: AtomicU32::new(n.timeout),
+                control: AtomicPtr::new(core::ptr::null_mut()),
+                table: NonNull::from(self.get_ref()),
+                af: n.af,
+                protocol: n.protocol,
+                caddr: n.caddr,
+                cport: n.cport,
+                vaddr: n.vaddr,
+                vport: n.vport,
+                daddr: n.daddr,
+                dport: n.dport,
+                dest: n.dest,
+                svc_stats: n.svc_stats,
+            },
+            GFP_ATOMIC,
+        )?;
+        let ptr = NonNull::from(KBox::leak(conn));
+        // SAFETY: just allocated; from here on the box is only reached via
+        // `ptr` and never moves.
+        let c = unsafe { ptr.as_ref() };
+        // SAFETY: as above; nobody else sees the connection yet.
+        unsafe {
+            c.node.init();
+            c.timer.setup(Conn::timer_fired);
+        }
+        let counter = if c.is_template() {
+            &c.dest.persist
+        } else {
+            &c.dest.inactive
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(ctl) = n.control {
+            ctl.n_control.fetch_add(1, Ordering::Release);
+            c.control.store(ctl.0.as_ptr(), Ordering::Release);
+            // The reference now lives in `control`.
+            core::mem::forget(ctl);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if !c.is_one_packet() {
+            let bucket = &self.buckets[self.bucket_of(c.protocol, &c.caddr, c.cport)];
+            let _guard = bucket.lock.lock();
+            c.refcnt.fetch_add(1, Ordering::Relaxed);
+            c.flags.fetch_or(HASHED, Ordering::Relaxed);
+            // SAFETY: bucket lock held; the node is on no list; the
+            // connection is freed only after unhashing and a grace period.
+            unsafe { bucket.head.add_rcu(&c.node) };
+        }
+        Ok(ConnRef(ptr))
+    }
+
+    /// Calls `f` on every connection (for `/proc/net/ip_vs_conn`), under
+    /// RCU; `f` returns `false` to stop.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Conn) -> bool) {
+        let _rcu = rcu::read_lock();
+        for b in self.buckets.iter() {
+            // SAFETY: walked under `rcu_read_lock`.
+            for node in unsafe { b.head.iter() } {
+                // SAFETY: every node on the table is the `node` of a `Conn`.
+                let c = unsafe {
+                    &*node
+                        .as_ptr()
+                        .cast::<u8>()
+                        .sub(offset_of!(Conn, node))
+                        .cast::<Conn>()
+                };
+                if !f(c) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Expires every connection now (`ip_vs_conn_flush`).
+    fn expire_all_now(&self) {
+        let now = jiffies();
+        self.for_each(|c| {
+            // Only the pending timer may be moved: a connection whose
+            // timer is idle is in use and re-arms it when released.
+            if c.timer.delete() {
+                c.timer.modify(now);
+            }
+            true
+        });
+    }
+}
+
+impl Drop for ConnTable {
+    fn drop(&mut self) {
+        // Packets no longer come (the hooks went first); expire what is
+        // left, templates after the connections they control.
+        while self.count() != 0 {
+            self.expire_all_now();
+            // SAFETY: process context (namespace teardown / module exit).
+            unsafe { bindings::msleep(10) };
+        }
+        // Let the RCU callbacks that free connections run before the
+        // module text can go.
+        rcu::barrier();
+    }
+}
+
+/// The TCP timeout of `state`, seconds, with the `--set` overrides.
+pub(crate) fn tcp_timeout(state: Tcp, t: &crate::config::Timeouts) -> u32 {
+    match state {
+        Tcp::Established => t.tcp,
+        Tcp::FinWait => t.tcp_fin,
+        s => s.default_timeout(),
+    }
+}
