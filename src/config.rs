@@ -10,7 +10,7 @@
 
 use crate::list::{share, List, NoMem, Shared};
 use crate::nlattr::{Attr, Nested};
-use crate::sched::{DestLoad, Kind, Scheduler};
+use crate::sched::{Client, DestLoad, Kind, Scheduler};
 use crate::uapi::{cmd, conn_flags, dest_attr, svc_attr, svc_flags};
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -263,6 +263,8 @@ pub(crate) struct Dest {
     pub(crate) tun_port: [u8; 2],
     /// Tunnel flags.
     pub(crate) tun_flags: u16,
+    /// Latest non-zero weight.
+    last_weight: i32,
     /// Counters shared with connections.
     pub(crate) shared: Shared<DestShared>,
 }
@@ -280,6 +282,7 @@ impl Dest {
             tun_type: 0,
             tun_port: [0; 2],
             tun_flags: 0,
+            last_weight: 0,
             shared: share(DestShared::default())?,
         };
         d.shared.available.store(true, Ordering::Relaxed);
@@ -291,6 +294,9 @@ impl Dest {
     fn set(&mut self, p: &DestParams) {
         self.fwd = p.fwd;
         self.weight = p.weight;
+        if p.weight > 0 {
+            self.last_weight = p.weight;
+        }
         self.u_threshold = p.u_threshold;
         self.l_threshold = p.l_threshold;
         self.tun_type = p.tun_type;
@@ -327,6 +333,9 @@ impl Dest {
             active,
             total,
             overloaded: self.u_threshold != 0 && total >= self.u_threshold,
+            last_weight: self.last_weight,
+            addr: self.addr,
+            port: self.port,
         }
     }
 
@@ -370,11 +379,18 @@ impl Service {
         }
     }
 
-    /// Picks a real server for a new connection (`ip_vs_schedule`); `None`
-    /// when every one is quiescent (weight 0) or overloaded.
-    pub(crate) fn schedule(&mut self) -> Option<&Dest> {
+    /// Picks a real server for a new connection from `client:port`
+    /// (`ip_vs_schedule`); `None` when every one is quiescent (weight 0)
+    /// or overloaded.
+    pub(crate) fn schedule(&mut self, client: &Addr, port: [u8; 2]) -> Option<&Dest> {
         let loads = self.loads();
-        let i = self.sched.as_mut()?.schedule(&loads)?;
+        let c = Client {
+            af: self.key.af(),
+            addr: client,
+            port,
+            svc_flags: self.flags,
+        };
+        let i = self.sched.as_mut()?.schedule(&loads, &c)?;
         self.dests.get(i)
     }
 
@@ -439,6 +455,11 @@ pub(crate) struct Table {
     services: List<Service>,
     /// Connection timeouts.
     pub(crate) timeouts: Timeouts,
+    /// Secret that seeds the hash keys of Maglev schedulers (the kernel
+    /// glue sets a random one).
+    seed: u64,
+    /// Schedulers keyed so far, so that each gets its own keys.
+    keyed: u64,
 }
 
 fn u16_of(a: &Attr<'_>, msg: &'static CStr) -> Result<u16, Error> {
@@ -668,11 +689,16 @@ fn check_dest_params(p: &DestParams) -> Result<(), Error> {
     Ok(())
 }
 
-fn scheduler_of(p: &SvcParams, loads: &[DestLoad]) -> Result<Option<Scheduler>, Error> {
+fn scheduler_of(
+    p: &SvcParams,
+    af: u16,
+    loads: &[DestLoad],
+    keys: [u64; 4],
+) -> Result<Option<Scheduler>, Error> {
     match p.sched.as_str() {
         "none" => Ok(None),
         name => Kind::from_name(name)
-            .map(|k| Some(Scheduler::new(k, loads)))
+            .map(|k| Some(Scheduler::with_keys(k, loads, af, keys)))
             .ok_or(err(ENOENT, c"ipvs: scheduler not found")),
     }
 }
@@ -697,7 +723,27 @@ impl Table {
         Self {
             services: List::new(),
             timeouts: Timeouts::default(),
+            seed: 0,
+            keyed: 0,
         }
+    }
+
+    /// Sets the secret the hashing schedulers' keys derive from.
+    pub(crate) fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+
+    /// Fresh keys for one scheduler (splitmix64 over the seed).
+    fn next_keys(&mut self) -> [u64; 4] {
+        core::array::from_fn(|_| {
+            self.keyed = self.keyed.wrapping_add(1);
+            let mut z = self
+                .seed
+                .wrapping_add(self.keyed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        })
     }
 
     /// The services, in no particular order.
@@ -810,6 +856,7 @@ impl Table {
         } else {
             None
         };
+        let keys = self.next_keys();
         let s = &mut self.services[idx];
         match (c, dest) {
             (cmd::NEW_SERVICE, _) => Err(err(EEXIST, c"ipvs: service already exists")),
@@ -818,11 +865,11 @@ impl Table {
                 p.flags = (s.flags & !p.mask) | (p.flags & p.mask);
                 check_svc_params(s.key.af(), &p)?;
                 let loads = s.loads();
-                let sched = match (&s.sched, p.sched.as_str()) {
-                    (Some(cur), name) if cur.kind().name() == name => Some(cur.clone()),
-                    _ => scheduler_of(&p, &loads)?,
-                };
-                s.sched = sched;
+                // The same scheduler keeps its state (stock does not
+                // re-initialise it either).
+                if s.sched_name() != p.sched.as_str() {
+                    s.sched = scheduler_of(&p, s.key.af(), &loads, keys)?;
+                }
                 s.flags = p.flags | svc_flags::HASHED;
                 s.timeout = p.timeout;
                 s.netmask = p.netmask;
@@ -873,7 +920,7 @@ impl Table {
 
     fn add_service(&mut self, key: SvcKey, p: &SvcParams) -> Result<(), Error> {
         check_svc_params(key.af(), p)?;
-        let sched = scheduler_of(p, &[])?;
+        let sched = scheduler_of(p, key.af(), &[], self.next_keys())?;
         self.services.push(Service {
             key,
             sched,

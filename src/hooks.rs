@@ -185,7 +185,7 @@ fn schedule(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Result<Option<ConnR
         let (pick, tmpl) = match existing {
             Some(found) => found,
             None => {
-                let Some(d) = svc.schedule() else {
+                let Some(d) = svc.schedule(&p.saddr, p.sport) else {
                     drop(table);
                     pkt.icmp_port_unreach(af == AF_INET6);
                     return Err(Verdict::Drop);
@@ -217,7 +217,7 @@ fn schedule(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Result<Option<ConnR
         control = Some(tmpl);
         pick
     } else {
-        match svc.schedule() {
+        match svc.schedule(&p.saddr, p.sport) {
             Some(d) => Pick::of(d),
             None => {
                 // `ip_vs_leave`: nobody to serve it.

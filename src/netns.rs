@@ -55,11 +55,14 @@ impl PernetState for IpvsNet {
 
     fn init(_net: &Net) -> Result<Self> {
         let t = Timeouts::default();
+        let mut table = Table::new();
+        let seed = |_| u64::from(crate::kapi::abi::random_u32());
+        table.set_seed(seed(0) << 32 | seed(1));
         Ok(Self {
             sysctls: core::array::from_fn(|i| AtomicI32::new(SYSCTLS[i].default)),
             counters: HookCounters::default(),
             config: KBox::pin_init(
-                crate::new_spinlock_bh!(Table::new(), kernel::c_str!("ipvs_rs::config")),
+                crate::new_spinlock_bh!(table, kernel::c_str!("ipvs_rs::config")),
                 GFP_KERNEL,
             )?,
             conns: ConnTable::new(

@@ -3,11 +3,13 @@
 //! Schedulers: pick the real server for a new connection.
 //!
 //! Pure code, host-tested against the stock algorithms' sequences
-//! (`net/netfilter/ipvs/ip_vs_{rr,wrr,lc,wlc,sed,nq}.c`). A service keeps
+//! (`net/netfilter/ipvs/ip_vs_{rr,wrr,lc,wlc,sed,nq,sh,mh}.c`). A service keeps
 //! its real servers in a list, newest first as stock does, and hands the
 //! scheduler a snapshot of their load ([`DestLoad`]); the scheduler answers
 //! with an index into that list. Positions are list indexes; `None` is the
 //! list head.
+
+use crate::list::List;
 
 /// What a scheduler sees of a real server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -20,6 +22,13 @@ pub(crate) struct DestLoad {
     pub(crate) total: u32,
     /// Over its upper connection threshold.
     pub(crate) overloaded: bool,
+    /// Latest non-zero weight (`last_weight`: Maglev keeps quiesced
+    /// servers in its table).
+    pub(crate) last_weight: i32,
+    /// Address (Maglev hashes it).
+    pub(crate) addr: [u8; 16],
+    /// Port, network order.
+    pub(crate) port: [u8; 2],
 }
 
 impl DestLoad {
@@ -49,6 +58,10 @@ pub(crate) enum Kind {
     Sed,
     /// Never queue.
     Nq,
+    /// Source hashing.
+    Sh,
+    /// Maglev hashing.
+    Mh,
 }
 
 impl Kind {
@@ -61,6 +74,8 @@ impl Kind {
             "wlc" => Kind::Wlc,
             "sed" => Kind::Sed,
             "nq" => Kind::Nq,
+            "sh" => Kind::Sh,
+            "mh" => Kind::Mh,
             _ => return None,
         })
     }
@@ -74,6 +89,8 @@ impl Kind {
             Kind::Wlc => "wlc",
             Kind::Sed => "sed",
             Kind::Nq => "nq",
+            Kind::Sh => "sh",
+            Kind::Mh => "mh",
         }
     }
 }
@@ -88,7 +105,7 @@ pub(crate) struct WrrMark {
 }
 
 /// Per-service scheduler state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Scheduler {
     /// Round robin: the last server picked.
     Rr(Option<usize>),
@@ -102,6 +119,100 @@ pub(crate) enum Scheduler {
     Sed,
     /// Never queue (stateless).
     Nq,
+    /// Source hashing: which real server each of 256 buckets points at.
+    Sh(List<Option<u16>>),
+    /// Maglev hashing.
+    Mh(Maglev),
+}
+
+/// What a hashing scheduler may look at of the client.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Client<'a> {
+    /// Address family.
+    pub(crate) af: u16,
+    /// Client address (IPv4 in the first four bytes).
+    pub(crate) addr: &'a [u8; 16],
+    /// Client port, network order (0 when the protocol has none).
+    pub(crate) port: [u8; 2],
+    /// The service's `IP_VS_SVC_F_*` flags (`sh-fallback`, `sh-port`).
+    pub(crate) svc_flags: u32,
+}
+
+/// `IP_VS_SVC_F_SCHED_SH_FALLBACK`.
+const SH_FALLBACK: u32 = 0x0008;
+/// `IP_VS_SVC_F_SCHED_SH_PORT`.
+const SH_PORT: u32 = 0x0010;
+const SH_TAB_BITS: u32 = 8;
+const SH_TAB_SIZE: usize = 1 << SH_TAB_BITS;
+
+/// The kernel's `hash_32`.
+fn hash_32(val: u32, bits: u32) -> u32 {
+    val.wrapping_mul(0x61C8_8647) >> (32 - bits)
+}
+
+/// `ip_vs_sh_hashkey`.
+fn sh_hashkey(c: &Client<'_>, port: [u8; 2], offset: usize) -> usize {
+    let w = |i: usize| u32::from_be_bytes([c.addr[i], c.addr[i + 1], c.addr[i + 2], c.addr[i + 3]]);
+    let fold = if c.af == 10 {
+        w(0) ^ w(4) ^ w(8) ^ w(12)
+    } else {
+        w(0)
+    };
+    let h = hash_32(
+        u32::from(u16::from_be_bytes(port)).wrapping_add(fold),
+        SH_TAB_BITS,
+    );
+    (offset + h as usize) & (SH_TAB_SIZE - 1)
+}
+
+/// `ip_vs_sh_reassign`: buckets go to the servers in list order, each
+/// taking as many consecutive buckets as its weight (at least one).
+/// On allocation failure the table stays empty (nothing scheduled until
+/// the next change).
+fn sh_assign(dests: &[DestLoad]) -> List<Option<u16>> {
+    let mut t = List::new();
+    let (mut p, mut count) = (0usize, 0i32);
+    for _ in 0..SH_TAB_SIZE {
+        let slot = if dests.is_empty() {
+            None
+        } else {
+            u16::try_from(p).ok()
+        };
+        if t.push(slot).is_err() {
+            return List::new();
+        }
+        if let Some(d) = dests.get(p) {
+            count += 1;
+            if count >= d.weight {
+                p = (p + 1) % dests.len();
+                count = 0;
+            }
+        }
+    }
+    t
+}
+
+fn sh_schedule(t: &[Option<u16>], dests: &[DestLoad], c: &Client<'_>) -> Option<usize> {
+    let port = if c.svc_flags & SH_PORT != 0 {
+        c.port
+    } else {
+        [0, 0]
+    };
+    let usable = |i: Option<u16>| {
+        let i = usize::from(i?);
+        dests.get(i).filter(|d| d.available()).map(|_| i)
+    };
+    let slot = |off: usize| t.get(sh_hashkey(c, port, off)).copied().flatten();
+    let first = sh_hashkey(c, port, 0);
+    slot(0)?;
+    if c.svc_flags & SH_FALLBACK == 0 {
+        return usable(slot(0));
+    }
+    // Walk the table from the bucket it should have been.
+    (0..SH_TAB_SIZE)
+        .map(|off| slot((off + first) % SH_TAB_SIZE))
+        .take_while(Option::is_some)
+        .find_map(usable)
 }
 
 fn gcd(a: i32, b: i32) -> i32 {
@@ -210,9 +321,204 @@ fn least_weighted(
     least.map(|(i, _)| i)
 }
 
+/// `IP_VS_SVC_F_SCHED_MH_FALLBACK` (same bit as sh's).
+const MH_FALLBACK: u32 = SH_FALLBACK;
+/// `IP_VS_SVC_F_SCHED_MH_PORT`.
+const MH_PORT: u32 = SH_PORT;
+/// Lookup table size: stock's default (`CONFIG_IP_VS_MH_TAB_INDEX` 12).
+const MH_TAB_SIZE: usize = 4093;
+/// `IP_VS_MH_TAB_BITS`.
+const MH_TAB_BITS: u32 = 6;
+
+/// `hsiphash` of one 32-bit word on 64-bit kernels (SipHash-1-3 with the
+/// length in the top byte, truncated), as `hsiphash_1u32`.
+fn hsiphash_u32(v: u32, key: [u64; 2]) -> u32 {
+    let mut s = [
+        0x736f_6d65_7073_6575 ^ key[0],
+        0x646f_7261_6e64_6f6d ^ key[1],
+        0x6c79_6765_6e65_7261 ^ key[0],
+        0x7465_6462_7974_6573 ^ key[1],
+    ];
+    let round = |s: &mut [u64; 4]| {
+        s[0] = s[0].wrapping_add(s[1]);
+        s[1] = s[1].rotate_left(13) ^ s[0];
+        s[0] = s[0].rotate_left(32);
+        s[2] = s[2].wrapping_add(s[3]);
+        s[3] = s[3].rotate_left(16) ^ s[2];
+        s[0] = s[0].wrapping_add(s[3]);
+        s[3] = s[3].rotate_left(21) ^ s[0];
+        s[2] = s[2].wrapping_add(s[1]);
+        s[1] = s[1].rotate_left(17) ^ s[2];
+        s[2] = s[2].rotate_left(32);
+    };
+    let b = (4u64 << 56) | u64::from(v);
+    s[3] ^= b;
+    round(&mut s);
+    s[0] ^= b;
+    s[2] ^= 0xff;
+    round(&mut s);
+    round(&mut s);
+    round(&mut s);
+    (s[0] ^ s[1] ^ s[2] ^ s[3]) as u32
+}
+
+/// `ip_vs_mh_hashkey`.
+fn mh_hashkey(af: u16, addr: &[u8; 16], port: [u8; 2], key: [u64; 2], offset: u32) -> u32 {
+    let w = |i: usize| u32::from_be_bytes([addr[i], addr[i + 1], addr[i + 2], addr[i + 3]]);
+    let fold = if af == 10 {
+        w(0) ^ w(4) ^ w(8) ^ w(12)
+    } else {
+        w(0)
+    };
+    let v = offset
+        .wrapping_add(u32::from(u16::from_be_bytes(port)))
+        .wrapping_add(fold);
+    hsiphash_u32(v, key)
+}
+
+/// Maglev consistent hashing (`ip_vs_mh.c`): a lookup table of
+/// [`MH_TAB_SIZE`] slots filled from each server's permutation, in
+/// proportion to its weight.
+#[derive(Debug)]
+pub(crate) struct Maglev {
+    af: u16,
+    /// `hash1` (lookups, offsets) and `hash2` (skips).
+    keys: [[u64; 2]; 2],
+    table: List<Option<u16>>,
+}
+
+impl Maglev {
+    fn new(af: u16, keys: [u64; 4], dests: &[DestLoad]) -> Self {
+        let mut m = Self {
+            af,
+            keys: [[keys[0], keys[1]], [keys[2], keys[3]]],
+            table: List::new(),
+        };
+        m.populate(dests);
+        m
+    }
+
+    /// `ip_vs_mh_reassign`: rebuilds the table for `dests`.
+    fn populate(&mut self, dests: &[DestLoad]) {
+        let gcd_w = dests.iter().filter(|d| d.last_weight > 0).fold(0, |g, d| {
+            if g > 0 {
+                gcd(d.last_weight, g)
+            } else {
+                d.last_weight
+            }
+        });
+        let mut table = List::new();
+        for _ in 0..MH_TAB_SIZE {
+            if table.push(None).is_err() {
+                // No memory: no table, so no scheduling until the next change.
+                self.table = List::new();
+                return;
+            }
+        }
+        if gcd_w < 1 {
+            self.table = table;
+            return;
+        }
+        let max_w = dests.iter().map(|d| d.last_weight).max().unwrap_or(0) / gcd_w;
+        let fls = 32 - (max_w as u32).leading_zeros();
+        let rshift = fls.saturating_sub(MH_TAB_BITS);
+        struct Setup {
+            perm: usize,
+            skip: usize,
+            turns: i32,
+        }
+        let size = MH_TAB_SIZE as u32;
+        let mut setup: List<Setup> = List::new();
+        for d in dests {
+            let offset = mh_hashkey(self.af, &d.addr, d.port, self.keys[0], 0) % size;
+            let skip = mh_hashkey(self.af, &d.addr, d.port, self.keys[1], 0) % (size - 1) + 1;
+            let lw = d.last_weight;
+            let turns = match (lw / gcd_w) >> rshift {
+                0 => i32::from(lw != 0),
+                t => t,
+            };
+            if setup
+                .push(Setup {
+                    perm: offset as usize,
+                    skip: skip as usize,
+                    turns,
+                })
+                .is_err()
+            {
+                self.table = List::new();
+                return;
+            }
+        }
+        let mut used = [0u64; MH_TAB_SIZE.div_ceil(64)];
+        let (mut n, mut dt) = (0, 0);
+        'fill: loop {
+            let mut i = 0;
+            while i < setup.len() {
+                let ds = &mut setup[i];
+                if ds.turns < 1 {
+                    i += 1;
+                    continue;
+                }
+                while used[ds.perm / 64] & (1 << (ds.perm % 64)) != 0 {
+                    ds.perm = (ds.perm + ds.skip) % MH_TAB_SIZE;
+                }
+                used[ds.perm / 64] |= 1 << (ds.perm % 64);
+                table[ds.perm] = u16::try_from(i).ok();
+                n += 1;
+                if n == MH_TAB_SIZE {
+                    break 'fill;
+                }
+                dt += 1;
+                if dt >= ds.turns {
+                    dt = 0;
+                    i += 1;
+                }
+            }
+        }
+        self.table = table;
+    }
+
+    fn schedule(&self, dests: &[DestLoad], c: &Client<'_>) -> Option<usize> {
+        let port = if c.svc_flags & MH_PORT != 0 {
+            c.port
+        } else {
+            [0, 0]
+        };
+        let size = MH_TAB_SIZE as u32;
+        let slot = |off: u32| {
+            let h = mh_hashkey(self.af, c.addr, port, self.keys[0], off) % size;
+            self.table.get(h as usize).copied().flatten()
+        };
+        let usable = |i: u16| {
+            let i = usize::from(i);
+            dests.get(i).filter(|d| d.available()).map(|_| i)
+        };
+        let first = slot(0)?;
+        if c.svc_flags & MH_FALLBACK == 0 {
+            return usable(first);
+        }
+        if let Some(i) = usable(first) {
+            return Some(i);
+        }
+        let ihash = mh_hashkey(self.af, c.addr, port, self.keys[0], 0) % size;
+        (0..size)
+            .map(|off| slot((off + ihash) % size))
+            .take_while(Option::is_some)
+            .find_map(|i| usable(i?))
+    }
+}
+
 impl Scheduler {
-    /// Fresh state for `kind` over `dests`.
+    /// Fresh state for `kind` over `dests` of an IPv4 service, with
+    /// all-zero hash keys.
+    #[cfg(test)]
     pub(crate) fn new(kind: Kind, dests: &[DestLoad]) -> Self {
+        Self::with_keys(kind, dests, 2, [0; 4])
+    }
+
+    /// Fresh state for `kind` over `dests` of an `af` service; `keys`
+    /// seed the hashing schedulers that want secret keys (Maglev).
+    pub(crate) fn with_keys(kind: Kind, dests: &[DestLoad], af: u16, keys: [u64; 4]) -> Self {
         match kind {
             Kind::Rr => Scheduler::Rr(None),
             Kind::Wrr => Scheduler::Wrr(WrrMark::new(dests)),
@@ -220,6 +526,8 @@ impl Scheduler {
             Kind::Wlc => Scheduler::Wlc,
             Kind::Sed => Scheduler::Sed,
             Kind::Nq => Scheduler::Nq,
+            Kind::Sh => Scheduler::Sh(sh_assign(dests)),
+            Kind::Mh => Scheduler::Mh(Maglev::new(af, keys, dests)),
         }
     }
 
@@ -232,11 +540,14 @@ impl Scheduler {
             Scheduler::Wlc => Kind::Wlc,
             Scheduler::Sed => Kind::Sed,
             Scheduler::Nq => Kind::Nq,
+            Scheduler::Sh(_) => Kind::Sh,
+            Scheduler::Mh(_) => Kind::Mh,
         }
     }
 
-    /// Picks a server for a new connection; `None` if none is available.
-    pub(crate) fn schedule(&mut self, dests: &[DestLoad]) -> Option<usize> {
+    /// Picks a server for a new connection from `client`; `None` if none
+    /// is available.
+    pub(crate) fn schedule(&mut self, dests: &[DestLoad], client: &Client<'_>) -> Option<usize> {
         match self {
             Scheduler::Rr(last) => {
                 // One full turn, starting after the last pick.
@@ -267,6 +578,8 @@ impl Scheduler {
             Scheduler::Wlc => least_weighted(dests, DestLoad::overhead, false),
             Scheduler::Sed => least_weighted(dests, |d| i64::from(d.active) + 1, false),
             Scheduler::Nq => least_weighted(dests, |d| i64::from(d.active) + 1, true),
+            Scheduler::Sh(t) => sh_schedule(t, dests, client),
+            Scheduler::Mh(m) => m.schedule(dests, client),
         }
     }
 
@@ -275,6 +588,8 @@ impl Scheduler {
         match self {
             Scheduler::Rr(Some(l)) if *l >= at => *l += 1,
             Scheduler::Wrr(m) => m.changed(dests),
+            Scheduler::Sh(t) => *t = sh_assign(dests),
+            Scheduler::Mh(m) => m.populate(dests),
             _ => {}
         }
     }
@@ -291,14 +606,19 @@ impl Scheduler {
                 }
             }
             Scheduler::Wrr(m) => m.changed(dests),
+            Scheduler::Sh(t) => *t = sh_assign(dests),
+            Scheduler::Mh(m) => m.populate(dests),
             _ => {}
         }
     }
 
     /// A server's weight or thresholds changed.
     pub(crate) fn dest_updated(&mut self, dests: &[DestLoad]) {
-        if let Scheduler::Wrr(m) = self {
-            m.changed(dests)
+        match self {
+            Scheduler::Wrr(m) => m.changed(dests),
+            Scheduler::Sh(t) => *t = sh_assign(dests),
+            Scheduler::Mh(m) => m.populate(dests),
+            _ => {}
         }
     }
 }
@@ -317,8 +637,15 @@ mod tests {
             .collect()
     }
 
+    const ANY: Client<'static> = Client {
+        af: 2,
+        addr: &[10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        port: [0xc3, 0x50],
+        svc_flags: 0,
+    };
+
     fn run(s: &mut Scheduler, d: &[DestLoad], n: usize) -> Vec<Option<usize>> {
-        (0..n).map(|_| s.schedule(d)).collect()
+        (0..n).map(|_| s.schedule(d, &ANY)).collect()
     }
 
     #[test]
@@ -346,8 +673,8 @@ mod tests {
         );
         let none = w(&[0, 0]);
         let mut s = Scheduler::new(Kind::Rr, &none);
-        assert_eq!(s.schedule(&none), None);
-        assert_eq!(Scheduler::new(Kind::Rr, &[]).schedule(&[]), None);
+        assert_eq!(s.schedule(&none, &ANY), None);
+        assert_eq!(Scheduler::new(Kind::Rr, &[]).schedule(&[], &ANY), None);
     }
 
     #[test]
@@ -358,7 +685,7 @@ mod tests {
         d.remove(1);
         s.dest_removed(1, &d);
         // The mark moved back to 0; the next is the old third server.
-        assert_eq!(s.schedule(&d), Some(1));
+        assert_eq!(s.schedule(&d, &ANY), Some(1));
     }
 
     #[test]
@@ -388,12 +715,12 @@ mod tests {
     fn wrr_nothing_available() {
         let d = w(&[0, 0]);
         let mut s = Scheduler::new(Kind::Wrr, &d);
-        assert_eq!(s.schedule(&d), None);
+        assert_eq!(s.schedule(&d, &ANY), None);
         let mut d = w(&[3, 1]);
         d[0].overloaded = true;
         d[1].overloaded = true;
         let mut s = Scheduler::new(Kind::Wrr, &d);
-        assert_eq!(s.schedule(&d), None);
+        assert_eq!(s.schedule(&d, &ANY), None);
         // Overload of one server leaves the other.
         d[1].overloaded = false;
         assert_eq!(run(&mut s, &d, 3), [Some(1), Some(1), Some(1)]);
@@ -408,9 +735,9 @@ mod tests {
         d[2].active = 1;
         d[2].total = 1;
         let mut s = Scheduler::new(Kind::Lc, &d);
-        assert_eq!(s.schedule(&d), Some(1));
+        assert_eq!(s.schedule(&d, &ANY), Some(1));
         d[1].weight = 0;
-        assert_eq!(s.schedule(&d), Some(2));
+        assert_eq!(s.schedule(&d, &ANY), Some(2));
     }
 
     #[test]
@@ -421,10 +748,10 @@ mod tests {
         d[1].active = 2;
         d[1].total = 2;
         // 257/1 vs 514/3: the heavier server wins.
-        assert_eq!(Scheduler::new(Kind::Wlc, &d).schedule(&d), Some(1));
+        assert_eq!(Scheduler::new(Kind::Wlc, &d).schedule(&d, &ANY), Some(1));
         // Ties keep the first.
         let e = w(&[2, 2]);
-        assert_eq!(Scheduler::new(Kind::Wlc, &e).schedule(&e), Some(0));
+        assert_eq!(Scheduler::new(Kind::Wlc, &e).schedule(&e, &ANY), Some(0));
     }
 
     #[test]
@@ -433,11 +760,11 @@ mod tests {
         d[0].active = 0;
         d[1].active = 2;
         // sed: (0+1)/1 = 1 vs (2+1)/4 = 0.75 -> server 1.
-        assert_eq!(Scheduler::new(Kind::Sed, &d).schedule(&d), Some(1));
+        assert_eq!(Scheduler::new(Kind::Sed, &d).schedule(&d, &ANY), Some(1));
         // nq: server 0 is idle -> taken at once.
-        assert_eq!(Scheduler::new(Kind::Nq, &d).schedule(&d), Some(0));
+        assert_eq!(Scheduler::new(Kind::Nq, &d).schedule(&d, &ANY), Some(0));
         d[0].active = 1;
-        assert_eq!(Scheduler::new(Kind::Nq, &d).schedule(&d), Some(1));
+        assert_eq!(Scheduler::new(Kind::Nq, &d).schedule(&d, &ANY), Some(1));
     }
 
     #[test]
@@ -447,10 +774,160 @@ mod tests {
         let mut d = w(&[1, 2, 3]);
         let mut s = Scheduler::new(Kind::Wlc, &d);
         for _ in 0..600 {
-            let i = s.schedule(&d).unwrap();
+            let i = s.schedule(&d, &ANY).unwrap();
             d[i].active += 1;
             d[i].total += 1;
         }
         assert_eq!([d[0].active, d[1].active, d[2].active], [100, 200, 300]);
+    }
+
+    #[test]
+    fn sh_fills_buckets_by_weight() {
+        let t = sh_assign(&w(&[1, 1, 1]));
+        assert!(t
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == Some((i % 3) as u16)));
+        let t = sh_assign(&w(&[2, 1]));
+        assert_eq!(
+            &t[..6],
+            &[Some(0), Some(0), Some(1), Some(0), Some(0), Some(1)]
+        );
+        // Weight 0 still takes one bucket, as stock.
+        let t = sh_assign(&w(&[0, 1]));
+        assert_eq!(&t[..3], &[Some(0), Some(1), Some(0)]);
+        let empty = sh_assign(&[]);
+        assert_eq!(empty.len(), SH_TAB_SIZE);
+        assert!(empty.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn sh_hashes_like_stock() {
+        // hash_32(ntohl(10.0.0.2), 8), and with port 50000 added; values
+        // computed from the kernel's formula separately.
+        assert_eq!(sh_hashkey(&ANY, [0, 0], 0), 137);
+        assert_eq!(sh_hashkey(&ANY, ANY.port, 0), 214);
+        assert_eq!(sh_hashkey(&ANY, [0, 0], 200), (137 + 200) & 255);
+    }
+
+    #[test]
+    fn sh_sticks_and_falls_back() {
+        let d = w(&[1, 1, 1]);
+        let mut s = Scheduler::new(Kind::Sh, &d);
+        // Bucket 137 -> server 137 % 3 = 2, every time.
+        assert_eq!(run(&mut s, &d, 3), vec![Some(2); 3]);
+        let other = Client {
+            addr: &[10, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            ..ANY
+        };
+        assert_eq!(
+            s.schedule(&d, &other),
+            Some(sh_hashkey(&other, [0, 0], 0) % 3)
+        );
+        // sh-port: the port joins the hash (bucket 214 -> server 1).
+        let port = Client {
+            svc_flags: SH_PORT,
+            ..ANY
+        };
+        assert_eq!(s.schedule(&d, &port), Some(1));
+        // Quiesced target: nothing, unless sh-fallback walks on.
+        let q = w(&[1, 1, 0]);
+        s.dest_updated(&q);
+        assert_eq!(s.schedule(&q, &ANY), None);
+        let fb = Client {
+            svc_flags: SH_FALLBACK,
+            ..ANY
+        };
+        let got = s.schedule(&q, &fb).unwrap();
+        assert_ne!(got, 2);
+    }
+
+    fn servers(weights: &[i32]) -> Vec<DestLoad> {
+        weights
+            .iter()
+            .enumerate()
+            .map(|(i, &weight)| {
+                let mut addr = [0u8; 16];
+                addr[..4].copy_from_slice(&[192, 168, 1, 11 + i as u8]);
+                DestLoad {
+                    weight,
+                    last_weight: weight,
+                    addr,
+                    port: [0, 80],
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hsiphash_matches_the_kernel() {
+        // hsiphash_1u32 of lib/siphash.c (64-bit), compiled in C.
+        assert_eq!(hsiphash_u32(0x0a00_0002, [1, 2]), 0xf04e_26a5);
+        assert_eq!(hsiphash_u32(0, [0, 0]), 0x9ac4_8af0);
+    }
+
+    fn owners(m: &Maglev) -> Vec<usize> {
+        let mut n = vec![0; 4];
+        for s in m.table.iter() {
+            n[usize::from(s.unwrap())] += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn maglev_fills_by_weight_and_stays_consistent() {
+        let keys = [1, 2, 3, 4];
+        let d = servers(&[1, 1, 2, 0]);
+        let m = Maglev::new(2, keys, &d);
+        assert_eq!(m.table.len(), MH_TAB_SIZE);
+        let n = owners(&m);
+        // Weight 0 (never weighted) gets nothing; the rest by weight.
+        assert_eq!(n[3], 0);
+        assert!((n[2] as i32 - 2 * n[0] as i32).abs() < 40, "{n:?}");
+        assert!((n[0] as i32 - n[1] as i32).abs() < 40, "{n:?}");
+        // Removing a server moves (almost) only the slots it had.
+        let three = servers(&[1, 1, 2]);
+        let mut two = three.clone();
+        two.remove(1);
+        let (m3, m2) = (Maglev::new(2, keys, &three), Maglev::new(2, keys, &two));
+        let owner = |d: &[DestLoad], s: &Option<u16>| d[usize::from(s.unwrap())].addr;
+        let moved = m3
+            .table
+            .iter()
+            .zip(m2.table.iter())
+            .filter(|(a, b)| {
+                owner(&three, a) != three[1].addr && owner(&three, a) != owner(&two, b)
+            })
+            .count();
+        assert!(moved < MH_TAB_SIZE / 10, "{moved} slots moved");
+    }
+
+    #[test]
+    fn maglev_schedules_one_client_to_one_server() {
+        let d = servers(&[1, 1, 1]);
+        let mut s = Scheduler::with_keys(Kind::Mh, &d, 2, [5, 6, 7, 8]);
+        let first = s.schedule(&d, &ANY).unwrap();
+        assert_eq!(run(&mut s, &d, 5), vec![Some(first); 5]);
+        // Quiesced: nothing without fallback, another server with it.
+        let mut q = d.clone();
+        q[first].weight = 0;
+        s.dest_updated(&q);
+        assert_eq!(s.schedule(&q, &ANY), None);
+        let fb = Client {
+            svc_flags: MH_FALLBACK,
+            ..ANY
+        };
+        let other = s.schedule(&q, &fb).unwrap();
+        assert_ne!(other, first);
+        // Many clients spread over all three.
+        let mut hit = [0; 3];
+        for i in 0..300u32 {
+            let mut a = [0u8; 16];
+            a[..4].copy_from_slice(&(0x0a00_0000 + i).to_be_bytes());
+            let c = Client { addr: &a, ..ANY };
+            hit[s.schedule(&d, &c).unwrap()] += 1;
+        }
+        assert!(hit.iter().all(|&h| h > 50), "{hit:?}");
     }
 }

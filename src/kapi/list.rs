@@ -13,6 +13,7 @@ use kernel::prelude::*;
 pub(crate) struct NoMem;
 
 /// A vector with the few operations the IPVS tables need.
+#[derive(Debug)]
 pub(crate) struct List<T>(KVec<T>);
 
 impl<T> List<T> {
