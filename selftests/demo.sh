@@ -27,23 +27,36 @@ echo "demo netns amemthresh: $(ip netns exec demo cat $sysvs/amemthresh)"
 step "KUnit suite run at load"
 cat /sys/kernel/debug/kunit/ipvs_rs/results
 
-step "a service with three real servers, configured with the real ipvsadm"
-ipvsadm -A -t 10.0.0.1:80 -s wrr
-ipvsadm -a -t 10.0.0.1:80 -r 192.168.0.2:8080 -m -w 3
-ipvsadm -a -t 10.0.0.1:80 -r 192.168.0.3:8080 -m -w 2
-ipvsadm -a -t 10.0.0.1:80 -r 192.168.0.4:8080 -m -w 1
-ipvsadm -A -u 10.0.0.1:53 -s rr -p 600
-ipvsadm -a -u 10.0.0.1:53 -r 192.168.0.2 -g
-ipvsadm -Ln
-step "the same through ipvsadm-rs, its JSON, and /proc/net/ip_vs"
-ipvsadm-rs -Ln --thresholds
-ipvsadm-rs -Ln --json | head -30
-cat /proc/net/ip_vs
+step "a client, a director and three real servers (network namespaces)"
+. selftests/dataplane.sh
+dp_setup
+echo "client 10.0.0.2 -> director VIP $VIP -> r1 192.168.1.11, r2 .12, r3 .13 (NAT)"
+
+step "a TCP service, weighted round robin 3:2:1, configured with the real ipvsadm"
+director ipvsadm -A -t "$VIP:80" -s wrr
+director ipvsadm -a -t "$VIP:80" -r 192.168.1.11:80 -m -w 3
+director ipvsadm -a -t "$VIP:80" -r 192.168.1.12:80 -m -w 2
+director ipvsadm -a -t "$VIP:80" -r 192.168.1.13:80 -m -w 1
+director ipvsadm -A -u "$VIP:53" -s rr
+for r in r1 r2 r3; do add_rs -u 53 "$r" 1; done
+director ipvsadm -Ln
+
+step "traffic: 30 TCP connections and 30 UDP queries from the client; who answered"
+echo "tcp: $(traffic tcp 80 30)"
+echo "udp: $(traffic udp 53 30)"
+
+step "the balance and the counters, with the real ipvsadm and ipvsadm-rs"
+director ipvsadm -Ln
+director ipvsadm -Ln --stats
+director ipvsadm-rs -Ln --json | head -40
+step "connections (/proc/net/ip_vs_conn through ipvsadm -Lnc)"
+director ipvsadm -Lnc | head -12
+
 step "errors come back with the kernel's explanation"
-ipvsadm-rs -A -t 10.0.0.1:80 -s rr || true
-ipvsadm-rs -a -t 10.0.0.1:80 -r 192.168.0.9:8080 -m -x 1 -y 5 || true
-echo "(forwarding traffic to the real servers comes with the data plane)"
-ipvsadm-rs -C
+director ipvsadm-rs -A -t "$VIP:80" -s rr || true
+director ipvsadm-rs -a -t "$VIP:80" -r 192.168.1.19:80 -m -x 1 -y 5 || true
+director ipvsadm-rs -C
+dp_teardown
 
 step "rmmod ipvs_rs"
 rmmod ipvs_rs && echo unloaded

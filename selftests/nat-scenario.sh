@@ -37,6 +37,9 @@ scenario() {
 	# Connections show in the listing (TIME_WAIT after a clean close).
 	director ipvsadm -Lnc | grep -q "^TCP .*TIME_WAIT" ||
 		fail "no TCP connection listed ($module): $(director ipvsadm -Lnc)"
+	# Counts as the listings show them (same on both modules).
+	director ipvsadm -Ln
+	director cat /proc/net/ip_vs | tail -n +4
 	conns=$(director ipvsadm -Ln --stats | awk -v v="$(vip):80" '$2 == v { print $3 }')
 	echo "service connections: $conns"
 	[ "$conns" = 12 ] || fail "service counted $conns connections, want 12 ($module)"
@@ -61,11 +64,37 @@ scenario() {
 	new=$(udp_from 40001)
 	[ -n "$new" ] && [ "$new" != "$first" ] || fail "new flow went to '$new' ($module)"
 
+	# ICMP errors about a connection are translated: the real server
+	# has nothing on port 54, its "port unreachable" reaches the client
+	# as coming from the virtual service. (IPv4; ICMPv6 is not done.)
+	if [ "$FAM" = 4 ]; then
+		director ipvsadm -A -u "$(vip):54" -s rr
+		add_rs -u 54 r1 1
+		got=$(traffic udp-probe 54 1)
+		echo "udp to a closed port behind NAT: $got"
+		[ "$got" = refused ] || fail "closed port: '$got', want refused ($module)"
+	fi
+
 	# UDP timeout 2 s: the connections expire.
 	sleep 4
 	n=$(director ipvsadm -Lnc | grep -c "^UDP ")
 	echo "udp connections after the timeout: $n"
 	[ "$n" = 0 ] || fail "$n UDP connections outlived their timeout ($module)"
+
+	# One-packet scheduling: datagrams of one socket spread, and leave no
+	# connection behind. (Replies are not translated back, on stock
+	# either: no connection is left to match them.)
+	director ipvsadm -C
+	director ipvsadm -A -u "$(vip):53" -s rr -o
+	for r in r1 r2 r3; do add_rs -u 53 "$r" 1; done
+	traffic udp-send 53 15
+	sleep 1
+	got=$(director ipvsadm -Ln --stats | awk '$1 == "->" { printf "%s ", $3 }')
+	echo "one-packet, one socket, connections per real server: $got"
+	[ "$got" = "5 5 5 " ] || fail "one-packet spread: '$got' ($module)"
+	n=$(director ipvsadm -Lnc | grep -c "^UDP ")
+	echo "one-packet connections listed: $n"
+	[ "$n" = 0 ] || fail "$n one-packet connections kept ($module)"
 
 	# Persistence: one client sticks to one real server.
 	director ipvsadm -C

@@ -23,7 +23,7 @@ accel=(--disable-kvm)
 
 start=$(date +%s)
 # The guest may hang (a deadlock under test); `timeout` bounds the run.
-timeout --foreground -k 10 "${IPVS_RS_VM_TIMEOUT:-3600}" \
+timeout --foreground -k 10 "${IPVS_RS_VM_TIMEOUT:-4500}" \
 	vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G \
 	--rwdir "$top/build" --cwd "$top" \
 	--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on" \
@@ -35,7 +35,7 @@ secs=$(( $(date +%s) - start ))
 result=$(grep -a -o 'IPVS_RS_RESULT=[a-z]*' "$log" | tail -1 | cut -d= -f2)
 echo "# VM run took ${secs}s (log: ${log#$top/})"
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-	echo "# FAIL: the VM did not finish within ${IPVS_RS_VM_TIMEOUT:-3600}s" >&2
+	echo "# FAIL: the VM did not finish within ${IPVS_RS_VM_TIMEOUT:-4500}s" >&2
 	exit 1
 fi
 if [ "$result" != pass ]; then

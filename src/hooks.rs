@@ -13,7 +13,7 @@ use crate::conn::{self, ConnRef, Lookup, NewConn, NOOUTPUT};
 use crate::kapi::abi::hz;
 use crate::kapi::netfilter::{Family, Hook, HookOps, HookPoint, HookSpec, HookState, Verdict};
 use crate::kapi::skb::Packet;
-use crate::nat::{SCTP, TCP, UDP};
+use crate::nat::{self, IcmpError, ICMP, SCTP, TCP, UDP};
 use crate::netns::IpvsNet;
 use crate::packet::{Ipv4Header, Ipv6Header, IPV4_HDRLEN, IPV6_HDRLEN};
 use crate::params::Sysctl;
@@ -89,6 +89,38 @@ fn parse(pkt: &Packet<'_>, family: Family) -> Option<Parsed> {
         dport: [ports[2], ports[3]],
         tcp_flags,
     })
+}
+
+/// An IPv4 ICMP error quoting a TCP, UDP or SCTP packet, with the outer
+/// header. ICMP errors are small; the first 128 bytes hold what matters.
+fn icmp_error(pkt: &Packet<'_>, family: Family) -> Option<(Ipv4Header, IcmpError)> {
+    if family != Family::Ipv4 || pkt.ipvs_property() {
+        return None;
+    }
+    let iph = Ipv4Header::parse(&pkt.read::<IPV4_HDRLEN>(0)?)?;
+    if iph.protocol != ICMP || iph.fragment {
+        return None;
+    }
+    let mut buf = [0u8; 128];
+    let n = (pkt.len() as usize).min(buf.len());
+    if !pkt.read_into(0, &mut buf[..n]) {
+        return None;
+    }
+    Some((iph, nat::icmp4_error(&buf[..n])?))
+}
+
+/// How to find the connection of an ICMP error: the quoted packet went
+/// *to* whoever complains, so the error travels the other way; `quoted`
+/// holds its source and destination addresses.
+fn quoted<'a>(e: &IcmpError, quoted: &'a (Addr, Addr)) -> Lookup<'a> {
+    Lookup {
+        af: AF_INET,
+        protocol: e.protocol,
+        saddr: &quoted.1,
+        sport: e.dport,
+        daddr: &quoted.0,
+        dport: e.sport,
+    }
 }
 
 /// Runs the protocol's state machine and sets the timeout that follows.
@@ -278,6 +310,15 @@ impl Hook for Request {
         ipvs.counters
             .in_bytes
             .fetch_add(u64::from(pkt.len()), Ordering::Relaxed);
+        if let Some((iph, e)) = icmp_error(&pkt, state.family) {
+            // About a reply (virtual service to client).
+            let addrs = (addr16(e.saddr), addr16(e.daddr));
+            let Some(cp) = ipvs.conns.lookup_in(&quoted(&e, &addrs)) else {
+                return Verdict::Accept;
+            };
+            cp.count_packet(true, pkt.len());
+            return xmit::icmp_to_server(pkt, state.net, &cp, iph);
+        }
         let Some(p) = parse(&pkt, state.family) else {
             return Verdict::Accept;
         };
@@ -313,6 +354,18 @@ impl Hook for Reply {
         let Some(ipvs) = IpvsNet::get(state.net) else {
             return Verdict::Accept;
         };
+        if let Some((_, e)) = icmp_error(&pkt, state.family) {
+            // About a request a real server got (client to real server).
+            let addrs = (addr16(e.saddr), addr16(e.daddr));
+            let Some(cp) = ipvs.conns.lookup_out(&quoted(&e, &addrs)) else {
+                return Verdict::Accept;
+            };
+            if cp.fwd() != conn_flags::MASQ {
+                return Verdict::Accept;
+            }
+            cp.count_packet(false, pkt.len());
+            return xmit::icmp_to_client(&pkt, &cp);
+        }
         let Some(p) = parse(&pkt, state.family) else {
             return Verdict::Accept;
         };

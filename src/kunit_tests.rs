@@ -170,12 +170,103 @@ fn config_table(t: &mut Test) {
     kexpect!(t, table.services().is_empty());
 }
 
+/// Connections: both lookups find a hashed one, counts follow it, a
+/// one-packet connection is freed at once, and dropping the table expires
+/// what is left (timers, RCU) without leaks (kmemleak checks after).
+fn conn_table_lifecycle(t: &mut Test) {
+    use crate::config::{Counters, DestShared};
+    use crate::conn::{ConnTable, Lookup, NewConn};
+    use crate::uapi::conn_flags;
+    use core::sync::atomic::Ordering;
+
+    let Ok(table) = ConnTable::new(8, 0x1234_5678) else {
+        kexpect!(t, false);
+        return;
+    };
+    let (Ok(dest), Ok(stats)) = (
+        crate::list::share(DestShared::default()),
+        crate::list::share(Counters::default()),
+    ) else {
+        kexpect!(t, false);
+        return;
+    };
+    let addr = |a: [u8; 4]| {
+        let mut x = [0u8; 16];
+        x[..4].copy_from_slice(&a);
+        x
+    };
+    let (client, vip, rs) = (
+        addr([10, 0, 0, 2]),
+        addr([10, 0, 0, 100]),
+        addr([192, 168, 1, 11]),
+    );
+    let new = |flags, cport: u16| NewConn {
+        af: 2,
+        protocol: 17,
+        caddr: client,
+        cport: cport.to_be_bytes(),
+        vaddr: vip,
+        vport: 53u16.to_be_bytes(),
+        daddr: rs,
+        dport: 53u16.to_be_bytes(),
+        flags,
+        timeout: 100,
+        dest: dest.clone(),
+        svc_stats: stats.clone(),
+        control: None,
+    };
+    let cp = table.as_ref().create(new(conn_flags::MASQ, 40000));
+    kexpect!(t, cp.is_ok());
+    kexpect!(t, table.count() == 1);
+    kexpect!(t, dest.inactive.load(Ordering::Relaxed) == 1);
+    drop(cp);
+    let inbound = table.lookup_in(&Lookup {
+        af: 2,
+        protocol: 17,
+        saddr: &client,
+        sport: 40000u16.to_be_bytes(),
+        daddr: &vip,
+        dport: 53u16.to_be_bytes(),
+    });
+    kexpect!(t, inbound.as_ref().is_some_and(|c| c.daddr == rs));
+    let reply = table.lookup_out(&Lookup {
+        af: 2,
+        protocol: 17,
+        saddr: &rs,
+        sport: 53u16.to_be_bytes(),
+        daddr: &client,
+        dport: 40000u16.to_be_bytes(),
+    });
+    kexpect!(t, reply.is_some());
+    // A different client port is a different connection.
+    let other = table.lookup_in(&Lookup {
+        af: 2,
+        protocol: 17,
+        saddr: &client,
+        sport: 40001u16.to_be_bytes(),
+        daddr: &vip,
+        dport: 53u16.to_be_bytes(),
+    });
+    kexpect!(t, other.is_none());
+    drop((inbound, reply));
+
+    // One-packet: never hashed, gone with its last reference.
+    let ops = table.as_ref().create(new(conn_flags::ONE_PACKET, 40002));
+    kexpect!(t, ops.is_ok() && table.count() == 2);
+    drop(ops);
+    kexpect!(t, table.count() == 1);
+
+    drop(table);
+    kexpect!(t, dest.inactive.load(Ordering::Relaxed) == 0);
+}
+
 crate::kunit_suite!(
     "ipvs_rs",
     [
         skb_read_headers,
         init_net_state,
         conn_tab_size,
-        config_table
+        config_table,
+        conn_table_lifecycle
     ]
 );

@@ -156,6 +156,86 @@ pub(crate) fn rewrite6(
     Some(())
 }
 
+/// `IPPROTO_ICMP`.
+pub(crate) const ICMP: u8 = 1;
+
+/// What an ICMPv4 error says about the packet it quotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IcmpError {
+    /// Protocol of the quoted packet.
+    pub(crate) protocol: u8,
+    /// Quoted source address and port.
+    pub(crate) saddr: [u8; 4],
+    /// Quoted source port.
+    pub(crate) sport: [u8; 2],
+    /// Quoted destination address.
+    pub(crate) daddr: [u8; 4],
+    /// Quoted destination port.
+    pub(crate) dport: [u8; 2],
+}
+
+/// Offsets in an ICMPv4 error: (ICMP header, quoted IP header, quoted
+/// ports).
+fn icmp4_offsets(pkt: &[u8]) -> Option<(usize, usize, usize)> {
+    let ihl = usize::from(*pkt.first()? & 0x0f) * 4;
+    let inner = ihl + 8;
+    let inner_ihl = usize::from(*pkt.get(inner)? & 0x0f) * 4;
+    if ihl < IPV4_HDRLEN || inner_ihl < IPV4_HDRLEN {
+        return None;
+    }
+    let ports = inner + inner_ihl;
+    (pkt.len() >= ports + 4).then_some((ihl, inner, ports))
+}
+
+/// Parses an ICMPv4 error (destination unreachable, source quench, time
+/// exceeded) quoting a TCP, UDP or SCTP packet, as `ip_vs_in_icmp` and
+/// `ip_vs_out_icmp` accept. `pkt` is the whole datagram.
+pub(crate) fn icmp4_error(pkt: &[u8]) -> Option<IcmpError> {
+    if *pkt.get(9)? != ICMP {
+        return None;
+    }
+    let (icmp, inner, ports) = icmp4_offsets(pkt)?;
+    if !matches!(pkt[icmp], 3 | 4 | 11) || pkt[inner] >> 4 != 4 {
+        return None;
+    }
+    let protocol = pkt[inner + 9];
+    if !matches!(protocol, TCP | UDP | SCTP) {
+        return None;
+    }
+    let a = |at: usize| [pkt[at], pkt[at + 1], pkt[at + 2], pkt[at + 3]];
+    Some(IcmpError {
+        protocol,
+        saddr: a(inner + 12),
+        daddr: a(inner + 16),
+        sport: [pkt[ports], pkt[ports + 1]],
+        dport: [pkt[ports + 2], pkt[ports + 3]],
+    })
+}
+
+/// NAT of an ICMPv4 error about a connection (`ip_vs_nat_icmp`). Going to
+/// the client (`outward`), the error and the packet it quotes come from
+/// the virtual address and port; going to the real server, they are
+/// addressed to it. Recomputes both IP checksums and the ICMP checksum
+/// (the quoted transport checksum stays, as in stock). `pkt` is the whole
+/// datagram.
+pub(crate) fn icmp4_nat(pkt: &mut [u8], outward: bool, addr: [u8; 4], port: [u8; 2]) -> Option<()> {
+    let (icmp, inner, ports) = icmp4_offsets(pkt)?;
+    let (outer_at, inner_at, port_at) = if outward {
+        (12, inner + 16, ports + 2)
+    } else {
+        (16, inner + 12, ports)
+    };
+    pkt[outer_at..outer_at + 4].copy_from_slice(&addr);
+    pkt[inner_at..inner_at + 4].copy_from_slice(&addr);
+    pkt[port_at..port_at + 2].copy_from_slice(&port);
+    set_ipv4_checksum(&mut pkt[inner..ports]);
+    set_ipv4_checksum(pkt);
+    put16(pkt, icmp + 2, 0);
+    let c = csum::checksum(&pkt[icmp..]);
+    put16(pkt, icmp + 2, c);
+    Some(())
+}
+
 /// The outer IPv4 header of an IPIP tunnel around `inner` (`inner_len`
 /// bytes), with identification and checksum zero: the kernel picks the
 /// identification, then [`set_ipv4_checksum`] finishes it.
@@ -361,6 +441,57 @@ mod tests {
             rewrite6(&mut p, End::Source, &rs, 1u16.to_be_bytes(), false).unwrap();
             assert_eq!(l4_checksum6(&p), 0);
         }
+    }
+
+    /// Port unreachable from a real server about `client:50000 -> rs:8080`.
+    fn icmp_unreachable() -> Vec<u8> {
+        let quoted = packet(UDP);
+        let mut q = quoted.clone();
+        q[16..20].copy_from_slice(&[172, 16, 0, 2]);
+        set_ipv4_checksum(&mut q[..20]);
+        let mut p = vec![0u8; 20 + 8 + 28];
+        p[0] = 0x45;
+        put16(&mut p, 2, 56);
+        p[8] = 64;
+        p[9] = ICMP;
+        p[12..16].copy_from_slice(&[172, 16, 0, 2]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        p[20] = 3;
+        p[21] = 3;
+        p[28..].copy_from_slice(&q[..28]);
+        set_ipv4_checksum(&mut p);
+        let c = csum::checksum(&p[20..]);
+        put16(&mut p, 22, c);
+        p
+    }
+
+    #[test]
+    fn icmp_errors_are_parsed_and_translated() {
+        let mut p = icmp_unreachable();
+        let e = icmp4_error(&p).unwrap();
+        assert_eq!(e.protocol, UDP);
+        assert_eq!((e.saddr, e.daddr), ([10, 0, 0, 2], [172, 16, 0, 2]));
+        assert_eq!(
+            (e.sport, e.dport),
+            (50000u16.to_be_bytes(), 8080u16.to_be_bytes())
+        );
+        // To the client: from the virtual service.
+        icmp4_nat(&mut p, true, [207, 175, 44, 110], 80u16.to_be_bytes()).unwrap();
+        assert_eq!(&p[12..16], &[207, 175, 44, 110]);
+        let e = icmp4_error(&p).unwrap();
+        assert_eq!(
+            (e.daddr, e.dport),
+            ([207, 175, 44, 110], 80u16.to_be_bytes())
+        );
+        assert_eq!(csum::checksum(&p[..20]), 0, "outer IP");
+        assert_eq!(csum::checksum(&p[28..48]), 0, "quoted IP");
+        assert_eq!(csum::checksum(&p[20..]), 0, "ICMP");
+        // Echo requests and truncated errors are not errors about us.
+        let mut echo = icmp_unreachable();
+        echo[20] = 8;
+        assert!(icmp4_error(&echo).is_none());
+        let short = &icmp_unreachable()[..50];
+        assert!(icmp4_error(short).is_none());
     }
 
     #[test]

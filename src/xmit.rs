@@ -166,3 +166,39 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header) -> Verdict {
     }
     pkt.send4(net)
 }
+
+/// An ICMP error from a real server (or a router on its way) about a NAT
+/// connection, going to the client (`ip_vs_out_icmp`): it and the packet
+/// it quotes now come from the virtual service.
+pub(crate) fn icmp_to_client(pkt: &Packet<'_>, cp: &Conn) -> Verdict {
+    let len = pkt.len() as usize;
+    let done = pkt
+        .with_header_mut(len, |b| nat::icmp4_nat(b, true, v4(&cp.vaddr), cp.vport))
+        .flatten()
+        .is_some();
+    if !done {
+        return Verdict::Drop;
+    }
+    pkt.set_csum(Csum::Unnecessary);
+    pkt.set_ipvs_property();
+    Verdict::Accept
+}
+
+/// An ICMP error from a client about a connection's reply, going to the
+/// real server (`ip_vs_in_icmp`): NAT readdresses it and the packet it
+/// quotes; the other methods carry it as it is.
+pub(crate) fn icmp_to_server(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: Ipv4Header) -> Verdict {
+    if cp.fwd() != conn_flags::MASQ {
+        return transmit(pkt, net, cp, &Hdr::V4(iph));
+    }
+    let len = pkt.len() as usize;
+    let done = pkt
+        .with_header_mut(len, |b| nat::icmp4_nat(b, false, v4(&cp.daddr), cp.dport))
+        .flatten()
+        .is_some();
+    if !done {
+        return Verdict::Drop;
+    }
+    pkt.set_csum(Csum::Unnecessary);
+    route_and_send(pkt, net, &Hdr::V4(iph), &cp.daddr, false)
+}

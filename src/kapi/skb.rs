@@ -45,29 +45,8 @@ impl SkBuff {
     /// wherever they live (linear area or fragments). `None` if the packet
     /// is too short.
     pub(crate) fn read<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
-        let offset = i32::try_from(offset)
-            .ok()?
-            .checked_add(self.network_offset())?;
-        let len = i32::try_from(N).ok()?;
         let mut buf = [0u8; N];
-        // SAFETY: `self` is a live skb and `buf` has room for `len` bytes.
-        let p = unsafe {
-            bindings::ipvs_rs_skb_header_pointer(
-                self.as_ptr(),
-                offset,
-                len,
-                buf.as_mut_ptr().cast(),
-            )
-        };
-        if p.is_null() {
-            return None;
-        }
-        if p != buf.as_mut_ptr().cast() {
-            // SAFETY: `skb_header_pointer` returned a pointer to `len`
-            // readable bytes inside the skb's linear area.
-            unsafe { core::ptr::copy_nonoverlapping(p.cast::<u8>(), buf.as_mut_ptr(), N) };
-        }
-        Some(buf)
+        self.read_into(offset, &mut buf).then_some(buf)
     }
 }
 
@@ -282,6 +261,32 @@ impl core::ops::Deref for Packet<'_> {
 
     fn deref(&self) -> &SkBuff {
         self.0
+    }
+}
+
+impl SkBuff {
+    /// Copies `buf.len()` bytes starting `offset` bytes after the network
+    /// header into `buf`; `false` if the packet is too short.
+    pub(crate) fn read_into(&self, offset: usize, buf: &mut [u8]) -> bool {
+        let (Ok(off), Ok(len)) = (i32::try_from(offset), i32::try_from(buf.len())) else {
+            return false;
+        };
+        let Some(off) = off.checked_add(self.network_offset()) else {
+            return false;
+        };
+        // SAFETY: `self` is a live skb and `buf` has room for `len` bytes.
+        let p = unsafe {
+            bindings::ipvs_rs_skb_header_pointer(self.as_ptr(), off, len, buf.as_mut_ptr().cast())
+        };
+        if p.is_null() {
+            return false;
+        }
+        if p != buf.as_mut_ptr().cast() {
+            // SAFETY: `skb_header_pointer` returned `len` readable bytes
+            // inside the skb's linear area, which cannot overlap `buf`.
+            unsafe { core::ptr::copy_nonoverlapping(p.cast::<u8>(), buf.as_mut_ptr(), buf.len()) };
+        }
+        true
     }
 }
 

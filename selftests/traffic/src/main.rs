@@ -10,6 +10,10 @@
 //! - `udp ADDR:PORT COUNT [SPORT]`: COUNT datagrams, each from a new
 //!   socket (a new connection for IPVS), or all from source port SPORT.
 //! - `udp-one ADDR:PORT COUNT`: COUNT datagrams from one socket.
+//! - `udp-probe ADDR:PORT`: one datagram; prints who answered,
+//!   `refused` (an ICMP error came back) or `timeout`.
+//! - `udp-send ADDR:PORT COUNT`: COUNT datagrams from one socket, not
+//!   waiting for answers (prints nothing).
 //!
 //! Clients print `r1=N r2=N r3=N other=N`: who answered how often
 //! ("other": no answer within 3 s, or an unknown name).
@@ -92,7 +96,8 @@ fn report(answers: impl Iterator<Item = Option<String>>) {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: ipvs-traffic serve NAME PORT | tcp ADDR:PORT COUNT | \
-         udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT"
+         udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT | \
+         udp-probe ADDR:PORT | udp-send ADDR:PORT COUNT"
     );
     ExitCode::from(2)
 }
@@ -116,6 +121,28 @@ fn main() -> ExitCode {
         (Some("udp"), Some(to), Some(n)) => {
             let sport = arg(3).and_then(|p| p.parse().ok()).unwrap_or(0);
             report((0..n).map(|_| udp_socket(to, sport).and_then(|s| udp_once(&s))));
+        }
+        (Some("udp-probe"), Some(to), _) => {
+            let Some(s) = udp_socket(to, 0) else {
+                return ExitCode::FAILURE;
+            };
+            let mut buf = [0u8; 256];
+            let got = s.send(b"q\n").and_then(|_| s.recv(&mut buf));
+            match got {
+                Ok(n) => println!("{}", answer(&buf[..n])),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => println!("refused"),
+                Err(_) => println!("timeout"),
+            }
+        }
+        (Some("udp-send"), Some(to), Some(n)) => {
+            let Some(s) = udp_socket(to, 0) else {
+                return ExitCode::FAILURE;
+            };
+            for _ in 0..n {
+                if s.send(b"q\n").is_err() {
+                    return ExitCode::FAILURE;
+                }
+            }
         }
         (Some("udp-one"), Some(to), Some(n)) => match udp_socket(to, 0) {
             Some(s) => report((0..n).map(|_| udp_once(&s))),
