@@ -141,10 +141,11 @@ impl Conn {
         }
     }
 
-    /// The state name `/proc/net/ip_vs_conn` shows.
+    /// The state name `/proc/net/ip_vs_conn` shows (`ip_vs_state_name`;
+    /// templates are "NONE" until a persistence engine assures them).
     pub(crate) fn state_name(&self) -> &'static str {
         match self.protocol {
-            _ if self.is_template() => "PERSIST",
+            _ if self.is_template() => "NONE",
             IPPROTO_TCP => self.tcp().state.name(),
             17 => "UDP",
             132 => "ESTABLISHED",

@@ -186,7 +186,7 @@ pub(crate) struct ConnRow<'a> {
     pub(crate) virt: (&'a [u8; 16], [u8; 2]),
     /// Real server address and port.
     pub(crate) dest: (&'a [u8; 16], [u8; 2]),
-    /// State name ("PERSIST" for templates).
+    /// State name ("NONE" for templates).
     pub(crate) state: &'a str,
     /// Seconds left before expiry.
     pub(crate) expires: u32,
