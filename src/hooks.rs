@@ -48,6 +48,20 @@ struct Parsed {
     tcp_flags: Option<Flags>,
 }
 
+impl Parsed {
+    /// The connection-table key of this packet, as it travels.
+    fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            af: self.af,
+            protocol: self.protocol,
+            saddr: &self.saddr,
+            sport: self.sport,
+            daddr: &self.daddr,
+            dport: self.dport,
+        }
+    }
+}
+
 /// Parses a TCP, UDP or SCTP packet that IPVS may handle.
 fn parse(pkt: &Packet<'_>, family: Family) -> Option<Parsed> {
     if pkt.ipvs_property() {
@@ -322,14 +336,7 @@ impl Hook for Request {
         let Some(p) = parse(&pkt, state.family) else {
             return Verdict::Accept;
         };
-        let found = ipvs.conns.lookup_in(&Lookup {
-            af: p.af,
-            protocol: p.protocol,
-            saddr: &p.saddr,
-            sport: p.sport,
-            daddr: &p.daddr,
-            dport: p.dport,
-        });
+        let found = ipvs.conns.lookup_in(&p.lookup());
         let cp = match found {
             Some(cp) => cp,
             None => match schedule(ipvs, &pkt, &p) {
@@ -369,14 +376,7 @@ impl Hook for Reply {
         let Some(p) = parse(&pkt, state.family) else {
             return Verdict::Accept;
         };
-        let Some(cp) = ipvs.conns.lookup_out(&Lookup {
-            af: p.af,
-            protocol: p.protocol,
-            saddr: &p.saddr,
-            sport: p.sport,
-            daddr: &p.daddr,
-            dport: p.dport,
-        }) else {
+        let Some(cp) = ipvs.conns.lookup_out(&p.lookup()) else {
             return Verdict::Accept;
         };
         if cp.fwd() != conn_flags::MASQ {

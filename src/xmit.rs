@@ -167,19 +167,27 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header) -> Verdict {
     pkt.send4(net)
 }
 
+/// Readdresses a whole ICMPv4 error (`nat::icmp4_nat`); its checksums
+/// are complete afterwards.
+fn rewrite_icmp(pkt: &Packet<'_>, outward: bool, addr: &Addr, port: [u8; 2]) -> bool {
+    let len = pkt.len() as usize;
+    let done = pkt
+        .with_header_mut(len, |b| nat::icmp4_nat(b, outward, v4(addr), port))
+        .flatten()
+        .is_some();
+    if done {
+        pkt.set_csum(Csum::Unnecessary);
+    }
+    done
+}
+
 /// An ICMP error from a real server (or a router on its way) about a NAT
 /// connection, going to the client (`ip_vs_out_icmp`): it and the packet
 /// it quotes now come from the virtual service.
 pub(crate) fn icmp_to_client(pkt: &Packet<'_>, cp: &Conn) -> Verdict {
-    let len = pkt.len() as usize;
-    let done = pkt
-        .with_header_mut(len, |b| nat::icmp4_nat(b, true, v4(&cp.vaddr), cp.vport))
-        .flatten()
-        .is_some();
-    if !done {
+    if !rewrite_icmp(pkt, true, &cp.vaddr, cp.vport) {
         return Verdict::Drop;
     }
-    pkt.set_csum(Csum::Unnecessary);
     pkt.set_ipvs_property();
     Verdict::Accept
 }
@@ -191,14 +199,8 @@ pub(crate) fn icmp_to_server(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: Ipv4Hea
     if cp.fwd() != conn_flags::MASQ {
         return transmit(pkt, net, cp, &Hdr::V4(iph));
     }
-    let len = pkt.len() as usize;
-    let done = pkt
-        .with_header_mut(len, |b| nat::icmp4_nat(b, false, v4(&cp.daddr), cp.dport))
-        .flatten()
-        .is_some();
-    if !done {
+    if !rewrite_icmp(&pkt, false, &cp.daddr, cp.dport) {
         return Verdict::Drop;
     }
-    pkt.set_csum(Csum::Unnecessary);
     route_and_send(pkt, net, &Hdr::V4(iph), &cp.daddr, false)
 }
