@@ -28,11 +28,13 @@ stock=${IPVS_RS_STOCK:-1}
 [ "${CI:-}" = true ] && stock=${IPVS_RS_STOCK:-0}
 
 start=$(date +%s)
+# pty.legacy_count=0: the 512 legacy pty devices would each cost udev a
+# rule run at boot, minutes in an emulated guest.
 # The guest may hang (a deadlock under test); `timeout` bounds the run.
 timeout --foreground -k 10 "${IPVS_RS_VM_TIMEOUT:-4500}" \
 	vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G \
 	--rwdir "$top/build" --cwd "$top" \
-	--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on" \
+	--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on pty.legacy_count=0" \
 	--exec "IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=${IPVS_RS_V6:-0} IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$pattern' $top/selftests/guest.sh" \
 	2>&1 </dev/null | tee "$log"
 rc=${PIPESTATUS[0]}

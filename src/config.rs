@@ -343,6 +343,30 @@ impl Dest {
     fn retire(&self) {
         self.shared.available.store(false, Ordering::Relaxed);
     }
+
+    /// Whether this is the real server `k` names.
+    fn is(&self, k: &DestKey) -> bool {
+        self.af == k.af && self.port == k.port && addr_eq(k.af, &self.addr, &k.addr)
+    }
+
+    /// Whether no connection or template counts itself here.
+    fn unused(&self) -> bool {
+        self.active() == 0 && self.inactive() == 0 && self.persist() == 0
+    }
+}
+
+/// How long an unused deleted real server stays in the trash, seconds
+/// (stock `IP_VS_DEST_TRASH_PERIOD`).
+const TRASH_PERIOD: u64 = 120;
+
+/// A deleted real server, kept as stock's `dest_trash` does: added back to
+/// the same service, it resumes its counters and statistics.
+struct Trashed {
+    /// The service it belonged to.
+    svc: SvcKey,
+    dest: Dest,
+    /// When it was first seen unused, seconds.
+    idle_since: Option<u64>,
 }
 
 /// A virtual service.
@@ -411,13 +435,6 @@ impl Service {
             .find(|d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr))
     }
 
-    /// Marks all real servers gone (the service is being deleted).
-    fn retire(&self) {
-        for d in self.dests.iter() {
-            d.retire();
-        }
-    }
-
     fn loads(&self) -> List<DestLoad> {
         let mut l = List::new();
         for d in self.dests.iter() {
@@ -453,6 +470,8 @@ impl Default for Timeouts {
 /// All services of a namespace.
 pub(crate) struct Table {
     services: List<Service>,
+    /// Deleted real servers (see [`Trashed`]).
+    trash: List<Trashed>,
     /// Connection timeouts.
     pub(crate) timeouts: Timeouts,
     /// Secret that seeds the hash keys of Maglev schedulers (the kernel
@@ -722,6 +741,7 @@ impl Table {
     pub(crate) fn new() -> Self {
         Self {
             services: List::new(),
+            trash: List::new(),
             timeouts: Timeouts::default(),
             seed: 0,
             keyed: 0,
@@ -805,8 +825,9 @@ impl Table {
     ) -> Result<(), Error> {
         match c {
             cmd::FLUSH => {
-                while !self.services.is_empty() {
-                    self.services.remove(self.services.len() - 1).retire();
+                while let Some(last) = self.services.len().checked_sub(1) {
+                    let s = self.services.remove(last);
+                    self.discard(s)?;
                 }
                 return Ok(());
             }
@@ -876,8 +897,8 @@ impl Table {
                 Ok(())
             }
             (cmd::DEL_SERVICE, _) => {
-                self.services.remove(idx).retire();
-                Ok(())
+                let s = self.services.remove(idx);
+                self.discard(s)
             }
             (cmd::ZERO, _) => {
                 s.zero();
@@ -888,7 +909,20 @@ impl Table {
                 if find_dest(s, &k).is_some() {
                     return Err(err(EEXIST, c"ipvs: real server already exists"));
                 }
-                s.dests.insert_first(Dest::new(&k, &p)?)?;
+                let d = match self
+                    .trash
+                    .iter()
+                    .position(|t| t.svc.matches(&s.key) && t.dest.is(&k))
+                {
+                    Some(t) => {
+                        let mut d = self.trash.remove(t).dest;
+                        d.shared.available.store(true, Ordering::Relaxed);
+                        d.set(&p);
+                        d
+                    }
+                    None => Dest::new(&k, &p)?,
+                };
+                s.dests.insert_first(d)?;
                 let loads = s.loads();
                 if let Some(sch) = s.sched.as_mut() {
                     sch.dest_added(0, &loads);
@@ -907,15 +941,64 @@ impl Table {
             }
             (cmd::DEL_DEST, Some((k, _))) => {
                 let i = find_dest(s, &k).ok_or(err(ENOENT, c"ipvs: no such real server"))?;
-                s.dests.remove(i).retire();
+                let d = s.dests.remove(i);
                 let loads = s.loads();
                 if let Some(sch) = s.sched.as_mut() {
                     sch.dest_removed(i, &loads);
                 }
-                Ok(())
+                let svc = s.key;
+                self.trash_dest(svc, d)
             }
             _ => Err(err(EINVAL, c"ipvs: unknown command")),
         }
+    }
+
+    /// Moves a deleted real server to the trash.
+    fn trash_dest(&mut self, svc: SvcKey, dest: Dest) -> Result<(), Error> {
+        dest.retire();
+        self.trash.push(Trashed {
+            svc,
+            dest,
+            idle_since: None,
+        })?;
+        Ok(())
+    }
+
+    /// Moves the real servers of a deleted service to the trash.
+    fn discard(&mut self, mut s: Service) -> Result<(), Error> {
+        let mut res = Ok(());
+        while let Some(last) = s.dests.len().checked_sub(1) {
+            let d = s.dests.remove(last);
+            // Out of memory: the connections keep what they share.
+            res = res.and(self.trash_dest(s.key, d));
+        }
+        res
+    }
+
+    /// Frees the deleted real servers that no connection has used for
+    /// [`TRASH_PERIOD`] (stock's trash timer); `now` in seconds.
+    pub(crate) fn empty_trash(&mut self, now: u64) {
+        let mut i = 0;
+        while i < self.trash.len() {
+            let t = &mut self.trash[i];
+            if !t.dest.unused() {
+                t.idle_since = None;
+            } else if let Some(since) = t.idle_since {
+                if now.wrapping_sub(since) >= TRASH_PERIOD {
+                    self.trash.remove(i);
+                    continue;
+                }
+            } else {
+                t.idle_since = Some(now);
+            }
+            i += 1;
+        }
+    }
+
+    /// Deleted real servers kept for their connections.
+    #[cfg(test)]
+    pub(crate) fn trashed(&self) -> usize {
+        self.trash.len()
     }
 
     fn add_service(&mut self, key: SvcKey, p: &SvcParams) -> Result<(), Error> {
@@ -936,9 +1019,7 @@ impl Table {
 }
 
 fn find_dest(s: &Service, k: &DestKey) -> Option<usize> {
-    s.dests
-        .iter()
-        .position(|d| d.af == k.af && d.port == k.port && addr_eq(k.af, &d.addr, &k.addr))
+    s.dests.iter().position(|d| d.is(k))
 }
 
 #[cfg(test)]
@@ -1060,6 +1141,67 @@ mod tests {
         );
         apply(&mut t, cmd::DEL_SERVICE, &svc(80, "", false), None).unwrap();
         assert!(t.services().is_empty());
+    }
+
+    #[test]
+    fn deleted_real_server_resumes_from_the_trash() {
+        let mut t = Table::new();
+        apply(&mut t, cmd::NEW_SERVICE, &svc(80, "lc", true), None).unwrap();
+        apply(
+            &mut t,
+            cmd::NEW_DEST,
+            &svc(80, "", false),
+            Some(&dest(2, 1, true)),
+        )
+        .unwrap();
+        let shared = t.services()[0].dests[0].shared.clone();
+        shared.inactive.store(3, Ordering::Relaxed); // three connections
+        shared.stats.count_conn();
+        apply(
+            &mut t,
+            cmd::DEL_DEST,
+            &svc(80, "", false),
+            Some(&dest(2, 0, false)),
+        )
+        .unwrap();
+        assert!(!shared.available.load(Ordering::Relaxed));
+        // In use: kept however long.
+        t.empty_trash(0);
+        t.empty_trash(1000);
+        assert_eq!(t.trashed(), 1);
+        // Added back with a new weight: same counters, available again.
+        apply(
+            &mut t,
+            cmd::NEW_DEST,
+            &svc(80, "", false),
+            Some(&dest(2, 5, true)),
+        )
+        .unwrap();
+        let d = &t.services()[0].dests[0];
+        assert!(Shared::ptr_eq(&d.shared, &shared));
+        assert_eq!((d.weight, d.inactive(), d.stats().conns), (5, 3, 1));
+        assert!(shared.available.load(Ordering::Relaxed));
+        assert_eq!(t.trashed(), 0);
+        // Another service's real server at the same address is new.
+        apply(&mut t, cmd::NEW_SERVICE, &svc(81, "rr", true), None).unwrap();
+        apply(&mut t, cmd::DEL_SERVICE, &svc(80, "", false), None).unwrap();
+        assert_eq!(t.trashed(), 1);
+        apply(
+            &mut t,
+            cmd::NEW_DEST,
+            &svc(81, "", false),
+            Some(&dest(2, 1, true)),
+        )
+        .unwrap();
+        let other = &t.services()[0].dests[0];
+        assert!(!Shared::ptr_eq(&other.shared, &shared));
+        // Unused for TRASH_PERIOD: freed.
+        shared.inactive.store(0, Ordering::Relaxed);
+        t.empty_trash(2000);
+        t.empty_trash(2000 + TRASH_PERIOD - 1);
+        assert_eq!(t.trashed(), 1);
+        t.empty_trash(2000 + TRASH_PERIOD);
+        assert_eq!(t.trashed(), 0);
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! stock; the configuration logic itself is in [`crate::config`].
 
 use crate::config::{self, Dest, Service, Stats, SvcKey, AF_INET6};
+use crate::kapi::abi::hz;
 use crate::kapi::errno::eopnotsupp;
 use crate::kapi::genl::{
     AttrType, Dump, Family, Message, Op, Ops, Permission, Policy, PolicyEntry, Request,
 };
+use crate::kapi::timer::jiffies;
 use crate::netns::IpvsNet;
 use crate::nlattr::{Attr, Nested};
 use crate::uapi::{
@@ -227,6 +229,7 @@ impl Family for IpvsFamily {
             }
             _ => {
                 let (svc, dest) = (req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST));
+                table.empty_trash(jiffies() / u64::from(hz().max(1)));
                 table.apply(c, svc, dest).map_err(|e| refuse(req, e))
             }
         }

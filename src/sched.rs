@@ -37,9 +37,10 @@ impl DestLoad {
     }
 
     /// Stock `ip_vs_dest_conn_overhead`: active connections cost 256 times
-    /// more than the rest.
+    /// more than inactive ones.
     fn overhead(&self) -> i64 {
-        (i64::from(self.active) << 8) + i64::from(self.total)
+        let inactive = self.total.saturating_sub(self.active);
+        (i64::from(self.active) << 8) + i64::from(inactive)
     }
 }
 
@@ -738,6 +739,17 @@ mod tests {
         assert_eq!(s.schedule(&d, &ANY), Some(1));
         d[1].weight = 0;
         assert_eq!(s.schedule(&d, &ANY), Some(2));
+    }
+
+    #[test]
+    fn overhead_counts_inactive_apart() {
+        // Stock: one active connection weighs as much as 256 inactive
+        // ones, not 257; ties keep the first.
+        let mut d = w(&[1, 1]);
+        d[0].active = 1;
+        d[0].total = 1;
+        d[1].total = 256;
+        assert_eq!(Scheduler::new(Kind::Lc, &d).schedule(&d, &ANY), Some(0));
     }
 
     #[test]
