@@ -119,6 +119,9 @@ int ipvs_rs_route6(struct net *net, struct sk_buff *skb,
 		   const struct in6_addr *daddr, bool known_nh);
 void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb);
 
+/* sysctl defaults */
+unsigned long ipvs_rs_possible_cpus(void);
+
 /* KUnit */
 void ipvs_rs_kunit_fail(struct kunit *test, const char *file, int line,
 			const char *msg);

@@ -423,6 +423,11 @@ impl Service {
         self.flags & svc_flags::PERSISTENT != 0
     }
 
+    /// Whether the SIP persistence engine keys this service's templates.
+    pub(crate) fn pe_sip(&self) -> bool {
+        self.pe.is_some_and(|pe| pe.as_str() == "sip")
+    }
+
     /// Whether every packet is scheduled on its own (`-o`).
     pub(crate) fn one_packet(&self) -> bool {
         self.flags & svc_flags::ONEPACKET != 0
@@ -723,8 +728,7 @@ fn scheduler_of(
 }
 
 fn check_svc_params(af: u16, p: &SvcParams) -> Result<(), Error> {
-    if p.pe.is_some() {
-        // No persistence engine is implemented yet ("sip" comes later).
+    if p.pe.is_some_and(|pe| pe.as_str() != "sip") {
         return Err(err(ENOENT, c"ipvs: persistence engine not found"));
     }
     if af == AF_INET6 && !(1..=128).contains(&p.netmask) {
@@ -807,6 +811,38 @@ impl Table {
             i = self.find(&tuple);
         }
         i.map(|i| &mut self.services[i])
+    }
+
+    /// The first service with a NAT real server at `addr:port` (or at
+    /// `addr` without port) for `protocol` and a virtual port
+    /// (`ip_vs_find_real_service`, for connections real servers start).
+    pub(crate) fn find_real_service(
+        &self,
+        af: u16,
+        protocol: u8,
+        addr: &Addr,
+        port: [u8; 2],
+    ) -> Option<(&Service, &Dest)> {
+        self.services.iter().find_map(|s| {
+            let SvcKey::Tuple {
+                protocol: p,
+                port: vport,
+                ..
+            } = s.key
+            else {
+                return None;
+            };
+            if p != u16::from(protocol) || vport == [0, 0] {
+                return None;
+            }
+            let d = s.dests.iter().find(|d| {
+                d.fwd == conn_flags::MASQ
+                    && d.af == af
+                    && (d.port == port || d.port == [0, 0])
+                    && addr_eq(af, &d.addr, addr)
+            })?;
+            Some((s, d))
+        })
     }
 
     /// The service named by an `IPVS_CMD_ATTR_SERVICE` attribute (only
@@ -1043,9 +1079,13 @@ mod tests {
     }
 
     fn svc(port: u16, sched: &str, full: bool) -> Vec<u8> {
+        svc_proto(port, sched, full, 6)
+    }
+
+    fn svc_proto(port: u16, sched: &str, full: bool, protocol: u16) -> Vec<u8> {
         let mut a = vec![
             (svc_attr::AF, AF_INET.to_ne_bytes().to_vec()),
-            (svc_attr::PROTOCOL, 6u16.to_ne_bytes().to_vec()),
+            (svc_attr::PROTOCOL, protocol.to_ne_bytes().to_vec()),
             (svc_attr::ADDR, v4([10, 0, 0, 1])),
             (svc_attr::PORT, port.to_be_bytes().to_vec()),
         ];
@@ -1202,6 +1242,44 @@ mod tests {
         assert_eq!(t.trashed(), 1);
         t.empty_trash(2000 + TRASH_PERIOD);
         assert_eq!(t.trashed(), 0);
+    }
+
+    #[test]
+    fn real_service_of_a_real_server() {
+        let mut t = Table::new();
+        let udp = |port: u16| svc_proto(port, "rr", true, 17);
+        let rs = |a: [u8; 4], port: u16| {
+            let mut x = [0u8; 16];
+            x[..4].copy_from_slice(&a);
+            (x, port.to_be_bytes())
+        };
+        apply(&mut t, cmd::NEW_SERVICE, &udp(53), None).unwrap();
+        apply(&mut t, cmd::NEW_DEST, &udp(53), Some(&dest(2, 1, true))).unwrap();
+        let (a, p80) = rs([192, 168, 0, 2], 80);
+        // The real server's port is 80 (dest() builds port 80).
+        let (s, d) = t.find_real_service(AF_INET, 17, &a, p80).unwrap();
+        assert_eq!((s.key.af(), d.port), (AF_INET, p80));
+        // Another port, another protocol, another address: none.
+        assert!(t.find_real_service(AF_INET, 17, &a, [0, 81]).is_none());
+        assert!(t.find_real_service(AF_INET, 6, &a, p80).is_none());
+        let (b, _) = rs([192, 168, 0, 3], 80);
+        assert!(t.find_real_service(AF_INET, 17, &b, p80).is_none());
+    }
+
+    #[test]
+    fn sip_is_the_one_persistence_engine() {
+        let with_pe = |pe: &[u8]| {
+            let mut b = svc(80, "rr", true);
+            push(&mut b, svc_attr::PE_NAME, pe);
+            b
+        };
+        let mut t = Table::new();
+        assert_eq!(
+            apply(&mut t, cmd::NEW_SERVICE, &with_pe(b"foo\0"), None),
+            Err(ENOENT)
+        );
+        apply(&mut t, cmd::NEW_SERVICE, &with_pe(b"sip\0"), None).unwrap();
+        assert!(t.services()[0].pe_sip());
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub(crate) struct NewConn {
     pub(crate) svc_stats: Shared<Counters>,
     /// The persistence template this connection belongs to.
     pub(crate) control: Option<ConnRef>,
+    /// A persistence engine's key (templates of `--pe sip`: the Call-ID).
+    pub(crate) pe_data: Option<KVec<u8>>,
 }
 
 fn pack(t: TcpConn) -> u32 {
@@ -104,6 +106,8 @@ pub(crate) struct Conn {
     pub(crate) dest: Shared<DestShared>,
     /// The service's counters.
     pub(crate) svc_stats: Shared<Counters>,
+    /// The persistence engine's key of a template (the SIP Call-ID).
+    pub(crate) pe_data: Option<KVec<u8>>,
 }
 
 // SAFETY: the shared fields are atomics, or immutable after creation; the
@@ -511,7 +515,8 @@ impl ConnTable {
         })
     }
 
-    /// A persistence template (`ip_vs_ct_in_get`).
+    /// A persistence template (`ip_vs_ct_in_get`), with the persistence
+    /// engine's key `pe_data` if any (`ip_vs_sip_ct_match`).
     pub(crate) fn lookup_template(
         &self,
         af: u16,
@@ -519,6 +524,7 @@ impl ConnTable {
         caddr: &Addr,
         vaddr: &Addr,
         vport: [u8; 2],
+        pe_data: Option<&[u8]>,
     ) -> Option<ConnRef> {
         self.find(protocol, caddr, [0, 0], |c| {
             c.af == af
@@ -529,6 +535,7 @@ impl ConnTable {
                 && c.vaddr == *vaddr
                 && c.is_template()
                 && c.flags() & DEAD == 0
+                && c.pe_data.as_deref() == pe_data
         })
     }
 
@@ -558,6 +565,7 @@ impl ConnTable {
                 dport: n.dport,
                 dest: n.dest,
                 svc_stats: n.svc_stats,
+                pe_data: n.pe_data,
             },
             GFP_ATOMIC,
         )?;

@@ -281,6 +281,12 @@ void ipvs_rs_spin_unlock_bh(spinlock_t *lock)
 	spin_unlock_bh(lock);
 }
 
+/* The first word of the possible-CPU mask (est_cpulist's default). */
+unsigned long ipvs_rs_possible_cpus(void)
+{
+	return cpumask_bits(cpu_possible_mask)[0];
+}
+
 unsigned long ipvs_rs_jiffies(void)
 {
 	return jiffies;

@@ -9,12 +9,13 @@
 //! source becomes the virtual address again.
 
 use crate::config::{Addr, AF_INET, AF_INET6};
-use crate::conn::{self, ConnRef, Lookup, NewConn, NOOUTPUT};
+use crate::conn::{self, Lookup};
 use crate::kapi::abi::hz;
 use crate::kapi::netfilter::{Family, Hook, HookOps, HookPoint, HookSpec, HookState, Verdict};
 use crate::kapi::skb::Packet;
 use crate::nat::{self, IcmpError, ICMP, SCTP, TCP, UDP};
 use crate::netns::IpvsNet;
+use crate::newconn;
 use crate::packet::{Ipv4Header, Ipv6Header, IPV4_HDRLEN, IPV6_HDRLEN};
 use crate::params::Sysctl;
 use crate::state::{Dir, Flags};
@@ -27,25 +28,22 @@ const PRI_NAT_SRC: i32 = 100;
 /// `NF_IP_PRI_NAT_DST`/`NF_IP6_PRI_NAT_DST`.
 const PRI_NAT_DST: i32 = -100;
 
-/// Timeout of a connection until its first state change, seconds.
-const INITIAL_TIMEOUT: u32 = 3;
-
-fn addr16(a: [u8; 4]) -> Addr {
+pub(crate) fn addr16(a: [u8; 4]) -> Addr {
     let mut x = [0u8; 16];
     x[..4].copy_from_slice(&a);
     x
 }
 
 /// What the hooks read from a packet.
-struct Parsed {
-    hdr: Hdr,
-    af: u16,
-    protocol: u8,
-    saddr: Addr,
-    daddr: Addr,
-    sport: [u8; 2],
-    dport: [u8; 2],
-    tcp_flags: Option<Flags>,
+pub(crate) struct Parsed {
+    pub(crate) hdr: Hdr,
+    pub(crate) af: u16,
+    pub(crate) protocol: u8,
+    pub(crate) saddr: Addr,
+    pub(crate) daddr: Addr,
+    pub(crate) sport: [u8; 2],
+    pub(crate) dport: [u8; 2],
+    pub(crate) tcp_flags: Option<Flags>,
 }
 
 impl Parsed {
@@ -152,166 +150,6 @@ fn track(ipvs: &IpvsNet, cp: &conn::Conn, dir: Dir, p: &Parsed) {
     cp.set_timeout(secs.saturating_mul(hz()));
 }
 
-/// The client's network for persistence (`ip_vs_addr_set` with the
-/// service netmask): IPv4 masks with the stored network-order mask,
-/// IPv6 with a prefix length.
-fn client_net(af: u16, addr: &Addr, netmask: u32) -> Addr {
-    let mut net = [0u8; 16];
-    if af == AF_INET6 {
-        let bits = netmask.min(128) as usize;
-        for (i, b) in net.iter_mut().enumerate() {
-            let keep = bits.saturating_sub(i * 8).min(8);
-            let mask = if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
-            *b = addr[i] & mask;
-        }
-    } else {
-        let mask = netmask.to_ne_bytes();
-        for i in 0..4 {
-            net[i] = addr[i] & mask[i];
-        }
-    }
-    net
-}
-
-/// A real server picked for a new connection.
-struct Pick {
-    addr: Addr,
-    port: [u8; 2],
-    fwd: u32,
-    dest: crate::list::Shared<crate::config::DestShared>,
-}
-
-impl Pick {
-    fn of(d: &crate::config::Dest) -> Self {
-        Self {
-            addr: d.addr,
-            port: d.port,
-            fwd: d.fwd,
-            dest: d.shared.clone(),
-        }
-    }
-}
-
-/// Schedules a new connection for a packet to a virtual service
-/// (`ip_vs_schedule`, `ip_vs_sched_persist`). `Ok(None)`: not ours;
-/// `Err`: the verdict to return.
-fn schedule(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Result<Option<ConnRef>, Verdict> {
-    let proto = p.protocol;
-    let af = p.af;
-    let mut table = ipvs.config.lock();
-    let Some(svc) = table.find_for_packet(af, proto, &p.daddr, p.dport, pkt.mark()) else {
-        return Ok(None);
-    };
-    // Only a SYN opens a TCP connection, unless sloppy.
-    if p.tcp_flags.is_some_and(|f| !f.syn) && ipvs.sysctl(Sysctl::SloppyTcp) == 0 {
-        return Ok(None);
-    }
-    let svc_stats = svc.stats.clone();
-    let hz = hz();
-    let mut control = None;
-    let pick = if svc.persistent() {
-        // Clients of one network (netmask) stick to a real server through
-        // a template: <protocol, client net, 0, vaddr, vport>.
-        let snet = client_net(af, &p.saddr, svc.netmask);
-        let (tproto, tvaddr, tvport) = match svc.key {
-            crate::config::SvcKey::Fwmark { mark, .. } => (0, addr16(mark.to_be_bytes()), [0, 0]),
-            crate::config::SvcKey::Tuple { port, .. } => {
-                (proto, p.daddr, if port == p.dport { port } else { [0, 0] })
-            }
-        };
-        let quiescent = ipvs.sysctl(Sysctl::ExpireQuiescentTemplate) != 0;
-        let existing = ipvs
-            .conns
-            .lookup_template(af, tproto, &snet, &tvaddr, tvport)
-            .filter(|t| t.template_usable(quiescent))
-            .and_then(|t| {
-                let d = svc.dest(af, &t.daddr, t.dport)?;
-                Some((Pick::of(d), t))
-            });
-        let (pick, tmpl) = match existing {
-            Some(found) => found,
-            None => {
-                let Some(d) = svc.schedule(&p.saddr, p.sport) else {
-                    drop(table);
-                    pkt.icmp_port_unreach(af == AF_INET6);
-                    return Err(Verdict::Drop);
-                };
-                let pick = Pick::of(d);
-                let tmpl = ipvs
-                    .conns
-                    .as_ref()
-                    .create(NewConn {
-                        af,
-                        protocol: tproto,
-                        caddr: snet,
-                        cport: [0, 0],
-                        vaddr: tvaddr,
-                        vport: tvport,
-                        daddr: pick.addr,
-                        dport: pick.port,
-                        flags: conn_flags::TEMPLATE,
-                        timeout: svc.timeout.saturating_mul(hz),
-                        dest: pick.dest.clone(),
-                        svc_stats: svc_stats.clone(),
-                        control: None,
-                    })
-                    .map_err(|_| Verdict::Drop)?;
-                (pick, tmpl)
-            }
-        };
-        tmpl.set_timeout(svc.timeout.saturating_mul(hz));
-        control = Some(tmpl);
-        pick
-    } else {
-        match svc.schedule(&p.saddr, p.sport) {
-            Some(d) => Pick::of(d),
-            None => {
-                // `ip_vs_leave`: nobody to serve it.
-                drop(table);
-                pkt.icmp_port_unreach(af == AF_INET6);
-                return Err(Verdict::Drop);
-            }
-        }
-    };
-    let one_packet = svc.one_packet() && proto == UDP;
-    drop(table);
-
-    let mut flags = pick.fwd;
-    if pick.fwd != conn_flags::MASQ {
-        flags |= NOOUTPUT;
-    }
-    if one_packet {
-        flags |= conn_flags::ONE_PACKET;
-    }
-    pick.dest.stats.count_conn();
-    svc_stats.count_conn();
-    ipvs.totals.count_conn();
-    let cp = ipvs
-        .conns
-        .as_ref()
-        .create(NewConn {
-            af,
-            protocol: proto,
-            caddr: p.saddr,
-            cport: p.sport,
-            vaddr: p.daddr,
-            vport: p.dport,
-            daddr: pick.addr,
-            dport: if pick.port == [0, 0] {
-                p.dport
-            } else {
-                pick.port
-            },
-            flags,
-            timeout: INITIAL_TIMEOUT * hz,
-            dest: pick.dest,
-            svc_stats,
-            control,
-        })
-        .map_err(|_| Verdict::Drop)?;
-    Ok(Some(cp))
-}
-
 /// Client to virtual service (`ip_vs_in`).
 struct Request;
 
@@ -339,7 +177,7 @@ impl Hook for Request {
         let found = ipvs.conns.lookup_in(&p.lookup());
         let cp = match found {
             Some(cp) => cp,
-            None => match schedule(ipvs, &pkt, &p) {
+            None => match newconn::schedule(ipvs, &pkt, &p) {
                 Ok(Some(cp)) => cp,
                 Ok(None) => return Verdict::Accept,
                 Err(v) => return v,
@@ -376,7 +214,11 @@ impl Hook for Reply {
         let Some(p) = parse(&pkt, state.family) else {
             return Verdict::Accept;
         };
-        let Some(cp) = ipvs.conns.lookup_out(&p.lookup()) else {
+        let Some(cp) = ipvs
+            .conns
+            .lookup_out(&p.lookup())
+            .or_else(|| newconn::conn_out(ipvs, &pkt, &p))
+        else {
             return Verdict::Accept;
         };
         if cp.fwd() != conn_flags::MASQ {

@@ -21,12 +21,14 @@ mod listing;
 mod nat;
 mod netlink;
 mod netns;
+mod newconn;
 #[allow(dead_code)]
 mod nlattr;
 mod packet;
 mod params;
 mod procfs;
 mod sched;
+mod sip;
 mod state;
 // The whole ABI, used piecemeal.
 #[allow(dead_code)]

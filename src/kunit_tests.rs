@@ -214,6 +214,7 @@ fn conn_table_lifecycle(t: &mut Test) {
         dest: dest.clone(),
         svc_stats: stats.clone(),
         control: None,
+        pe_data: None,
     };
     let cp = table.as_ref().create(new(conn_flags::MASQ, 40000));
     kexpect!(t, cp.is_ok());

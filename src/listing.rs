@@ -190,6 +190,8 @@ pub(crate) struct ConnRow<'a> {
     pub(crate) state: &'a str,
     /// Seconds left before expiry.
     pub(crate) expires: u32,
+    /// Persistence engine name and key of a template, if any.
+    pub(crate) pe: Option<(&'a str, &'a [u8])>,
 }
 
 /// `ip_vs_proto_name`.
@@ -232,7 +234,13 @@ pub(crate) fn conn_line(w: &mut impl Write, r: &ConnRow<'_>) -> fmt::Result {
             port(r.dest.1)
         )?;
     }
-    writeln!(w, " {:<11} {:>7}", r.state, r.expires)
+    write!(w, " {:<11} {:>7}", r.state, r.expires)?;
+    if let Some((name, data)) = r.pe {
+        // Keys are SIP words: ASCII.
+        let data = core::str::from_utf8(data).unwrap_or("?");
+        write!(w, " {name} {data}")?;
+    }
+    writeln!(w)
 }
 
 #[cfg(test)]
@@ -339,6 +347,7 @@ mod tests {
             dest: (&d, [0x1f, 0x90]),
             state: "ESTABLISHED",
             expires: 899,
+            pe: None,
         };
         conn_line(&mut out, &row).unwrap();
         // The layout of ip_vs_conn_seq_show.
@@ -357,5 +366,21 @@ mod tests {
         )
         .unwrap();
         assert!(out.starts_with("IP  0A000002 C350 "));
+        // Templates of a persistence engine end with its name and key.
+        out.clear();
+        conn_line(
+            &mut out,
+            &ConnRow {
+                protocol: 17,
+                state: "NONE",
+                pe: Some(("sip", b"a84b@pc33")),
+                ..row
+            },
+        )
+        .unwrap();
+        assert!(
+            out.ends_with(" NONE            899 sip a84b@pc33\n"),
+            "{out}"
+        );
     }
 }

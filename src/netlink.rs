@@ -230,7 +230,9 @@ impl Family for IpvsFamily {
             _ => {
                 let (svc, dest) = (req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST));
                 table.empty_trash(jiffies() / u64::from(hz().max(1)));
-                table.apply(c, svc, dest).map_err(|e| refuse(req, e))
+                let res = table.apply(c, svc, dest).map_err(|e| refuse(req, e));
+                ipvs.publish_sip_services(&table);
+                res
             }
         }
     }

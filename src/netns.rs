@@ -16,7 +16,7 @@ use crate::kapi::sync::SpinLockBh;
 use crate::kapi::{netfilter, proc, sysctl};
 use crate::params::{self, Handler, Sysctl, SYSCTLS};
 use crate::procfs;
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 
 /// Packet counters of a namespace.
@@ -32,7 +32,14 @@ pub(crate) struct HookCounters {
 
 /// IPVS state of one network namespace.
 pub(crate) struct IpvsNet {
+    /// The `int` knobs; the others below.
     sysctls: [AtomicI32; params::COUNT],
+    /// `sync_threshold`: threshold and period.
+    sync_threshold: [AtomicI32; 2],
+    /// `sync_qlen_max`.
+    sync_qlen_max: AtomicUsize,
+    /// `est_cpulist` (see [`sysctl::Entry::cpulist`]).
+    est_cpulist: AtomicU64,
     /// Packet counters.
     pub(crate) counters: HookCounters,
     /// Services and real servers. The packet path takes the lock too, to
@@ -44,6 +51,9 @@ pub(crate) struct IpvsNet {
     pub(crate) totals: Counters,
     /// The `--set` timeouts, seconds, readable without the lock.
     timeouts: [AtomicU32; 3],
+    /// Services with the SIP persistence engine (their real servers start
+    /// connections: see [`crate::newconn::conn_out`]).
+    sip_services: AtomicU32,
 }
 
 static IPVS_NET: PernetId<IpvsNet> = PernetId::new();
@@ -60,6 +70,13 @@ impl PernetState for IpvsNet {
         table.set_seed(seed(0) << 32 | seed(1));
         Ok(Self {
             sysctls: core::array::from_fn(|i| AtomicI32::new(SYSCTLS[i].default)),
+            sync_threshold: params::SYNC_THRESHOLD.map(AtomicI32::new),
+            // Stock: a 32nd of the free buffer pages.
+            // SAFETY: reads memory statistics; no preconditions.
+            sync_qlen_max: AtomicUsize::new(
+                unsafe { crate::bindings::nr_free_buffer_pages() } / 32,
+            ),
+            est_cpulist: AtomicU64::new(0),
             counters: HookCounters::default(),
             config: KBox::pin_init(
                 crate::new_spinlock_bh!(table, kernel::c_str!("ipvs_rs::config")),
@@ -71,6 +88,7 @@ impl PernetState for IpvsNet {
             )?,
             totals: Counters::default(),
             timeouts: [t.tcp, t.tcp_fin, t.udp].map(AtomicU32::new),
+            sip_services: AtomicU32::new(0),
         })
     }
 }
@@ -98,7 +116,19 @@ impl IpvsNet {
         }
     }
 
-    /// Current value of a knob.
+    /// Whether any service uses the SIP persistence engine.
+    pub(crate) fn has_sip_services(&self) -> bool {
+        self.sip_services.load(Ordering::Relaxed) != 0
+    }
+
+    /// Publishes how many services use the SIP persistence engine (after
+    /// each configuration change).
+    pub(crate) fn publish_sip_services(&self, table: &Table) {
+        let n = table.services().iter().filter(|s| s.pe_sip()).count();
+        self.sip_services.store(n as u32, Ordering::Relaxed);
+    }
+
+    /// Current value of an `int` knob (the others read as their default).
     pub(crate) fn sysctl(&self, s: Sysctl) -> i32 {
         self.sysctls[s as usize].load(Ordering::Relaxed)
     }
@@ -117,6 +147,10 @@ static BOUNDS: [[i32; 2]; params::COUNT] = {
     }
     b
 };
+
+/// The checks of the knobs that validate writes themselves.
+static POWER_OF_TWO: sysctl::Check = sysctl::Check(|v| Handler::PowerOfTwo.accepts(v));
+static THRESHOLD: sysctl::Check = sysctl::Check(|v| Handler::Threshold.accepts(v));
 
 /// What ties a namespace's [`IpvsNet`] to the rest of the kernel.
 pub(crate) struct NetGlue {
@@ -147,12 +181,25 @@ impl PernetState for NetGlue {
                     } else {
                         0o644
                     };
-                    let kind = match def.handler {
-                        Handler::Int => sysctl::IntKind::Any,
-                        Handler::IntRange(..) => sysctl::IntKind::Range(&bound[0], &bound[1]),
-                        Handler::Jiffies => sysctl::IntKind::Jiffies,
-                    };
-                    sysctl::Entry::int(def.name, value, mode, kind)
+                    let int = |kind| sysctl::Entry::int(def.name, value, mode, kind);
+                    match def.handler {
+                        Handler::Int => int(sysctl::IntKind::Any),
+                        Handler::IntRange(..) => int(sysctl::IntKind::Range(&bound[0], &bound[1])),
+                        Handler::Jiffies => int(sysctl::IntKind::Jiffies),
+                        Handler::PowerOfTwo => sysctl::Entry::checked(
+                            def.name,
+                            core::slice::from_ref(value),
+                            mode,
+                            &POWER_OF_TWO,
+                        ),
+                        Handler::Threshold => {
+                            sysctl::Entry::checked(def.name, &ipvs.sync_threshold, mode, &THRESHOLD)
+                        }
+                        Handler::ULong => sysctl::Entry::ulong(def.name, &ipvs.sync_qlen_max, mode),
+                        Handler::CpuList => {
+                            sysctl::Entry::cpulist(def.name, &ipvs.est_cpulist, mode)
+                        }
+                    }
                 });
         // SAFETY: the values live in this namespace's `IpvsNet`, which is
         // dropped after this `NetGlue` (reverse registration order), and the

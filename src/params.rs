@@ -14,6 +14,32 @@ pub(crate) enum Handler {
     IntRange(i32, i32),
     /// Seconds in `/proc`, jiffies inside (`proc_dointvec_jiffies`).
     Jiffies,
+    /// A power of two, at least 1 (`sync_ports`).
+    PowerOfTwo,
+    /// Two `int`s, threshold and period (`sync_threshold`); the default
+    /// is [`SYNC_THRESHOLD`].
+    Threshold,
+    /// An `unsigned long`; its default is computed at run time.
+    ULong,
+    /// A CPU list (`est_cpulist`); reads as the possible CPUs until set.
+    CpuList,
+}
+
+/// Stock `DEFAULT_SYNC_THRESHOLD` and `DEFAULT_SYNC_PERIOD`.
+pub(crate) const SYNC_THRESHOLD: [i32; 2] = [3, 50];
+
+impl Handler {
+    /// Whether a write of `v` is accepted, for the handlers that check
+    /// writes themselves (the `int` ones leave it to the kernel's).
+    pub(crate) fn accepts(self, v: &[i32]) -> bool {
+        match (self, v) {
+            (Handler::PowerOfTwo, [p]) => *p >= 1 && p.count_ones() == 1,
+            (Handler::Threshold, [t, p]) => *t >= 0 && *p >= 0 && (t < p || *p == 0),
+            (Handler::IntRange(min, max), [x]) => (min..=max).contains(x),
+            (Handler::Int | Handler::Jiffies, [_]) => true,
+            _ => false,
+        }
+    }
 }
 
 /// One knob.
@@ -46,7 +72,7 @@ macro_rules! sysctls {
     };
 }
 
-use Handler::{Int, IntRange, Jiffies};
+use Handler::{CpuList, Int, IntRange, Jiffies, PowerOfTwo, Threshold, ULong};
 
 sysctls! {
     Amemthresh => c"amemthresh", 1024, Int, false;
@@ -57,13 +83,16 @@ sysctls! {
     SecureTcp => c"secure_tcp", 0, IntRange(0, 3), false;
     SnatReroute => c"snat_reroute", 1, Int, false;
     SyncVersion => c"sync_version", 1, IntRange(0, 1), false;
+    SyncPorts => c"sync_ports", 1, PowerOfTwo, false;
     SyncPersistMode => c"sync_persist_mode", 0, Int, false;
+    SyncQlenMax => c"sync_qlen_max", 0, ULong, true;
     SyncSockSize => c"sync_sock_size", 0, Int, true;
     CacheBypass => c"cache_bypass", 0, Int, false;
     ExpireNodestConn => c"expire_nodest_conn", 0, Int, false;
     SloppyTcp => c"sloppy_tcp", 0, Int, false;
     SloppySctp => c"sloppy_sctp", 0, Int, false;
     ExpireQuiescentTemplate => c"expire_quiescent_template", 0, Int, false;
+    SyncThreshold => c"sync_threshold", SYNC_THRESHOLD[0], Threshold, false;
     SyncRefreshPeriod => c"sync_refresh_period", 0, Jiffies, false;
     SyncRetries => c"sync_retries", 0, IntRange(0, 3), false;
     NatIcmpSend => c"nat_icmp_send", 0, Int, false;
@@ -72,6 +101,11 @@ sysctls! {
     ConnReuseMode => c"conn_reuse_mode", 1, Int, false;
     ScheduleIcmp => c"schedule_icmp", 0, Int, false;
     IgnoreTunneled => c"ignore_tunneled", 0, Int, false;
+    RunEstimation => c"run_estimation", 1, Int, true;
+    EstCpulist => c"est_cpulist", 0, CpuList, true;
+    EstNice => c"est_nice", 0, IntRange(-20, 19), true;
+    // Not in stock: see Documentation/deviations.rst.
+    ConnOut => c"conn_out", 0, IntRange(0, 1), false;
 }
 
 /// Number of knobs.
@@ -83,6 +117,47 @@ impl Sysctl {
     pub(crate) const fn def(self) -> &'static SysctlDef {
         &SYSCTLS[self as usize]
     }
+}
+
+/// Writes the CPUs of `mask` as a list (`0-1,4`) and a newline into
+/// `out`, as `%*pbl` does; returns the length, or `None` if it does not fit.
+pub(crate) fn format_cpulist(mask: u64, out: &mut [u8]) -> Option<usize> {
+    use core::fmt::Write;
+    struct Buf<'a> {
+        out: &'a mut [u8],
+        len: usize,
+    }
+    impl Write for Buf<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.len + s.len();
+            let dst = self.out.get_mut(self.len..end).ok_or(core::fmt::Error)?;
+            dst.copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+    let mut w = Buf { out, len: 0 };
+    let mut sep = "";
+    let mut cpu = 0;
+    while cpu < 64 {
+        if mask & (1 << cpu) == 0 {
+            cpu += 1;
+            continue;
+        }
+        let start = cpu;
+        while cpu < 64 && mask & (1 << cpu) != 0 {
+            cpu += 1;
+        }
+        let last = cpu - 1;
+        if last == start {
+            write!(w, "{sep}{start}").ok()?;
+        } else {
+            write!(w, "{sep}{start}-{last}").ok()?;
+        }
+        sep = ",";
+    }
+    w.write_str("\n").ok()?;
+    Some(w.len)
 }
 
 #[cfg(test)]
@@ -122,8 +197,41 @@ mod tests {
     }
 
     #[test]
+    fn cpulists_as_the_kernel_prints_them() {
+        let list = |mask| {
+            let mut b = [0u8; 32];
+            let n = format_cpulist(mask, &mut b).unwrap();
+            String::from_utf8(b[..n].to_vec()).unwrap()
+        };
+        assert_eq!(list(0b11), "0-1\n");
+        assert_eq!(list(0b1), "0\n");
+        assert_eq!(list(0b1011_0101), "0,2,4-5,7\n");
+        assert_eq!(list(0), "\n");
+        assert_eq!(list(1 << 63 | 1 << 62), "62-63\n");
+        assert_eq!(format_cpulist(0b1011_0101, &mut [0u8; 5]), None);
+    }
+
+    #[test]
+    fn checked_writes() {
+        assert!(Handler::PowerOfTwo.accepts(&[1]));
+        assert!(Handler::PowerOfTwo.accepts(&[64]));
+        assert!(!Handler::PowerOfTwo.accepts(&[0]));
+        assert!(!Handler::PowerOfTwo.accepts(&[6]));
+        assert!(!Handler::PowerOfTwo.accepts(&[-4]));
+        // Stock proc_do_sync_threshold: both >= 0, threshold < period
+        // unless the period is 0.
+        assert!(Handler::Threshold.accepts(&[3, 50]));
+        assert!(Handler::Threshold.accepts(&[7, 0]));
+        assert!(!Handler::Threshold.accepts(&[50, 50]));
+        assert!(!Handler::Threshold.accepts(&[-1, 50]));
+        assert!(!Handler::Threshold.accepts(&[3]));
+    }
+
+    #[test]
     fn enum_indexes_the_table() {
-        assert_eq!(Sysctl::IgnoreTunneled as usize, COUNT - 1);
+        assert_eq!(Sysctl::ConnOut as usize, COUNT - 1);
+        // Stock's 29 (without debug_level) and ours.
+        assert_eq!(COUNT, 30);
         assert_eq!(Sysctl::ConnReuseMode.def().name, c"conn_reuse_mode");
     }
 }

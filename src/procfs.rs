@@ -68,6 +68,7 @@ impl Show for Conn {
                     dest: (&c.daddr, c.dport),
                     state: c.state_name(),
                     expires: c.expires_in(hz),
+                    pe: c.pe_data.as_deref().map(|d| ("sip", d)),
                 },
             );
             res.is_ok()

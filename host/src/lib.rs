@@ -23,6 +23,8 @@ pub mod packet;
 pub mod params;
 #[path = "../../src/sched.rs"]
 pub mod sched;
+#[path = "../../src/sip.rs"]
+pub mod sip;
 #[path = "../../src/state.rs"]
 pub mod state;
 #[path = "../../src/uapi.rs"]

@@ -3,7 +3,28 @@
 # only with CAP_NET_ADMIN.
 . selftests/lib.sh
 
+# name=default of every knob (sync_qlen_max depends on free memory).
+knobs() {
+	for f in "$sysvs"/*; do
+		n=$(basename "$f")
+		[ "$n" = sync_qlen_max ] && { echo "$n"; continue; }
+		echo "$n=$(tr '\t' ' ' <"$f")"
+	done
+}
+
+if modprobe ip_vs 2>/dev/null; then
+	stock=$(knobs)
+	unload_all
+fi
 load_rs
+rs=$(knobs)
+echo "$rs"
+if [ -n "${stock:-}" ]; then
+	# Stock's knobs, with stock defaults, plus conn_out.
+	expect_eq "knobs and defaults" "$stock" "$(echo "$rs" | grep -v '^conn_out=')"
+fi
+expect_eq "knob count" 30 "$(echo "$rs" | wc -l)"
+expect_eq conn_out "conn_out=0" "$(echo "$rs" | grep '^conn_out=')"
 expect_eq amemthresh 1024 "$(cat $sysvs/amemthresh)"
 expect_eq am_droprate 10 "$(cat $sysvs/am_droprate)"
 expect_eq conn_reuse_mode 1 "$(cat $sysvs/conn_reuse_mode)"
@@ -19,6 +40,21 @@ echo 5 > $sysvs/drop_entry 2>/dev/null && fail "drop_entry=5 accepted"
 expect_eq "drop_entry after bad write" 0 "$(cat $sysvs/drop_entry)"
 echo 2 > $sysvs/sync_version 2>/dev/null && fail "sync_version=2 accepted"
 echo 3 > $sysvs/drop_entry || fail "drop_entry=3 refused"
+
+# The knobs with checks of their own, as stock.
+echo 3 > $sysvs/sync_ports 2>/dev/null && fail "sync_ports=3 accepted"
+echo 4 > $sysvs/sync_ports || fail "sync_ports=4 refused"
+expect_eq sync_ports 4 "$(cat $sysvs/sync_ports)"
+echo "50 50" > $sysvs/sync_threshold 2>/dev/null && fail "sync_threshold=50 50 accepted"
+echo "5 0" > $sysvs/sync_threshold || fail "sync_threshold=5 0 refused"
+expect_eq sync_threshold "5 0" "$(tr '\t' ' ' <$sysvs/sync_threshold)"
+echo 20 > $sysvs/est_nice 2>/dev/null && fail "est_nice=20 accepted"
+echo 2 > $sysvs/conn_out 2>/dev/null && fail "conn_out=2 accepted"
+echo 1000 > $sysvs/sync_qlen_max || fail "sync_qlen_max=1000 refused"
+expect_eq sync_qlen_max 1000 "$(cat $sysvs/sync_qlen_max)"
+echo 0 > $sysvs/est_cpulist || fail "est_cpulist=0 refused"
+expect_eq est_cpulist 0 "$(cat $sysvs/est_cpulist)"
+echo "x-" > $sysvs/est_cpulist 2>/dev/null && fail "est_cpulist=x- accepted"
 
 # Jiffies knob: seconds in and out.
 echo 7 > $sysvs/sync_refresh_period

@@ -4,7 +4,7 @@
 
 use crate::bindings;
 use crate::kapi::net::Net;
-use core::sync::atomic::AtomicI32;
+use core::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use kernel::error::Result;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
@@ -56,6 +56,176 @@ impl Entry {
             extra2: bound(extra2),
             ..Default::default()
         })
+    }
+}
+
+/// The validation of a [`Entry::checked`] entry: whether to accept the
+/// values written.
+pub(crate) struct Check(pub(crate) fn(&[i32]) -> bool);
+
+/// Most `int`s a checked entry holds.
+const MAX_INTS: usize = 2;
+
+impl Entry {
+    /// An entry of `values.len()` `int`s (at most two) whose writes
+    /// `check` must accept, else `-EINVAL` and nothing changes.
+    pub(crate) fn checked(
+        name: &'static core::ffi::CStr,
+        values: &[AtomicI32],
+        mode: u16,
+        check: &'static Check,
+    ) -> Self {
+        let n = values.len().min(MAX_INTS);
+        Self(bindings::ctl_table {
+            procname: name.as_ptr().cast(),
+            data: values.as_ptr().cast_mut().cast(),
+            maxlen: (n * core::mem::size_of::<i32>()) as i32,
+            mode,
+            proc_handler: Some(proc_checked),
+            extra1: core::ptr::from_ref(check).cast_mut().cast(),
+            ..Default::default()
+        })
+    }
+
+    /// An `unsigned long` entry (`proc_doulongvec_minmax`, no bounds).
+    pub(crate) fn ulong(name: &'static core::ffi::CStr, value: &AtomicUsize, mode: u16) -> Self {
+        Self(bindings::ctl_table {
+            procname: name.as_ptr().cast(),
+            data: value.as_ptr().cast(),
+            maxlen: core::mem::size_of::<usize>() as i32,
+            mode,
+            proc_handler: Some(bindings::proc_doulongvec_minmax),
+            ..Default::default()
+        })
+    }
+
+    /// A CPU list entry (`0-3,6`) over the bitmap in `value`: bit 63 set
+    /// means a list was written; until then it reads as the possible CPUs.
+    pub(crate) fn cpulist(name: &'static core::ffi::CStr, value: &AtomicU64, mode: u16) -> Self {
+        Self(bindings::ctl_table {
+            procname: name.as_ptr().cast(),
+            data: value.as_ptr().cast(),
+            maxlen: 0,
+            mode,
+            proc_handler: Some(proc_cpulist),
+            ..Default::default()
+        })
+    }
+}
+
+/// Bit 63 of a CPU list entry: a list was written.
+const CPULIST_SET: u64 = 1 << 63;
+
+/// `proc_handler` of [`Entry::checked`].
+///
+/// # Safety
+///
+/// Called by the sysctl core on an entry [`Entry::checked`] made, with the
+/// core's buffer, length and position.
+unsafe extern "C" fn proc_checked(
+    table: *const bindings::ctl_table,
+    write: kernel::ffi::c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut bindings::loff_t,
+) -> kernel::ffi::c_int {
+    // SAFETY: the core passes the registered entry, which outlives the call.
+    let t = unsafe { &*table };
+    let n = t.maxlen as usize / core::mem::size_of::<i32>();
+    // SAFETY: `Entry::checked` points `data` at `n` atomics that outlive
+    // the table, and `extra1` at a static `Check`.
+    let (values, check) = unsafe {
+        (
+            core::slice::from_raw_parts(t.data.cast::<AtomicI32>().cast_const(), n),
+            &*t.extra1.cast::<Check>().cast_const(),
+        )
+    };
+    let mut vals = [0i32; MAX_INTS];
+    for (v, a) in vals.iter_mut().zip(values) {
+        *v = a.load(Ordering::Relaxed);
+    }
+    let tmp = bindings::ctl_table {
+        data: vals.as_mut_ptr().cast(),
+        ..*t
+    };
+    // SAFETY: `tmp` describes `vals`, which lives through the call; the
+    // other arguments are the core's own.
+    let rc = unsafe { bindings::proc_dointvec(&tmp, write, buffer, lenp, ppos) };
+    if write != 0 && rc >= 0 {
+        if !(check.0)(&vals[..n]) {
+            return -(bindings::EINVAL as kernel::ffi::c_int);
+        }
+        for (a, v) in values.iter().zip(vals) {
+            a.store(v, Ordering::Relaxed);
+        }
+    }
+    rc
+}
+
+/// The possible CPUs, as a bitmap of the first 63.
+fn possible_cpus() -> u64 {
+    // SAFETY: reads a word of the possible-CPU mask, set at boot.
+    (unsafe { bindings::ipvs_rs_possible_cpus() } as u64) & !CPULIST_SET
+}
+
+/// `proc_handler` of [`Entry::cpulist`] (stock `ipvs_proc_est_cpulist`).
+///
+/// # Safety
+///
+/// Called by the sysctl core on an entry [`Entry::cpulist`] made, with the
+/// core's buffer (NUL-terminated on writes, one spare byte on reads),
+/// length and position.
+unsafe extern "C" fn proc_cpulist(
+    table: *const bindings::ctl_table,
+    write: kernel::ffi::c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut bindings::loff_t,
+) -> kernel::ffi::c_int {
+    // SAFETY: the core passes valid pointers for the duration of the call;
+    // `data` is the entry's atomic, which outlives the table.
+    let (value, len, pos) = unsafe {
+        (
+            &*(*table).data.cast::<AtomicU64>().cast_const(),
+            &mut *lenp,
+            &mut *ppos,
+        )
+    };
+    // Like stock: no appending, no partial reads.
+    if *pos != 0 || *len == 0 {
+        *len = 0;
+        return 0;
+    }
+    if write != 0 {
+        let mut mask = [0 as kernel::ffi::c_ulong; 1];
+        // SAFETY: the core NUL-terminates what was written; `mask` holds
+        // the 63 bits asked for.
+        let rc = unsafe { bindings::bitmap_parselist(buffer.cast(), mask.as_mut_ptr(), 63) };
+        if rc < 0 {
+            return rc;
+        }
+        value.store(
+            (mask[0] as u64 & possible_cpus()) | CPULIST_SET,
+            Ordering::Relaxed,
+        );
+        *pos += *len as bindings::loff_t;
+        return 0;
+    }
+    let v = value.load(Ordering::Relaxed);
+    let mask = if v & CPULIST_SET != 0 {
+        v & !CPULIST_SET
+    } else {
+        possible_cpus()
+    };
+    // SAFETY: on reads the core's buffer holds `*len + 1` bytes.
+    let out = unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), *len + 1) };
+    match crate::params::format_cpulist(mask, out) {
+        Some(n) => {
+            *len = n;
+            *pos += n as bindings::loff_t;
+            0
+        }
+        None => -(bindings::EINVAL as kernel::ffi::c_int),
     }
 }
 

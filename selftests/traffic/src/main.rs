@@ -14,6 +14,13 @@
 //!   `refused` (an ICMP error came back) or `timeout`.
 //! - `udp-send ADDR:PORT COUNT`: COUNT datagrams from one socket, not
 //!   waiting for answers (prints nothing).
+//! - `sip-send ADDR:PORT CALLID...`: from one socket, one SIP OPTIONS
+//!   request per CALLID (`-` for a request without Call-ID), not waiting
+//!   for answers.
+//! - `udp-answer PORT`: waits up to 20 s for one datagram on PORT, prints
+//!   `from ADDR:PORT` (its source) and answers it with `answer`.
+//! - `udp-call ADDR:PORT SPORT`: sends `call` from SPORT and prints the
+//!   answer, or `timeout`.
 //!
 //! Clients print `r1=N r2=N r3=N other=N`: who answered how often
 //! ("other": no answer within 3 s, or an unknown name).
@@ -93,11 +100,32 @@ fn report(answers: impl Iterator<Item = Option<String>>) {
     println!("{}", line.join(" "));
 }
 
+/// One datagram in on `port`, one answer back to where it came from.
+fn udp_answer(port: u16) -> std::io::Result<String> {
+    let s = UdpSocket::bind(("::", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut buf = [0u8; 256];
+    let Ok((_, peer)) = s.recv_from(&mut buf) else {
+        return Ok("timeout".into());
+    };
+    // The answer may find no route (a source the client cannot reach).
+    let _ = s.send_to(b"answer\n", peer);
+    let peer = match peer {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::from((v4, v6.port())),
+            None => peer,
+        },
+        v4 => v4,
+    };
+    Ok(format!("from {peer}"))
+}
+
 fn usage() -> ExitCode {
     eprintln!(
         "usage: ipvs-traffic serve NAME PORT | tcp ADDR:PORT COUNT | \
          udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT | \
-         udp-probe ADDR:PORT | udp-send ADDR:PORT COUNT"
+         udp-probe ADDR:PORT | udp-send ADDR:PORT COUNT | udp-answer PORT | \
+         udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID..."
     );
     ExitCode::from(2)
 }
@@ -142,6 +170,50 @@ fn main() -> ExitCode {
                 if s.send(b"q\n").is_err() {
                     return ExitCode::FAILURE;
                 }
+            }
+        }
+        (Some("udp-answer"), _, _) => {
+            let Some(Ok(port)) = arg(1).map(str::parse::<u16>) else {
+                return usage();
+            };
+            match udp_answer(port) {
+                Ok(line) => println!("{line}"),
+                Err(e) => {
+                    eprintln!("ipvs-traffic: udp-answer on {port}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        (Some("sip-send"), Some(to), _) => {
+            let Some(s) = udp_socket(to, 0) else {
+                return ExitCode::FAILURE;
+            };
+            for id in &args[2..] {
+                let call_id = if id == "-" {
+                    String::new()
+                } else {
+                    format!("Call-ID: {id}\r\n")
+                };
+                let msg = format!(
+                    "OPTIONS sip:{to} SIP/2.0\r\nVia: SIP/2.0/UDP client\r\n\
+                     {call_id}CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+                );
+                if s.send(msg.as_bytes()).is_err() {
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        (Some("udp-call"), Some(to), _) => {
+            let Some(Ok(sport)) = arg(2).map(str::parse::<u16>) else {
+                return usage();
+            };
+            let Some(s) = udp_socket(to, sport) else {
+                return ExitCode::FAILURE;
+            };
+            let mut buf = [0u8; 256];
+            match s.send(b"call\n").and_then(|_| s.recv(&mut buf)) {
+                Ok(n) => println!("{}", answer(&buf[..n])),
+                Err(_) => println!("timeout"),
             }
         }
         (Some("udp-one"), Some(to), Some(n)) => match udp_socket(to, 0) {

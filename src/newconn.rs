@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! New connections: scheduled for a client's first packet
+//! (`ip_vs_schedule`, `ip_vs_sched_persist`), or started by a real server
+//! (`ip_vs_new_conn_out`, here for every UDP service with `conn_out`).
+
+use crate::config::{Addr, Counters, DestShared, Service, SvcKey, AF_INET6};
+use crate::conn::{ConnRef, NewConn, NOOUTPUT};
+use crate::hooks::{addr16, Parsed};
+use crate::kapi::abi::hz;
+use crate::kapi::netfilter::Verdict;
+use crate::kapi::skb::Packet;
+use crate::list::Shared;
+use crate::nat::UDP;
+use crate::netns::IpvsNet;
+use crate::params::Sysctl;
+use crate::sip;
+use crate::uapi::conn_flags;
+use kernel::prelude::*;
+
+/// Timeout of a connection until its first state change, seconds.
+const INITIAL_TIMEOUT: u32 = 3;
+
+/// The client's network for persistence (`ip_vs_addr_set` with the
+/// service netmask): IPv4 masks with the stored network-order mask,
+/// IPv6 with a prefix length.
+fn client_net(af: u16, addr: &Addr, netmask: u32) -> Addr {
+    let mut net = [0u8; 16];
+    if af == AF_INET6 {
+        let bits = netmask.min(128) as usize;
+        for (i, b) in net.iter_mut().enumerate() {
+            let keep = bits.saturating_sub(i * 8).min(8);
+            let mask = if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
+            *b = addr[i] & mask;
+        }
+    } else {
+        let mask = netmask.to_ne_bytes();
+        for i in 0..4 {
+            net[i] = addr[i] & mask[i];
+        }
+    }
+    net
+}
+
+/// A real server picked for a new connection.
+struct Pick {
+    addr: Addr,
+    port: [u8; 2],
+    fwd: u32,
+    dest: Shared<DestShared>,
+}
+
+impl Pick {
+    fn of(d: &crate::config::Dest) -> Self {
+        Self {
+            addr: d.addr,
+            port: d.port,
+            fwd: d.fwd,
+            dest: d.shared.clone(),
+        }
+    }
+}
+
+/// What a persistence template stands for: clients of one network (the
+/// service's netmask) on one virtual service,
+/// `<protocol, client net, 0, vaddr, vport>`.
+struct Template {
+    af: u16,
+    protocol: u8,
+    cnet: Addr,
+    vaddr: Addr,
+    vport: [u8; 2],
+    /// The SIP Call-ID, for `--pe sip` services' packets that carry one.
+    call_id: Option<KVec<u8>>,
+}
+
+impl Template {
+    /// The template of `client` talking to `vaddr:vport` of `svc`
+    /// (`ip_vs_conn_fill_param_persist`); the packet `pkt` may carry the
+    /// SIP Call-ID that keys it too.
+    fn new(
+        svc: &Service,
+        pkt: (&Packet<'_>, &Parsed),
+        client: &Addr,
+        vaddr: &Addr,
+        vport: [u8; 2],
+    ) -> Self {
+        let protocol = pkt.1.protocol;
+        let call_id = if svc.pe_sip() {
+            sip_call_id(pkt.0, pkt.1)
+        } else {
+            None
+        };
+        let af = svc.key.af();
+        let (protocol, vaddr, vport) = match svc.key {
+            SvcKey::Fwmark { mark, .. } => (0, addr16(mark.to_be_bytes()), [0, 0]),
+            SvcKey::Tuple { port, .. } => {
+                (protocol, *vaddr, if port == vport { port } else { [0, 0] })
+            }
+        };
+        Self {
+            af,
+            protocol,
+            cnet: client_net(af, client, svc.netmask),
+            vaddr,
+            vport,
+            call_id,
+        }
+    }
+
+    /// The live template, if usable (`ip_vs_check_template`).
+    fn find(&self, ipvs: &IpvsNet) -> Option<ConnRef> {
+        let quiescent = ipvs.sysctl(Sysctl::ExpireQuiescentTemplate) != 0;
+        ipvs.conns
+            .lookup_template(
+                self.af,
+                self.protocol,
+                &self.cnet,
+                &self.vaddr,
+                self.vport,
+                self.call_id.as_deref(),
+            )
+            .filter(|t| t.template_usable(quiescent))
+    }
+
+    /// A new template pointing at `pick`.
+    fn create(self, ipvs: &IpvsNet, svc: &Service, pick: &Pick) -> Result<ConnRef, Verdict> {
+        ipvs.conns
+            .as_ref()
+            .create(NewConn {
+                af: self.af,
+                protocol: self.protocol,
+                caddr: self.cnet,
+                cport: [0, 0],
+                vaddr: self.vaddr,
+                vport: self.vport,
+                daddr: pick.addr,
+                dport: pick.port,
+                flags: conn_flags::TEMPLATE,
+                timeout: svc.timeout.saturating_mul(hz()),
+                dest: pick.dest.clone(),
+                svc_stats: svc.stats.clone(),
+                control: None,
+                pe_data: self.call_id,
+            })
+            .map_err(|_| Verdict::Drop)
+    }
+}
+
+/// The Call-ID of a UDP packet's SIP message (`ip_vs_sip_fill_param`);
+/// `None` falls back to plain persistence.
+fn sip_call_id(pkt: &Packet<'_>, p: &Parsed) -> Option<KVec<u8>> {
+    const UDP_HDRLEN: usize = 8;
+    if p.protocol != UDP {
+        return None;
+    }
+    let at = p.hdr.len() + UDP_HDRLEN;
+    let len = (pkt.len() as usize).checked_sub(at).filter(|&l| l > 0)?;
+    let mut payload = KVec::from_elem(0u8, len, GFP_ATOMIC).ok()?;
+    if !pkt.read_into(at, &mut payload) {
+        return None;
+    }
+    let id = sip::call_id(&payload)?;
+    let mut out = KVec::with_capacity(id.len(), GFP_ATOMIC).ok()?;
+    out.extend_from_slice(id, GFP_ATOMIC).ok()?;
+    Some(out)
+}
+
+/// The client and virtual ends of a new connection.
+struct Ends {
+    af: u16,
+    caddr: Addr,
+    cport: [u8; 2],
+    vaddr: Addr,
+    vport: [u8; 2],
+}
+
+/// Creates the connection of `ends` to `pick`, counted as a new one.
+fn create(
+    ipvs: &IpvsNet,
+    protocol: u8,
+    ends: Ends,
+    pick: Pick,
+    one_packet: bool,
+    svc_stats: Shared<Counters>,
+    control: Option<ConnRef>,
+) -> Result<ConnRef, Verdict> {
+    let mut flags = pick.fwd;
+    if pick.fwd != conn_flags::MASQ {
+        flags |= NOOUTPUT;
+    }
+    if one_packet {
+        flags |= conn_flags::ONE_PACKET;
+    }
+    pick.dest.stats.count_conn();
+    svc_stats.count_conn();
+    ipvs.totals.count_conn();
+    ipvs.conns
+        .as_ref()
+        .create(NewConn {
+            af: ends.af,
+            protocol,
+            caddr: ends.caddr,
+            cport: ends.cport,
+            vaddr: ends.vaddr,
+            vport: ends.vport,
+            daddr: pick.addr,
+            // A real server without port takes the virtual one.
+            dport: if pick.port == [0, 0] {
+                ends.vport
+            } else {
+                pick.port
+            },
+            flags,
+            timeout: INITIAL_TIMEOUT * hz(),
+            dest: pick.dest,
+            svc_stats,
+            control,
+            pe_data: None,
+        })
+        .map_err(|_| Verdict::Drop)
+}
+
+/// Schedules a new connection for a packet to a virtual service
+/// (`ip_vs_schedule`, `ip_vs_sched_persist`). `Ok(None)`: not ours;
+/// `Err`: the verdict to return.
+pub(crate) fn schedule(
+    ipvs: &IpvsNet,
+    pkt: &Packet<'_>,
+    p: &Parsed,
+) -> Result<Option<ConnRef>, Verdict> {
+    let af = p.af;
+    let mut table = ipvs.config.lock();
+    let Some(svc) = table.find_for_packet(af, p.protocol, &p.daddr, p.dport, pkt.mark()) else {
+        return Ok(None);
+    };
+    // Only a SYN opens a TCP connection, unless sloppy.
+    if p.tcp_flags.is_some_and(|f| !f.syn) && ipvs.sysctl(Sysctl::SloppyTcp) == 0 {
+        return Ok(None);
+    }
+    let mut control = None;
+    let pick = if svc.persistent() {
+        let t = Template::new(svc, (pkt, p), &p.saddr, &p.daddr, p.dport);
+        let existing = t.find(ipvs).and_then(|tmpl| {
+            let d = svc.dest(af, &tmpl.daddr, tmpl.dport)?;
+            Some((Pick::of(d), tmpl))
+        });
+        let (pick, tmpl) = match existing {
+            Some(found) => found,
+            None => {
+                let Some(d) = svc.schedule(&p.saddr, p.sport) else {
+                    drop(table);
+                    pkt.icmp_port_unreach(af == AF_INET6);
+                    return Err(Verdict::Drop);
+                };
+                let pick = Pick::of(d);
+                let tmpl = t.create(ipvs, svc, &pick)?;
+                (pick, tmpl)
+            }
+        };
+        tmpl.set_timeout(svc.timeout.saturating_mul(hz()));
+        control = Some(tmpl);
+        pick
+    } else {
+        match svc.schedule(&p.saddr, p.sport) {
+            Some(d) => Pick::of(d),
+            None => {
+                // `ip_vs_leave`: nobody to serve it.
+                drop(table);
+                pkt.icmp_port_unreach(af == AF_INET6);
+                return Err(Verdict::Drop);
+            }
+        }
+    };
+    let one_packet = svc.one_packet() && p.protocol == UDP;
+    let svc_stats = svc.stats.clone();
+    drop(table);
+    let ends = Ends {
+        af,
+        caddr: p.saddr,
+        cport: p.sport,
+        vaddr: p.daddr,
+        vport: p.dport,
+    };
+    create(ipvs, p.protocol, ends, pick, one_packet, svc_stats, control).map(Some)
+}
+
+/// A UDP packet from a real server that matches no connection: with the
+/// `conn_out` knob on (or for `--pe sip` services, as stock), the
+/// connection it starts, as if its peer had
+/// started it from the outside (`ip_vs_new_conn_out`). The real server's
+/// first service that has it as a NAT real server with this port (or
+/// without port) and has a virtual port decides; persistent services get
+/// a template first, so that the client's next connections stick.
+/// Fwmark services are left out: they have no virtual address to show.
+pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<ConnRef> {
+    let any = ipvs.sysctl(Sysctl::ConnOut) != 0;
+    if p.protocol != UDP || !(any || ipvs.has_sip_services()) {
+        return None;
+    }
+    let table = ipvs.config.lock();
+    let (svc, d) = table.find_real_service(p.af, p.protocol, &p.saddr, p.sport)?;
+    if !(any || svc.pe_sip()) {
+        return None;
+    }
+    let SvcKey::Tuple { addr, port, .. } = svc.key else {
+        return None;
+    };
+    let pick = Pick {
+        // The port the real server speaks from.
+        port: p.sport,
+        ..Pick::of(d)
+    };
+    let mut control = None;
+    if svc.persistent() {
+        let t = Template::new(svc, (pkt, p), &p.daddr, &addr, port);
+        let tmpl = match t.find(ipvs) {
+            Some(tmpl) if Shared::ptr_eq(&tmpl.dest, &pick.dest) => tmpl,
+            _ => t.create(ipvs, svc, &pick).ok()?,
+        };
+        tmpl.set_timeout(svc.timeout.saturating_mul(hz()));
+        control = Some(tmpl);
+    }
+    let one_packet = svc.one_packet();
+    let svc_stats = svc.stats.clone();
+    drop(table);
+    let ends = Ends {
+        af: p.af,
+        caddr: p.daddr,
+        cport: p.dport,
+        vaddr: addr,
+        vport: port,
+    };
+    create(ipvs, p.protocol, ends, pick, one_packet, svc_stats, control).ok()
+}
