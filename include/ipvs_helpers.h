@@ -119,6 +119,18 @@ int ipvs_rs_route6(struct net *net, struct sk_buff *skb,
 		   const struct in6_addr *daddr, bool known_nh);
 void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb);
 
+/* conntrack */
+struct nf_hook_state;
+void ipvs_rs_ct_untrack(struct sk_buff *skb);
+bool ipvs_rs_ct_confirmed(const struct sk_buff *skb);
+void ipvs_rs_ct_alter_reply(struct sk_buff *skb, bool from_server,
+			    const u8 *addr, __be16 port);
+unsigned int ipvs_rs_ct_renew(struct sk_buff *skb,
+			      const struct nf_hook_state *state);
+void ipvs_rs_ct_drop(struct net *net, u16 af, u8 protocol,
+		     const u8 *caddr, __be16 cport,
+		     const u8 *vaddr, __be16 vport);
+
 /* sysctl defaults */
 unsigned long ipvs_rs_possible_cpus(void);
 

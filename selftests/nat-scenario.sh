@@ -32,6 +32,14 @@ scenario() {
 	service -t 80 "-s rr" 1 1 1 | director ipvsadm -R
 	expect_count "tcp rr" "r1=10 r2=10 r3=10 other=0" tcp 80 30
 
+	# A client reusing its port after a clean close: the SYN finds the
+	# old connection in TIME_WAIT and is scheduled anew (conn_reuse_mode).
+	got=$(traffic tcp-from 80 2 45000 | awk '{ print $1 }' | tr '\n' ' ')
+	echo "tcp from one port twice: $got"
+	set -- $got
+	[ "$#" = 2 ] && [ "$1" != none ] && [ "$2" != none ] && [ "$1" != "$2" ] ||
+		fail "port reuse: '$got', want two different real servers ($module)"
+
 	director ipvsadm -R <<-EOF
 		-E -t $(vip):80 -s wrr
 		-e -t $(vip):80 -r $(rs_addr r2):80 -w 2 -m
@@ -55,7 +63,7 @@ scenario() {
 	director cat /proc/net/ip_vs | tail -n +4 | awk '{ print $1, $2, $3, $4 }'
 	conns=$(director ipvsadm -Ln --stats | awk -v v="$(vip):80" '$2 == v { print $3 }')
 	echo "service connections: $conns"
-	[ "$conns" = 72 ] || fail "service counted $conns connections, want 72 ($module)"
+	[ "$conns" = 74 ] || fail "service counted $conns connections, want 74 ($module)"
 
 	# Least connections over UDP flows (inactive until they expire): no
 	# TCP retransmission in the slow guest can make one look active.
@@ -69,23 +77,33 @@ scenario() {
 	echo "udp connections listed: $n"
 	[ "$n" = 42 ] || fail "expected 42 UDP connections listed, got $n ($module)"
 
-	# One client port keeps its real server, even after that real server
-	# is deleted (expire_nodest_conn=0, stock's default).
+	# One client port keeps its real server. Deleted, the real server gets
+	# none of its packets (expire_nodest_conn=0, stock's default); added
+	# back while the flows live, it resumes them and its counts (stock's
+	# destination trash): 4 (lc) + 10 (rr) + the flow from port 40000.
 	first=$(udp_from 40000)
 	again=$(udp_from 40000)
 	[ "$first" = "$again" ] || fail "client port 40000 moved: $first then $again ($module)"
 	director ipvsadm -d -u "$(vip):53" -r "$(rs_addr "$first"):53"
 	after=$(udp_from 40000)
-	echo "udp flow after deleting its real server: same=$([ "$after" = "$first" ] && echo yes || echo no)"
-	[ "$after" = "$first" ] || fail "flow of a deleted real server: '$after', want '$first' ($module)"
+	echo "udp flow after deleting its real server: '${after:-dropped}'"
+	[ -z "$after" ] || fail "flow of a deleted real server reached '$after' ($module)"
 	new=$(udp_from 40001)
 	[ -n "$new" ] && [ "$new" != "$first" ] || fail "new flow went to '$new' ($module)"
-	# Added back while its flows live, it resumes its counts (stock's
-	# destination trash): 4 (lc) + 10 (rr) + the flow from port 40000.
 	add_rs -u 53 "$first" 1
 	inact=$(director ipvsadm -Ln | awk -v r="$(rs_addr "$first"):53" '$2 == r { print $6 }')
 	echo "inactive connections of the real server added back: $inact"
 	[ "$inact" = 15 ] || fail "real server added back has $inact inactive connections, want 15 ($module)"
+	back=$(udp_from 40000)
+	[ "$back" = "$first" ] || fail "flow after adding its real server back: '$back', want '$first' ($module)"
+	# With expire_nodest_conn=1 the flow moves on instead.
+	director sysctl -qw net.ipv4.vs.expire_nodest_conn=1
+	director ipvsadm -d -u "$(vip):53" -r "$(rs_addr "$first"):53"
+	moved=$(udp_from 40000)
+	echo "expire_nodest_conn=1, flow moved: $([ -n "$moved" ] && [ "$moved" != "$first" ] && echo yes || echo "no ($moved)")"
+	[ -n "$moved" ] && [ "$moved" != "$first" ] || fail "expire_nodest_conn=1: flow went to '$moved' ($module)"
+	director sysctl -qw net.ipv4.vs.expire_nodest_conn=0
+	add_rs -u 53 "$first" 1
 
 	# ICMP errors about a connection are translated: the real server
 	# has nothing on port 54, its "port unreachable" reaches the client
@@ -118,6 +136,8 @@ scenario() {
 	# either: no connection is left to match them.)
 	director ipvsadm -C
 	service -u 53 "-s rr -o" 1 1 1 | director ipvsadm -R
+	# The real servers come back from the trash with their counters.
+	director ipvsadm -Z
 	before=$(director ipvsadm -Lnc | grep "^UDP " | grep -cF "$(vip):53 ")
 	traffic udp-send 53 15
 	sleep 1

@@ -15,6 +15,7 @@
 use crate::bindings;
 use crate::config::{Addr, Counters, DestShared};
 use crate::hash::conn_bucket;
+use crate::kapi::net::Net;
 use crate::kapi::sync::RawSpinLockBh;
 use crate::kapi::timer::{jiffies, Timer};
 use crate::kapi::{hlist, rcu};
@@ -30,7 +31,8 @@ use kernel::prelude::*;
 const HASHED: u32 = 0x0040;
 /// `IP_VS_CONN_F_NOOUTPUT`: the director sees only the client's side.
 pub(crate) const NOOUTPUT: u32 = 0x0080;
-/// A template that must not be used again (its real server went away).
+/// Must not be found again: a template whose real server went away, or a
+/// connection expired to make room for a new one.
 const DEAD: u32 = 1 << 24;
 
 const IPPROTO_TCP: u8 = 6;
@@ -209,6 +211,19 @@ impl Conn {
         }
     }
 
+    /// Whether a new connection (a SYN) from this connection's client port
+    /// may replace it (`is_new_conn_expected`): a closed TCP connection
+    /// that no template controls, or with `conn_reuse_mode` bit 2 one in
+    /// FIN_WAIT whose replies bypass the director.
+    pub(crate) fn new_conn_expected(&self, conn_reuse_mode: i32) -> bool {
+        if !self.control.load(Ordering::Acquire).is_null() || self.protocol != IPPROTO_TCP {
+            return false;
+        }
+        let t = self.tcp();
+        matches!(t.state, Tcp::TimeWait | Tcp::Close)
+            || (conn_reuse_mode & 2 != 0 && t.state == Tcp::FinWait && t.no_output)
+    }
+
     /// Counts a packet of this connection; `inbound` is client to server.
     pub(crate) fn count_packet(&self, inbound: bool, bytes: u32) {
         self.dest.stats.count_packet(inbound, bytes);
@@ -289,6 +304,7 @@ impl Conn {
             let (taken, hashed) = c.unlink();
             if taken {
                 c.timer.delete();
+                c.drop_conntrack();
                 c.release_resources();
                 let table = c.table();
                 table.count.fetch_sub(1, Ordering::Relaxed);
@@ -308,6 +324,34 @@ impl Conn {
         // Still in use: expire later.
         c.refcnt.fetch_add(1, Ordering::Relaxed);
         Conn::put(this);
+    }
+
+    /// Kills the conntrack entry of a connection that used conntrack
+    /// (`ip_vs_conn_drop_conntrack`), so that the client's next connection
+    /// from its port starts a fresh one.
+    fn drop_conntrack(&self) {
+        if self.flags() & (conn_flags::NFCT | conn_flags::ONE_PACKET) != conn_flags::NFCT {
+            return;
+        }
+        let net = self.table().ct_net.load(Ordering::Acquire);
+        if net.is_null() {
+            return;
+        }
+        // SAFETY: non-null only while the namespace that owns this table
+        // is alive (cleared before the table's teardown).
+        let net = unsafe { Net::from_raw(net) };
+        net.ct_drop(
+            self.af,
+            self.protocol,
+            (&self.caddr, self.cport),
+            (&self.vaddr, self.vport),
+        );
+    }
+
+    /// Stops this connection from dropping its conntrack entry when it
+    /// expires (a new connection takes the entry over).
+    pub(crate) fn leave_conntrack(&self) {
+        self.flags.fetch_and(!conn_flags::NFCT, Ordering::Relaxed);
     }
 
     /// Gives back what the connection counted and held.
@@ -372,6 +416,15 @@ impl core::ops::Deref for ConnRef {
     }
 }
 
+impl ConnRef {
+    /// Expires the connection now (`ip_vs_conn_expire_now`) and gives up
+    /// this reference: lookups no longer find it, its timer frees it.
+    pub(crate) fn expire_now(self) {
+        self.flags.fetch_or(DEAD, Ordering::Relaxed);
+        self.timeout.store(0, Ordering::Relaxed);
+    }
+}
+
 impl Drop for ConnRef {
     fn drop(&mut self) {
         Conn::put(self.0);
@@ -389,6 +442,9 @@ pub(crate) struct ConnTable {
     bits: u32,
     seed: u32,
     count: AtomicU32,
+    /// The namespace whose conntrack entries expiring connections drop;
+    /// NULL while the namespace goes (conntrack may be gone already).
+    ct_net: AtomicPtr<bindings::net>,
 }
 
 /// What a lookup matches.
@@ -409,7 +465,10 @@ pub(crate) struct Lookup<'a> {
 
 impl ConnTable {
     /// A table of `1 << bits` buckets, in place (`init` follows).
-    pub(crate) fn new(bits: u32, seed: u32) -> Result<Pin<KBox<Self>>> {
+    ///
+    /// With `net`, expiring connections that use conntrack drop their
+    /// entries there.
+    pub(crate) fn new(bits: u32, seed: u32, net: Option<&Net>) -> Result<Pin<KBox<Self>>> {
         let n = 1usize << bits;
         let mut buckets = KVVec::with_capacity(n, GFP_KERNEL)?;
         for _ in 0..n {
@@ -435,6 +494,7 @@ impl ConnTable {
                 bits,
                 seed,
                 count: AtomicU32::new(0),
+                ct_net: AtomicPtr::new(net.map_or(core::ptr::null_mut(), Net::as_ptr)),
             },
             GFP_KERNEL,
         )?)
@@ -499,6 +559,7 @@ impl ConnTable {
                 && c.caddr == *l.saddr
                 && c.vaddr == *l.daddr
                 && !c.is_template()
+                && c.flags() & DEAD == 0
         })
     }
 
@@ -512,6 +573,7 @@ impl ConnTable {
                 && c.daddr == *l.saddr
                 && c.caddr == *l.daddr
                 && !c.is_template()
+                && c.flags() & DEAD == 0
         })
     }
 
@@ -641,6 +703,8 @@ impl ConnTable {
 
 impl Drop for ConnTable {
     fn drop(&mut self) {
+        // Conntrack may be torn down for the namespace already.
+        self.ct_net.store(core::ptr::null_mut(), Ordering::Release);
         // Packets no longer come (the hooks went first); expire what is
         // left, templates after the connections they control.
         while self.count() != 0 {

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Out-of-line twins of static inline kernel functions for the Rust side of
- * ipvs_rs (see include/ipvs_helpers.h). Each is a one-liner on purpose: the
- * logic lives in Rust.
+ * ipvs_rs (see include/ipvs_helpers.h). They stay short on purpose: the
+ * logic lives in Rust. The longest ones fill C structures Rust has no
+ * bindings for (conntrack tuples, routes).
  */
 #include <kunit/test.h>
 #include <linux/module.h>
@@ -27,6 +28,8 @@
 #include <net/dst.h>
 #include <net/ip_tunnels.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_conntrack_zones.h>
 
 #include "ipvs_helpers.h"
 
@@ -281,6 +284,111 @@ void ipvs_rs_spin_unlock_bh(spinlock_t *lock)
 	spin_unlock_bh(lock);
 }
 
+/*
+ * Conntrack (stock ip_vs_nfct.c and ip_vs_notrack). The module leaves
+ * conntrack alone unless the "conntrack" sysctl asks for it.
+ */
+
+/* Takes the packet out of conntrack's view (IPVS forwards it). */
+void ipvs_rs_ct_untrack(struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (ct) {
+		nf_conntrack_put(&ct->ct_general);
+		nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+	}
+}
+
+/* Whether the packet belongs to a conntrack entry already confirmed. */
+bool ipvs_rs_ct_confirmed(const struct sk_buff *skb)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	return ct && nf_ct_is_confirmed(ct);
+}
+
+/*
+ * A NAT connection's packet in the original direction: the entry, not yet
+ * confirmed, expects its reply from the real server (from_server) or
+ * addressed to the virtual service; the original tuple stays.
+ */
+void ipvs_rs_ct_alter_reply(struct sk_buff *skb, bool from_server,
+			    const u8 *addr, __be16 port)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	struct nf_conntrack_tuple t;
+	bool ports;
+
+	if (!ct || nf_ct_is_confirmed(ct) || nf_ct_is_dying(ct) ||
+	    CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL)
+		return;
+	t = ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	ports = t.dst.protonum != IPPROTO_ICMP &&
+		t.dst.protonum != IPPROTO_ICMPV6;
+	if (from_server) {
+		memcpy(&t.src.u3, addr, sizeof(t.src.u3));
+		if (ports)
+			t.src.u.all = port;
+	} else {
+		memcpy(&t.dst.u3, addr, sizeof(t.dst.u3));
+		if (ports)
+			t.dst.u.all = port;
+	}
+	nf_conntrack_alter_reply(ct, &t);
+}
+
+/*
+ * Replaces the packet's confirmed (old) entry by a new one built from the
+ * packet, as conntrack would for a first packet; the old one is killed.
+ * Returns the verdict of nf_conntrack_in (NF_ACCEPT normally).
+ */
+unsigned int ipvs_rs_ct_renew(struct sk_buff *skb,
+			      const struct nf_hook_state *state)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (!ct || !nf_ct_is_confirmed(ct))
+		return NF_ACCEPT;
+	nf_ct_kill(ct);
+	nf_conntrack_put(&ct->ct_general);
+	nf_ct_set(skb, NULL, 0);
+	return nf_conntrack_in(skb, state);
+}
+
+/*
+ * Kills the entry of an expired connection (ip_vs_conn_drop_conntrack):
+ * client -> virtual service in the original direction.
+ */
+void ipvs_rs_ct_drop(struct net *net, u16 af, u8 protocol,
+		     const u8 *caddr, __be16 cport,
+		     const u8 *vaddr, __be16 vport)
+{
+	struct nf_conntrack_tuple t = {
+		.dst = { .protonum = protocol, .dir = IP_CT_DIR_ORIGINAL },
+	};
+	struct nf_conntrack_tuple_hash *h;
+	struct nf_conn *ct;
+
+	if (!cport)
+		return;
+	memcpy(&t.src.u3, caddr, sizeof(t.src.u3));
+	memcpy(&t.dst.u3, vaddr, sizeof(t.dst.u3));
+	t.src.u.all = cport;
+	t.dst.u.all = vport;
+	t.src.l3num = af;
+	h = nf_conntrack_find_get(net, &nf_ct_zone_dflt, &t);
+	if (!h)
+		return;
+	ct = nf_ct_tuplehash_to_ctrack(h);
+	nf_ct_kill(ct);
+	nf_ct_put(ct);
+}
+
 /* The first word of the possible-CPU mask (est_cpulist's default). */
 unsigned long ipvs_rs_possible_cpus(void)
 {
@@ -421,13 +529,7 @@ static int ipvs_rs_output(struct net *net, struct sock *sk,
  */
 void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf)
 {
-	struct nf_conn *ct = nf_ct_get(skb, &(enum ip_conntrack_info){0});
-
 	skb->ipvs_property = 1;
-	if (!ct || !nf_ct_is_confirmed(ct)) {
-		nf_reset_ct(skb);
-		nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
-	}
 	skb_forward_csum(skb);
 	skb->dev = skb_dst(skb)->dev;
 	NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL,

@@ -9,7 +9,7 @@
 //! source becomes the virtual address again.
 
 use crate::config::{Addr, AF_INET, AF_INET6};
-use crate::conn::{self, Lookup};
+use crate::conn::{self, ConnRef, Lookup};
 use crate::kapi::abi::hz;
 use crate::kapi::netfilter::{Family, Hook, HookOps, HookPoint, HookSpec, HookState, Verdict};
 use crate::kapi::skb::Packet;
@@ -150,6 +150,59 @@ fn track(ipvs: &IpvsNet, cp: &conn::Conn, dir: Dir, p: &Parsed) {
     cp.set_timeout(secs.saturating_mul(hz()));
 }
 
+/// Whether a client packet may use the connection it found (`ip_vs_in`):
+/// `Ok(None)` when it was expired to schedule a new one, `Err` when the
+/// packet must be dropped.
+///
+/// A SYN replaces a closed connection (`conn_reuse_mode`), or one to a
+/// quiesced real server with `expire_nodest_conn`. Packets to a deleted
+/// real server are dropped, or with `expire_nodest_conn` expire their
+/// connection and are scheduled anew.
+///
+/// If the packet still belongs to the old conntrack entry, stock drops
+/// it (the entry goes with the old connection; the client's retransmit a
+/// second later starts afresh). With `conn_reuse_old_conntrack` a SYN
+/// gets a fresh entry at once instead and goes on.
+fn still_valid(
+    ipvs: &IpvsNet,
+    pkt: &Packet<'_>,
+    state: &HookState<'_>,
+    cp: ConnRef,
+    p: &Parsed,
+) -> Result<Option<ConnRef>, Verdict> {
+    let nodest = ipvs.sysctl(Sysctl::ExpireNodestConn) != 0;
+    let syn = p.tcp_flags.is_some_and(|f| f.syn);
+    let resched = if !cp.dest.available.load(Ordering::Relaxed) {
+        if !nodest {
+            return Err(Verdict::Drop);
+        }
+        true
+    } else if syn {
+        let reuse = ipvs.sysctl(Sysctl::ConnReuseMode);
+        let quiesced = cp.dest.weight.load(Ordering::Relaxed) == 0;
+        (nodest && quiesced) || (reuse != 0 && cp.new_conn_expected(reuse))
+    } else {
+        false
+    };
+    if !resched {
+        return Ok(Some(cp));
+    }
+    // (Lookups never return templates, so nothing found here controls
+    // other connections, which stock treats apart.)
+    let old_ct = pkt.ct_confirmed();
+    let renew = old_ct && syn && ipvs.sysctl(Sysctl::ConnReuseOldConntrack) != 0;
+    if !old_ct || renew {
+        // The entry stays (or is replaced below): not the old
+        // connection's to drop when it expires.
+        cp.leave_conntrack();
+    }
+    cp.expire_now();
+    if old_ct && !(renew && pkt.ct_renew(state)) {
+        return Err(Verdict::Drop);
+    }
+    Ok(None)
+}
+
 /// Client to virtual service (`ip_vs_in`).
 struct Request;
 
@@ -174,7 +227,13 @@ impl Hook for Request {
         let Some(p) = parse(&pkt, state.family) else {
             return Verdict::Accept;
         };
-        let found = ipvs.conns.lookup_in(&p.lookup());
+        let found = match ipvs.conns.lookup_in(&p.lookup()) {
+            Some(cp) => match still_valid(ipvs, &pkt, state, cp, &p) {
+                Ok(cp) => cp,
+                Err(v) => return v,
+            },
+            None => None,
+        };
         let cp = match found {
             Some(cp) => cp,
             None => match newconn::schedule(ipvs, &pkt, &p) {

@@ -179,7 +179,7 @@ fn conn_table_lifecycle(t: &mut Test) {
     use crate::uapi::conn_flags;
     use core::sync::atomic::Ordering;
 
-    let Ok(table) = ConnTable::new(8, 0x1234_5678) else {
+    let Ok(table) = ConnTable::new(8, 0x1234_5678, None) else {
         kexpect!(t, false);
         return;
     };

@@ -63,7 +63,7 @@ impl PernetState for IpvsNet {
         &IPVS_NET
     }
 
-    fn init(_net: &Net) -> Result<Self> {
+    fn init(net: &Net) -> Result<Self> {
         let t = Timeouts::default();
         let mut table = Table::new();
         let seed = |_| u64::from(crate::kapi::abi::random_u32());
@@ -85,6 +85,7 @@ impl PernetState for IpvsNet {
             conns: ConnTable::new(
                 crate::kapi::abi::conn_tab_bits(),
                 crate::kapi::abi::random_u32(),
+                Some(net),
             )?,
             totals: Counters::default(),
             timeouts: [t.tcp, t.tcp_fin, t.udp].map(AtomicU32::new),

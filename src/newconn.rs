@@ -192,6 +192,9 @@ fn create(
     if one_packet {
         flags |= conn_flags::ONE_PACKET;
     }
+    if ipvs.sysctl(Sysctl::Conntrack) != 0 {
+        flags |= conn_flags::NFCT;
+    }
     pick.dest.stats.count_conn();
     svc_stats.count_conn();
     ipvs.totals.count_conn();

@@ -106,6 +106,7 @@ sysctls! {
     EstNice => c"est_nice", 0, IntRange(-20, 19), true;
     // Not in stock: see Documentation/deviations.rst.
     ConnOut => c"conn_out", 0, IntRange(0, 1), false;
+    ConnReuseOldConntrack => c"conn_reuse_old_conntrack", 1, IntRange(0, 1), false;
 }
 
 /// Number of knobs.
@@ -229,9 +230,9 @@ mod tests {
 
     #[test]
     fn enum_indexes_the_table() {
-        assert_eq!(Sysctl::ConnOut as usize, COUNT - 1);
-        // Stock's 29 (without debug_level) and ours.
-        assert_eq!(COUNT, 30);
+        assert_eq!(Sysctl::ConnReuseOldConntrack as usize, COUNT - 1);
+        // Stock's 29 (without debug_level) and our two.
+        assert_eq!(COUNT, 31);
         assert_eq!(Sysctl::ConnReuseMode.def().name, c"conn_reuse_mode");
     }
 }

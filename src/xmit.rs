@@ -40,9 +40,27 @@ impl Hdr {
     }
 }
 
+/// What conntrack keeps of a packet IPVS forwards (`ip_vs_notrack`,
+/// `ip_vs_update_conntrack`): nothing, unless the connection uses
+/// conntrack; then a new entry of a NAT connection learns where its
+/// replies come from (`to_server`) or go to.
+pub(crate) fn conntrack(pkt: &Packet<'_>, cp: &Conn, to_server: bool) {
+    let flags = cp.flags();
+    if flags & conn_flags::NFCT == 0 {
+        pkt.ct_untrack();
+    } else if cp.fwd() == conn_flags::MASQ && flags & conn_flags::ONE_PACKET == 0 {
+        if to_server {
+            pkt.ct_alter_reply(true, &cp.daddr, cp.dport);
+        } else {
+            pkt.ct_alter_reply(false, &cp.vaddr, cp.vport);
+        }
+    }
+}
+
 /// Sends a client's packet on its way according to the connection's
 /// forwarding method.
 pub(crate) fn transmit(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verdict {
+    conntrack(&pkt, cp, true);
     match cp.fwd() {
         conn_flags::MASQ => nat_request(pkt, net, cp, hdr),
         conn_flags::DROUTE => route_and_send(pkt, net, hdr, &cp.daddr, true),
@@ -125,6 +143,7 @@ pub(crate) fn nat_reply(pkt: &Packet<'_>, cp: &Conn, hdr: &Hdr) -> Verdict {
     if !rewrite(pkt, hdr, cp.protocol, End::Source, &cp.vaddr, cp.vport) {
         return Verdict::Drop;
     }
+    conntrack(pkt, cp, false);
     pkt.set_ipvs_property();
     Verdict::Accept
 }
@@ -188,6 +207,7 @@ pub(crate) fn icmp_to_client(pkt: &Packet<'_>, cp: &Conn) -> Verdict {
     if !rewrite_icmp(pkt, true, &cp.vaddr, cp.vport) {
         return Verdict::Drop;
     }
+    conntrack(pkt, cp, false);
     pkt.set_ipvs_property();
     Verdict::Accept
 }
@@ -202,5 +222,6 @@ pub(crate) fn icmp_to_server(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: Ipv4Hea
     if !rewrite_icmp(&pkt, false, &cp.daddr, cp.dport) {
         return Verdict::Drop;
     }
+    conntrack(&pkt, cp, true);
     route_and_send(pkt, net, &Hdr::V4(iph), &cp.daddr, false)
 }

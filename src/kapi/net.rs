@@ -29,6 +29,29 @@ impl Net {
         self.0.get()
     }
 
+    /// Kills the conntrack entry of the flow `caddr:cport -> vaddr:vport`
+    /// (addresses as `union nf_inet_addr`, ports in network order), if any.
+    pub(crate) fn ct_drop(
+        &self,
+        af: u16,
+        protocol: u8,
+        client: (&[u8; 16], [u8; 2]),
+        virt: (&[u8; 16], [u8; 2]),
+    ) {
+        // SAFETY: `self` is a live namespace; the addresses hold 16 bytes.
+        unsafe {
+            bindings::ipvs_rs_ct_drop(
+                self.as_ptr(),
+                af,
+                protocol,
+                client.0.as_ptr(),
+                u16::from_ne_bytes(client.1),
+                virt.0.as_ptr(),
+                u16::from_ne_bytes(virt.1),
+            )
+        }
+    }
+
     /// Whether this is the initial network namespace.
     pub(crate) fn is_init(&self) -> bool {
         // SAFETY: `self` is a live `struct net`.

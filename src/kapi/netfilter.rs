@@ -48,12 +48,21 @@ pub(crate) enum HookPoint {
 
 /// The context of a hook invocation (`struct nf_hook_state`).
 pub(crate) struct HookState<'a> {
+    /// The C state, for the few calls that want it back.
+    raw: &'a bindings::nf_hook_state,
     /// Namespace the packet is in.
     pub(crate) net: &'a Net,
     /// Hook point.
     pub(crate) point: HookPoint,
     /// Address family.
     pub(crate) family: Family,
+}
+
+impl HookState<'_> {
+    /// The C hook state.
+    pub(crate) fn as_ptr(&self) -> *const bindings::nf_hook_state {
+        self.raw
+    }
 }
 
 /// A netfilter hook function.
@@ -195,6 +204,7 @@ unsafe extern "C" fn hook_callback<H: Hook>(
         (
             SkBuff::from_raw(skb),
             HookState {
+                raw: s,
                 net: Net::from_raw(s.net),
                 point: point_of(s.hook),
                 family: if c_uint::from(s.pf) == bindings::NFPROTO_IPV6 {

@@ -4,6 +4,7 @@
 
 use crate::bindings;
 use crate::kapi::net::Net;
+use crate::kapi::netfilter::HookState;
 use crate::kapi::netfilter::Verdict;
 use kernel::error::{to_result, Result};
 use kernel::types::Opaque;
@@ -246,6 +247,44 @@ impl<'a> Packet<'a> {
 }
 
 impl Packet<'_> {
+    /// Takes the packet out of conntrack (IPVS forwards it on its own).
+    pub(crate) fn ct_untrack(&self) {
+        // SAFETY: the hook owns the live skb; this drops its conntrack
+        // reference and marks it untracked.
+        unsafe { bindings::ipvs_rs_ct_untrack(self.0.as_ptr()) }
+    }
+
+    /// Whether the packet belongs to a confirmed (older) conntrack entry.
+    pub(crate) fn ct_confirmed(&self) -> bool {
+        // SAFETY: reads the live skb's conntrack entry.
+        unsafe { bindings::ipvs_rs_ct_confirmed(self.0.as_ptr()) }
+    }
+
+    /// For a new conntrack entry in the original direction: expect the
+    /// reply from `addr:port` (`from_server`) or addressed to it.
+    pub(crate) fn ct_alter_reply(&self, from_server: bool, addr: &[u8; 16], port: [u8; 2]) {
+        // SAFETY: the hook owns the live skb; `addr` holds the 16 bytes of
+        // a `union nf_inet_addr`.
+        unsafe {
+            bindings::ipvs_rs_ct_alter_reply(
+                self.0.as_ptr(),
+                from_server,
+                addr.as_ptr(),
+                u16::from_ne_bytes(port),
+            )
+        }
+    }
+
+    /// Replaces the packet's confirmed conntrack entry (killed) by a new
+    /// one built from the packet; `false` if conntrack refused it.
+    pub(crate) fn ct_renew(&self, state: &HookState<'_>) -> bool {
+        // SAFETY: the hook owns the live skb, and `state` is the hook
+        // state it was called with.
+        unsafe {
+            bindings::ipvs_rs_ct_renew(self.0.as_ptr(), state.as_ptr()) == bindings::NF_ACCEPT
+        }
+    }
+
     /// Sends the routed IPv6 packet, as [`Packet::send4`].
     pub(crate) fn send6(self, net: &Net) -> Verdict {
         // SAFETY: as in `send4`.

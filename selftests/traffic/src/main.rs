@@ -7,6 +7,15 @@
 //! - `serve NAME PORT`: answers every TCP connection and every UDP
 //!   datagram on PORT (IPv4 and IPv6) with `NAME\n`.
 //! - `tcp ADDR:PORT COUNT`: COUNT connections, one after the other.
+//! - `serve-hold NAME PORT`: like `serve` for TCP, but keeps each
+//!   connection open until the client closes it.
+//! - `tcp-from ADDR:PORT COUNT SPORT`: COUNT connections one after the
+//!   other, all from source port SPORT (a client reusing its port); one
+//!   line each: who answered (its first line) and how many milliseconds
+//!   `connect` took.
+//! - `tcp-abort ADDR:PORT 1 SPORT`: connects from SPORT, prints who
+//!   answered, and closes with a reset (which a firewall may eat: the
+//!   client then loses its socket silently).
 //! - `udp ADDR:PORT COUNT [SPORT]`: COUNT datagrams, each from a new
 //!   socket (a new connection for IPVS), or all from source port SPORT.
 //! - `udp-one ADDR:PORT COUNT`: COUNT datagrams from one socket.
@@ -54,6 +63,20 @@ fn serve(name: &str, port: u16) -> std::io::Result<()> {
     Ok(())
 }
 
+fn serve_hold(name: &str, port: u16) -> std::io::Result<()> {
+    let tcp = TcpListener::bind(("::", port))?;
+    let reply = format!("{name}\n");
+    for s in tcp.incoming() {
+        let Ok(mut s) = s else { continue };
+        let _ = s.write_all(reply.as_bytes());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+        });
+    }
+    Ok(())
+}
+
 fn answer(buf: &[u8]) -> String {
     String::from_utf8_lossy(buf).trim().to_string()
 }
@@ -64,6 +87,66 @@ fn tcp_once(to: SocketAddr) -> Option<String> {
     let mut out = Vec::new();
     s.read_to_end(&mut out).ok()?;
     Some(answer(&out))
+}
+
+/// A TCP connection from source port `sport` (std cannot bind before
+/// connecting), and how long `connect` took.
+fn connect_from(to: SocketAddr, sport: u16) -> Option<(TcpStream, Duration)> {
+    use std::os::fd::FromRawFd;
+    let SocketAddr::V4(to4) = to else {
+        return None;
+    };
+    let sin = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let (local, remote) = (sin(0.into(), sport), sin(*to4.ip(), to4.port()));
+    // SAFETY: plain socket calls on a descriptor this function owns, with
+    // addresses that live through each call; the descriptor moves into a
+    // `TcpStream` at once, which closes it.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        if fd < 0 {
+            return None;
+        }
+        let s = TcpStream::from_raw_fd(fd);
+        let one: libc::c_int = 1;
+        let opt = std::ptr::from_ref(&one).cast();
+        let optlen = std::mem::size_of_val(&one) as libc::socklen_t;
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, opt, optlen);
+        if libc::bind(fd, std::ptr::from_ref(&local).cast(), len) != 0 {
+            return None;
+        }
+        // The previous connection from this port may not be gone yet
+        // (LAST_ACK): retry for a while.
+        let mut tries = 0;
+        loop {
+            let start = std::time::Instant::now();
+            if libc::connect(fd, std::ptr::from_ref(&remote).cast(), len) == 0 {
+                return Some((s, start.elapsed()));
+            }
+            let again = std::io::Error::last_os_error().raw_os_error() == Some(libc::EADDRNOTAVAIL);
+            tries += 1;
+            if !again || tries > 50 {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The first line the server sends.
+fn first_line(s: &TcpStream) -> Option<String> {
+    use std::io::BufRead;
+    s.set_read_timeout(Some(WAIT)).ok()?;
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line).ok()?;
+    Some(line.trim().to_string())
 }
 
 fn udp_socket(to: SocketAddr, sport: u16) -> Option<UdpSocket> {
@@ -123,6 +206,7 @@ fn udp_answer(port: u16) -> std::io::Result<String> {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: ipvs-traffic serve NAME PORT | tcp ADDR:PORT COUNT | \
+         serve-hold NAME PORT | tcp-from ADDR:PORT COUNT SPORT | tcp-abort ADDR:PORT 1 SPORT | \
          udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT | \
          udp-probe ADDR:PORT | udp-send ADDR:PORT COUNT | udp-answer PORT | \
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID..."
@@ -136,6 +220,15 @@ fn main() -> ExitCode {
     let target = || arg(1).and_then(|a| a.parse::<SocketAddr>().ok());
     let count = || arg(2).and_then(|c| c.parse::<u32>().ok());
     match (arg(0), target(), count()) {
+        (Some("serve-hold"), _, _) => {
+            let (Some(name), Some(Ok(port))) = (arg(1), arg(2).map(str::parse::<u16>)) else {
+                return usage();
+            };
+            if let Err(e) = serve_hold(name, port) {
+                eprintln!("ipvs-traffic: serve-hold {name} on {port}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
         (Some("serve"), _, _) => {
             let (Some(name), Some(Ok(port))) = (arg(1), arg(2).map(str::parse::<u16>)) else {
                 return usage();
@@ -146,6 +239,50 @@ fn main() -> ExitCode {
             }
         }
         (Some("tcp"), Some(to), Some(n)) => report((0..n).map(|_| tcp_once(to))),
+        (Some("tcp-from"), Some(to), Some(n)) => {
+            let Some(Ok(sport)) = arg(3).map(str::parse::<u16>) else {
+                return usage();
+            };
+            for _ in 0..n {
+                match connect_from(to, sport) {
+                    Some((s, took)) => {
+                        let name = first_line(&s).unwrap_or_else(|| "none".into());
+                        println!("{name} {}", took.as_millis());
+                        // Close after the server, as `tcp` does.
+                        let mut rest = Vec::new();
+                        let _ = (&s).read_to_end(&mut rest);
+                    }
+                    None => println!("none -"),
+                }
+            }
+        }
+        (Some("tcp-abort"), Some(to), _) => {
+            let Some(Ok(sport)) = arg(3).map(str::parse::<u16>) else {
+                return usage();
+            };
+            let Some((s, _)) = connect_from(to, sport) else {
+                println!("none");
+                return ExitCode::FAILURE;
+            };
+            println!("{}", first_line(&s).unwrap_or_else(|| "none".into()));
+            // SO_LINGER 0: close() resets instead of closing.
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: sets an option on the socket `s` owns, from a value
+            // that lives through the call.
+            unsafe {
+                use std::os::fd::AsRawFd;
+                libc::setsockopt(
+                    s.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    std::ptr::from_ref(&linger).cast(),
+                    std::mem::size_of_val(&linger) as libc::socklen_t,
+                );
+            }
+        }
         (Some("udp"), Some(to), Some(n)) => {
             let sport = arg(3).and_then(|p| p.parse().ok()).unwrap_or(0);
             report((0..n).map(|_| udp_socket(to, sport).and_then(|s| udp_once(&s))));
