@@ -100,3 +100,22 @@ udp_from() {
 add_rs() { # add_rs <-t|-u> <port> <rs> <weight> [fwd flag]
 	director ipvsadm -a "$1" "$(vip):$2" -r "$(rs_addr "$3"):$2" -w "$4" "${5:--m}"
 }
+
+# against_stock <scenario function> <ipvs_rs transcript> [module...]:
+# with IPVS_RS_STOCK=1 (the default outside CI), runs the scenario on
+# stock ip_vs.ko (and the modules named) in fresh namespaces and fails
+# unless its transcript equals ipvs_rs's.
+against_stock() {
+	local fn=$1 want=$2 m out
+	shift 2
+	[ "${IPVS_RS_STOCK:-1}" = 1 ] || return 0
+	for m in ip_vs "$@"; do
+		modprobe "$m" 2>/dev/null || return 0
+	done
+	dp_setup
+	module=stock
+	out=$($fn) || { echo "$out"; exit 1; }
+	dp_teardown
+	unload_all
+	expect_eq "transcript ipvs_rs vs stock" "$out" "$want"
+}

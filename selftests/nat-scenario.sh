@@ -181,12 +181,5 @@ dp_teardown
 # Flushing keeps connections until they time out; unloading frees them.
 rmmod ipvs_rs || fail "rmmod ipvs_rs with connections left"
 
-if [ "${IPVS_RS_STOCK:-1}" = 1 ] && modprobe ip_vs 2>/dev/null; then
-	dp_setup
-	module=stock
-	out_stock=$(both) || { echo "$out_stock"; exit 1; }
-	dp_teardown
-	unload_all
-	expect_eq "transcript ipvs_rs vs stock" "$out_stock" "$out_rs"
-fi
+against_stock both "$out_rs"
 echo "NAT behaves as stock (IPv6 pass: IPVS_RS_V6=${IPVS_RS_V6:-0})"

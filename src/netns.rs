@@ -68,14 +68,13 @@ impl PernetState for IpvsNet {
         let mut table = Table::new();
         let seed = |_| u64::from(crate::kapi::abi::random_u32());
         table.set_seed(seed(0) << 32 | seed(1));
+        // SAFETY: reads memory statistics; no preconditions.
+        let free_pages = unsafe { crate::bindings::nr_free_buffer_pages() };
         Ok(Self {
             sysctls: core::array::from_fn(|i| AtomicI32::new(SYSCTLS[i].default)),
             sync_threshold: params::SYNC_THRESHOLD.map(AtomicI32::new),
             // Stock: a 32nd of the free buffer pages.
-            // SAFETY: reads memory statistics; no preconditions.
-            sync_qlen_max: AtomicUsize::new(
-                unsafe { crate::bindings::nr_free_buffer_pages() } / 32,
-            ),
+            sync_qlen_max: AtomicUsize::new(free_pages / 32),
             est_cpulist: AtomicU64::new(0),
             counters: HookCounters::default(),
             config: KBox::pin_init(

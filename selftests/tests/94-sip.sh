@@ -51,12 +51,5 @@ expect_eq "packets per real server" "3 3 5 " "$pkts"
 dp_teardown
 rmmod ipvs_rs || fail "rmmod ipvs_rs"
 
-if [ "${IPVS_RS_STOCK:-1}" = 1 ] && modprobe ip_vs 2>/dev/null && modprobe ip_vs_pe_sip 2>/dev/null; then
-	dp_setup
-	module=stock
-	out_stock=$(scenario) || { echo "$out_stock"; exit 1; }
-	dp_teardown
-	unload_all
-	expect_eq "transcript ipvs_rs vs stock" "$out_stock" "$out_rs"
-fi
+against_stock scenario "$out_rs" ip_vs_pe_sip
 echo "SIP persistence ok"

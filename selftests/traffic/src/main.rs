@@ -31,6 +31,15 @@
 //! - `udp-call ADDR:PORT SPORT`: sends `call` from SPORT and prints the
 //!   answer, or `timeout`.
 //!
+//! Benchmark modes (`make bench`):
+//! - `blast ADDR:PORT FLOWS SECS`: UDP as fast as it goes from FLOWS
+//!   sockets (flows) for SECS seconds, `sendmmsg` batches of 64; prints
+//!   the packets sent.
+//! - `sink PORT SECS`: counts UDP packets on PORT for SECS seconds from
+//!   the first one; prints packets per second.
+//! - `tcp-rate ADDR:PORT SECS`: new connections one after the other for
+//!   SECS seconds; prints connections per second.
+//!
 //! Clients print `r1=N r2=N r3=N other=N`: who answered how often
 //! ("other": no answer within 3 s, or an unknown name).
 
@@ -203,9 +212,94 @@ fn udp_answer(port: u16) -> std::io::Result<String> {
     Ok(format!("from {peer}"))
 }
 
+/// Sends UDP as fast as possible from `flows` sockets for `secs` seconds.
+fn blast(to: SocketAddr, flows: u32, secs: u64) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    const BATCH: usize = 64;
+    let socks: Vec<UdpSocket> = (0..flows)
+        .map(|_| udp_socket(to, 0))
+        .collect::<Option<_>>()?;
+    let payload = *b"ipvs-rs bench pkt\n";
+    let mut iov = [libc::iovec {
+        iov_base: payload.as_ptr().cast_mut().cast(),
+        iov_len: payload.len(),
+    }];
+    // SAFETY: `mmsghdr` is plain data; zero is a valid value.
+    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    for m in &mut msgs {
+        m.msg_hdr.msg_iov = iov.as_mut_ptr();
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    let end = std::time::Instant::now() + Duration::from_secs(secs);
+    let mut sent = 0u64;
+    while std::time::Instant::now() < end {
+        for s in &socks {
+            // SAFETY: the messages point at `iov` and `payload`, which
+            // outlive the call; the socket is connected.
+            let n = unsafe {
+                libc::sendmmsg(s.as_raw_fd(), msgs.as_mut_ptr(), BATCH as libc::c_uint, 0)
+            };
+            if n > 0 {
+                sent += n as u64;
+            }
+        }
+    }
+    Some(sent)
+}
+
+/// Counts UDP packets on `port` for `secs` seconds from the first one.
+fn sink(port: u16, secs: u64) -> std::io::Result<f64> {
+    use std::os::fd::AsRawFd;
+    const BATCH: usize = 64;
+    let s = UdpSocket::bind(("::", port))?;
+    s.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut bufs = [[0u8; 64]; BATCH];
+    let mut iovs: Vec<libc::iovec> = bufs
+        .iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: `mmsghdr` is plain data; zero is a valid value.
+    let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    for (m, iov) in msgs.iter_mut().zip(iovs.iter_mut()) {
+        m.msg_hdr.msg_iov = iov;
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    let mut start = None;
+    let mut count = 0u64;
+    let give_up = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = std::time::Instant::now();
+        match start {
+            Some(t) if now >= t + Duration::from_secs(secs) => break,
+            None if now >= give_up => break,
+            _ => {}
+        }
+        // SAFETY: the messages point at `iovs` and `bufs`, which outlive
+        // the call.
+        let n = unsafe {
+            libc::recvmmsg(
+                s.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        if n > 0 {
+            start.get_or_insert(now);
+            count += n as u64;
+        }
+    }
+    Ok(count as f64 / secs as f64)
+}
+
 fn usage() -> ExitCode {
     eprintln!(
         "usage: ipvs-traffic serve NAME PORT | tcp ADDR:PORT COUNT | \
+         blast ADDR:PORT FLOWS SECS | sink PORT SECS | tcp-rate ADDR:PORT SECS | \
          serve-hold NAME PORT | tcp-from ADDR:PORT COUNT SPORT | tcp-abort ADDR:PORT 1 SPORT | \
          udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT | \
          udp-probe ADDR:PORT | udp-send ADDR:PORT COUNT | udp-answer PORT | \
@@ -220,6 +314,42 @@ fn main() -> ExitCode {
     let target = || arg(1).and_then(|a| a.parse::<SocketAddr>().ok());
     let count = || arg(2).and_then(|c| c.parse::<u32>().ok());
     match (arg(0), target(), count()) {
+        (Some("blast"), Some(to), Some(flows)) => {
+            let Some(Ok(secs)) = arg(3).map(str::parse::<u64>) else {
+                return usage();
+            };
+            match blast(to, flows, secs) {
+                Some(n) => println!("{n}"),
+                None => return ExitCode::FAILURE,
+            }
+        }
+        (Some("sink"), _, _) => {
+            let (Some(Ok(port)), Some(Ok(secs))) =
+                (arg(1).map(str::parse::<u16>), arg(2).map(str::parse::<u64>))
+            else {
+                return usage();
+            };
+            match sink(port, secs) {
+                Ok(pps) => println!("{pps:.0}"),
+                Err(e) => {
+                    eprintln!("ipvs-traffic: sink on {port}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        (Some("tcp-rate"), Some(to), _) => {
+            let Some(Ok(secs)) = arg(2).map(str::parse::<u64>) else {
+                return usage();
+            };
+            let start = std::time::Instant::now();
+            let mut n = 0u64;
+            while start.elapsed() < Duration::from_secs(secs) {
+                if tcp_once(to).is_some() {
+                    n += 1;
+                }
+            }
+            println!("{:.0}", n as f64 / start.elapsed().as_secs_f64());
+        }
         (Some("serve-hold"), _, _) => {
             let (Some(name), Some(Ok(port))) = (arg(1), arg(2).map(str::parse::<u16>)) else {
                 return usage();

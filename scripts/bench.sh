@@ -1,0 +1,78 @@
+#!/bin/bash
+# make bench: a kernel without the debug checkers (build/kernel-bench,
+# otherwise the test config), ipvs_rs.ko built against it in a copy of
+# the tree (build/bench-mod), one VM boot running selftests/bench.sh, and
+# a table of medians and ratios (build/bench-results.txt).
+#
+# A benchmark, not a test: it reports. The VM runs under TCG here, so
+# only the ratios between the three ways carry meaning.
+set -euo pipefail
+
+top=$(realpath "$(dirname "$0")/..")
+cd "$top"
+export LIBCLANG_PATH=${LIBCLANG_PATH:-/usr/lib/llvm-19/lib}
+export PATH=$HOME/.cargo/bin:$PATH
+start=$(date +%s)
+
+# The test fragment without its debug checkers.
+cfg=build/bench.config
+mkdir -p build
+{
+	sed '/^# --- debug checkers ---/,$d' selftests/config
+	cat <<-EOF
+		# --- benchmark: no debug checkers ---
+		# CONFIG_SLUB_TINY is not set
+		# CONFIG_KASAN is not set
+		# CONFIG_PROVE_LOCKING is not set
+		# CONFIG_DEBUG_KMEMLEAK is not set
+		# CONFIG_DEBUG_ATOMIC_SLEEP is not set
+	EOF
+} >"$cfg.new"
+cmp -s "$cfg.new" "$cfg" 2>/dev/null || mv "$cfg.new" "$cfg"
+rm -f "$cfg.new"
+scripts/kernel.sh "$cfg" build/kernel-bench
+
+# The module against that kernel, built in a copy of the sources.
+mod=build/bench-mod
+mkdir -p "$mod"
+cp -r Kbuild src include "$mod/"
+make -C build/kernel-bench M="$top/$mod" LLVM=-19 -j"$(nproc)" modules >/dev/null
+make ipvsadm-rs traffic >/dev/null
+
+raw=build/bench-raw.txt
+echo "# booting the benchmark kernel ($(($(date +%s) - start)) s so far)"
+timeout --foreground -k 10 "${IPVS_RS_BENCH_TIMEOUT:-2400}" \
+	vng --run build/kernel-bench --disable-kvm --cpus 2 --memory 2G \
+	--rwdir "$top/build" --cwd "$top" --append "pty.legacy_count=0" \
+	--exec "IPVS_RS_KO=$top/$mod/ipvs_rs.ko IPVS_RS_TRAFFIC=$top/selftests/traffic/target/release/ipvs-traffic PATH=$top/ipvsadm-rs/target/release:\$PATH IPVS_RS_BENCH_ROUNDS=${IPVS_RS_BENCH_ROUNDS:-5} IPVS_RS_BENCH_SERVICES=${IPVS_RS_BENCH_SERVICES:-10000} bash selftests/bench.sh" \
+	2>&1 </dev/null | tee "$raw"
+grep -q "^BENCH DONE" "$raw" || { echo "bench: the VM run did not finish" >&2; exit 1; }
+
+python3 - "$raw" <<'EOF' | tee build/bench-results.txt
+import statistics, sys
+from collections import defaultdict
+runs = defaultdict(list)
+for line in open(sys.argv[1], errors="replace"):
+    f = line.split()
+    if len(f) == 4 and f[0] == "RESULT":
+        try:
+            runs[(f[1], f[2])].append(float(f[3]))
+        except ValueError:
+            pass
+work = list(dict.fromkeys(w for w, _ in runs))
+print(f"{'workload':<28} {'way':<6} {'median':>10} {'min':>10} {'max':>10} {'n':>3}  ratios")
+for w in work:
+    med = {m: statistics.median(v) for (x, m), v in runs.items() if x == w}
+    for m in ("plain", "stock", "rs"):
+        v = runs.get((w, m))
+        if not v:
+            continue
+        r = ""
+        if m == "rs":
+            if med.get("stock"):
+                r += f"rs/stock {med['rs'] / med['stock']:.2f}"
+            if med.get("plain"):
+                r += f"  rs/plain {med['rs'] / med['plain']:.2f}"
+        print(f"{w:<28} {m:<6} {statistics.median(v):>10.1f} {min(v):>10.1f} {max(v):>10.1f} {len(v):>3}  {r}")
+EOF
+echo "# make bench took $(($(date +%s) - start)) s; table in build/bench-results.txt"
