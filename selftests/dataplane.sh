@@ -13,7 +13,7 @@ RS_NAMES=(r1 r2 r3)
 # Address family the helpers use: 4 or 6.
 FAM=4
 
-TRAFFIC=${IPVS_RS_TRAFFIC:-$(dirname "$IPVS_RS_KO")/selftests/traffic/target/release/ipvs-traffic}
+TRAFFIC=${IPVS_RS_TRAFFIC:-${IPVS_RS_TOP:-$(dirname "$IPVS_RS_KO")}/selftests/traffic/target/release/ipvs-traffic}
 [ -x "$TRAFFIC" ] || skip "no $TRAFFIC (make traffic)"
 
 dp_ns() { echo "ipvs-dp-$1"; }

@@ -157,7 +157,8 @@ scenario() {
 	# Templates: client address, port 0, state NONE.
 	director ipvsadm -Lnc | grep " NONE " | grep -qF "$(vip):80 " ||
 		fail "no persistence template listed ($module)"
-	persist=$(director ipvsadm -Ln --persistent-conn | awk '$1 == "->" && $5 + 0 > 0' | wc -l)
+	# --persistent-conn columns: -> address weight persistent active inactive
+	persist=$(director ipvsadm -Ln --persistent-conn | awk '$1 == "->" && $4 + 0 > 0' | wc -l)
 	echo "real servers with a template: $persist"
 	[ "$persist" = 1 ] || fail "templates on $persist real servers ($module)"
 	director ipvsadm -C

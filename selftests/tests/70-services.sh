@@ -50,6 +50,7 @@ scenario() {
 golden=selftests/expected/70-services.out
 load_rs
 scenario >/tmp/rs.out
+cp /tmp/rs.out "$IPVS_RS_TOP/build/70-services.rs.out"
 rmmod ipvs_rs || fail "rmmod"
 if [ "${IPVS_RS_STOCK:-1}" = 1 ]; then
 	modprobe ip_vs || fail "modprobe ip_vs"

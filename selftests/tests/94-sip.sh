@@ -16,13 +16,15 @@ rs_name() {
 }
 
 scenario() {
-	director ipvsadm -A -u $VIP:53 -s rr -p 60 --pe sip -o
-	for r in r1 r2 r3; do add_rs -u 53 $r 1; done
+	# Nobody listens on the real servers' port: answers would start
+	# connections of their own (the engine's conn_out) and blur the count.
+	director ipvsadm -A -u $VIP:5060 -s rr -p 60 --pe sip -o
+	for r in r1 r2 r3; do add_rs -u 5060 $r 1; done
 	director ipvsadm -Ln | grep -q "persistent 60 pe sip ops" ||
 		fail "service does not show its engine ($module): $(director ipvsadm -Ln)"
 	# One socket: three requests for each of three calls, then two
 	# without Call-ID.
-	in_ns c "$TRAFFIC" sip-send "$VIP:53" call-a call-b call-c call-a call-b call-c \
+	in_ns c "$TRAFFIC" sip-send "$VIP:5060" call-a call-b call-c call-a call-b call-c \
 		call-a call-b call-c - -
 	sleep 1
 	# Templates with a Call-ID: which call went where.

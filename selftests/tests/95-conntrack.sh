@@ -48,27 +48,37 @@ set -- $got
 	fail "port reuse after close: '$got'"
 [ "$4" -lt 500 ] || fail "reconnect after a clean close took $4 ms"
 
+# SYNs the client retransmitted so far (a dropped SYN costs one).
+syn_retrans() {
+	in_ns c awk '$1 == "TcpExt:" && !n { for (i = 2; i <= NF; i++) k[i] = $i; n = 1; next }
+		$1 == "TcpExt:" { for (i = 2; i <= NF; i++) if (k[i] == "TCPSynRetrans") print $i }' /proc/net/netstat
+}
+
 # reconnect <conn_reuse_old_conntrack> <client port>: prints the real
-# server of the lost connection, of the new one, and the connect time.
+# server of the lost connection, of the new one, the connect time and
+# the SYNs retransmitted meanwhile.
 reconnect() {
-	local first got
+	local first got before
 	director sysctl -qw net.ipv4.vs.conn_reuse_old_conntrack="$1"
 	first=$(traffic tcp-abort 8080 1 "$2")
 	director ipvsadm -e -t "$VIP:8080" -r "$(rs_addr "$first"):8080" -m -w 0
+	before=$(syn_retrans)
 	got=$(traffic tcp-from 8080 1 "$2")
+	echo "$first $got $(($(syn_retrans) - before))"
 	director ipvsadm -e -t "$VIP:8080" -r "$(rs_addr "$first"):8080" -m -w 1
-	echo "$first $got"
 }
 
 set -- $(reconnect 1 46001)
-echo "conn_reuse_old_conntrack=1: lost $1, reconnected to $2 in $3 ms"
+echo "conn_reuse_old_conntrack=1: lost $1, reconnected to $2 in $3 ms, SYNs retransmitted: $4"
 [ "$2" != none ] && [ "$2" != "$1" ] || fail "reuse=1: reconnected to '$2' (lost $1)"
 [ "$3" -lt 500 ] || fail "reuse=1: reconnect took $3 ms"
+[ "$4" = 0 ] || fail "reuse=1: $4 SYNs retransmitted (dropped on the way)"
 
 set -- $(reconnect 0 46002)
-echo "conn_reuse_old_conntrack=0: lost $1, reconnected to $2 in $3 ms"
+echo "conn_reuse_old_conntrack=0: lost $1, reconnected to $2 in $3 ms, SYNs retransmitted: $4"
 [ "$2" != none ] && [ "$2" != "$1" ] || fail "reuse=0: reconnected to '$2' (lost $1)"
 [ "$3" -ge 900 ] || fail "reuse=0 (stock): reconnect took only $3 ms; the SYN should have been dropped"
+[ "$4" -ge 1 ] || fail "reuse=0 (stock): no SYN retransmitted"
 
 director ipvsadm -C
 dp_teardown
