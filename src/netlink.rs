@@ -231,7 +231,14 @@ impl Family for IpvsFamily {
                 let (svc, dest) = (req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST));
                 table.empty_trash(jiffies() / u64::from(hz().max(1)));
                 let res = table.apply(c, svc, dest).map_err(|e| refuse(req, e));
-                ipvs.publish_sip_services(&table);
+                // Only service commands change which services use an engine;
+                // counting on each of 100k real-server commands would cost.
+                if matches!(
+                    c,
+                    cmd::NEW_SERVICE | cmd::SET_SERVICE | cmd::DEL_SERVICE | cmd::FLUSH
+                ) {
+                    ipvs.publish_sip_services(&table);
+                }
                 res
             }
         }
