@@ -112,6 +112,7 @@ void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb);
 
 void ipvs_rs_bucket_lock_init(spinlock_t *lock);
 u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
+int ipvs_rs_route_saddr(const struct sk_buff *skb, bool ipv6, void *saddr);
 void ipvs_rs_icmp_port_unreach(struct sk_buff *skb);
 
 struct in6_addr;

@@ -3,6 +3,7 @@
 # otherwise the test config), ipvs_rs.ko built against it in a copy of
 # the tree (build/bench-mod), one VM boot running selftests/bench.sh, and
 # a table of medians and ratios (build/bench-results.txt).
+# IPVS_RS_BENCH_BUILD_ONLY=1 stops after the builds.
 #
 # A benchmark, not a test: it reports. The VM runs under TCG here, so
 # only the ratios between the three ways carry meaning.
@@ -26,6 +27,9 @@ mkdir -p build
 		# CONFIG_PROVE_LOCKING is not set
 		# CONFIG_DEBUG_KMEMLEAK is not set
 		# CONFIG_DEBUG_ATOMIC_SLEEP is not set
+		# --- the profile: perf with kernel and module symbols ---
+		CONFIG_PERF_EVENTS=y
+		CONFIG_KALLSYMS=y
 	EOF
 } >"$cfg.new"
 cmp -s "$cfg.new" "$cfg" 2>/dev/null || mv "$cfg.new" "$cfg"
@@ -38,6 +42,10 @@ mkdir -p "$mod"
 cp -r Kbuild src include "$mod/"
 make -C build/kernel-bench M="$top/$mod" LLVM=-19 -j"$(nproc)" modules >/dev/null
 make ipvsadm-rs traffic >/dev/null
+if [ "${IPVS_RS_BENCH_BUILD_ONLY:-0}" = 1 ]; then
+	echo "# built ($(($(date +%s) - start)) s); IPVS_RS_BENCH_BUILD_ONLY=1: no VM run"
+	exit 0
+fi
 
 raw=build/bench-raw.txt
 echo "# booting the benchmark kernel ($(($(date +%s) - start)) s so far)"
@@ -60,7 +68,9 @@ for line in open(sys.argv[1], errors="replace"):
         except ValueError:
             pass
 work = list(dict.fromkeys(w for w, _ in runs))
-print(f"{'workload':<28} {'way':<6} {'median':>10} {'min':>10} {'max':>10} {'n':>3}  ratios")
+def num(v):
+    return f"{v:>10.0f}" if abs(v) >= 100 else f"{v:>10.2f}"
+print(f"{'workload':<32} {'way':<6} {'median':>10} {'min':>10} {'max':>10} {'n':>3}  ratios")
 for w in work:
     med = {m: statistics.median(v) for (x, m), v in runs.items() if x == w}
     for m in ("plain", "stock", "rs"):
@@ -73,6 +83,7 @@ for w in work:
                 r += f"rs/stock {med['rs'] / med['stock']:.2f}"
             if med.get("plain"):
                 r += f"  rs/plain {med['rs'] / med['plain']:.2f}"
-        print(f"{w:<28} {m:<6} {statistics.median(v):>10.1f} {min(v):>10.1f} {max(v):>10.1f} {len(v):>3}  {r}")
+        print(f"{w:<32} {m:<6} {num(statistics.median(v))} {num(min(v))} {num(max(v))} {len(v):>3}  {r}")
 EOF
+grep -E '^# (perf|scale|ipvsadm)' "$raw" | tr -d '\r' >>build/bench-results.txt || true
 echo "# make bench took $(($(date +%s) - start)) s; table in build/bench-results.txt"

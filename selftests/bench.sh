@@ -2,16 +2,18 @@
 # The benchmark workloads, run inside the VM by scripts/bench.sh: the same
 # traffic three ways (plain forwarding, stock ip_vs.ko, ipvs_rs.ko),
 # alternating, IPVS_RS_BENCH_ROUNDS rounds. Prints "RESULT <workload>
-# <way> <value>" lines; scripts/bench.sh summarises them.
+# <way> <value>" lines; scripts/bench.sh summarises them. Lines starting
+# with "# perf" are the profile.
 #
 # Topology (selftests/dataplane.sh): client -> director -> r1..r3 over
 # veth. Plain forwarding sends to r1's own address; the IPVS ways to a
-# NAT virtual service whose only real server is r1.
+# virtual service whose only real server is r1 (NAT, or direct routing:
+# r1 holds the VIP on lo).
 . selftests/lib.sh
 . selftests/dataplane.sh
 
 rounds=${IPVS_RS_BENCH_ROUNDS:-5}
-secs=5
+secs=3
 R1=192.168.1.11
 
 result() { echo "RESULT $1 $2 $3"; }
@@ -29,28 +31,55 @@ way() {
 		-a -u $VIP:9000 -r $R1:9000 -m
 		-A -u $VIP:9001 -s rr -o
 		-a -u $VIP:9001 -r $R1:9001 -m
+		-A -u $VIP:9002 -s rr
+		-a -u $VIP:9002 -r $R1:9002 -g
+		-A -u $VIP:9003 -s rr
+		-a -u $VIP:9003 -r $R1:9003 -m
 		-A -t $VIP:80 -s rr
 		-a -t $VIP:80 -r $R1:80 -m
+		-A -t $VIP:5001 -s rr
+		-a -t $VIP:5001 -r $R1:5001 -m
 	EOF
 }
 
 # target <way> <port>: where the client sends.
 target() { if [ "$1" = plain ]; then echo "$R1:$2"; else echo "$VIP:$2"; fi; }
 
-# udp <workload> <way> <port> <flows>: packets/s reaching r1.
+# Busy CPU time of the whole VM so far, microseconds (/proc/stat: all
+# but idle and iowait; USER_HZ ticks).
+busy_us() {
+	awk -v hz="$(getconf CLK_TCK)" '/^cpu / {
+		printf "%d", ($2 + $3 + $4 + $7 + $8 + $9) * 1000000 / hz }' /proc/stat
+}
+
+# udp <workload> <way> <port> <flows>: packets/s reaching r1, and the
+# VM's busy CPU time per packet reaching r1 while the sender runs
+# ("<workload>-cpu-us").
 udp() {
-	local out
+	local out b0 b1
 	in_ns r1 "$TRAFFIC" sink "$3" $secs >/tmp/bench.sink &
-	sleep 3
-	in_ns c "$TRAFFIC" blast "$(target "$2" "$3")" "$4" $((secs + 2)) >/dev/null
+	sleep 1
+	b0=$(busy_us)
+	in_ns c "$TRAFFIC" blast "$(target "$2" "$3")" "$4" $((secs + 1)) >/dev/null
+	b1=$(busy_us)
 	wait $!
 	out=$(cat /tmp/bench.sink)
 	result "$1" "$2" "${out:-0}"
+	[ "${out:-0}" != 0 ] &&
+		result "$1-cpu-us" "$2" "$(awk "BEGIN { printf \"%.2f\", ($b1 - $b0) / ($out * ($secs + 1)) }")"
+	return 0
 }
 
 dp_setup
 # Plain forwarding needs a route to the real servers.
 ip -n "$(dp_ns c)" route add 192.168.1.0/24 via 10.0.0.1
+# Direct routing: r1 takes packets to the VIP as its own.
+ip -n "$(dp_ns r1)" addr add "$VIP/32" dev lo
+in_ns r1 "$TRAFFIC" bulk-sink 5001 &
+dp_pids+=($!)
+# The table-scale flows end at r1 unanswered (no ICMP either).
+in_ns r1 iptables -A INPUT -p udp --dport 9003 -j DROP
+director sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.cli.rp_filter=0
 
 for round in $(seq "$rounds"); do
 	echo "# round $round"
@@ -58,8 +87,10 @@ for round in $(seq "$rounds"); do
 		way $w
 		director sysctl -qw net.ipv4.vs.conntrack=0 2>/dev/null
 		udp udp-nat-8flows "$w" 9000 8
+		udp udp-dr-8flows "$w" 9002 8
 		# One-packet scheduling: one socket, every packet scheduled.
 		if [ $w = plain ]; then udp udp-ops "$w" 9000 1; else udp udp-ops "$w" 9001 1; fi
+		result tcp-bulk-mbps "$w" "$(in_ns c "$TRAFFIC" bulk "$(target $w 5001)" $secs)"
 		result tcp-conn-per-s-ct0 "$w" "$(in_ns c "$TRAFFIC" tcp-rate "$(target $w 80)" $secs)"
 		# With conntrack tracking the director (a firewall rule uses it).
 		director iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
@@ -100,6 +131,63 @@ for round in $(seq "$rounds"); do
 		director ipvsadm -C
 	done
 done
+
+# Connection table scale: N connections (one datagram each, from N
+# client address/port pairs), then the memory they take (slab growth per
+# connection), how fast they were made, and the established flows'
+# packets/s beside them (the lookup cost).
+conns() { # conns: connections the scale service made
+	director ipvsadm -Ln --stats --exact -u "$VIP:9003" | awk '$1 == "UDP" { print $3 }'
+}
+slab_kb() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
+for n in ${IPVS_RS_BENCH_SCALE:-1000 100000 1000000}; do
+	for w in stock rs; do
+		way $w
+		director sysctl -qw net.ipv4.vs.conntrack=0
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		s0=$(slab_kb)
+		t0=$(date +%s.%N)
+		sent=0
+		# Datagrams dropped before IPVS saw them are sent again from new
+		# sources, a few times.
+		for try in 1 2 3 4; do
+			have=$(conns)
+			[ "$have" -ge "$n" ] && break
+			in_ns c "$TRAFFIC" spray "$VIP:9003" $((n - have)) "$sent" >/dev/null
+			sent=$((sent + n - have))
+		done
+		t1=$(date +%s.%N)
+		have=$(conns)
+		s1=$(slab_kb)
+		echo "# scale $n on $w: $have connections, slab +$((s1 - s0)) kB"
+		result "scale-$n-bytes-per-conn" $w "$(awk "BEGIN { printf \"%.0f\", ($s1 - $s0) * 1024 / $have }")"
+		result "scale-$n-new-conn-per-s" $w "$(awk "BEGIN { printf \"%.0f\", $have / ($t1 - $t0) }")"
+		for round in $(seq "$rounds"); do
+			udp "scale-$n-udp-nat-8flows" $w 9000 8
+		done
+	done
+done
+
+# Profile: where the CPU goes while established UDP flows pass through
+# NAT, stock and ipvs_rs (perf, cpu-clock samples of the whole VM).
+if command -v perf >/dev/null && perf record -o /dev/null -e cpu-clock -a -- true 2>/dev/null; then
+	echo -1 >/proc/sys/kernel/perf_event_paranoid
+	echo 0 >/proc/sys/kernel/kptr_restrict
+	for w in stock rs; do
+		way $w
+		in_ns r1 "$TRAFFIC" sink 9000 6 >/dev/null &
+		sleep 1
+		in_ns c "$TRAFFIC" blast "$VIP:9000" 8 8 >/dev/null &
+		sleep 1
+		perf record -q -o /tmp/perf.$w -e cpu-clock -F 999 -a -- sleep 5 2>/dev/null
+		wait
+		perf report -i /tmp/perf.$w --stdio --no-children --sort dso,sym 2>/dev/null |
+			grep -E '^ +[0-9]' | head -30 | sed "s/^/# perf $w /"
+	done
+else
+	echo "# perf: not available in this kernel (no profile)"
+fi
 
 # Control plane: restore services with ten real servers each (10k
 # services, 100k real servers by default).

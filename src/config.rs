@@ -813,9 +813,11 @@ impl Table {
         i.map(|i| &mut self.services[i])
     }
 
-    /// The first service with a NAT real server at `addr:port` (or at
-    /// `addr` without port) for `protocol` and a virtual port
-    /// (`ip_vs_find_real_service`, for connections real servers start).
+    /// The service of a NAT real server at `addr:port` (or at `addr`
+    /// without port) for `protocol` (`ip_vs_find_real_service`, for
+    /// connections real servers start). A service with a virtual port is
+    /// preferred, then one without (port-less, persistent), then a
+    /// fwmark service (any protocol); the first configured among equals.
     pub(crate) fn find_real_service(
         &self,
         af: u16,
@@ -823,26 +825,25 @@ impl Table {
         addr: &Addr,
         port: [u8; 2],
     ) -> Option<(&Service, &Dest)> {
-        self.services.iter().find_map(|s| {
-            let SvcKey::Tuple {
-                protocol: p,
-                port: vport,
-                ..
-            } = s.key
-            else {
-                return None;
-            };
-            if p != u16::from(protocol) || vport == [0, 0] {
-                return None;
-            }
-            let d = s.dests.iter().find(|d| {
-                d.fwd == conn_flags::MASQ
-                    && d.af == af
-                    && (d.port == port || d.port == [0, 0])
-                    && addr_eq(af, &d.addr, addr)
-            })?;
-            Some((s, d))
-        })
+        self.services
+            .iter()
+            .filter_map(|s| {
+                let rank = match s.key {
+                    SvcKey::Tuple { protocol: p, .. } if p != u16::from(protocol) => return None,
+                    SvcKey::Tuple { port: [0, 0], .. } => 1,
+                    SvcKey::Tuple { .. } => 0,
+                    SvcKey::Fwmark { .. } => 2,
+                };
+                let d = s.dests.iter().find(|d| {
+                    d.fwd == conn_flags::MASQ
+                        && d.af == af
+                        && (d.port == port || d.port == [0, 0])
+                        && addr_eq(af, &d.addr, addr)
+                })?;
+                Some((rank, s, d))
+            })
+            .min_by_key(|&(rank, ..)| rank)
+            .map(|(_, s, d)| (s, d))
     }
 
     /// The service named by an `IPVS_CMD_ATTR_SERVICE` attribute (only
@@ -1418,5 +1419,68 @@ mod tests {
             svc_flags::PERSISTENT | svc_flags::HASHED
         );
         assert_eq!(t.services()[0].timeout, 300);
+    }
+
+    #[test]
+    fn real_service_prefers_a_virtual_port() {
+        let mut t = Table::new();
+        let full = |key: Vec<(u16, Vec<u8>)>| {
+            let mut a = key;
+            a.push((svc_attr::SCHED_NAME, b"rr\0".to_vec()));
+            let mut f = svc_flags::PERSISTENT.to_ne_bytes().to_vec();
+            f.extend_from_slice(&u32::MAX.to_ne_bytes());
+            a.push((svc_attr::FLAGS, f));
+            a.push((svc_attr::TIMEOUT, 60u32.to_ne_bytes().to_vec()));
+            a.push((svc_attr::NETMASK, u32::MAX.to_ne_bytes().to_vec()));
+            nest(&a)
+        };
+        let fwmark = full(vec![
+            (svc_attr::AF, AF_INET.to_ne_bytes().to_vec()),
+            (svc_attr::FWMARK, 7u32.to_ne_bytes().to_vec()),
+        ]);
+        let (fwmark_key, portless, port80) = (
+            nest(&[
+                (svc_attr::AF, AF_INET.to_ne_bytes().to_vec()),
+                (svc_attr::FWMARK, 7u32.to_ne_bytes().to_vec()),
+            ]),
+            svc(0, "", false),
+            svc(80, "", false),
+        );
+        // Configured in the order the lookup likes least first.
+        apply(&mut t, cmd::NEW_SERVICE, &fwmark, None).unwrap();
+        apply(&mut t, cmd::NEW_SERVICE, &svc(0, "rr", true), None).unwrap();
+        apply(&mut t, cmd::NEW_SERVICE, &svc(80, "rr", true), None).unwrap();
+        for key in [&fwmark_key, &portless, &port80] {
+            apply(&mut t, cmd::NEW_DEST, key, Some(&dest(2, 1, true))).unwrap();
+        }
+        let rs = v4([192, 168, 0, 2]).try_into().unwrap();
+        let port = 80u16.to_be_bytes();
+        let found = |t: &Table, protocol: u8| {
+            t.find_real_service(AF_INET, protocol, &rs, port)
+                .map(|(s, _)| s.key)
+        };
+        let tuple = |port: u16| SvcKey::Tuple {
+            af: AF_INET,
+            protocol: 6,
+            addr: v4([10, 0, 0, 1]).try_into().unwrap(),
+            port: port.to_be_bytes(),
+        };
+        let mark = SvcKey::Fwmark {
+            af: AF_INET,
+            mark: 7,
+        };
+        assert_eq!(found(&t, 6), Some(tuple(80)));
+        // A fwmark service takes any protocol.
+        assert_eq!(found(&t, 17), Some(mark));
+        // Not a real server of anyone at another port.
+        assert_eq!(
+            t.find_real_service(AF_INET, 6, &rs, 81u16.to_be_bytes())
+                .map(|(s, _)| s.key),
+            None
+        );
+        apply(&mut t, cmd::DEL_SERVICE, &port80, None).unwrap();
+        assert_eq!(found(&t, 6), Some(tuple(0)));
+        apply(&mut t, cmd::DEL_SERVICE, &portless, None).unwrap();
+        assert_eq!(found(&t, 6), Some(mark));
     }
 }

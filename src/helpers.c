@@ -26,6 +26,8 @@
 #include <linux/icmpv6.h>
 #include <net/route.h>
 #include <net/dst.h>
+#include <net/addrconf.h>
+#include <linux/inetdevice.h>
 #include <net/ip_tunnels.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
@@ -572,6 +574,32 @@ void ipvs_rs_bucket_lock_init(spinlock_t *lock)
 u32 ipvs_rs_skb_mark(const struct sk_buff *skb)
 {
 	return skb->mark;
+}
+
+/*
+ * The address this host sends from to the packet's destination on its
+ * route (as MASQUERADE picks one): 0, or -errno.
+ */
+int ipvs_rs_route_saddr(const struct sk_buff *skb, bool ipv6, void *saddr)
+{
+	struct dst_entry *dst = skb_dst(skb);
+	__be32 a;
+
+	if (!dst || !dst->dev)
+		return -ENETUNREACH;
+	if (ipv6) {
+#if IS_ENABLED(CONFIG_IPV6)
+		return ipv6_dev_get_saddr(dev_net(dst->dev), dst->dev,
+					  &ipv6_hdr(skb)->daddr, 0, saddr);
+#else
+		return -EAFNOSUPPORT;
+#endif
+	}
+	a = inet_select_addr(dst->dev, ip_hdr(skb)->daddr, RT_SCOPE_UNIVERSE);
+	if (!a)
+		return -EADDRNOTAVAIL;
+	memcpy(saddr, &a, sizeof(a));
+	return 0;
 }
 
 void ipvs_rs_icmp_port_unreach(struct sk_buff *skb)

@@ -290,12 +290,15 @@ pub(crate) fn schedule(
 
 /// A UDP packet from a real server that matches no connection: with the
 /// `conn_out` knob on (or for `--pe sip` services, as stock), the
-/// connection it starts, as if its peer had
-/// started it from the outside (`ip_vs_new_conn_out`). The real server's
-/// first service that has it as a NAT real server with this port (or
-/// without port) and has a virtual port decides; persistent services get
+/// connection it starts, as if its peer had started it from the outside
+/// (`ip_vs_new_conn_out`). The real server's service decides
+/// ([`crate::config::Table::find_real_service`]); persistent services get
 /// a template first, so that the client's next connections stick.
-/// Fwmark services are left out: they have no virtual address to show.
+///
+/// Stock leaves out fwmark and port-less services, whose virtual address
+/// or port it does not know. Here the packet's source port stands for a
+/// missing virtual port, and a fwmark service shows the address the
+/// director sends from to the client (as `MASQUERADE` would).
 pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<ConnRef> {
     let any = ipvs.sysctl(Sysctl::ConnOut) != 0;
     if p.protocol != UDP || !(any || ipvs.has_sip_services()) {
@@ -306,9 +309,11 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
     if !(any || svc.pe_sip()) {
         return None;
     }
-    let SvcKey::Tuple { addr, port, .. } = svc.key else {
-        return None;
+    let (vaddr, vport) = match svc.key {
+        SvcKey::Tuple { addr, port, .. } => (addr, port),
+        SvcKey::Fwmark { .. } => (pkt.route_saddr(p.af == AF_INET6)?, [0, 0]),
     };
+    let vport = if vport == [0, 0] { p.sport } else { vport };
     let pick = Pick {
         // The port the real server speaks from.
         port: p.sport,
@@ -316,7 +321,7 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
     };
     let mut control = None;
     if svc.persistent() {
-        let t = Template::new(svc, (pkt, p), &p.daddr, &addr, port);
+        let t = Template::new(svc, (pkt, p), &p.daddr, &vaddr, vport);
         let tmpl = match t.find(ipvs) {
             Some(tmpl) if Shared::ptr_eq(&tmpl.dest, &pick.dest) => tmpl,
             _ => t.create(ipvs, svc, &pick).ok()?,
@@ -331,8 +336,8 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
         af: p.af,
         caddr: p.daddr,
         cport: p.dport,
-        vaddr: addr,
-        vport: port,
+        vaddr,
+        vport,
     };
     create(ipvs, p.protocol, ends, pick, one_packet, svc_stats, control).ok()
 }

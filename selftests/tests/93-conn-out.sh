@@ -4,7 +4,9 @@
 # net.ipv4.vs.conn_out=0 the datagram passes untouched (stock); with 1 the
 # client sees the virtual address and its answer reaches the real server
 # that called; a persistent service gets a template, so the client's next
-# flow goes to that real server too.
+# flow goes to that real server too. Fwmark and port-less services (which
+# stock leaves out) take the real server's port as the virtual one; a
+# fwmark service shows the director's own address toward the client.
 . selftests/lib.sh
 . selftests/dataplane.sh
 
@@ -62,6 +64,26 @@ traffic udp $PORT 1 40123 >/dev/null
 line=$(director ipvsadm -Lnc | grep ":40123 ")
 echo "client's next flow: $line"
 echo "$line" | grep -q "$(rs_addr r2):$PORT" || fail "next flow did not follow the template: $line"
+
+# A fwmark service and a port-less one (persistent, real server without
+# port).
+director ipvsadm -C
+director ipvsadm -R <<-EOF
+	-A -f 7 -s rr
+	-a -f 7 -r $(rs_addr r3):$PORT -m
+	-A -u $VIP:0 -s rr -p 60
+	-a -u $VIP:0 -r $(rs_addr r1) -m
+EOF
+got=$(call r3 5080)
+echo "fwmark service, r3 calls: $got"
+expect_eq "fwmark call" "from 10.0.0.1:$PORT / answer" "$got"
+director ipvsadm -Lnc | grep -q "^UDP .*$CLIENT:5080 *10.0.0.1:$PORT *$(rs_addr r3):$PORT" ||
+	fail "no connection client -> director -> r3: $(director ipvsadm -Lnc)"
+got=$(call r1 5090)
+echo "port-less service, r1 calls: $got"
+expect_eq "port-less call" "from $VIP:$PORT / answer" "$got"
+director ipvsadm -Lnc | grep -q "^UDP .* NONE .*$CLIENT:0 *$VIP:0 *$(rs_addr r1):" ||
+	fail "no template of the port-less service: $(director ipvsadm -Lnc)"
 
 director ipvsadm -C
 dp_teardown

@@ -105,6 +105,17 @@ impl SkBuff {
         unsafe { bindings::ipvs_rs_skb_mark(self.as_ptr()) }
     }
 
+    /// The address this host would send from to the packet's destination
+    /// on the packet's route (the primary address of the route's device,
+    /// as `MASQUERADE` picks it); IPv4 in the first four bytes.
+    pub(crate) fn route_saddr(&self, ipv6: bool) -> Option<[u8; 16]> {
+        let mut a = [0u8; 16];
+        // SAFETY: `self` is a live skb of that family owned by the
+        // caller's hook; `a` has room for either address.
+        let r = unsafe { bindings::ipvs_rs_route_saddr(self.as_ptr(), ipv6, a.as_mut_ptr().cast()) };
+        (r == 0).then_some(a)
+    }
+
     /// Answers the packet with an ICMP port unreachable.
     pub(crate) fn icmp_port_unreach(&self, ipv6: bool) {
         if ipv6 {

@@ -39,6 +39,16 @@
 //!   the first one; prints packets per second.
 //! - `tcp-rate ADDR:PORT SECS`: new connections one after the other for
 //!   SECS seconds; prints connections per second.
+//! - `bulk-sink PORT`: reads every TCP connection on PORT to its end and
+//!   answers with the number of bytes it read.
+//! - `bulk ADDR:PORT SECS`: writes to one TCP connection for SECS seconds;
+//!   prints the megabits per second the server counted.
+//! - `spray ADDR:PORT COUNT FIRST`: COUNT UDP datagrams over a raw IPv4
+//!   socket, each from its own client address and port (10.0.0.3 up,
+//!   ports 1024 up; FIRST skips that many pairs), so that each one starts
+//!   a connection; prints the datagrams sent.
+//! - `tcp-ack ADDR:PORT SPORT`: one bare TCP ACK (no SYN first) from
+//!   10.0.0.2:SPORT, over a raw socket (checks `sloppy_tcp`).
 //!
 //! Clients print `r1=N r2=N r3=N other=N`: who answered how often
 //! ("other": no answer within 3 s, or an unknown name).
@@ -296,6 +306,199 @@ fn sink(port: u16, secs: u64) -> std::io::Result<f64> {
     Ok(count as f64 / secs as f64)
 }
 
+/// Counts what each TCP connection on `port` sends, and answers with it.
+fn bulk_sink(port: u16) -> std::io::Result<()> {
+    let tcp = TcpListener::bind(("::", port))?;
+    for s in tcp.incoming() {
+        let Ok(mut s) = s else { continue };
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 16];
+            let mut total = 0u64;
+            while let Ok(n @ 1..) = s.read(&mut buf) {
+                total += n as u64;
+            }
+            let _ = writeln!(s, "{total}");
+        });
+    }
+    Ok(())
+}
+
+/// Writes to one connection for `secs` seconds; megabits per second the
+/// server read.
+fn bulk(to: SocketAddr, secs: u64) -> Option<f64> {
+    let mut s = TcpStream::connect_timeout(&to, WAIT).ok()?;
+    let chunk = vec![0x5au8; 1 << 16];
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        s.write_all(&chunk).ok()?;
+    }
+    s.shutdown(std::net::Shutdown::Write).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let mut got = String::new();
+    s.read_to_string(&mut got).ok()?;
+    let bytes: u64 = got.trim().parse().ok()?;
+    Some(bytes as f64 * 8.0 / 1e6 / start.elapsed().as_secs_f64())
+}
+
+/// The `i`-th client of `spray`: address 10.0.0.3 up, port 1024 up.
+fn spray_source(i: u64) -> ([u8; 4], u16) {
+    const PORTS: u64 = 65536 - 1024;
+    let host = 3 + i / PORTS;
+    let port = 1024 + (i % PORTS) as u16;
+    ([10, 0, (host >> 8) as u8, host as u8], port)
+}
+
+/// Sends `count` UDP datagrams to `to`, each from its own source
+/// ([`spray_source`] from `first` on), in `sendmmsg` batches over a raw
+/// socket (the kernel fills in the IPv4 checksum and id; the UDP
+/// checksum is 0, "none").
+fn spray(to: SocketAddr, count: u64, first: u64) -> Option<u64> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    const BATCH: usize = 64;
+    const LEN: usize = 20 + 8 + 4;
+    let SocketAddr::V4(to4) = to else {
+        return None;
+    };
+    // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`
+    // at once, which closes it.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a new descriptor nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let dst = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*to4.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let mut pkts = [[0u8; LEN]; BATCH];
+    let mut sent = 0u64;
+    while sent < count {
+        let n = (count - sent).min(BATCH as u64) as usize;
+        for (k, p) in pkts[..n].iter_mut().enumerate() {
+            let (saddr, sport) = spray_source(first + sent + k as u64);
+            p[0] = 0x45;
+            p[2..4].copy_from_slice(&(LEN as u16).to_be_bytes());
+            p[8] = 64;
+            p[9] = libc::IPPROTO_UDP as u8;
+            p[12..16].copy_from_slice(&saddr);
+            p[16..20].copy_from_slice(&to4.ip().octets());
+            p[20..22].copy_from_slice(&sport.to_be_bytes());
+            p[22..24].copy_from_slice(&to4.port().to_be_bytes());
+            p[24..26].copy_from_slice(&((LEN - 20) as u16).to_be_bytes());
+            p[28..32].copy_from_slice(b"conn");
+        }
+        let mut iovs: Vec<libc::iovec> = pkts[..n]
+            .iter_mut()
+            .map(|p| libc::iovec {
+                iov_base: p.as_mut_ptr().cast(),
+                iov_len: LEN,
+            })
+            .collect();
+        // SAFETY: `mmsghdr` is plain data; zero is a valid value.
+        let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        for (m, iov) in msgs.iter_mut().zip(iovs.iter_mut()) {
+            m.msg_hdr.msg_name = std::ptr::from_ref(&dst).cast_mut().cast();
+            m.msg_hdr.msg_namelen = std::mem::size_of_val(&dst) as libc::socklen_t;
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: the messages point at `dst`, `iovs` and `pkts`, which
+        // outlive the call.
+        let r = unsafe { libc::sendmmsg(fd.as_raw_fd(), msgs.as_mut_ptr(), n as libc::c_uint, 0) };
+        match r {
+            1.. => sent += r as u64,
+            // A full queue: let the receiver catch up.
+            _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOBUFS) => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            _ => return None,
+        }
+    }
+    Some(sent)
+}
+
+/// The Internet checksum (RFC 1071) of `parts`, concatenated.
+fn inet_csum(parts: &[&[u8]]) -> u16 {
+    let mut sum = 0u32;
+    for b in parts.iter().flat_map(|p| p.chunks(2)) {
+        sum += u32::from(u16::from_be_bytes([b[0], *b.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Sends one bare TCP ACK from 10.0.0.2:`sport` to `to`.
+fn tcp_ack(to: SocketAddr, sport: u16) -> Option<()> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let SocketAddr::V4(to4) = to else {
+        return None;
+    };
+    let (src, dst) = ([10, 0, 0, 2], to4.ip().octets());
+    let mut tcp = [0u8; 20];
+    tcp[0..2].copy_from_slice(&sport.to_be_bytes());
+    tcp[2..4].copy_from_slice(&to4.port().to_be_bytes());
+    tcp[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    tcp[8..12].copy_from_slice(&0x0abc_def0u32.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x10; // ACK
+    tcp[14..16].copy_from_slice(&8192u16.to_be_bytes());
+    let pseudo = [&src[..], &dst[..], &[0, libc::IPPROTO_TCP as u8, 0, 20]].concat();
+    let csum = inet_csum(&[&pseudo, &tcp]);
+    tcp[16..18].copy_from_slice(&csum.to_be_bytes());
+    let mut pkt = vec![
+        0x45,
+        0,
+        0,
+        40,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        libc::IPPROTO_TCP as u8,
+        0,
+        0,
+    ];
+    pkt.extend_from_slice(&src);
+    pkt.extend_from_slice(&dst);
+    pkt.extend_from_slice(&tcp);
+    let dst_sa = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*to4.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`
+    // at once, which closes it.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a new descriptor nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: `pkt` and `dst_sa` live through the call.
+    let n = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            pkt.as_ptr().cast(),
+            pkt.len(),
+            0,
+            std::ptr::from_ref(&dst_sa).cast(),
+            std::mem::size_of_val(&dst_sa) as libc::socklen_t,
+        )
+    };
+    (n == pkt.len() as isize).then_some(())
+}
+
 fn usage() -> ExitCode {
     eprintln!(
         "usage: ipvs-traffic serve NAME PORT | tcp ADDR:PORT COUNT | \
@@ -303,7 +506,9 @@ fn usage() -> ExitCode {
          serve-hold NAME PORT | tcp-from ADDR:PORT COUNT SPORT | tcp-abort ADDR:PORT 1 SPORT | \
          udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT | \
          udp-probe ADDR:PORT | udp-send ADDR:PORT COUNT | udp-answer PORT | \
-         udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID..."
+         udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
+         bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST | \
+         tcp-ack ADDR:PORT SPORT"
     );
     ExitCode::from(2)
 }
@@ -349,6 +554,43 @@ fn main() -> ExitCode {
                 }
             }
             println!("{:.0}", n as f64 / start.elapsed().as_secs_f64());
+        }
+        (Some("bulk-sink"), _, _) => {
+            let Some(Ok(port)) = arg(1).map(str::parse::<u16>) else {
+                return usage();
+            };
+            if let Err(e) = bulk_sink(port) {
+                eprintln!("ipvs-traffic: bulk-sink on {port}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        (Some("bulk"), Some(to), _) => {
+            let Some(Ok(secs)) = arg(2).map(str::parse::<u64>) else {
+                return usage();
+            };
+            match bulk(to, secs) {
+                Some(mbps) => println!("{mbps:.1}"),
+                None => return ExitCode::FAILURE,
+            }
+        }
+        (Some("spray"), Some(to), _) => {
+            let (Some(Ok(n)), Some(Ok(first))) =
+                (arg(2).map(str::parse::<u64>), arg(3).map(str::parse::<u64>))
+            else {
+                return usage();
+            };
+            match spray(to, n, first) {
+                Some(sent) => println!("{sent}"),
+                None => return ExitCode::FAILURE,
+            }
+        }
+        (Some("tcp-ack"), Some(to), _) => {
+            let Some(Ok(sport)) = arg(2).map(str::parse::<u16>) else {
+                return usage();
+            };
+            if tcp_ack(to, sport).is_none() {
+                return ExitCode::FAILURE;
+            }
         }
         (Some("serve-hold"), _, _) => {
             let (Some(name), Some(Ok(port))) = (arg(1), arg(2).map(str::parse::<u16>)) else {

@@ -1,0 +1,64 @@
+#!/bin/bash
+# What the data-plane sysctls that 92-95 leave out change, on ipvs_rs.ko
+# and (unless IPVS_RS_STOCK=0) on stock ip_vs.ko, with the same transcript:
+# - sloppy_tcp: a TCP packet without SYN opens a connection only with 1;
+# - expire_quiescent_template: a persistence template to a quiesced real
+#   server keeps its clients with 0 and is dropped with 1.
+. selftests/lib.sh
+. selftests/dataplane.sh
+
+# conns_from <client port>: connections listed for that client port.
+conns_from() {
+	director ipvsadm -Lnc | grep -c " 10\.0\.0\.2:$1 " || true
+}
+
+# who: the real server one new TCP connection reaches.
+who() {
+	traffic tcp 80 1 | tr ' ' '\n' | sed -n 's/=1$//p'
+}
+
+scenario() {
+	director ipvsadm -C
+	director ipvsadm -R <<-EOF
+		-A -t $VIP:80 -s rr
+		-a -t $VIP:80 -r $(rs_addr r1):80 -m
+	EOF
+	director sysctl -qw net.ipv4.vs.sloppy_tcp=0
+	in_ns c "$TRAFFIC" tcp-ack "$VIP:80" 41000
+	echo "sloppy_tcp=0, bare ACK: $(conns_from 41000) connections"
+	director sysctl -qw net.ipv4.vs.sloppy_tcp=1
+	in_ns c "$TRAFFIC" tcp-ack "$VIP:80" 41001
+	echo "sloppy_tcp=1, bare ACK: $(conns_from 41001) connections"
+	director sysctl -qw net.ipv4.vs.sloppy_tcp=0
+
+	director ipvsadm -C
+	director ipvsadm -R <<-EOF
+		-A -t $VIP:80 -s rr -p 300
+		-a -t $VIP:80 -r $(rs_addr r1):80 -m
+		-a -t $VIP:80 -r $(rs_addr r2):80 -m
+	EOF
+	first=$(who)
+	director ipvsadm -e -t "$VIP:80" -r "$(rs_addr "$first"):80" -m -w 0
+	director sysctl -qw net.ipv4.vs.expire_quiescent_template=0
+	[ "$(who)" = "$first" ] && echo "quiesced, expire_quiescent_template=0: same real server" ||
+		echo "quiesced, expire_quiescent_template=0: another real server"
+	director sysctl -qw net.ipv4.vs.expire_quiescent_template=1
+	[ "$(who)" = "$first" ] && echo "quiesced, expire_quiescent_template=1: same real server" ||
+		echo "quiesced, expire_quiescent_template=1: another real server"
+	director ipvsadm -C
+}
+
+load_rs
+dp_setup
+module=ipvs_rs
+out=$(scenario) || { echo "$out"; exit 1; }
+echo "$out"
+dp_teardown
+rmmod ipvs_rs || fail "rmmod ipvs_rs"
+expect_eq "transcript" "sloppy_tcp=0, bare ACK: 0 connections
+sloppy_tcp=1, bare ACK: 1 connections
+quiesced, expire_quiescent_template=0: same real server
+quiesced, expire_quiescent_template=1: another real server" "$out"
+
+against_stock scenario "$out"
+echo "sysctl behaviour ok"
