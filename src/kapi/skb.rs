@@ -112,7 +112,8 @@ impl SkBuff {
         let mut a = [0u8; 16];
         // SAFETY: `self` is a live skb of that family owned by the
         // caller's hook; `a` has room for either address.
-        let r = unsafe { bindings::ipvs_rs_route_saddr(self.as_ptr(), ipv6, a.as_mut_ptr().cast()) };
+        let r =
+            unsafe { bindings::ipvs_rs_route_saddr(self.as_ptr(), ipv6, a.as_mut_ptr().cast()) };
         (r == 0).then_some(a)
     }
 
