@@ -168,6 +168,19 @@ pub(crate) struct Stats {
     pub(crate) outbytes: u64,
 }
 
+impl Stats {
+    /// Connections, packets in and out, bytes in and out.
+    pub(crate) fn as_array(&self) -> [u64; 5] {
+        [
+            self.conns,
+            self.inpkts,
+            self.outpkts,
+            self.inbytes,
+            self.outbytes,
+        ]
+    }
+}
+
 /// Counters of a service or real server, updated by the packet path.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -176,6 +189,27 @@ pub(crate) struct Counters {
     outpkts: AtomicU64,
     inbytes: AtomicU64,
     outbytes: AtomicU64,
+    est: Estimator,
+}
+
+/// Rates of [`Counters`] (`struct ip_vs_estimator`): moving averages
+/// updated every [`Estimator::PERIOD_SECS`] by the one estimator of the
+/// namespace, with stock's scales (connections and packets per second
+/// times 2^10, bytes per second times 2^5) and weight (1/4 new).
+#[derive(Debug, Default)]
+pub(crate) struct Estimator {
+    /// The counters at the last update.
+    last: [AtomicU64; 5],
+    /// The scaled averages, as `i64` bits.
+    avg: [AtomicU64; 5],
+}
+
+impl Estimator {
+    /// Seconds between updates.
+    pub(crate) const PERIOD_SECS: u32 = 2;
+    /// Left shift of a two-second difference: scaled by 2^10 (or 2^5 for
+    /// bytes), halved.
+    const SHIFT: [u32; 5] = [9, 9, 9, 4, 4];
 }
 
 impl Counters {
@@ -191,7 +225,7 @@ impl Counters {
         }
     }
 
-    /// Sets everything to zero.
+    /// Sets everything to zero, rates too (`ip_vs_zero_stats`).
     pub(crate) fn zero(&self) {
         for a in [
             &self.conns,
@@ -199,9 +233,36 @@ impl Counters {
             &self.outpkts,
             &self.inbytes,
             &self.outbytes,
-        ] {
+        ]
+        .into_iter()
+        .chain(&self.est.last)
+        .chain(&self.est.avg)
+        {
             a.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// Updates the rates from the counters (`ip_vs_chain_estimation`);
+    /// called every [`Estimator::PERIOD_SECS`], by one caller at a time.
+    pub(crate) fn estimate(&self) {
+        let now = self.snapshot().as_array();
+        for (i, now) in now.into_iter().enumerate() {
+            let last = self.est.last[i].swap(now, Ordering::Relaxed);
+            let rate = (now.wrapping_sub(last) << Estimator::SHIFT[i]) as i64;
+            let avg = self.est.avg[i].load(Ordering::Relaxed) as i64;
+            let avg = avg.wrapping_add(rate.wrapping_sub(avg) >> 2);
+            self.est.avg[i].store(avg as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The rates per second, in the order of [`Stats::as_array`]
+    /// (`ip_vs_read_estimator`).
+    pub(crate) fn rates(&self) -> [u64; 5] {
+        core::array::from_fn(|i| {
+            let avg = self.est.avg[i].load(Ordering::Relaxed);
+            let scale = Estimator::SHIFT[i] + 1;
+            avg.wrapping_add((1 << (scale - 1)) - 1) >> scale
+        })
     }
 
     /// Counts a new connection.
@@ -318,11 +379,6 @@ impl Dest {
     /// Connections through persistence templates.
     pub(crate) fn persist(&self) -> u32 {
         self.shared.persist.load(Ordering::Relaxed)
-    }
-
-    /// Traffic counters.
-    pub(crate) fn stats(&self) -> Stats {
-        self.shared.stats.snapshot()
     }
 
     /// What the scheduler sees.
@@ -775,6 +831,17 @@ impl Table {
         &self.services
     }
 
+    /// Updates the rates of every service and real server (see
+    /// [`Counters::estimate`]).
+    pub(crate) fn estimate(&self) {
+        for s in self.services.iter() {
+            s.stats.estimate();
+            for d in s.dests.iter() {
+                d.shared.stats.estimate();
+            }
+        }
+    }
+
     fn find(&self, key: &SvcKey) -> Option<usize> {
         self.services.iter().position(|s| s.key.matches(key))
     }
@@ -1220,7 +1287,10 @@ mod tests {
         .unwrap();
         let d = &t.services()[0].dests[0];
         assert!(Shared::ptr_eq(&d.shared, &shared));
-        assert_eq!((d.weight, d.inactive(), d.stats().conns), (5, 3, 1));
+        assert_eq!(
+            (d.weight, d.inactive(), d.shared.stats.snapshot().conns),
+            (5, 3, 1)
+        );
         assert!(shared.available.load(Ordering::Relaxed));
         assert_eq!(t.trashed(), 0);
         // Another service's real server at the same address is new.
@@ -1482,5 +1552,34 @@ mod tests {
         assert_eq!(found(&t, 6), Some(tuple(0)));
         apply(&mut t, cmd::DEL_SERVICE, &portless, None).unwrap();
         assert_eq!(found(&t, 6), Some(mark));
+    }
+
+    #[test]
+    fn rates_follow_the_counters_as_stock() {
+        let c = Counters::default();
+        // 100 connections and 1000 packets of 150 bytes in each period,
+        // nothing out: 50 connections, 500 packets and 75000 bytes a second.
+        for _ in 0..80 {
+            c.conns.fetch_add(100, Ordering::Relaxed);
+            for _ in 0..1000 {
+                c.count_packet(true, 150);
+            }
+            c.estimate();
+        }
+        assert_eq!(c.rates(), [50, 500, 0, 75000, 0]);
+        // The first update after a quiet start takes a quarter of the rate.
+        let d = Counters::default();
+        d.conns.fetch_add(8, Ordering::Relaxed);
+        d.estimate();
+        assert_eq!(d.rates()[0], 1);
+        // Traffic stops: the rates decay.
+        for _ in 0..4 {
+            c.estimate();
+        }
+        let r = c.rates();
+        assert!(r[0] > 0 && r[0] < 20, "{r:?}");
+        c.zero();
+        assert_eq!(c.rates(), [0; 5]);
+        assert_eq!(c.snapshot().as_array(), [0; 5]);
     }
 }

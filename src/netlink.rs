@@ -4,7 +4,7 @@
 //! keepalived speak. Same commands, attributes, permissions and errors as
 //! stock; the configuration logic itself is in [`crate::config`].
 
-use crate::config::{self, Dest, Service, Stats, SvcKey, AF_INET6};
+use crate::config::{self, Counters, Dest, Service, SvcKey, AF_INET6};
 use crate::kapi::abi::hz;
 use crate::kapi::errno::eopnotsupp;
 use crate::kapi::genl::{
@@ -68,7 +68,9 @@ fn refuse(req: &Request<'_>, e: config::Error) -> Error {
     Error::from_errno(-e.errno)
 }
 
-fn fill_stats(m: &mut Message<'_>, ty: u16, s: &Stats, wide: bool) -> Result {
+fn fill_stats(m: &mut Message<'_>, ty: u16, c: &Counters, wide: bool) -> Result {
+    let s = c.snapshot();
+    let rates = c.rates();
     m.nest(ty, |m| {
         let pad = stats_attr::PAD;
         if wide {
@@ -83,18 +85,18 @@ fn fill_stats(m: &mut Message<'_>, ty: u16, s: &Stats, wide: bool) -> Result {
         }
         m.put_u64(stats_attr::INBYTES, s.inbytes, pad)?;
         m.put_u64(stats_attr::OUTBYTES, s.outbytes, pad)?;
-        // Rates come with the estimator.
-        for t in [
+        let types = [
             stats_attr::CPS,
             stats_attr::INPPS,
             stats_attr::OUTPPS,
             stats_attr::INBPS,
             stats_attr::OUTBPS,
-        ] {
+        ];
+        for (t, r) in types.into_iter().zip(rates) {
             if wide {
-                m.put_u64(t, 0, pad)?;
+                m.put_u64(t, r, pad)?;
             } else {
-                m.put_u32(t, 0)?;
+                m.put_u32(t, r as u32)?;
             }
         }
         Ok(())
@@ -130,9 +132,8 @@ fn fill_service(m: &mut Message<'_>, s: &Service) -> Result {
         m.put(svc_attr::FLAGS, &flags)?;
         m.put_u32(svc_attr::TIMEOUT, s.timeout)?;
         m.put_u32(svc_attr::NETMASK, s.netmask)?;
-        let st = s.stats.snapshot();
-        fill_stats(m, svc_attr::STATS, &st, false)?;
-        fill_stats(m, svc_attr::STATS64, &st, true)
+        fill_stats(m, svc_attr::STATS, &s.stats, false)?;
+        fill_stats(m, svc_attr::STATS64, &s.stats, true)
     })
 }
 
@@ -151,9 +152,8 @@ fn fill_dest(m: &mut Message<'_>, d: &Dest) -> Result {
         m.put_u32(dest_attr::INACT_CONNS, d.inactive())?;
         m.put_u32(dest_attr::PERSIST_CONNS, d.persist())?;
         m.put_u16(dest_attr::ADDR_FAMILY, d.af)?;
-        let st = d.stats();
-        fill_stats(m, dest_attr::STATS, &st, false)?;
-        fill_stats(m, dest_attr::STATS64, &st, true)
+        fill_stats(m, dest_attr::STATS, &d.shared.stats, false)?;
+        fill_stats(m, dest_attr::STATS64, &d.shared.stats, true)
     })
 }
 

@@ -7,12 +7,14 @@
 //! the netfilter hooks and the sysctl table to it and is registered after,
 //! so it always finds the data in place and is torn down before it.
 
-use crate::config::{Counters, Table, Timeouts};
+use crate::config::{Counters, Estimator, Table, Timeouts};
 use crate::conn::ConnTable;
 use crate::hooks;
+use crate::kapi::abi::hz;
 use crate::kapi::net::Net;
 use crate::kapi::pernet::{PernetId, PernetState};
 use crate::kapi::sync::SpinLockBh;
+use crate::kapi::timer::{Tick, Ticker};
 use crate::kapi::{netfilter, proc, sysctl};
 use crate::params::{self, Handler, Sysctl, SYSCTLS};
 use crate::procfs;
@@ -134,6 +136,17 @@ impl IpvsNet {
     }
 }
 
+/// The rate estimator (`ip_vs_est.c`), unless `run_estimation` is 0.
+impl Tick for IpvsNet {
+    fn tick(&self) {
+        if self.sysctl(Sysctl::RunEstimation) == 0 {
+            return;
+        }
+        self.config.lock().estimate();
+        self.totals.estimate();
+    }
+}
+
 /// Bounds referenced by `IntRange` entries; `proc_dointvec_minmax` wants
 /// pointers to ints that live as long as the table.
 static BOUNDS: [[i32; 2]; params::COUNT] = {
@@ -157,6 +170,7 @@ pub(crate) struct NetGlue {
     _hooks: netfilter::Registration,
     _sysctls: sysctl::Table,
     _proc: [proc::Entry; 4],
+    _estimator: Pin<KBox<Ticker<IpvsNet>>>,
 }
 
 static NET_GLUE: PernetId<NetGlue> = PernetId::new();
@@ -218,10 +232,15 @@ impl PernetState for NetGlue {
                 proc::Entry::new::<procfs::ConnSync>(net)?,
             ]
         };
+        let period = u64::from(Estimator::PERIOD_SECS * hz());
+        // SAFETY: `ipvs` outlives this `NetGlue` (reverse registration
+        // order), which owns the ticker.
+        let estimator = unsafe { Ticker::start(ipvs, period)? };
         Ok(Self {
             _hooks: hooks,
             _sysctls: sysctls,
             _proc: proc,
+            _estimator: estimator,
         })
     }
 }

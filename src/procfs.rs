@@ -35,10 +35,9 @@ impl Show for Stats {
         let Some(ipvs) = IpvsNet::get(net) else {
             return Ok(());
         };
-        let s = ipvs.totals.snapshot();
         let totals = listing::Totals {
-            counts: [s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes],
-            rates: [0; 5],
+            counts: ipvs.totals.snapshot().as_array(),
+            rates: ipvs.totals.rates(),
         };
         listing::ip_vs_stats(out, &totals)
     }

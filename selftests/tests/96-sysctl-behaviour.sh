@@ -3,7 +3,9 @@
 # and (unless IPVS_RS_STOCK=0) on stock ip_vs.ko, with the same transcript:
 # - sloppy_tcp: a TCP packet without SYN opens a connection only with 1;
 # - expire_quiescent_template: a persistence template to a quiesced real
-#   server keeps its clients with 0 and is dropped with 1.
+#   server keeps its clients with 0 and is dropped with 1;
+# - run_estimation: rates (ipvsadm --rate) follow traffic with 1 and
+#   stand still with 0.
 . selftests/lib.sh
 . selftests/dataplane.sh
 
@@ -45,6 +47,23 @@ scenario() {
 	director sysctl -qw net.ipv4.vs.expire_quiescent_template=1
 	[ "$(who)" = "$first" ] && echo "quiesced, expire_quiescent_template=1: same real server" ||
 		echo "quiesced, expire_quiescent_template=1: another real server"
+
+	# Rates: a few seconds of datagrams, then the service's packets in
+	# per second (stock's estimator runs every 2 s).
+	director ipvsadm -C
+	director ipvsadm -R <<-EOF
+		-A -u $VIP:53 -s rr
+		-a -u $VIP:53 -r $(rs_addr r1):53 -m
+	EOF
+	for on in 1 0; do
+		director sysctl -qw net.ipv4.vs.run_estimation=$on
+		director ipvsadm -Z
+		in_ns c "$TRAFFIC" blast "$VIP:53" 1 6 >/dev/null
+		inpps=$(director ipvsadm -Ln --rate --exact | awk '$1 == "UDP" { print $4 }')
+		[ "${inpps:-0}" -gt 0 ] && echo "run_estimation=$on: packets in per second > 0" ||
+			echo "run_estimation=$on: packets in per second 0"
+	done
+	director sysctl -qw net.ipv4.vs.run_estimation=1
 	director ipvsadm -C
 }
 
@@ -58,7 +77,9 @@ rmmod ipvs_rs || fail "rmmod ipvs_rs"
 expect_eq "transcript" "sloppy_tcp=0, bare ACK: 0 connections
 sloppy_tcp=1, bare ACK: 1 connections
 quiesced, expire_quiescent_template=0: same real server
-quiesced, expire_quiescent_template=1: another real server" "$out"
+quiesced, expire_quiescent_template=1: another real server
+run_estimation=1: packets in per second > 0
+run_estimation=0: packets in per second 0" "$out"
 
 against_stock scenario "$out"
 echo "sysctl behaviour ok"

@@ -75,3 +75,69 @@ impl Timer {
         unsafe { bindings::ipvs_rs_timer_pending(self.0.get()) }
     }
 }
+
+/// What a [`Ticker`] calls.
+pub(crate) trait Tick: Sync {
+    /// Called from the timer (softirq) every period.
+    fn tick(&self);
+}
+
+/// A timer that calls [`Tick::tick`] on its target every `period`
+/// jiffies, from its start until it is dropped.
+#[repr(C)]
+pub(crate) struct Ticker<T: Tick> {
+    timer: Timer,
+    period: u64,
+    target: *const T,
+}
+
+// SAFETY: the target is `Sync` and only read through; the timer is
+// thread-safe.
+unsafe impl<T: Tick> Sync for Ticker<T> {}
+// SAFETY: as above; nothing ties a ticker to a thread.
+unsafe impl<T: Tick> Send for Ticker<T> {}
+
+impl<T: Tick> Ticker<T> {
+    /// Starts ticking `target`, first `period` jiffies from now.
+    ///
+    /// # Safety
+    ///
+    /// `target` must outlive the returned ticker.
+    pub(crate) unsafe fn start(
+        target: &T,
+        period: u64,
+    ) -> kernel::error::Result<core::pin::Pin<kernel::alloc::KBox<Self>>> {
+        let t = kernel::alloc::KBox::pin(
+            Self {
+                timer: Timer::uninit(),
+                period,
+                target,
+            },
+            kernel::alloc::flags::GFP_KERNEL,
+        )?;
+        // SAFETY: the timer is new, so idle, and pinned in its box.
+        unsafe { t.timer.setup(Self::fired) };
+        t.timer.modify(jiffies() + period);
+        Ok(t)
+    }
+
+    /// # Safety
+    ///
+    /// Called by the kernel with the `timer` of a live [`Ticker`].
+    unsafe extern "C" fn fired(raw: *mut bindings::timer_list) {
+        let off = core::mem::offset_of!(Self, timer);
+        // SAFETY: `raw` is the `timer` field of a `Ticker`, which is
+        // alive: its drop waits for this callback.
+        let this = unsafe { &*raw.cast::<u8>().sub(off).cast::<Self>() };
+        // SAFETY: `start`'s caller keeps the target alive longer.
+        unsafe { &*this.target }.tick();
+        this.timer.modify(jiffies() + this.period);
+    }
+}
+
+impl<T: Tick> Drop for Ticker<T> {
+    fn drop(&mut self) {
+        // Also stops the callback from arming it again.
+        self.timer.shutdown_sync();
+    }
+}
