@@ -50,9 +50,9 @@ virtual_server $VIP 53 {
 }
 EOF
 
-# The listing without counters, which depend on the checks' timing.
+# The listing without counters, sorted: both depend on the checks' timing.
 listing() {
-	director ipvsadm -Ln | awk '{ NF = ($1 == "->") ? 4 : NF; print }'
+	director ipvsadm -Ln --sort | awk '{ NF = ($1 == "->") ? 4 : NF; print }'
 }
 
 scenario() {
@@ -90,8 +90,8 @@ IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port Scheduler Flags
 -> RemoteAddress:Port Forward Weight
 TCP $VIP:80 wrr
--> $(rs_addr r2):80 Masq 2
 -> $(rs_addr r1):80 Masq 1
+-> $(rs_addr r2):80 Masq 2
 UDP $VIP:53 rr persistent 120
 -> $(rs_addr r3):53 Masq 5
 --- traffic
