@@ -4,9 +4,11 @@
 //! (`ip_vs_in` and `ip_vs_out` of stock's `ip_vs_core.c`).
 //!
 //! Requests from clients arrive at `LOCAL_IN` (the virtual address is
-//! local), find or create their connection and leave through [`xmit`].
-//! Replies of NAT connections pass the director at `FORWARD`, where their
-//! source becomes the virtual address again.
+//! local), or at `LOCAL_OUT` from clients on this host, find or create
+//! their connection and leave through [`xmit`]. Replies of NAT
+//! connections pass the director at `FORWARD` (or reach `LOCAL_IN` for a
+//! client on this host), where their source becomes the virtual address
+//! again.
 
 use crate::config::{Addr, AF_INET, AF_INET6};
 use crate::conn::{self, ConnRef, Lookup};
@@ -203,7 +205,9 @@ fn still_valid(
     Ok(None)
 }
 
-/// Client to virtual service (`ip_vs_in`).
+/// Client to virtual service (`ip_vs_in`), from outside (`LOCAL_IN`) or
+/// from this host (`LOCAL_OUT`: [`xmit`] sends the packet on its new
+/// route and steals it, as for the others).
 struct Request;
 
 impl Hook for Request {
@@ -211,10 +215,6 @@ impl Hook for Request {
         let Some(ipvs) = IpvsNet::get(state.net) else {
             return Verdict::Accept;
         };
-        ipvs.counters.in_packets.fetch_add(1, Ordering::Relaxed);
-        ipvs.counters
-            .in_bytes
-            .fetch_add(u64::from(pkt.len()), Ordering::Relaxed);
         if let Some((iph, e)) = icmp_error(&pkt, state.family) {
             // About a reply (virtual service to client).
             let addrs = (addr16(e.saddr), addr16(e.daddr));
@@ -250,7 +250,8 @@ impl Hook for Request {
     }
 }
 
-/// Real server to client, NAT connections (`ip_vs_out`).
+/// Real server to client, NAT connections (`ip_vs_out`): passing through
+/// (`FORWARD`), or to a client on this host (`LOCAL_IN`).
 struct Reply;
 
 impl Hook for Reply {
@@ -273,11 +274,13 @@ impl Hook for Reply {
         let Some(p) = parse(&pkt, state.family) else {
             return Verdict::Accept;
         };
-        let Some(cp) = ipvs
-            .conns
-            .lookup_out(&p.lookup())
-            .or_else(|| newconn::conn_out(ipvs, &pkt, &p))
-        else {
+        // Real servers start connections only with packets that pass
+        // through (stock: `__ip_vs_rs_conn_out`).
+        let found = ipvs.conns.lookup_out(&p.lookup());
+        let Some(cp) = found.or_else(|| match state.point {
+            HookPoint::LocalIn => None,
+            _ => newconn::conn_out(ipvs, &pkt, &p),
+        }) else {
             return Verdict::Accept;
         };
         if cp.fwd() != conn_flags::MASQ {
@@ -291,28 +294,15 @@ impl Hook for Reply {
     }
 }
 
-/// Packets the director itself sends (counted; local clients of virtual
-/// services are not scheduled yet).
-struct Outbound;
-
-impl Hook for Outbound {
-    fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
-        if let Some(ipvs) = IpvsNet::get(state.net) {
-            if !pkt.ipvs_property() {
-                ipvs.counters.out_packets.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Verdict::Accept
-    }
-}
-
 /// The hooks, attached to every namespace by [`crate::netns::NetGlue`],
 /// at stock's points and priorities.
-pub(crate) static HOOKS: HookOps<6> = HookOps::new([
+pub(crate) static HOOKS: HookOps<8> = HookOps::new([
+    HookSpec::new::<Reply>(Family::Ipv4, HookPoint::LocalIn, PRI_NAT_SRC - 2),
     HookSpec::new::<Request>(Family::Ipv4, HookPoint::LocalIn, PRI_NAT_SRC - 1),
     HookSpec::new::<Reply>(Family::Ipv4, HookPoint::Forward, PRI_NAT_SRC),
-    HookSpec::new::<Outbound>(Family::Ipv4, HookPoint::LocalOut, PRI_NAT_DST + 2),
+    HookSpec::new::<Request>(Family::Ipv4, HookPoint::LocalOut, PRI_NAT_DST + 2),
+    HookSpec::new::<Reply>(Family::Ipv6, HookPoint::LocalIn, PRI_NAT_SRC - 2),
     HookSpec::new::<Request>(Family::Ipv6, HookPoint::LocalIn, PRI_NAT_SRC - 1),
     HookSpec::new::<Reply>(Family::Ipv6, HookPoint::Forward, PRI_NAT_SRC),
-    HookSpec::new::<Outbound>(Family::Ipv6, HookPoint::LocalOut, PRI_NAT_DST + 2),
+    HookSpec::new::<Request>(Family::Ipv6, HookPoint::LocalOut, PRI_NAT_DST + 2),
 ]);

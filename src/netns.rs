@@ -21,17 +21,6 @@ use crate::procfs;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 
-/// Packet counters of a namespace.
-#[derive(Default)]
-pub(crate) struct HookCounters {
-    /// Packets seen by the inbound hooks.
-    pub(crate) in_packets: AtomicU64,
-    /// Bytes seen by the inbound hooks.
-    pub(crate) in_bytes: AtomicU64,
-    /// Packets seen by the outbound hooks.
-    pub(crate) out_packets: AtomicU64,
-}
-
 /// IPVS state of one network namespace.
 pub(crate) struct IpvsNet {
     /// The `int` knobs; the others below.
@@ -42,8 +31,6 @@ pub(crate) struct IpvsNet {
     sync_qlen_max: AtomicUsize,
     /// `est_cpulist` (see [`sysctl::Entry::cpulist`]).
     est_cpulist: AtomicU64,
-    /// Packet counters.
-    pub(crate) counters: HookCounters,
     /// Services and real servers. The packet path takes the lock too, to
     /// schedule new connections; nothing under it sleeps.
     pub(crate) config: Pin<KBox<SpinLockBh<Table>>>,
@@ -78,7 +65,6 @@ impl PernetState for IpvsNet {
             // Stock: a 32nd of the free buffer pages.
             sync_qlen_max: AtomicUsize::new(free_pages / 32),
             est_cpulist: AtomicU64::new(0),
-            counters: HookCounters::default(),
             config: KBox::pin_init(
                 crate::new_spinlock_bh!(table, kernel::c_str!("ipvs_rs::config")),
                 GFP_KERNEL,

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Clients on the director itself (LOCAL_OUT): TCP and UDP to NAT services
+# over IPv4 and IPv6 are scheduled, and the answers come back from the
+# virtual address. On ipvs_rs.ko and (unless IPVS_RS_STOCK=0) stock
+# ip_vs.ko, with the same transcript.
+. selftests/lib.sh
+. selftests/dataplane.sh
+
+# local <tcp|udp> <addr:port> <count>: from the director.
+local_traffic() {
+	director "$TRAFFIC" "$1" "$2" "$3"
+}
+
+scenario() {
+	director ipvsadm -C
+	director ipvsadm -R <<-EOF
+		-A -t $VIP:80 -s rr
+		-a -t $VIP:80 -r $(FAM=4 rs_addr r1):80 -m
+		-a -t $VIP:80 -r $(FAM=4 rs_addr r2):80 -m
+		-a -t $VIP:80 -r $(FAM=4 rs_addr r3):80 -m
+		-A -u $VIP:53 -s rr
+		-a -u $VIP:53 -r $(FAM=4 rs_addr r1):53 -m
+		-a -u $VIP:53 -r $(FAM=4 rs_addr r2):53 -m
+		-A -t [$VIP6]:80 -s rr
+		-a -t [$VIP6]:80 -r $(FAM=6 rs_addr r2):80 -m
+		-a -t [$VIP6]:80 -r $(FAM=6 rs_addr r3):80 -m
+	EOF
+	echo "tcp: $(local_traffic tcp "$VIP:80" 6)"
+	echo "udp: $(local_traffic udp "$VIP:53" 4)"
+	echo "tcp6: $(local_traffic tcp "[$VIP6]:80" 4)"
+	director ipvsadm -C
+}
+
+load_rs
+dp_setup
+module=ipvs_rs
+out=$(scenario) || { echo "$out"; exit 1; }
+echo "$out"
+dp_teardown
+rmmod ipvs_rs || fail "rmmod ipvs_rs"
+expect_eq "transcript" "tcp: r1=2 r2=2 r3=2 other=0
+udp: r1=2 r2=2 r3=0 other=0
+tcp6: r1=0 r2=2 r3=2 other=0" "$out"
+
+against_stock scenario "$out"
+echo "local clients ok"
