@@ -8,6 +8,7 @@
 //! Pure code: it sees netlink attributes through [`crate::nlattr`] and
 //! stores through [`crate::list::List`], so the host tests run it as is.
 
+use crate::hash::jhash_3words;
 use crate::list::{share, List, NoMem, Shared};
 use crate::nlattr::{Attr, Nested};
 use crate::sched::{Client, DestLoad, Kind, Scheduler};
@@ -528,9 +529,100 @@ impl Default for Timeouts {
     }
 }
 
+/// Where each service sits in [`Table`]'s list, by key (stock hashes its
+/// services too): open addressing with linear probing, kept at most half
+/// full. A removal shifts positions, so it rebuilds the index.
+#[derive(Debug)]
+struct SvcIndex {
+    /// Positions, or [`SvcIndex::EMPTY`]; a power of two of them.
+    slots: List<u32>,
+}
+
+impl SvcIndex {
+    const EMPTY: u32 = u32::MAX;
+
+    const fn new() -> Self {
+        Self { slots: List::new() }
+    }
+
+    fn hash(key: &SvcKey) -> usize {
+        let h = match *key {
+            SvcKey::Tuple {
+                af,
+                protocol,
+                addr,
+                port,
+            } => {
+                let words = if af == AF_INET6 { 4 } else { 1 };
+                let a = addr[..4 * words]
+                    .chunks(4)
+                    .fold(0, |h, w| h ^ u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+                let p = u32::from(u16::from_ne_bytes(port));
+                jhash_3words(a, u32::from(af) << 16 | u32::from(protocol), p, 0)
+            }
+            SvcKey::Fwmark { af, mark } => jhash_3words(mark, u32::from(af), 0, 1),
+        };
+        h as usize
+    }
+
+    /// The slot that holds `key`, or the empty one where it would go;
+    /// `None` while the index has no slots.
+    fn slot(&self, services: &[Service], key: &SvcKey) -> Option<usize> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut i = Self::hash(key) & mask;
+        loop {
+            match self.slots[i] {
+                Self::EMPTY => return Some(i),
+                pos if services[pos as usize].key.matches(key) => return Some(i),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// The position of the service with `key`.
+    fn find(&self, services: &[Service], key: &SvcKey) -> Option<usize> {
+        match self.slots[self.slot(services, key)?] {
+            Self::EMPTY => None,
+            pos => Some(pos as usize),
+        }
+    }
+
+    /// Makes room for one service more than `services`.
+    fn reserve(&mut self, services: &[Service]) -> Result<(), NoMem> {
+        let want = ((services.len() + 1) * 2).next_power_of_two().max(16);
+        if self.slots.len() >= want {
+            return Ok(());
+        }
+        let mut slots = List::new();
+        for _ in 0..want {
+            slots.push(Self::EMPTY)?;
+        }
+        self.slots = slots;
+        self.rebuild(services);
+        Ok(())
+    }
+
+    /// Indexes the service at `pos` (after [`SvcIndex::reserve`]).
+    fn insert(&mut self, services: &[Service], pos: usize) {
+        if let Some(i) = self.slot(services, &services[pos].key) {
+            self.slots[i] = pos as u32;
+        }
+    }
+
+    /// Indexes `services` anew, in the slots it has.
+    fn rebuild(&mut self, services: &[Service]) {
+        self.slots.iter_mut().for_each(|s| *s = Self::EMPTY);
+        for pos in 0..services.len() {
+            self.insert(services, pos);
+        }
+    }
+}
+
 /// All services of a namespace.
 pub(crate) struct Table {
     services: List<Service>,
+    /// Where each service is in `services`.
+    index: SvcIndex,
     /// Deleted real servers (see [`Trashed`]).
     trash: List<Trashed>,
     /// Connection timeouts.
@@ -801,6 +893,7 @@ impl Table {
     pub(crate) fn new() -> Self {
         Self {
             services: List::new(),
+            index: SvcIndex::new(),
             trash: List::new(),
             timeouts: Timeouts::default(),
             seed: 0,
@@ -843,7 +936,7 @@ impl Table {
     }
 
     fn find(&self, key: &SvcKey) -> Option<usize> {
-        self.services.iter().position(|s| s.key.matches(key))
+        self.index.find(&self.services, key)
     }
 
     /// The service a packet belongs to (`ip_vs_service_find`): its
@@ -929,11 +1022,16 @@ impl Table {
     ) -> Result<(), Error> {
         match c {
             cmd::FLUSH => {
+                let mut res = Ok(());
                 while let Some(last) = self.services.len().checked_sub(1) {
                     let s = self.services.remove(last);
-                    self.discard(s)?;
+                    res = self.discard(s);
+                    if res.is_err() {
+                        break;
+                    }
                 }
-                return Ok(());
+                self.index.rebuild(&self.services);
+                return res;
             }
             cmd::ZERO if svc.is_none() => {
                 for s in self.services.iter() {
@@ -1002,6 +1100,7 @@ impl Table {
             }
             (cmd::DEL_SERVICE, _) => {
                 let s = self.services.remove(idx);
+                self.index.rebuild(&self.services);
                 self.discard(s)
             }
             (cmd::ZERO, _) => {
@@ -1108,6 +1207,7 @@ impl Table {
     fn add_service(&mut self, key: SvcKey, p: &SvcParams) -> Result<(), Error> {
         check_svc_params(key.af(), p)?;
         let sched = scheduler_of(p, key.af(), &[], self.next_keys())?;
+        self.index.reserve(&self.services)?;
         self.services.push(Service {
             key,
             sched,
@@ -1118,6 +1218,7 @@ impl Table {
             dests: List::new(),
             stats: share(Counters::default())?,
         })?;
+        self.index.insert(&self.services, self.services.len() - 1);
         Ok(())
     }
 }
@@ -1581,5 +1682,42 @@ mod tests {
         c.zero();
         assert_eq!(c.rates(), [0; 5]);
         assert_eq!(c.snapshot().as_array(), [0; 5]);
+    }
+
+    #[test]
+    fn many_services_are_found_after_adds_and_deletes() {
+        let mut t = Table::new();
+        for port in 1..=1000 {
+            apply(&mut t, cmd::NEW_SERVICE, &svc(port, "rr", true), None).unwrap();
+        }
+        assert_eq!(
+            apply(&mut t, cmd::NEW_SERVICE, &svc(500, "rr", true), None),
+            Err(EEXIST)
+        );
+        for port in (2..=1000).step_by(2) {
+            apply(&mut t, cmd::DEL_SERVICE, &svc(port, "", false), None).unwrap();
+        }
+        for port in 1..=1000u16 {
+            let found = t.lookup(Some(Attr::new(&svc(port, "", false)))).unwrap();
+            assert_eq!(found.is_some(), port % 2 == 1, "port {port}");
+            if let Some(s) = found {
+                assert!(matches!(s.key, SvcKey::Tuple { port: p, .. } if p == port.to_be_bytes()));
+            }
+        }
+        // Listed in the order they came.
+        assert_eq!(t.services().len(), 500);
+        assert!(
+            matches!(t.services()[1].key, SvcKey::Tuple { port, .. } if port == 3u16.to_be_bytes())
+        );
+        t.apply(cmd::FLUSH, None, None).unwrap();
+        assert!(t
+            .lookup(Some(Attr::new(&svc(1, "", false))))
+            .unwrap()
+            .is_none());
+        apply(&mut t, cmd::NEW_SERVICE, &svc(1, "rr", true), None).unwrap();
+        assert!(t
+            .lookup(Some(Attr::new(&svc(1, "", false))))
+            .unwrap()
+            .is_some());
     }
 }
