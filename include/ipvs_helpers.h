@@ -103,8 +103,6 @@ u8 ipvs_rs_skb_ip_summed(const struct sk_buff *skb);
 void ipvs_rs_skb_set_ip_summed(struct sk_buff *skb, u8 ip_summed);
 bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
 void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
-int ipvs_rs_route4(struct net *net, struct sk_buff *skb, __be32 daddr,
-		   bool known_nh, __be32 *saddr);
 unsigned int ipvs_rs_skb_dst_mtu(const struct sk_buff *skb);
 void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf);
 int ipvs_rs_push_ipip(struct sk_buff *skb);
@@ -112,6 +110,11 @@ void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb);
 
 void ipvs_rs_bucket_lock_init(spinlock_t *lock);
 u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
+struct dst_cache;
+void ipvs_rs_dst_cache_init(struct dst_cache *c);
+void ipvs_rs_dst_cache_destroy(struct dst_cache *c);
+int ipvs_rs_route4_cached(struct net *net, struct sk_buff *skb,
+			  struct dst_cache *c, __be32 daddr, __be32 *saddr);
 int ipvs_rs_route_saddr(const struct sk_buff *skb, bool ipv6, void *saddr);
 void ipvs_rs_icmp_port_unreach(struct sk_buff *skb);
 

@@ -11,6 +11,7 @@
 use crate::hash::jhash_3words;
 use crate::list::{share, List, NoMem, Shared};
 use crate::nlattr::{Attr, Nested};
+use crate::route::RouteCache;
 use crate::sched::{Client, DestLoad, Kind, Scheduler};
 use crate::uapi::{cmd, conn_flags, dest_attr, svc_attr, svc_flags};
 use core::ffi::CStr;
@@ -300,6 +301,8 @@ pub(crate) struct DestShared {
     pub(crate) available: AtomicBool,
     /// Current weight (the table's copy, for the packet path).
     pub(crate) weight: core::sync::atomic::AtomicI32,
+    /// Routes to it (IPv4).
+    pub(crate) route: RouteCache,
 }
 
 /// A real server.

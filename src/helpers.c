@@ -26,6 +26,7 @@
 #include <linux/icmpv6.h>
 #include <net/route.h>
 #include <net/dst.h>
+#include <net/dst_cache.h>
 #include <net/addrconf.h>
 #include <linux/inetdevice.h>
 #include <net/ip_tunnels.h>
@@ -486,28 +487,64 @@ void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb)
 	skb->ipvs_property = 1;
 }
 
-/*
- * Routes skb to daddr and attaches the route. With known_nh the route's
- * next hop is daddr itself, whatever the packet's destination (direct
- * routing). Returns 1 when daddr is local, 0 when routed, or -errno.
- */
-int ipvs_rs_route4(struct net *net, struct sk_buff *skb, __be32 daddr,
-		   bool known_nh, __be32 *saddr)
-{
-	struct flowi4 fl4 = {
-		.daddr = daddr,
-		.flowi4_flags = known_nh ? FLOWI_FLAG_KNOWN_NH : 0,
-	};
-	struct rtable *rt = ip_route_output_key(net, &fl4);
+	if (saddr)
+		*saddr = fl4.saddr;
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+	return 0;
+}
 
-	if (IS_ERR(rt))
-		return PTR_ERR(rt);
+/*
+ * A real server's route cache (stock: ip_vs_dest_dst). Without memory
+ * for it the cache stays empty and every packet is routed afresh.
+ */
+void ipvs_rs_dst_cache_init(struct dst_cache *c)
+{
+	if (dst_cache_init(c, GFP_ATOMIC))
+		c->cache = NULL;
+}
+
+void ipvs_rs_dst_cache_destroy(struct dst_cache *c)
+{
+	dst_cache_destroy(c);
+}
+
+/*
+ * Routes skb to the real server daddr (IPv4) through its cache c, with
+ * daddr as the next hop: daddr is the real server, so that serves NAT,
+ * direct routing and tunnels alike. Returns 1 when daddr is local, 0
+ * when routed (*saddr: the source the route picks), or -errno. Route
+ * changes invalidate the cached entry (dst_check).
+ */
+int ipvs_rs_route4_cached(struct net *net, struct sk_buff *skb,
+			  struct dst_cache *c, __be32 daddr, __be32 *saddr)
+{
+	struct rtable *rt;
+	__be32 src;
+
+	local_bh_disable();
+	rt = dst_cache_get_ip4(c, &src);
+	if (!rt) {
+		struct flowi4 fl4 = {
+			.daddr = daddr,
+			.flowi4_flags = FLOWI_FLAG_KNOWN_NH,
+		};
+
+		rt = ip_route_output_key(net, &fl4);
+		if (IS_ERR(rt)) {
+			local_bh_enable();
+			return PTR_ERR(rt);
+		}
+		src = fl4.saddr;
+		dst_cache_set_ip4(c, &rt->dst, src);
+	}
+	local_bh_enable();
 	if (rt->rt_flags & RTCF_LOCAL) {
 		ip_rt_put(rt);
 		return 1;
 	}
 	if (saddr)
-		*saddr = fl4.saddr;
+		*saddr = src;
 	skb_dst_drop(skb);
 	skb_dst_set(skb, &rt->dst);
 	return 0;

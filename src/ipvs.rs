@@ -38,6 +38,7 @@ mod xmit;
 use kapi::{genl, module, pernet};
 // The container the pure-logic files store into (`host/` has a twin).
 pub(crate) use kapi::list;
+pub(crate) use kapi::route;
 
 module! {
     type: IpvsModule,

@@ -63,7 +63,7 @@ pub(crate) fn transmit(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verd
     conntrack(&pkt, cp, true);
     match cp.fwd() {
         conn_flags::MASQ => nat_request(pkt, net, cp, hdr),
-        conn_flags::DROUTE => route_and_send(pkt, net, hdr, &cp.daddr, true),
+        conn_flags::DROUTE => route_and_send(pkt, net, hdr, cp, true),
         conn_flags::TUNNEL => match hdr {
             Hdr::V4(iph) => tunnel(pkt, net, cp, iph),
             // No IPv6 tunnels yet (documented).
@@ -105,11 +105,12 @@ fn rewrite(
 /// locally. With `via_daddr` (direct routing) the packet keeps its
 /// destination and only its next hop is the real server, which has the
 /// virtual address on a non-ARPing interface.
-fn route_and_send(pkt: Packet<'_>, net: &Net, hdr: &Hdr, daddr: &Addr, via_daddr: bool) -> Verdict {
+fn route_and_send(pkt: Packet<'_>, net: &Net, hdr: &Hdr, cp: &Conn, via_daddr: bool) -> Verdict {
     let route = if hdr.is_v6() {
-        pkt.route6(net, daddr, via_daddr)
+        pkt.route6(net, &cp.daddr, via_daddr)
     } else {
-        pkt.route4(net, v4(daddr), via_daddr).map(|(r, _)| r)
+        pkt.route4_cached(net, &cp.dest.route, v4(&cp.daddr))
+            .map(|(r, _)| r)
     };
     match route {
         Ok(Route::Remote) if hdr.is_v6() => pkt.send6(net),
@@ -134,7 +135,7 @@ fn nat_request(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verdict {
     ) {
         return Verdict::Drop;
     }
-    route_and_send(pkt, net, hdr, &cp.daddr, false)
+    route_and_send(pkt, net, hdr, cp, false)
 }
 
 /// NAT, real server to client (`handle_response`): the reply leaves with
@@ -151,7 +152,7 @@ pub(crate) fn nat_reply(pkt: &Packet<'_>, cp: &Conn, hdr: &Hdr) -> Verdict {
 /// IPIP tunnel (`ip_vs_tunnel_xmit`).
 fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header) -> Verdict {
     let daddr = v4(&cp.daddr);
-    let saddr = match pkt.route4(net, daddr, false) {
+    let saddr = match pkt.route4_cached(net, &cp.dest.route, daddr) {
         Ok((Route::Remote, saddr)) => saddr,
         Ok((Route::Local, _)) => {
             pkt.set_ipvs_property();
@@ -223,5 +224,5 @@ pub(crate) fn icmp_to_server(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: Ipv4Hea
         return Verdict::Drop;
     }
     conntrack(&pkt, cp, true);
-    route_and_send(pkt, net, &Hdr::V4(iph), &cp.daddr, false)
+    route_and_send(pkt, net, &Hdr::V4(iph), cp, false)
 }

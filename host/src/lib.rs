@@ -21,6 +21,7 @@ pub mod nlattr;
 pub mod packet;
 #[path = "../../src/params.rs"]
 pub mod params;
+pub(crate) mod route;
 #[path = "../../src/sched.rs"]
 pub mod sched;
 #[path = "../../src/sip.rs"]

@@ -18,6 +18,7 @@ pub(crate) mod netfilter;
 pub(crate) mod pernet;
 pub(crate) mod proc;
 pub(crate) mod rcu;
+pub(crate) mod route;
 pub(crate) mod skb;
 pub(crate) mod sync;
 pub(crate) mod sysctl;

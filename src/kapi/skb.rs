@@ -65,7 +65,7 @@ pub(crate) enum Csum {
     Partial,
 }
 
-/// Where [`SkBuff::route4`] or [`SkBuff::route6`] found the destination.
+/// Where [`Packet::route4_cached`] or [`SkBuff::route6`] found the destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
     /// On this host.
@@ -170,32 +170,9 @@ impl SkBuff {
         Some(f(bytes))
     }
 
-    /// Routes the packet to `daddr` (IPv4) and attaches the route. With
+    /// Routes the packet to `daddr` (IPv6) and attaches the route. With
     /// `via_daddr` the next hop is `daddr` whatever the IP header says
-    /// (direct routing). Also returns the source address the route picks.
-    pub(crate) fn route4(
-        &self,
-        net: &Net,
-        daddr: [u8; 4],
-        via_daddr: bool,
-    ) -> Result<(Route, [u8; 4])> {
-        let mut saddr = 0u32;
-        // SAFETY: live skb owned by the caller's hook and a live namespace.
-        let r = unsafe {
-            bindings::ipvs_rs_route4(
-                net.as_ptr(),
-                self.as_ptr(),
-                u32::from_ne_bytes(daddr),
-                via_daddr,
-                &mut saddr,
-            )
-        };
-        to_result(r)?;
-        let route = if r == 1 { Route::Local } else { Route::Remote };
-        Ok((route, saddr.to_ne_bytes()))
-    }
-
-    /// Routes the packet to `daddr` (IPv6), as [`SkBuff::route4`].
+    /// (direct routing).
     pub(crate) fn route6(&self, net: &Net, daddr: &[u8; 16], via_daddr: bool) -> Result<Route> {
         // SAFETY: live skb owned by the caller's hook, a live namespace,
         // and 16 readable bytes (`struct in6_addr` is plain bytes).
@@ -213,7 +190,7 @@ impl SkBuff {
 
     /// MTU of the attached route.
     pub(crate) fn route_mtu(&self) -> u32 {
-        // SAFETY: callers route first (`route4`), so a dst is attached.
+        // SAFETY: callers route first (`route4_cached`, `route6`), so a dst is attached.
         unsafe { bindings::ipvs_rs_skb_dst_mtu(self.as_ptr()) }
     }
 
