@@ -13,7 +13,7 @@ mode=test
 if [ "${1:-}" = --demo ]; then mode=demo; shift; fi
 kdir=$(realpath "${1:?usage: run.sh [--demo] <kernel build dir> [pattern]}")
 pattern=${2:-}
-log=$top/build/vm-$mode.log
+log=${IPVS_RS_VM_LOG:-$top/build/vm-$mode.log}
 mkdir -p "$top/build"
 
 # This machine's /dev/kvm cannot run guests (no vmx): use TCG unless KVM is

@@ -487,13 +487,6 @@ void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb)
 	skb->ipvs_property = 1;
 }
 
-	if (saddr)
-		*saddr = fl4.saddr;
-	skb_dst_drop(skb);
-	skb_dst_set(skb, &rt->dst);
-	return 0;
-}
-
 /*
  * A real server's route cache (stock: ip_vs_dest_dst). Without memory
  * for it the cache stays empty and every packet is routed afresh.
