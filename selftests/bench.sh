@@ -18,8 +18,15 @@ R1=192.168.1.11
 
 result() { echo "RESULT $1 $2 $3"; }
 
+# want <part>: whether IPVS_RS_BENCH_PARTS (default: all of them) names it.
+want() {
+	[[ " ${IPVS_RS_BENCH_PARTS:-rounds reconnect scale perf restore} " == *" $1 "* ]]
+}
+
 # way <plain|stock|rs>: load what that way needs, configure the services.
 way() {
+	# Stock's services hold ip_vs.ko: flush the director's first.
+	director ipvsadm -C 2>/dev/null
 	unload_all >/dev/null 2>&1
 	case $1 in
 	plain) return 0 ;;
@@ -81,56 +88,60 @@ dp_pids+=($!)
 in_ns r1 iptables -A INPUT -p udp --dport 9003 -j DROP
 director sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.cli.rp_filter=0
 
-for round in $(seq "$rounds"); do
-	echo "# round $round"
-	for w in plain stock rs; do
-		way $w
-		director sysctl -qw net.ipv4.vs.conntrack=0 2>/dev/null
-		udp udp-nat-8flows "$w" 9000 8
-		udp udp-dr-8flows "$w" 9002 8
-		# One-packet scheduling: one socket, every packet scheduled.
-		if [ $w = plain ]; then udp udp-ops "$w" 9000 1; else udp udp-ops "$w" 9001 1; fi
-		result tcp-bulk-mbps "$w" "$(in_ns c "$TRAFFIC" bulk "$(target $w 5001)" $secs)"
-		result tcp-conn-per-s-ct0 "$w" "$(in_ns c "$TRAFFIC" tcp-rate "$(target $w 80)" $secs)"
-		# With conntrack tracking the director (a firewall rule uses it).
-		director iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
-		director iptables -A INPUT -m conntrack --ctstate INVALID -j DROP
-		director sysctl -qw net.ipv4.vs.conntrack=1 2>/dev/null
-		result tcp-conn-per-s-ct1 "$w" "$(in_ns c "$TRAFFIC" tcp-rate "$(target $w 80)" $secs)"
-		director iptables -F
-		director ipvsadm -C 2>/dev/null
+if want rounds; then
+	for round in $(seq "$rounds"); do
+		echo "# round $round"
+		for w in plain stock rs; do
+			way $w
+			director sysctl -qw net.ipv4.vs.conntrack=0 2>/dev/null
+			udp udp-nat-8flows "$w" 9000 8
+			udp udp-dr-8flows "$w" 9002 8
+			# One-packet scheduling: one socket, every packet scheduled.
+			if [ $w = plain ]; then udp udp-ops "$w" 9000 1; else udp udp-ops "$w" 9001 1; fi
+			result tcp-bulk-mbps "$w" "$(in_ns c "$TRAFFIC" bulk "$(target $w 5001)" $secs)"
+			result tcp-conn-per-s-ct0 "$w" "$(in_ns c "$TRAFFIC" tcp-rate "$(target $w 80)" $secs)"
+			# With conntrack tracking the director (a firewall rule uses it).
+			director iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
+			director iptables -A INPUT -m conntrack --ctstate INVALID -j DROP
+			director sysctl -qw net.ipv4.vs.conntrack=1 2>/dev/null
+			result tcp-conn-per-s-ct1 "$w" "$(in_ns c "$TRAFFIC" tcp-rate "$(target $w 80)" $secs)"
+			director iptables -F
+			director ipvsadm -C 2>/dev/null
+		done
 	done
-done
+fi
 
 # Reconnect delay from a reused client port after its real server was
 # quiesced (conntrack=1, expire_nodest_conn=1), as 95-conntrack checks.
-for r in r1 r2 r3; do
-	in_ns "$r" "$TRAFFIC" serve-hold "$r" 8080 &
-	dp_pids+=($!)
-done
-in_ns c iptables -A OUTPUT -p tcp --tcp-flags RST RST -j DROP
-for round in $(seq "$rounds"); do
-	for w in stock rs; do
-		way $w
-		director iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
-		director iptables -A INPUT -m conntrack --ctstate INVALID -j DROP
-		director sysctl -qw net.ipv4.vs.conntrack=1 net.ipv4.vs.expire_nodest_conn=1
-		director ipvsadm -R <<-EOF
-			-A -t $VIP:8080 -s rr
-			-a -t $VIP:8080 -r $(rs_addr r1):8080 -m
-			-a -t $VIP:8080 -r $(rs_addr r2):8080 -m
-			-a -t $VIP:8080 -r $(rs_addr r3):8080 -m
-		EOF
-		port=$((47000 + round * 2))
-		[ $w = rs ] && port=$((port + 1))
-		first=$(in_ns c "$TRAFFIC" tcp-abort "$VIP:8080" 1 $port)
-		director ipvsadm -e -t "$VIP:8080" -r "$(rs_addr "$first"):8080" -m -w 0
-		set -- $(in_ns c "$TRAFFIC" tcp-from "$VIP:8080" 1 $port)
-		result reconnect-ms "$w" "${2:-0}"
-		director iptables -F
-		director ipvsadm -C
+if want reconnect; then
+	for r in r1 r2 r3; do
+		in_ns "$r" "$TRAFFIC" serve-hold "$r" 8080 &
+		dp_pids+=($!)
 	done
-done
+	in_ns c iptables -A OUTPUT -p tcp --tcp-flags RST RST -j DROP
+	for round in $(seq "$rounds"); do
+		for w in stock rs; do
+			way $w
+			director iptables -A FORWARD -m conntrack --ctstate INVALID -j DROP
+			director iptables -A INPUT -m conntrack --ctstate INVALID -j DROP
+			director sysctl -qw net.ipv4.vs.conntrack=1 net.ipv4.vs.expire_nodest_conn=1
+			director ipvsadm -R <<-EOF
+				-A -t $VIP:8080 -s rr
+				-a -t $VIP:8080 -r $(rs_addr r1):8080 -m
+				-a -t $VIP:8080 -r $(rs_addr r2):8080 -m
+				-a -t $VIP:8080 -r $(rs_addr r3):8080 -m
+			EOF
+			port=$((47000 + round * 2))
+			[ $w = rs ] && port=$((port + 1))
+			first=$(in_ns c "$TRAFFIC" tcp-abort "$VIP:8080" 1 $port)
+			director ipvsadm -e -t "$VIP:8080" -r "$(rs_addr "$first"):8080" -m -w 0
+			set -- $(in_ns c "$TRAFFIC" tcp-from "$VIP:8080" 1 $port)
+			result reconnect-ms "$w" "${2:-0}"
+			director iptables -F
+			director ipvsadm -C
+		done
+	done
+fi
 
 # Connection table scale: N connections (one datagram each, from N
 # client address/port pairs), then the memory they take (slab growth per
@@ -140,82 +151,88 @@ conns() { # conns: connections the scale service made
 	director ipvsadm -Ln --stats --exact -u "$VIP:9003" | awk '$1 == "UDP" { print $3 }'
 }
 slab_kb() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
-for n in ${IPVS_RS_BENCH_SCALE:-1000 100000 1000000}; do
-	for w in stock rs; do
-		way $w
-		director sysctl -qw net.ipv4.vs.conntrack=0
-		sync
-		echo 3 >/proc/sys/vm/drop_caches
-		s0=$(slab_kb)
-		t0=$(date +%s.%N)
-		sent=0
-		# Datagrams dropped before IPVS saw them are sent again from new
-		# sources, a few times.
-		for try in 1 2 3 4; do
+if want scale; then
+	for n in ${IPVS_RS_BENCH_SCALE:-1000 100000 1000000}; do
+		for w in stock rs; do
+			way $w
+			director sysctl -qw net.ipv4.vs.conntrack=0
+			sync
+			echo 3 >/proc/sys/vm/drop_caches
+			s0=$(slab_kb)
+			t0=$(date +%s.%N)
+			sent=0
+			# Datagrams dropped before IPVS saw them are sent again from new
+			# sources, a few times.
+			for try in 1 2 3 4; do
+				have=$(conns)
+				[ "$have" -ge "$n" ] && break
+				in_ns c "$TRAFFIC" spray "$VIP:9003" $((n - have)) "$sent" >/dev/null
+				sent=$((sent + n - have))
+			done
+			t1=$(date +%s.%N)
 			have=$(conns)
-			[ "$have" -ge "$n" ] && break
-			in_ns c "$TRAFFIC" spray "$VIP:9003" $((n - have)) "$sent" >/dev/null
-			sent=$((sent + n - have))
-		done
-		t1=$(date +%s.%N)
-		have=$(conns)
-		s1=$(slab_kb)
-		echo "# scale $n on $w: $have connections, slab +$((s1 - s0)) kB"
-		result "scale-$n-bytes-per-conn" $w "$(awk "BEGIN { printf \"%.0f\", ($s1 - $s0) * 1024 / $have }")"
-		result "scale-$n-new-conn-per-s" $w "$(awk "BEGIN { printf \"%.0f\", $have / ($t1 - $t0) }")"
-		for round in $(seq "$rounds"); do
-			udp "scale-$n-udp-nat-8flows" $w 9000 8
+			s1=$(slab_kb)
+			echo "# scale $n on $w: $have connections, slab +$((s1 - s0)) kB"
+			result "scale-$n-bytes-per-conn" $w "$(awk "BEGIN { printf \"%.0f\", ($s1 - $s0) * 1024 / $have }")"
+			result "scale-$n-new-conn-per-s" $w "$(awk "BEGIN { printf \"%.0f\", $have / ($t1 - $t0) }")"
+			for round in $(seq "$rounds"); do
+				udp "scale-$n-udp-nat-8flows" $w 9000 8
+			done
 		done
 	done
-done
+fi
 
 # Profile: where the CPU goes while established UDP flows pass through
 # NAT, stock and ipvs_rs (perf, cpu-clock samples of the whole VM).
-if command -v perf >/dev/null && perf record -o /dev/null -e cpu-clock -a -- true 2>/dev/null; then
-	echo -1 >/proc/sys/kernel/perf_event_paranoid
-	echo 0 >/proc/sys/kernel/kptr_restrict
-	for w in stock rs; do
-		way $w
-		in_ns r1 "$TRAFFIC" sink 9000 6 >/dev/null &
-		sleep 1
-		in_ns c "$TRAFFIC" blast "$VIP:9000" 8 8 >/dev/null &
-		sleep 1
-		perf record -q -o /tmp/perf.$w -e cpu-clock -F 999 -a -- sleep 5 2>/dev/null
-		wait
-		perf report -i /tmp/perf.$w --stdio --no-children --sort dso,sym 2>/dev/null |
-			grep -E '^ +[0-9]' | head -30 | sed "s/^/# perf $w /"
-	done
-else
-	echo "# perf: not available in this kernel (no profile)"
+if want perf; then
+	if command -v perf >/dev/null && perf record -o /dev/null -e cpu-clock -a -- true 2>/dev/null; then
+		echo -1 >/proc/sys/kernel/perf_event_paranoid
+		echo 0 >/proc/sys/kernel/kptr_restrict
+		for w in stock rs; do
+			way $w
+			in_ns r1 "$TRAFFIC" sink 9000 6 >/dev/null &
+			sleep 1
+			in_ns c "$TRAFFIC" blast "$VIP:9000" 8 8 >/dev/null &
+			sleep 1
+			perf record -q -o /tmp/perf.$w -e cpu-clock -F 999 -a -- sleep 5 2>/dev/null
+			wait
+			perf report -i /tmp/perf.$w --stdio --no-children --sort dso,sym 2>/dev/null |
+				grep -E '^ +[0-9]' | head -30 | sed "s/^/# perf $w /"
+		done
+	else
+		echo "# perf: not available in this kernel (no profile)"
+	fi
 fi
 
 # Control plane: restore services with ten real servers each (10k
 # services, 100k real servers by default).
-services=${IPVS_RS_BENCH_SERVICES:-10000}
-gen() {
-	local s d
-	for s in $(seq 0 $((services - 1))); do
-		echo "-A -t 10.$((s / 250)).$((s % 250)).1:80 -s wlc"
-		for d in $(seq 1 10); do
-			echo "-a -t 10.$((s / 250)).$((s % 250)).1:80 -r 172.16.$((s % 250)).$d:80 -m -w 1"
+if want restore; then
+	services=${IPVS_RS_BENCH_SERVICES:-10000}
+	gen() {
+		local s d
+		for s in $(seq 0 $((services - 1))); do
+			echo "-A -t 10.$((s / 250)).$((s % 250)).1:80 -s wlc"
+			for d in $(seq 1 10); do
+				echo "-a -t 10.$((s / 250)).$((s % 250)).1:80 -r 172.16.$((s % 250)).$d:80 -m -w 1"
+			done
+		done
+	}
+	gen >/tmp/bench.rules
+	for w in stock rs; do
+		for tool in ipvsadm ipvsadm-rs; do
+			way $w
+			director ipvsadm -C
+			start=$(date +%s.%N)
+			timeout 300 ip netns exec "$(dp_ns d)" "$tool" -R </tmp/bench.rules ||
+				echo "# $tool -R on $w failed or timed out"
+			end=$(date +%s.%N)
+			n=$(director ipvsadm -Ln | grep -c '^  ->')
+			echo "# $tool -R on $w: $n real servers"
+			result "restore-s-$tool" "$w" "$(awk "BEGIN { printf \"%.1f\", $end - $start }")"
+			director ipvsadm -C
 		done
 	done
-}
-gen >/tmp/bench.rules
-for w in stock rs; do
-	for tool in ipvsadm ipvsadm-rs; do
-		way $w
-		director ipvsadm -C
-		start=$(date +%s.%N)
-		timeout 300 ip netns exec "$(dp_ns d)" "$tool" -R </tmp/bench.rules ||
-			echo "# $tool -R on $w failed or timed out"
-		end=$(date +%s.%N)
-		n=$(director ipvsadm -Ln | grep -c '^  ->')
-		echo "# $tool -R on $w: $n real servers"
-		result "restore-s-$tool" "$w" "$(awk "BEGIN { printf \"%.1f\", $end - $start }")"
-		director ipvsadm -C
-	done
-done
+fi
 unload_all
 dp_teardown
 echo "BENCH DONE"
