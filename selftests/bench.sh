@@ -147,8 +147,18 @@ fi
 # client address/port pairs), then the memory they take (slab growth per
 # connection), how fast they were made, and the established flows'
 # packets/s beside them (the lookup cost).
-conns() { # conns: connections the scale service made
-	director ipvsadm -Ln --stats --exact -u "$VIP:9003" | awk '$1 == "UDP" { print $3 }'
+# conns: connections the scale service made, once the count stands still
+# (stock sums its per-CPU counters with some delay).
+conns() {
+	local a b i
+	b=$(director ipvsadm -Ln --stats --exact -u "$VIP:9003" | awk '$1 == "UDP" { print $3 }')
+	for i in $(seq 10); do
+		sleep 1
+		a=$b
+		b=$(director ipvsadm -Ln --stats --exact -u "$VIP:9003" | awk '$1 == "UDP" { print $3 }')
+		[ "$a" = "$b" ] && break
+	done
+	echo "$b"
 }
 slab_kb() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
 if want scale; then
@@ -160,21 +170,22 @@ if want scale; then
 			echo 3 >/proc/sys/vm/drop_caches
 			s0=$(slab_kb)
 			t0=$(date +%s.%N)
-			sent=0
-			# Datagrams dropped before IPVS saw them are sent again from new
-			# sources, a few times.
-			for try in 1 2 3 4; do
-				have=$(conns)
+			in_ns c "$TRAFFIC" spray "$VIP:9003" "$n" 0 >/dev/null
+			t1=$(date +%s.%N)
+			have=$(conns)
+			result "scale-$n-new-conn-per-s" $w "$(awk "BEGIN { printf \"%.0f\", $have / ($t1 - $t0) }")"
+			# Datagrams dropped before IPVS saw them are sent again from
+			# new sources, a few times.
+			sent=$n
+			for try in 1 2 3; do
 				[ "$have" -ge "$n" ] && break
 				in_ns c "$TRAFFIC" spray "$VIP:9003" $((n - have)) "$sent" >/dev/null
 				sent=$((sent + n - have))
+				have=$(conns)
 			done
-			t1=$(date +%s.%N)
-			have=$(conns)
 			s1=$(slab_kb)
 			echo "# scale $n on $w: $have connections, slab +$((s1 - s0)) kB"
 			result "scale-$n-bytes-per-conn" $w "$(awk "BEGIN { printf \"%.0f\", ($s1 - $s0) * 1024 / $have }")"
-			result "scale-$n-new-conn-per-s" $w "$(awk "BEGIN { printf \"%.0f\", $have / ($t1 - $t0) }")"
 			for round in $(seq "$rounds"); do
 				udp "scale-$n-udp-nat-8flows" $w 9000 8
 			done
@@ -191,12 +202,15 @@ if want perf; then
 		for w in stock rs; do
 			way $w
 			in_ns r1 "$TRAFFIC" sink 9000 6 >/dev/null &
+			sink=$!
 			sleep 1
 			in_ns c "$TRAFFIC" blast "$VIP:9000" 8 8 >/dev/null &
+			blast=$!
 			sleep 1
 			perf record -q -o /tmp/perf.$w -e cpu-clock -F 999 -a -- sleep 5 2>/dev/null
-			wait
-			perf report -i /tmp/perf.$w --stdio --no-children --sort dso,sym 2>/dev/null |
+			wait $sink $blast
+			perf report -i /tmp/perf.$w --stdio --no-children --sort dso,sym \
+				--kallsyms=/proc/kallsyms 2>/dev/null |
 				grep -E '^ +[0-9]' | head -30 | sed "s/^/# perf $w /"
 		done
 	else
