@@ -211,7 +211,16 @@ if want perf; then
 			wait $sink $blast
 			perf report -i /tmp/perf.$w --stdio --no-children --sort dso,sym \
 				--kallsyms=/proc/kallsyms 2>/dev/null |
-				grep -E '^ +[0-9]' | head -30 | sed "s/^/# perf $w /"
+				awk -v w=$w '/^ +[0-9.]+%/ {
+					pct = $1; sub(/%/, "", pct)
+					if ($4 ~ /halt|idle/) { idle += pct; next }
+					if (n < 30) { p[n] = pct; d[n] = $2; s[n] = $4; n++ }
+				}
+				END {
+					printf "# perf %s: idle %.1f%% of the samples; share of the busy rest:\n", w, idle
+					for (i = 0; i < n; i++)
+						printf "# perf %s %6.2f%% %-18s %s\n", w, p[i] * 100 / (100 - idle), d[i], s[i]
+				}'
 		done
 	else
 		echo "# perf: not available in this kernel (no profile)"
@@ -234,13 +243,14 @@ if want restore; then
 	gen >/tmp/bench.rules
 	for w in stock rs; do
 		for tool in ipvsadm ipvsadm-rs; do
+			echo "# restore with $tool on $w"
 			way $w
 			director ipvsadm -C
 			start=$(date +%s.%N)
-			timeout 300 ip netns exec "$(dp_ns d)" "$tool" -R </tmp/bench.rules ||
+			timeout -k 10 300 ip netns exec "$(dp_ns d)" "$tool" -R </tmp/bench.rules ||
 				echo "# $tool -R on $w failed or timed out"
 			end=$(date +%s.%N)
-			n=$(director ipvsadm -Ln | grep -c '^  ->')
+			n=$(director ipvsadm -Ln | grep -c '^  -> [0-9]')
 			echo "# $tool -R on $w: $n real servers"
 			result "restore-s-$tool" "$w" "$(awk "BEGIN { printf \"%.1f\", $end - $start }")"
 			director ipvsadm -C
