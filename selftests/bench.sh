@@ -231,14 +231,16 @@ fi
 # services, 100k real servers by default).
 if want restore; then
 	services=${IPVS_RS_BENCH_SERVICES:-10000}
+	# One awk process: a subshell per service costs minutes in the guest.
 	gen() {
-		local s d
-		for s in $(seq 0 $((services - 1))); do
-			echo "-A -t 10.$((s / 250)).$((s % 250)).1:80 -s wlc"
-			for d in $(seq 1 10); do
-				echo "-a -t 10.$((s / 250)).$((s % 250)).1:80 -r 172.16.$((s % 250)).$d:80 -m -w 1"
-			done
-		done
+		awk -v n="$services" 'BEGIN {
+			for (s = 0; s < n; s++) {
+				v = sprintf("10.%d.%d.1:80", int(s / 250), s % 250)
+				print "-A -t " v " -s wlc"
+				for (d = 1; d <= 10; d++)
+					printf "-a -t %s -r 172.16.%d.%d:80 -m -w 1\n", v, s % 250, d
+			}
+		}'
 	}
 	gen >/tmp/bench.rules
 	for w in stock rs; do
