@@ -340,6 +340,31 @@ fn bulk(to: SocketAddr, secs: u64) -> Option<f64> {
     Some(bytes as f64 * 8.0 / 1e6 / start.elapsed().as_secs_f64())
 }
 
+/// A raw IPv4 socket that sends whole packets (`IPPROTO_RAW`).
+fn raw_socket() -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`
+    // at once, which closes it.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a new descriptor nothing else owns.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// `ip` as a `sockaddr_in` without port.
+fn sockaddr_v4(ip: std::net::Ipv4Addr) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
 /// The `i`-th client of `spray`: address 10.0.0.3 up, port 1024 up.
 fn spray_source(i: u64) -> ([u8; 4], u16) {
     const PORTS: u64 = 65536 - 1024;
@@ -353,28 +378,14 @@ fn spray_source(i: u64) -> ([u8; 4], u16) {
 /// socket (the kernel fills in the IPv4 checksum and id; the UDP
 /// checksum is 0, "none").
 fn spray(to: SocketAddr, count: u64, first: u64) -> Option<u64> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     const BATCH: usize = 64;
     const LEN: usize = 20 + 8 + 4;
     let SocketAddr::V4(to4) = to else {
         return None;
     };
-    // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`
-    // at once, which closes it.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: `fd` is a new descriptor nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let dst = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: 0,
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(*to4.ip()).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
+    let fd = raw_socket()?;
+    let dst = sockaddr_v4(*to4.ip());
     let mut pkts = [[0u8; LEN]; BATCH];
     let mut sent = 0u64;
     while sent < count {
@@ -436,7 +447,7 @@ fn inet_csum(parts: &[&[u8]]) -> u16 {
 
 /// Sends one bare TCP ACK from 10.0.0.2:`sport` to `to`.
 fn tcp_ack(to: SocketAddr, sport: u16) -> Option<()> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     let SocketAddr::V4(to4) = to else {
         return None;
     };
@@ -469,22 +480,8 @@ fn tcp_ack(to: SocketAddr, sport: u16) -> Option<()> {
     pkt.extend_from_slice(&src);
     pkt.extend_from_slice(&dst);
     pkt.extend_from_slice(&tcp);
-    let dst_sa = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: 0,
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(*to4.ip()).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`
-    // at once, which closes it.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: `fd` is a new descriptor nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let dst_sa = sockaddr_v4(*to4.ip());
+    let fd = raw_socket()?;
     // SAFETY: `pkt` and `dst_sa` live through the call.
     let n = unsafe {
         libc::sendto(
