@@ -110,10 +110,10 @@ impl SkBuff {
     /// as `MASQUERADE` picks it); IPv4 in the first four bytes.
     pub(crate) fn route_saddr(&self, ipv6: bool) -> Option<[u8; 16]> {
         let mut a = [0u8; 16];
+        let out = a.as_mut_ptr().cast();
         // SAFETY: `self` is a live skb of that family owned by the
         // caller's hook; `a` has room for either address.
-        let r =
-            unsafe { bindings::ipvs_rs_route_saddr(self.as_ptr(), ipv6, a.as_mut_ptr().cast()) };
+        let r = unsafe { bindings::ipvs_rs_route_saddr(self.as_ptr(), ipv6, out) };
         (r == 0).then_some(a)
     }
 
