@@ -101,10 +101,11 @@ fn rewrite(
     done
 }
 
-/// Routes to `daddr` and sends; a route back to this host delivers
-/// locally. With `via_daddr` (direct routing) the packet keeps its
-/// destination and only its next hop is the real server, which has the
-/// virtual address on a non-ARPing interface.
+/// Routes to the connection's real server and sends; a route back to this
+/// host delivers locally. With `via_daddr` (direct routing) the packet
+/// keeps its destination and only its next hop is the real server, which
+/// has the virtual address on a non-ARPing interface (IPv4 routes always
+/// take the real server as next hop, through its cache).
 fn route_and_send(pkt: Packet<'_>, net: &Net, hdr: &Hdr, cp: &Conn, via_daddr: bool) -> Verdict {
     let route = if hdr.is_v6() {
         pkt.route6(net, &cp.daddr, via_daddr)
