@@ -101,6 +101,19 @@ add_rs() { # add_rs <-t|-u> <port> <rs> <weight> [fwd flag]
 	director ipvsadm -a "$1" "$(vip):$2" -r "$(rs_addr "$3"):$2" -w "$4" "${5:--m}"
 }
 
+# on_ipvs_rs <scenario function>: runs it on ipvs_rs.ko in fresh
+# namespaces, shows its transcript and leaves it in $out; the module is
+# unloaded after.
+on_ipvs_rs() {
+	load_rs
+	dp_setup
+	module=ipvs_rs
+	out=$($1) || { echo "$out"; exit 1; }
+	echo "$out"
+	dp_teardown
+	rmmod ipvs_rs || fail "rmmod ipvs_rs"
+}
+
 # against_stock <scenario function> <ipvs_rs transcript> [module...]:
 # with IPVS_RS_STOCK=1 (the default outside CI), runs the scenario on
 # stock ip_vs.ko (and the modules named) in fresh namespaces and fails

@@ -67,13 +67,7 @@ scenario() {
 	director ipvsadm -C
 }
 
-load_rs
-dp_setup
-module=ipvs_rs
-out=$(scenario) || { echo "$out"; exit 1; }
-echo "$out"
-dp_teardown
-rmmod ipvs_rs || fail "rmmod ipvs_rs"
+on_ipvs_rs scenario
 expect_eq "transcript" "sloppy_tcp=0, bare ACK: 0 connections
 sloppy_tcp=1, bare ACK: 1 connections
 quiesced, expire_quiescent_template=0: same real server

@@ -31,13 +31,7 @@ scenario() {
 	director ipvsadm -C
 }
 
-load_rs
-dp_setup
-module=ipvs_rs
-out=$(scenario) || { echo "$out"; exit 1; }
-echo "$out"
-dp_teardown
-rmmod ipvs_rs || fail "rmmod ipvs_rs"
+on_ipvs_rs scenario
 expect_eq "transcript" "tcp: r1=2 r2=2 r3=2 other=0
 udp: r1=2 r2=2 r3=0 other=0
 tcp6: r1=0 r2=2 r3=2 other=0" "$out"
