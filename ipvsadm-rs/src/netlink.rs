@@ -165,48 +165,58 @@ impl Ipvs {
         self.exchange(msg, true)
     }
 
-    /// Sends `msgs` without waiting between them, then collects the acks.
-    /// On refusals, the index and error of the first one.
+    /// Sends `msgs` in order, up to [`WINDOW`] of them ahead of their
+    /// acks. On the first refusal nothing more is sent; the error comes
+    /// back with the index of the refused message once every ack of what
+    /// was sent has arrived, so the socket is clean for the next request.
     pub fn batch(&mut self, msgs: &[(u8, Vec<Attr>)]) -> std::result::Result<(), (usize, Error)> {
         let first = self.seq.wrapping_add(1);
-        for (i, (c, a)) in msgs.iter().enumerate() {
-            let msg = self.message(*c, a.clone());
-            self.send(msg, false).map_err(|e| (i, e))?;
-        }
+        let (mut sent, mut acked) = (0, 0);
         let mut failed = None;
-        let mut pending = msgs.len();
-        while pending > 0 {
-            let (rx, _) = self.sock.recv_from_full().map_err(|e| (0, e.into()))?;
+        loop {
+            let more = failed.is_none() && sent < msgs.len();
+            if more && sent - acked < WINDOW {
+                let (c, a) = &msgs[sent];
+                let msg = self.message(*c, a.clone());
+                self.send(msg, false).map_err(|e| (sent, e))?;
+                sent += 1;
+                continue;
+            }
+            if acked == sent {
+                return failed.map_or(Ok(()), Err);
+            }
+            let (rx, _) = self
+                .sock
+                .recv_from_full()
+                .map_err(|e| (acked, lost_acks(e)))?;
             let mut off = 0;
             while off < rx.len() {
                 let m = NetlinkMessage::<GenlMessage<IpvsMsg>>::deserialize(&rx[off..])
-                    .map_err(|e| (0, e.into()))?;
+                    .map_err(|e| (acked, e.into()))?;
                 let len = m.header.length as usize;
                 if len == 0 {
-                    return Err((0, Error::Decode("zero-length message".into())));
+                    return Err((acked, Error::Decode("zero-length message".into())));
                 }
                 off += len.next_multiple_of(4);
                 let idx = m.header.sequence_number.wrapping_sub(first) as usize;
-                if idx >= msgs.len() {
+                let NetlinkPayload::Error(e) = m.payload else {
+                    continue;
+                };
+                if idx >= sent {
                     continue;
                 }
-                if let NetlinkPayload::Error(e) = m.payload {
-                    pending -= 1;
-                    if let Some(code) = e.code {
-                        if failed.is_none() {
-                            failed = Some((
-                                idx,
-                                Error::Kernel {
-                                    errno: -code.get(),
-                                    msg: extack_msg(m.header.flags, &e.header),
-                                },
-                            ));
-                        }
-                    }
+                acked += 1;
+                if let (Some(code), None) = (e.code, &failed) {
+                    failed = Some((
+                        idx,
+                        Error::Kernel {
+                            errno: -code.get(),
+                            msg: extack_msg(m.header.flags, &e.header),
+                        },
+                    ));
                 }
             }
         }
-        failed.map_or(Ok(()), Err)
     }
 
     fn message(&self, cmd: u8, attrs: Vec<Attr>) -> GenlMessage<IpvsMsg> {
@@ -266,6 +276,20 @@ impl Ipvs {
                 }
             }
         }
+    }
+}
+
+/// Requests [`Ipvs::batch`] keeps in flight. Each queued ack takes about
+/// 1.3 KB of the receive buffer (208 KB by default); past it the kernel
+/// drops acks, and the requests they answer would seem never done.
+const WINDOW: usize = 64;
+
+/// A receive error; ENOBUFS means the kernel dropped replies.
+fn lost_acks(e: std::io::Error) -> Error {
+    if e.raw_os_error() == Some(libc::ENOBUFS) {
+        Error::Context("netlink: the kernel dropped acknowledgements (receive buffer full)".into())
+    } else {
+        e.into()
     }
 }
 

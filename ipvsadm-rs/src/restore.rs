@@ -1,8 +1,8 @@
 //! `-R`: apply rules in the `-S` format from stdin, all or nothing.
 //!
 //! Every line is parsed before anything is sent, so a typo changes nothing.
-//! The commands then go to the kernel in batches (many requests per
-//! round trip). If the kernel refuses one, the table is put back as it was
+//! The commands then go to the kernel pipelined (many requests ahead of
+//! their acks). If the kernel refuses one, the table is put back as it was
 //! before the restore (services, real servers, timeouts) and the line is
 //! reported.
 
@@ -14,9 +14,6 @@ use crate::uapi::{cmd, cmd_attr, dest_attr, svc_attr};
 use crate::{addr_bytes, message, read_table, Failure};
 use clap::Parser;
 use std::io::BufRead;
-
-/// Requests per round trip; the acks of one batch fit a socket buffer.
-const BATCH: usize = 256;
 
 /// Parses one `-S` line into a netlink message.
 pub fn parse_line(line: &str) -> Result<Option<(u8, Vec<Attr>)>, String> {
@@ -142,22 +139,18 @@ pub fn run(ipvs: &mut Ipvs, json: bool) -> Result<(), Failure> {
         }
     }
     let before = snapshot(ipvs)?;
-    for (chunk_no, chunk) in msgs.chunks(BATCH).enumerate() {
-        if let Err((i, e)) = ipvs.batch(chunk) {
-            let line = lines[chunk_no * BATCH + i];
-            let what = if json { "request" } else { "line" };
-            let undo = ipvs.batch(&before);
-            return Err(Failure::Run(match undo {
-                Ok(()) => Error::Context(format!(
-                    "{what} {line}: {e}; the table was restored to its state before -R"
-                )),
-                Err((_, u)) => {
-                    Error::Context(format!("{what} {line}: {e}; rolling back failed too: {u}"))
-                }
-            }));
-        }
-    }
-    Ok(())
+    let Err((i, e)) = ipvs.batch(&msgs) else {
+        return Ok(());
+    };
+    let line = lines[i.min(lines.len() - 1)];
+    let what = if json { "request" } else { "line" };
+    let undo = ipvs.batch(&before);
+    Err(Failure::Run(match undo {
+        Ok(()) => Error::Context(format!(
+            "{what} {line}: {e}; the table was restored to its state before -R"
+        )),
+        Err((_, u)) => Error::Context(format!("{what} {line}: {e}; rolling back failed too: {u}")),
+    }))
 }
 
 #[cfg(test)]
