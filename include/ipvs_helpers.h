@@ -103,6 +103,7 @@ u8 ipvs_rs_skb_ip_summed(const struct sk_buff *skb);
 void ipvs_rs_skb_set_ip_summed(struct sk_buff *skb, u8 ip_summed);
 bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
 void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
+void ipvs_rs_sctp_set_checksum(struct sk_buff *skb, unsigned int off);
 unsigned int ipvs_rs_skb_dst_mtu(const struct sk_buff *skb);
 void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf);
 int ipvs_rs_push_ipip(struct sk_buff *skb);

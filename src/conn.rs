@@ -20,6 +20,7 @@ use crate::kapi::sync::RawSpinLockBh;
 use crate::kapi::timer::{jiffies, Timer};
 use crate::kapi::{hlist, rcu};
 use crate::list::Shared;
+use crate::sctp::{Event, Sctp, SctpConn};
 use crate::state::{Dir, Flags, Tcp, TcpConn};
 use crate::uapi::conn_flags;
 use core::mem::offset_of;
@@ -36,6 +37,7 @@ pub(crate) const NOOUTPUT: u32 = 0x0080;
 const DEAD: u32 = 1 << 24;
 
 const IPPROTO_TCP: u8 = 6;
+const IPPROTO_SCTP: u8 = 132;
 
 /// What a new connection is made of.
 pub(crate) struct NewConn {
@@ -69,8 +71,9 @@ pub(crate) struct NewConn {
     pub(crate) pe_data: Option<KVec<u8>>,
 }
 
-fn pack(t: TcpConn) -> u32 {
-    t.state as u32 | if t.no_output { 0x100 } else { 0 }
+/// The packed protocol state: the state number, bit 8 `no_output`.
+fn pack((state, no_output): (u8, bool)) -> u32 {
+    u32::from(state) | u32::from(no_output) << 8
 }
 
 /// A connection (or persistence template).
@@ -81,7 +84,8 @@ pub(crate) struct Conn {
     refcnt: AtomicI32,
     n_control: AtomicI32,
     flags: AtomicU32,
-    /// Protocol state ([`TcpConn`] packed: state, bit 8 `no_output`).
+    /// Protocol state, packed (see [`pack`]); state 0 is NONE for every
+    /// protocol.
     state: AtomicU32,
     /// Current timeout, jiffies.
     timeout: AtomicU32,
@@ -154,7 +158,7 @@ impl Conn {
             _ if self.is_template() => "NONE",
             IPPROTO_TCP => self.tcp().state.name(),
             17 => "UDP",
-            132 => "ESTABLISHED",
+            IPPROTO_SCTP => Sctp::from_index(self.state.load(Ordering::Relaxed) as u8).name(),
             _ => "NONE",
         }
     }
@@ -178,24 +182,61 @@ impl Conn {
     }
 
     /// Runs the TCP state machine on a packet; returns the new state.
-    /// Moves the connection between the real server's active and
-    /// inactive counts when it enters or leaves an active state.
     pub(crate) fn tcp_transition(&self, dir: Dir, flags: Flags, secure: bool) -> Tcp {
+        let state = self.transition(|(state, no_output)| {
+            let mut t = TcpConn {
+                state: Tcp::from_index(state),
+                no_output,
+            };
+            let next = t.on_packet(dir, flags, secure);
+            ((next as u8, t.no_output), next.active())
+        });
+        Tcp::from_index(state)
+    }
+
+    /// Runs the SCTP state machine on a packet; returns the new state.
+    pub(crate) fn sctp_transition(&self, dir: Dir, event: Event) -> Sctp {
+        let state = self.transition(|(state, no_output)| {
+            let mut t = SctpConn {
+                state: Sctp::from_index(state),
+                no_output,
+            };
+            let next = t.on_packet(dir, event);
+            ((next as u8, t.no_output), next.active())
+        });
+        Sctp::from_index(state)
+    }
+
+    /// Whether the protocol state counts as active on the real server.
+    fn active(&self) -> bool {
+        self.is_active(self.state.load(Ordering::Relaxed) as u8)
+    }
+
+    /// Whether state number `state` of this protocol is an active one.
+    fn is_active(&self, state: u8) -> bool {
+        match self.protocol {
+            IPPROTO_TCP => Tcp::from_index(state).active(),
+            IPPROTO_SCTP => Sctp::from_index(state).active(),
+            _ => false,
+        }
+    }
+
+    /// Moves the packed state (state number, `no_output`) on by `step`,
+    /// which also says whether the new state is active; moves the
+    /// connection between the real server's active and inactive counts
+    /// when that changes. Returns the new state number.
+    fn transition(&self, step: impl Fn((u8, bool)) -> ((u8, bool), bool)) -> u8 {
+        let unpack = |v: u32| (v as u8, v & 0x100 != 0);
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
-            let mut next = TcpConn {
-                state: Tcp::from_index(cur as u8),
-                no_output: cur & 0x100 != 0,
-            };
-            next.on_packet(dir, flags, secure);
-            let packed = pack(next);
+            let was = self.is_active(cur as u8);
+            let (next, active) = step(unpack(cur));
             match self
                 .state
-                .compare_exchange(cur, packed, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(cur, pack(next), Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    let was = Tcp::from_index(cur as u8).active();
-                    if was != next.state.active() && !self.is_template() {
+                    if was != active && !self.is_template() {
                         let (from, to) = if was {
                             (&self.dest.active, &self.dest.inactive)
                         } else {
@@ -204,7 +245,7 @@ impl Conn {
                         from.fetch_sub(1, Ordering::Relaxed);
                         to.fetch_add(1, Ordering::Relaxed);
                     }
-                    return next.state;
+                    return next.0;
                 }
                 Err(now) => cur = now,
             }
@@ -359,7 +400,7 @@ impl Conn {
         let d = &self.dest;
         let counter = if self.is_template() {
             &d.persist
-        } else if self.protocol == IPPROTO_TCP && self.tcp().state.active() {
+        } else if self.active() {
             &d.active
         } else {
             &d.inactive
@@ -613,7 +654,7 @@ impl ConnTable {
                 refcnt: AtomicI32::new(1),
                 n_control: AtomicI32::new(0),
                 flags: AtomicU32::new(n.flags & !HASHED),
-                state: AtomicU32::new(pack(TcpConn::new(no_output))),
+                state: AtomicU32::new(pack((0, no_output))),
                 timeout: AtomicU32::new(n.timeout),
                 control: AtomicPtr::new(core::ptr::null_mut()),
                 table: NonNull::from(self.get_ref()),

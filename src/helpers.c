@@ -33,6 +33,7 @@
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
 #include <net/netfilter/nf_conntrack_zones.h>
+#include <net/sctp/checksum.h>
 
 #include "ipvs_helpers.h"
 
@@ -485,6 +486,21 @@ bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb)
 void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb)
 {
 	skb->ipvs_property = 1;
+}
+
+/*
+ * After NAT changed a port: the SCTP CRC32c of the whole packet, its
+ * common header at @off from skb->data and writable (sctp_nat_csum). GSO
+ * packets get theirs when segmented.
+ */
+void ipvs_rs_sctp_set_checksum(struct sk_buff *skb, unsigned int off)
+{
+	struct sctphdr *sh = (struct sctphdr *)(skb->data + off);
+
+	if (skb_is_gso(skb))
+		return;
+	sh->checksum = sctp_compute_cksum(skb, off);
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
 }
 
 /*

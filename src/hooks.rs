@@ -20,6 +20,7 @@ use crate::netns::IpvsNet;
 use crate::newconn;
 use crate::packet::{Ipv4Header, Ipv6Header, IPV4_HDRLEN, IPV6_HDRLEN};
 use crate::params::Sysctl;
+use crate::sctp::{self, Event};
 use crate::state::{Dir, Flags};
 use crate::uapi::conn_flags;
 use crate::xmit::{self, Hdr};
@@ -46,6 +47,8 @@ pub(crate) struct Parsed {
     pub(crate) sport: [u8; 2],
     pub(crate) dport: [u8; 2],
     pub(crate) tcp_flags: Option<Flags>,
+    /// What an SCTP packet's chunks mean to the state machine.
+    pub(crate) sctp_event: Option<Event>,
 }
 
 impl Parsed {
@@ -93,6 +96,11 @@ fn parse(pkt: &Packet<'_>, family: Family) -> Option<Parsed> {
     } else {
         None
     };
+    let sctp_event = if protocol == SCTP {
+        Some(sctp_event(pkt, hdr.len())?)
+    } else {
+        None
+    };
     Some(Parsed {
         hdr,
         af,
@@ -102,7 +110,26 @@ fn parse(pkt: &Packet<'_>, family: Family) -> Option<Parsed> {
         sport: [ports[0], ports[1]],
         dport: [ports[2], ports[3]],
         tcp_flags,
+        sctp_event,
     })
+}
+
+/// The state machine event of the SCTP packet whose common header is at
+/// `l4` (`set_sctp_state`: the first chunk, or an ABORT bundled after a
+/// COOKIE-ECHO or COOKIE-ACK). `None` without a whole first chunk header.
+fn sctp_event(pkt: &Packet<'_>, l4: usize) -> Option<Event> {
+    const COMMON_HDR: usize = 12;
+    let first = pkt.read::<4>(l4 + COMMON_HDR)?;
+    let mut second = None;
+    if matches!(first[0], sctp::chunk::COOKIE_ECHO | sctp::chunk::COOKIE_ACK) {
+        let len = usize::from(u16::from_be_bytes([first[2], first[3]]));
+        if len >= 4 {
+            second = pkt
+                .read::<1>(l4 + COMMON_HDR + len.next_multiple_of(4))
+                .map(|b| b[0]);
+        }
+    }
+    Some(Event::of(first[0], second))
 }
 
 /// An IPv4 ICMP error quoting a TCP, UDP or SCTP packet, with the outer
@@ -145,9 +172,10 @@ fn track(ipvs: &IpvsNet, cp: &conn::Conn, dir: Dir, p: &Parsed) {
             let secure = ipvs.sysctl(Sysctl::SecureTcp) != 0;
             conn::tcp_timeout(cp.tcp_transition(dir, flags, secure), &t)
         }
-        None if p.protocol == UDP => t.udp,
-        // SCTP: no state machine yet; the established timeout.
-        None => t.tcp,
+        None => match p.sctp_event {
+            Some(event) => cp.sctp_transition(dir, event).timeout(),
+            None => t.udp,
+        },
     };
     cp.set_timeout(secs.saturating_mul(hz()));
 }

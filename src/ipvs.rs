@@ -28,6 +28,7 @@ mod packet;
 mod params;
 mod procfs;
 mod sched;
+mod sctp;
 mod sip;
 mod state;
 // The whole ABI, used piecemeal.

@@ -29,6 +29,8 @@ pub(crate) fn transport_header_len(protocol: u8) -> Option<usize> {
     match protocol {
         TCP => Some(20),
         UDP => Some(8),
+        // The common header: ports, verification tag, checksum.
+        SCTP => Some(12),
         _ => None,
     }
 }
@@ -38,6 +40,7 @@ fn check_offset(protocol: u8) -> Option<usize> {
     match protocol {
         TCP => Some(16),
         UDP => Some(6),
+        SCTP => Some(8),
         _ => None,
     }
 }
@@ -50,12 +53,13 @@ fn put16(b: &mut [u8], at: usize, v: u16) {
     b[at..at + 2].copy_from_slice(&v.to_be_bytes());
 }
 
-/// Rewrites the address and port at `end` of an IPv4 TCP or UDP packet
+/// Rewrites the address and port at `end` of an IPv4 TCP, UDP or SCTP packet
 /// (`pkt` holds the IP header and at least the transport header) and
 /// updates the IP and transport checksums. With `partial` the transport
 /// checksum holds only the pseudo-header sum (`CHECKSUM_PARTIAL`), so
 /// only the address part of it changes. `None` if the packet is not one
-/// this can rewrite (left untouched then).
+/// this can rewrite (left untouched then). SCTP's checksum is left for
+/// the caller to recompute.
 pub(crate) fn rewrite4(
     pkt: &mut [u8],
     end: End,
@@ -107,6 +111,10 @@ fn replace(
     pkt[addr_at..addr_at + n].copy_from_slice(addr);
     pkt[port_at..port_at + 2].copy_from_slice(&port);
 
+    if protocol == SCTP {
+        // CRC32c over the whole packet: the caller recomputes it.
+        return;
+    }
     let check = get16(pkt, check_at);
     let updated = if partial {
         // The pseudo-header has the addresses, not the ports.
@@ -396,6 +404,38 @@ mod tests {
         let mut icmp = packet(UDP);
         icmp[9] = 1;
         assert!(rewrite4(&mut icmp, End::Destination, [1, 1, 1, 1], [0, 1], false).is_none());
+    }
+
+    #[test]
+    fn sctp_ports_change_and_checksum_is_left() {
+        let mut p = vec![0u8; 20 + 12 + 16];
+        p[0] = 0x45;
+        put16(&mut p, 2, 48);
+        p[9] = SCTP;
+        p[12..16].copy_from_slice(&[10, 0, 0, 2]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 1]);
+        put16(&mut p, 20, 40000);
+        put16(&mut p, 22, 9);
+        p[28..32].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        set_ipv4_checksum(&mut p);
+        rewrite4(
+            &mut p,
+            End::Destination,
+            [192, 168, 1, 11],
+            9999u16.to_be_bytes(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(&p[16..20], &[192, 168, 1, 11]);
+        assert_eq!(get16(&p, 22), 9999);
+        assert_eq!(get16(&p, 20), 40000);
+        assert_eq!(&p[28..32], &[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(csum::checksum(&p[..20]), 0);
+        // Shorter than the common header: untouched.
+        let mut short = p[..30].to_vec();
+        let before = short.clone();
+        assert!(rewrite4(&mut short, End::Source, [1, 1, 1, 1], [0, 1], false).is_none());
+        assert_eq!(short, before);
     }
 
     /// IPv6 TCP/UDP checksum from scratch.

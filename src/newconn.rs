@@ -14,6 +14,7 @@ use crate::list::Shared;
 use crate::nat::UDP;
 use crate::netns::IpvsNet;
 use crate::params::Sysctl;
+use crate::sctp::Event;
 use crate::sip;
 use crate::uapi::conn_flags;
 use kernel::prelude::*;
@@ -237,8 +238,13 @@ pub(crate) fn schedule(
     let Some(svc) = table.find_for_packet(af, p.protocol, &p.daddr, p.dport, pkt.mark()) else {
         return Ok(None);
     };
-    // Only a SYN opens a TCP connection, unless sloppy.
-    if p.tcp_flags.is_some_and(|f| !f.syn) && ipvs.sysctl(Sysctl::SloppyTcp) == 0 {
+    // Only a SYN opens a TCP connection, an INIT an SCTP one, unless
+    // sloppy; an ABORT never does.
+    let tcp_refused = p.tcp_flags.is_some_and(|f| !f.syn) && ipvs.sysctl(Sysctl::SloppyTcp) == 0;
+    let sctp_refused = p.sctp_event.is_some_and(|e| {
+        e == Event::Abort || (e != Event::Init && ipvs.sysctl(Sysctl::SloppySctp) == 0)
+    });
+    if tcp_refused || sctp_refused {
         return Ok(None);
     }
     let mut control = None;

@@ -195,6 +195,7 @@ pub(crate) struct TcpConn {
 impl TcpConn {
     /// A new connection; `no_output` for forwarding methods whose replies
     /// bypass the director (everything but NAT).
+    #[cfg(test)]
     pub(crate) fn new(no_output: bool) -> Self {
         Self {
             state: NO,

@@ -94,7 +94,9 @@ fn rewrite(
         })
         .flatten()
         .is_some();
-    if done && pkt.csum() == Csum::Complete {
+    if done && protocol == nat::SCTP {
+        pkt.set_sctp_checksum(hdr.len());
+    } else if done && pkt.csum() == Csum::Complete {
         // The payload sum no longer matches the rewritten header.
         pkt.set_csum(Csum::None);
     }

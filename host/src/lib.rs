@@ -24,6 +24,8 @@ pub mod params;
 pub(crate) mod route;
 #[path = "../../src/sched.rs"]
 pub mod sched;
+#[path = "../../src/sctp.rs"]
+pub mod sctp;
 #[path = "../../src/sip.rs"]
 pub mod sip;
 #[path = "../../src/state.rs"]

@@ -134,6 +134,21 @@ impl SkBuff {
         unsafe { bindings::ipvs_rs_skb_ipvs_property(self.as_ptr()) }
     }
 
+    /// Recomputes the SCTP checksum of the packet, whose common header
+    /// starts `l4` bytes after the network header and was made writable
+    /// by [`SkBuff::with_header_mut`].
+    pub(crate) fn set_sctp_checksum(&self, l4: usize) {
+        let Some(off) = usize::try_from(self.network_offset())
+            .ok()
+            .and_then(|n| u32::try_from(n + l4).ok())
+        else {
+            return;
+        };
+        // SAFETY: `self` is a live skb owned by the caller's hook; the 12
+        // bytes of the common header at `off` are linear and writable.
+        unsafe { bindings::ipvs_rs_sctp_set_checksum(self.as_ptr(), off) }
+    }
+
     /// Marks the packet as handled by IPVS.
     pub(crate) fn set_ipvs_property(&self) {
         // SAFETY: `self` is a live skb owned by the caller's hook.
