@@ -76,6 +76,11 @@ fn pack((state, no_output): (u8, bool)) -> u32 {
     u32::from(state) | u32::from(no_output) << 8
 }
 
+/// The inverse of [`pack`].
+fn unpack(v: u32) -> (u8, bool) {
+    (v as u8, v & 0x100 != 0)
+}
+
 /// A connection (or persistence template).
 pub(crate) struct Conn {
     node: hlist::Node,
@@ -144,10 +149,10 @@ impl Conn {
     }
 
     fn tcp(&self) -> TcpConn {
-        let v = self.state.load(Ordering::Relaxed);
+        let (state, no_output) = unpack(self.state.load(Ordering::Relaxed));
         TcpConn {
-            state: Tcp::from_index(v as u8),
-            no_output: v & 0x100 != 0,
+            state: Tcp::from_index(state),
+            no_output,
         }
     }
 
@@ -226,7 +231,6 @@ impl Conn {
     /// connection between the real server's active and inactive counts
     /// when that changes. Returns the new state number.
     fn transition(&self, step: impl Fn((u8, bool)) -> ((u8, bool), bool)) -> u8 {
-        let unpack = |v: u32| (v as u8, v & 0x100 != 0);
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
             let was = self.is_active(cur as u8);

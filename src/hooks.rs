@@ -118,7 +118,7 @@ fn parse(pkt: &Packet<'_>, family: Family) -> Option<Parsed> {
 /// `l4` (`set_sctp_state`: the first chunk, or an ABORT bundled after a
 /// COOKIE-ECHO or COOKIE-ACK). `None` without a whole first chunk header.
 fn sctp_event(pkt: &Packet<'_>, l4: usize) -> Option<Event> {
-    const COMMON_HDR: usize = 12;
+    use sctp::COMMON_HDR;
     let first = pkt.read::<4>(l4 + COMMON_HDR)?;
     let mut second = None;
     if matches!(first[0], sctp::chunk::COOKIE_ECHO | sctp::chunk::COOKIE_ACK) {

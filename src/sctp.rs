@@ -94,6 +94,9 @@ impl Sctp {
     }
 }
 
+/// Bytes of the SCTP common header: ports, verification tag, checksum.
+pub(crate) const COMMON_HDR: usize = 12;
+
 /// SCTP chunk types that matter here (RFC 9260, 3.2).
 pub(crate) mod chunk {
     pub(crate) const INIT: u8 = 1;

@@ -136,7 +136,7 @@ impl Ipvs {
         msg.finalize();
         let replies: Vec<GenlCtrl> = match self.exchange(msg, false) {
             Ok(r) => r,
-            Err(Error::Kernel { errno, .. }) if errno == libc_enoent() => {
+            Err(Error::Kernel { errno, .. }) if errno == libc::ENOENT => {
                 return Err(Error::NotLoaded)
             }
             Err(e) => return Err(e),
@@ -189,15 +189,8 @@ impl Ipvs {
                 .sock
                 .recv_from_full()
                 .map_err(|e| (acked, lost_acks(e)))?;
-            let mut off = 0;
-            while off < rx.len() {
-                let m = NetlinkMessage::<GenlMessage<IpvsMsg>>::deserialize(&rx[off..])
-                    .map_err(|e| (acked, e.into()))?;
-                let len = m.header.length as usize;
-                if len == 0 {
-                    return Err((acked, Error::Decode("zero-length message".into())));
-                }
-                off += len.next_multiple_of(4);
+            for m in messages::<IpvsMsg>(&rx) {
+                let m = m.map_err(|e| (acked, e))?;
                 let idx = m.header.sequence_number.wrapping_sub(first) as usize;
                 let NetlinkPayload::Error(e) = m.payload else {
                     continue;
@@ -249,14 +242,8 @@ impl Ipvs {
         let mut out = Vec::new();
         loop {
             let (rx, _) = self.sock.recv_from_full()?;
-            let mut off = 0;
-            while off < rx.len() {
-                let m = NetlinkMessage::<GenlMessage<F>>::deserialize(&rx[off..])?;
-                let len = m.header.length as usize;
-                if len == 0 {
-                    return Err(Error::Decode("zero-length message".into()));
-                }
-                off += len.next_multiple_of(4);
+            for m in messages::<F>(&rx) {
+                let m = m?;
                 if m.header.sequence_number != self.seq {
                     continue;
                 }
@@ -279,6 +266,34 @@ impl Ipvs {
     }
 }
 
+/// The netlink messages of one received datagram, in order; after a
+/// malformed one, nothing more.
+fn messages<F>(rx: &[u8]) -> impl Iterator<Item = Result<NetlinkMessage<GenlMessage<F>>>> + '_
+where
+    F: GenlFamily + Emitable + ParseableParametrized<[u8], GenlHeader> + fmt::Debug,
+{
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        let rest = rx.get(off..).filter(|r| !r.is_empty())?;
+        let parsed = NetlinkMessage::<GenlMessage<F>>::deserialize(rest)
+            .map_err(Error::from)
+            .and_then(|m| match m.header.length as usize {
+                0 => Err(Error::Decode("zero-length message".into())),
+                len => Ok((m, len)),
+            });
+        Some(match parsed {
+            Ok((m, len)) => {
+                off += len.next_multiple_of(4);
+                Ok(m)
+            }
+            Err(e) => {
+                off = rx.len();
+                Err(e)
+            }
+        })
+    })
+}
+
 /// Requests [`Ipvs::batch`] keeps in flight. Each queued ack takes about
 /// 1.3 KB of the receive buffer (208 KB by default); past it the kernel
 /// drops acks, and the requests they answer would seem never done.
@@ -291,10 +306,6 @@ fn lost_acks(e: std::io::Error) -> Error {
     } else {
         e.into()
     }
-}
-
-const fn libc_enoent() -> i32 {
-    2
 }
 
 /// The extended ack message of an error: after the echoed request header
