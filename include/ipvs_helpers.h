@@ -105,6 +105,10 @@ bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
 void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
 void ipvs_rs_sctp_set_checksum(struct sk_buff *skb, unsigned int off);
 unsigned int ipvs_rs_skb_dst_mtu(const struct sk_buff *skb);
+bool ipvs_rs_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu,
+			 bool ipv6);
+void ipvs_rs_icmp_too_big(struct net *net, struct sk_buff *skb,
+			  unsigned int mtu, bool ipv6);
 void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf);
 int ipvs_rs_push_ipip(struct sk_buff *skb);
 void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb);
@@ -118,11 +122,15 @@ int ipvs_rs_route4_cached(struct net *net, struct sk_buff *skb,
 			  struct dst_cache *c, __be32 daddr, __be32 *saddr);
 int ipvs_rs_route_saddr(const struct sk_buff *skb, bool ipv6, void *saddr);
 void ipvs_rs_icmp_port_unreach(struct sk_buff *skb);
+int ipvs_rs_ip_gather_frags(struct net *net, struct sk_buff *skb,
+			    unsigned int hooknum);
 
 struct in6_addr;
 int ipvs_rs_route6(struct net *net, struct sk_buff *skb,
 		   const struct in6_addr *daddr, bool known_nh);
 void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb);
+int ipvs_rs_defrag_ipv6_enable(struct net *net);
+void ipvs_rs_defrag_ipv6_disable(struct net *net);
 
 /* conntrack */
 struct nf_hook_state;

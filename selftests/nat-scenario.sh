@@ -112,13 +112,33 @@ scenario() {
 	add_rs -u 53 "$first" 1
 
 	# ICMP errors about a connection are translated: the real server
-	# has nothing on port 54, its "port unreachable" reaches the client
-	# as coming from the virtual service. (IPv4; ICMPv6 is not done.)
-	if [ "$FAM" = 4 ]; then
-		service -u 54 "-s rr" 1 | director ipvsadm -R
-		got=$(traffic udp-probe 54 1)
-		echo "udp to a closed port behind NAT: $got"
-		[ "$got" = refused ] || fail "closed port: '$got', want refused ($module)"
+	# has nothing on port 54, its "port unreachable" (ICMP or ICMPv6)
+	# reaches the client as coming from the virtual service.
+	service -u 54 "-s rr" 1 | director ipvsadm -R
+	got=$(traffic udp-probe 54 1)
+	echo "udp to a closed port behind NAT: $got"
+	[ "$got" = refused ] || fail "closed port: '$got', want refused ($module)"
+
+	# Datagrams bigger than the MTU: the director reassembles the
+	# client's fragments (IPv4: the stack before LOCAL_IN; IPv6: the
+	# reassembly IPVS turns on) and the real server's passing through
+	# (IPv4: IPVS itself), translates, and fragments them again.
+	got=$(traffic udp-big 53 4000)
+	echo "udp, 4000 bytes each way: $(echo "$got" | sed 's/^r[123] /rN /')"
+	echo "$got" | grep -Eq '^r[123] 4000$' || fail "big datagram: '$got' ($module)"
+	# A path to the real servers narrower than a datagram that may not
+	# be fragmented (IPv4: don't-fragment set, as Linux sends; IPv6:
+	# routers never fragment): the director tells the client, quoting
+	# what it sent, and the client's socket reports the error.
+	director ip link set br0 mtu 1280
+	got=$(traffic udp-big 53 1400)
+	director ip link set br0 mtu 1500
+	echo "udp, 1400 bytes over a 1280-byte path: $got"
+	[ "$got" = too-big ] || fail "datagram over a narrow path: '$got', want too-big ($module)"
+	# IPv6 extension headers (hop-by-hop, destination options) before
+	# UDP are stepped over.
+	if [ "$FAM" = 6 ]; then
+		expect_count "udp behind extension headers, rr" "r1=2 r2=2 r3=2 other=0" udp-exthdr 53 6
 	fi
 
 	# ipvsadm-rs lists connections as ipvsadm does (expiry column aside;

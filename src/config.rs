@@ -691,6 +691,24 @@ fn af_valid(af: u16) -> bool {
     af == AF_INET || af == AF_INET6
 }
 
+/// Whether a request adds an IPv6 service or real server, which needs
+/// IPv6 reassembly before the hooks (stock: `nf_defrag_ipv6_enable` in
+/// `ip_vs_add_service` and `ip_vs_new_dest`). Malformed requests say no
+/// here and are refused by [`Table::apply`].
+pub(crate) fn adds_ipv6(c: u8, svc: Option<Attr<'_>>, dest: Option<Attr<'_>>) -> bool {
+    let af_is_ipv6 = |nest: Option<Attr<'_>>, ty: u16| {
+        nest.is_some_and(|n| {
+            n.nested()
+                .any(|a| matches!(a, Ok((t, v)) if t == ty && v.u16() == Some(AF_INET6)))
+        })
+    };
+    match c {
+        cmd::NEW_SERVICE => af_is_ipv6(svc, svc_attr::AF),
+        cmd::NEW_DEST => af_is_ipv6(svc, svc_attr::AF) || af_is_ipv6(dest, dest_attr::ADDR_FAMILY),
+        _ => false,
+    }
+}
+
 /// Parses `IPVS_CMD_ATTR_SERVICE`; the parameters only when `full`.
 fn parse_service(nest: Option<Attr<'_>>, full: bool) -> Result<(SvcKey, Option<SvcParams>), Error> {
     const BAD: &CStr = c"ipvs: malformed service attributes";
@@ -1272,6 +1290,31 @@ mod tests {
             a.push((svc_attr::NETMASK, u32::MAX.to_ne_bytes().to_vec()));
         }
         nest(&a)
+    }
+
+    #[test]
+    fn ipv6_services_and_real_servers_are_told_apart() {
+        let svc4 = svc(80, "rr", true);
+        let mut svc6 = svc4.clone();
+        // The AF attribute comes first: its payload at bytes 4..6.
+        svc6[4..6].copy_from_slice(&AF_INET6.to_ne_bytes());
+        let dest4 = nest(&[(dest_attr::ADDR_FAMILY, AF_INET.to_ne_bytes().to_vec())]);
+        let dest6 = nest(&[(dest_attr::ADDR_FAMILY, AF_INET6.to_ne_bytes().to_vec())]);
+        fn a(b: &[u8]) -> Option<Attr<'_>> {
+            Some(Attr::new(b))
+        }
+        assert!(adds_ipv6(cmd::NEW_SERVICE, a(&svc6), None));
+        assert!(!adds_ipv6(cmd::NEW_SERVICE, a(&svc4), None));
+        assert!(!adds_ipv6(cmd::DEL_SERVICE, a(&svc6), None));
+        assert!(adds_ipv6(cmd::NEW_DEST, a(&svc6), a(&dest4)));
+        // An IPv6 real server of an IPv4 service (tunnels may mix).
+        assert!(adds_ipv6(cmd::NEW_DEST, a(&svc4), a(&dest6)));
+        assert!(!adds_ipv6(cmd::NEW_DEST, a(&svc4), None));
+        assert!(!adds_ipv6(
+            cmd::NEW_SERVICE,
+            Some(Attr::new(&[1, 2, 3, 4, 5])),
+            None
+        ));
     }
 
     fn dest(last: u8, weight: i32, full: bool) -> Vec<u8> {

@@ -32,6 +32,14 @@ pub(crate) fn checksum(data: &[u8]) -> u16 {
     !fold(add(0, data))
 }
 
+/// The checksum of an IPv6 upper-layer packet `data` (its checksum field
+/// zeroed) from `src` to `dst` with next header `protocol` (RFC 8200 8.1).
+pub(crate) fn checksum6(src: &[u8; 16], dst: &[u8; 16], protocol: u8, data: &[u8]) -> u16 {
+    let len = (data.len() as u32).to_be_bytes();
+    let sum = add(add(add(add(0, src), dst), &len), &[0, 0, 0, protocol]);
+    !fold(add(sum, data))
+}
+
 /// Adds `new` and removes `old` (same length, even) from a one's-complement
 /// sum.
 fn replace(sum: u16, old: &[u8], new: &[u8]) -> u16 {
@@ -136,6 +144,18 @@ mod tests {
             update_partial(pseudo(&dst), &dst, &new_dst),
             pseudo(&new_dst)
         );
+    }
+
+    #[test]
+    fn ipv6_pseudo_header() {
+        // A packet with its checksum in place sums to zero with the
+        // pseudo-header, as receivers check it.
+        let (src, dst) = ([0x20; 16], [0xfd; 16]);
+        let mut data = *b"\x01\x04\0\0ICMPv6 error.";
+        let c = checksum6(&src, &dst, 58, &data);
+        data[2..4].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(checksum6(&src, &dst, 58, &data), 0);
+        assert_ne!(checksum6(&src, &dst, 17, &data), 0);
     }
 
     #[test]

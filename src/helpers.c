@@ -34,6 +34,8 @@
 #include <net/netfilter/nf_conntrack_core.h>
 #include <net/netfilter/nf_conntrack_zones.h>
 #include <net/sctp/checksum.h>
+#include <net/gso.h>
+#include <net/netfilter/ipv6/nf_defrag_ipv6.h>
 
 #include "ipvs_helpers.h"
 
@@ -564,6 +566,39 @@ unsigned int ipvs_rs_skb_dst_mtu(const struct sk_buff *skb)
 	return dst_mtu(skb_dst(skb));
 }
 
+/*
+ * Whether skb is too big for mtu, as ip_vs_exceeds_mtu (GSO packets by
+ * their segments) and, for IPv6, by the largest fragment of a reassembled
+ * packet (__mtu_check_toobig_v6).
+ */
+bool ipvs_rs_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu,
+			 bool ipv6)
+{
+	if (ipv6 && IP6CB(skb)->frag_max_size)
+		return IP6CB(skb)->frag_max_size > mtu;
+	if (skb->len <= mtu)
+		return false;
+	return !(skb_is_gso(skb) && skb_gso_validate_network_len(skb, mtu));
+}
+
+/*
+ * Tells the sender of skb that the path takes at most mtu bytes: ICMP
+ * "fragmentation needed" or ICMPv6 "packet too big".
+ */
+void ipvs_rs_icmp_too_big(struct net *net, struct sk_buff *skb,
+			  unsigned int mtu, bool ipv6)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ipv6) {
+		if (!skb->dev)
+			skb->dev = net->loopback_dev;
+		icmpv6_send(skb, ICMPV6_PKT_TOOBIG, 0, mtu);
+		return;
+	}
+#endif
+	icmp_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, htonl(mtu));
+}
+
 static int ipvs_rs_output(struct net *net, struct sock *sk,
 			  struct sk_buff *skb)
 {
@@ -653,6 +688,26 @@ void ipvs_rs_icmp_port_unreach(struct sk_buff *skb)
 	icmp_send(skb, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
 }
 
+/*
+ * Reassembles an IPv4 fragment, as ip_vs_gather_frags: 0 when skb now holds
+ * the whole datagram, else skb was queued or freed (the hook steals it).
+ */
+int ipvs_rs_ip_gather_frags(struct net *net, struct sk_buff *skb,
+			    unsigned int hooknum)
+{
+	u32 user = hooknum == NF_INET_FORWARD ? IP_DEFRAG_VS_FWD :
+		   hooknum == NF_INET_LOCAL_IN ? IP_DEFRAG_VS_IN :
+						 IP_DEFRAG_VS_OUT;
+	int err;
+
+	local_bh_disable();
+	err = ip_defrag(net, skb, user);
+	local_bh_enable();
+	if (!err)
+		ip_send_check(ip_hdr(skb));
+	return err;
+}
+
 #if IS_ENABLED(CONFIG_IPV6)
 /*
  * Routes skb to daddr (IPv6), as ipvs_rs_route4. Returns 1 when daddr is
@@ -684,5 +739,15 @@ int ipvs_rs_route6(struct net *net, struct sk_buff *skb,
 void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb)
 {
 	icmpv6_send(skb, ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, 0);
+}
+
+int ipvs_rs_defrag_ipv6_enable(struct net *net)
+{
+	return nf_defrag_ipv6_enable(net);
+}
+
+void ipvs_rs_defrag_ipv6_disable(struct net *net)
+{
+	nf_defrag_ipv6_disable(net);
 }
 #endif

@@ -15,10 +15,10 @@ use crate::conn::{self, ConnRef, Lookup};
 use crate::kapi::abi::hz;
 use crate::kapi::netfilter::{Family, Hook, HookOps, HookPoint, HookSpec, HookState, Verdict};
 use crate::kapi::skb::Packet;
-use crate::nat::{self, IcmpError, ICMP, SCTP, TCP, UDP};
+use crate::nat::{self, IcmpError, ICMP, ICMPV6, SCTP, TCP, UDP};
 use crate::netns::IpvsNet;
 use crate::newconn;
-use crate::packet::{Ipv4Header, Ipv6Header, IPV4_HDRLEN, IPV6_HDRLEN};
+use crate::packet::{self, Ipv4Header, Ipv6Header, IPV4_HDRLEN, IPV6_HDRLEN};
 use crate::params::Sysctl;
 use crate::sctp::{self, Event};
 use crate::state::{Dir, Flags};
@@ -65,43 +65,61 @@ impl Parsed {
     }
 }
 
-/// Parses a TCP, UDP or SCTP packet that IPVS may handle.
-fn parse(pkt: &Packet<'_>, family: Family) -> Option<Parsed> {
+/// What a hook found in a packet.
+enum Seen {
+    /// A TCP, UDP or SCTP packet.
+    Transport(Parsed),
+    /// An ICMP error quoting one.
+    IcmpError(Hdr, IcmpError),
+    /// An IPv4 fragment of one, or of an ICMP error (reassembled only
+    /// where the stack has not done it: see [`Reply`]).
+    Fragment,
+}
+
+/// Reads what IPVS needs of a packet, from one read of its network header.
+fn inspect(pkt: &Packet<'_>, family: Family) -> Option<Seen> {
     if pkt.ipvs_property() {
         return None;
     }
     let (hdr, af, protocol, saddr, daddr) = match family {
         Family::Ipv4 => {
             let iph = Ipv4Header::parse(&pkt.read::<IPV4_HDRLEN>(0)?)?;
-            // Fragments are left to the stack (stock reassembles first).
             if iph.fragment {
-                return None;
+                return matches!(iph.protocol, TCP | UDP | SCTP | ICMP).then_some(Seen::Fragment);
             }
             let (p, s, d) = (iph.protocol, addr16(iph.saddr), addr16(iph.daddr));
             (Hdr::V4(iph), AF_INET, p, s, d)
         }
         Family::Ipv6 => {
-            // Transport right after the fixed header; extension headers
-            // are left to the stack.
+            // Fragments never get here once reassembly is on (with the
+            // first IPv6 service); before that, they are not for IPVS.
             let h = Ipv6Header::parse(&pkt.read::<IPV6_HDRLEN>(0)?)?;
-            (Hdr::V6, AF_INET6, h.next_header, h.saddr, h.daddr)
+            let (protocol, l4) = match h.next_header {
+                TCP | UDP | SCTP | ICMPV6 => (h.next_header, IPV6_HDRLEN),
+                next => packet::ipv6_upper_layer(next, |at| pkt.read::<8>(at))?,
+            };
+            (Hdr::V6 { l4 }, AF_INET6, protocol, h.saddr, h.daddr)
         }
     };
-    if !matches!(protocol, TCP | UDP | SCTP) {
-        return None;
+    match protocol {
+        TCP | UDP | SCTP => {}
+        ICMP if af == AF_INET => return icmp_error(pkt, hdr, nat::icmp4_error),
+        ICMPV6 if af == AF_INET6 => return icmp_error(pkt, hdr, nat::icmp6_error),
+        _ => return None,
     }
-    let ports = pkt.read::<4>(hdr.len())?;
+    let l4 = hdr.len();
+    let ports = pkt.read::<4>(l4)?;
     let tcp_flags = if protocol == TCP {
-        Some(Flags::from_byte(pkt.read::<14>(hdr.len())?[13]))
+        Some(Flags::from_byte(pkt.read::<14>(l4)?[13]))
     } else {
         None
     };
     let sctp_event = if protocol == SCTP {
-        Some(sctp_event(pkt, hdr.len())?)
+        Some(sctp_event(pkt, l4)?)
     } else {
         None
     };
-    Some(Parsed {
+    Some(Seen::Transport(Parsed {
         hdr,
         af,
         protocol,
@@ -111,7 +129,19 @@ fn parse(pkt: &Packet<'_>, family: Family) -> Option<Parsed> {
         dport: [ports[2], ports[3]],
         tcp_flags,
         sctp_event,
-    })
+    }))
+}
+
+/// An ICMP error about a TCP, UDP or SCTP packet, as `parse` finds it in
+/// the packet's first bytes (which hold what matters: ICMP errors quote
+/// the start of a packet).
+fn icmp_error(pkt: &Packet<'_>, hdr: Hdr, parse: fn(&[u8]) -> Option<IcmpError>) -> Option<Seen> {
+    let mut buf = [0u8; 192];
+    let n = (pkt.len() as usize).min(buf.len());
+    if !pkt.read_into(0, &mut buf[..n]) {
+        return None;
+    }
+    Some(Seen::IcmpError(hdr, parse(&buf[..n])?))
 }
 
 /// The state machine event of the SCTP packet whose common header is at
@@ -132,34 +162,15 @@ fn sctp_event(pkt: &Packet<'_>, l4: usize) -> Option<Event> {
     Some(Event::of(first[0], second))
 }
 
-/// An IPv4 ICMP error quoting a TCP, UDP or SCTP packet, with the outer
-/// header. ICMP errors are small; the first 128 bytes hold what matters.
-fn icmp_error(pkt: &Packet<'_>, family: Family) -> Option<(Ipv4Header, IcmpError)> {
-    if family != Family::Ipv4 || pkt.ipvs_property() {
-        return None;
-    }
-    let iph = Ipv4Header::parse(&pkt.read::<IPV4_HDRLEN>(0)?)?;
-    if iph.protocol != ICMP || iph.fragment {
-        return None;
-    }
-    let mut buf = [0u8; 128];
-    let n = (pkt.len() as usize).min(buf.len());
-    if !pkt.read_into(0, &mut buf[..n]) {
-        return None;
-    }
-    Some((iph, nat::icmp4_error(&buf[..n])?))
-}
-
 /// How to find the connection of an ICMP error: the quoted packet went
-/// *to* whoever complains, so the error travels the other way; `quoted`
-/// holds its source and destination addresses.
-fn quoted<'a>(e: &IcmpError, quoted: &'a (Addr, Addr)) -> Lookup<'a> {
+/// *to* whoever complains, so the error travels the other way.
+fn quoted(af: u16, e: &IcmpError) -> Lookup<'_> {
     Lookup {
-        af: AF_INET,
+        af,
         protocol: e.protocol,
-        saddr: &quoted.1,
+        saddr: &e.daddr,
         sport: e.dport,
-        daddr: &quoted.0,
+        daddr: &e.saddr,
         dport: e.sport,
     }
 }
@@ -243,17 +254,19 @@ impl Hook for Request {
         let Some(ipvs) = IpvsNet::get(state.net) else {
             return Verdict::Accept;
         };
-        if let Some((iph, e)) = icmp_error(&pkt, state.family) {
-            // About a reply (virtual service to client).
-            let addrs = (addr16(e.saddr), addr16(e.daddr));
-            let Some(cp) = ipvs.conns.lookup_in(&quoted(&e, &addrs)) else {
-                return Verdict::Accept;
-            };
-            cp.count_packet(true, pkt.len());
-            return xmit::icmp_to_server(pkt, state.net, &cp, iph);
-        }
-        let Some(p) = parse(&pkt, state.family) else {
-            return Verdict::Accept;
+        let p = match inspect(&pkt, state.family) {
+            Some(Seen::Transport(p)) => p,
+            Some(Seen::IcmpError(hdr, e)) => {
+                // About a reply (virtual service to client).
+                let Some(cp) = ipvs.conns.lookup_in(&quoted(hdr.af(), &e)) else {
+                    return Verdict::Accept;
+                };
+                cp.count_packet(true, pkt.len());
+                return xmit::icmp_to_server(pkt, state.net, &cp, hdr);
+            }
+            // The stack reassembles before LOCAL_IN; LOCAL_OUT is before
+            // fragmentation.
+            Some(Seen::Fragment) | None => return Verdict::Accept,
         };
         let found = match ipvs.conns.lookup_in(&p.lookup()) {
             Some(cp) => match still_valid(ipvs, &pkt, state, cp, &p) {
@@ -283,24 +296,34 @@ impl Hook for Request {
 struct Reply;
 
 impl Hook for Reply {
-    fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
+    fn hook(mut pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
         let Some(ipvs) = IpvsNet::get(state.net) else {
             return Verdict::Accept;
         };
-        if let Some((_, e)) = icmp_error(&pkt, state.family) {
-            // About a request a real server got (client to real server).
-            let addrs = (addr16(e.saddr), addr16(e.daddr));
-            let Some(cp) = ipvs.conns.lookup_out(&quoted(&e, &addrs)) else {
-                return Verdict::Accept;
+        let mut seen = inspect(&pkt, state.family);
+        if let Some(Seen::Fragment) = seen {
+            // Passing through: nobody reassembled it (stock:
+            // `ip_vs_gather_frags`).
+            pkt = match pkt.gather_frags(state) {
+                Ok(whole) => whole,
+                Err(v) => return v,
             };
-            if cp.fwd() != conn_flags::MASQ {
-                return Verdict::Accept;
-            }
-            cp.count_packet(false, pkt.len());
-            return xmit::icmp_to_client(&pkt, &cp);
+            seen = inspect(&pkt, state.family);
         }
-        let Some(p) = parse(&pkt, state.family) else {
-            return Verdict::Accept;
+        let p = match seen {
+            Some(Seen::Transport(p)) => p,
+            Some(Seen::IcmpError(hdr, e)) => {
+                // About a request a real server got (client to real server).
+                let Some(cp) = ipvs.conns.lookup_out(&quoted(hdr.af(), &e)) else {
+                    return Verdict::Accept;
+                };
+                if cp.fwd() != conn_flags::MASQ {
+                    return Verdict::Accept;
+                }
+                cp.count_packet(false, pkt.len());
+                return xmit::icmp_to_client(&pkt, &cp, &hdr);
+            }
+            Some(Seen::Fragment) | None => return Verdict::Accept,
         };
         // Real servers start connections only with packets that pass
         // through (stock: `__ip_vs_rs_conn_out`).

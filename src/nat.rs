@@ -6,7 +6,7 @@
 //! pure code, host-tested.
 
 use crate::csum;
-use crate::packet::{IPV4_HDRLEN, IPV6_HDRLEN};
+use crate::packet::{self, IPV4_HDRLEN, IPV6_HDRLEN};
 
 /// Which end of a packet NAT rewrites.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,20 +132,23 @@ fn replace(
     put16(pkt, check_at, updated);
 }
 
-/// Rewrites the address and port at `end` of an IPv6 TCP or UDP packet
-/// whose transport header follows the fixed header (`pkt` holds both) and
-/// updates the transport checksum, as [`rewrite4`] does.
+/// Rewrites the address and port at `end` of an IPv6 TCP, UDP or SCTP
+/// packet of `protocol` whose transport header starts at `l4` (after any
+/// extension headers; `pkt` holds all of them and the transport header)
+/// and updates the transport checksum, as [`rewrite4`] does.
 pub(crate) fn rewrite6(
     pkt: &mut [u8],
+    (protocol, l4): (u8, usize),
     end: End,
     addr: &[u8; 16],
     port: [u8; 2],
     partial: bool,
 ) -> Option<()> {
-    let protocol = *pkt.get(6)?;
-    let l4 = IPV6_HDRLEN;
     let check_at = l4 + check_offset(protocol)?;
-    if pkt.first()? >> 4 != 6 || pkt.len() < l4 + transport_header_len(protocol)? {
+    if l4 < IPV6_HDRLEN
+        || pkt.first()? >> 4 != 6
+        || pkt.len() < l4 + transport_header_len(protocol)?
+    {
         return None;
     }
     let (addr_at, port_at) = match end {
@@ -165,33 +168,74 @@ pub(crate) fn rewrite6(
 
 /// `IPPROTO_ICMP`.
 pub(crate) const ICMP: u8 = 1;
+/// `IPPROTO_ICMPV6`.
+pub(crate) const ICMPV6: u8 = 58;
 
-/// What an ICMPv4 error says about the packet it quotes.
+/// What an ICMP error says about the packet it quotes. IPv4 addresses
+/// take the first four bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct IcmpError {
     /// Protocol of the quoted packet.
     pub(crate) protocol: u8,
-    /// Quoted source address and port.
-    pub(crate) saddr: [u8; 4],
+    /// Quoted source address.
+    pub(crate) saddr: [u8; 16],
     /// Quoted source port.
     pub(crate) sport: [u8; 2],
     /// Quoted destination address.
-    pub(crate) daddr: [u8; 4],
+    pub(crate) daddr: [u8; 16],
     /// Quoted destination port.
     pub(crate) dport: [u8; 2],
 }
 
-/// Offsets in an ICMPv4 error: (ICMP header, quoted IP header, quoted
-/// ports).
-fn icmp4_offsets(pkt: &[u8]) -> Option<(usize, usize, usize)> {
+/// Where the parts of an ICMP error start in the datagram.
+struct IcmpLayout {
+    /// The ICMP header.
+    icmp: usize,
+    /// The quoted IP header.
+    inner: usize,
+    /// The quoted transport header (its ports).
+    ports: usize,
+    /// The quoted packet's transport protocol.
+    protocol: u8,
+}
+
+impl IcmpLayout {
+    /// The quoted packet's addresses (of `n` bytes, at `saddr_at` after
+    /// its IP header) and ports.
+    fn error(&self, pkt: &[u8], n: usize, saddr_at: usize) -> Option<IcmpError> {
+        if !matches!(self.protocol, TCP | UDP | SCTP) {
+            return None;
+        }
+        let (s, d) = (self.inner + saddr_at, self.inner + saddr_at + n);
+        let mut e = IcmpError {
+            protocol: self.protocol,
+            saddr: [0; 16],
+            sport: [pkt[self.ports], pkt[self.ports + 1]],
+            daddr: [0; 16],
+            dport: [pkt[self.ports + 2], pkt[self.ports + 3]],
+        };
+        e.saddr[..n].copy_from_slice(&pkt[s..s + n]);
+        e.daddr[..n].copy_from_slice(&pkt[d..d + n]);
+        Some(e)
+    }
+}
+
+/// The layout of an ICMPv4 error; `None` if it is too short to quote the
+/// ports.
+fn icmp4_layout(pkt: &[u8]) -> Option<IcmpLayout> {
     let ihl = usize::from(*pkt.first()? & 0x0f) * 4;
     let inner = ihl + 8;
     let inner_ihl = usize::from(*pkt.get(inner)? & 0x0f) * 4;
-    if ihl < IPV4_HDRLEN || inner_ihl < IPV4_HDRLEN {
+    if ihl < IPV4_HDRLEN || inner_ihl < IPV4_HDRLEN || pkt[inner] >> 4 != 4 {
         return None;
     }
     let ports = inner + inner_ihl;
-    (pkt.len() >= ports + 4).then_some((ihl, inner, ports))
+    (pkt.len() >= ports + 4).then_some(IcmpLayout {
+        icmp: ihl,
+        inner,
+        ports,
+        protocol: *pkt.get(inner + 9)?,
+    })
 }
 
 /// Parses an ICMPv4 error (destination unreachable, source quench, time
@@ -201,22 +245,11 @@ pub(crate) fn icmp4_error(pkt: &[u8]) -> Option<IcmpError> {
     if *pkt.get(9)? != ICMP {
         return None;
     }
-    let (icmp, inner, ports) = icmp4_offsets(pkt)?;
-    if !matches!(pkt[icmp], 3 | 4 | 11) || pkt[inner] >> 4 != 4 {
+    let at = icmp4_layout(pkt)?;
+    if !matches!(pkt[at.icmp], 3 | 4 | 11) {
         return None;
     }
-    let protocol = pkt[inner + 9];
-    if !matches!(protocol, TCP | UDP | SCTP) {
-        return None;
-    }
-    let a = |at: usize| [pkt[at], pkt[at + 1], pkt[at + 2], pkt[at + 3]];
-    Some(IcmpError {
-        protocol,
-        saddr: a(inner + 12),
-        daddr: a(inner + 16),
-        sport: [pkt[ports], pkt[ports + 1]],
-        dport: [pkt[ports + 2], pkt[ports + 3]],
-    })
+    at.error(pkt, 4, 12)
 }
 
 /// NAT of an ICMPv4 error about a connection (`ip_vs_nat_icmp`). Going to
@@ -226,20 +259,80 @@ pub(crate) fn icmp4_error(pkt: &[u8]) -> Option<IcmpError> {
 /// (the quoted transport checksum stays, as in stock). `pkt` is the whole
 /// datagram.
 pub(crate) fn icmp4_nat(pkt: &mut [u8], outward: bool, addr: [u8; 4], port: [u8; 2]) -> Option<()> {
-    let (icmp, inner, ports) = icmp4_offsets(pkt)?;
+    let at = icmp4_layout(pkt)?;
     let (outer_at, inner_at, port_at) = if outward {
-        (12, inner + 16, ports + 2)
+        (12, at.inner + 16, at.ports + 2)
     } else {
-        (16, inner + 12, ports)
+        (16, at.inner + 12, at.ports)
     };
     pkt[outer_at..outer_at + 4].copy_from_slice(&addr);
     pkt[inner_at..inner_at + 4].copy_from_slice(&addr);
     pkt[port_at..port_at + 2].copy_from_slice(&port);
-    set_ipv4_checksum(&mut pkt[inner..ports]);
+    set_ipv4_checksum(&mut pkt[at.inner..at.ports]);
     set_ipv4_checksum(pkt);
-    put16(pkt, icmp + 2, 0);
-    let c = csum::checksum(&pkt[icmp..]);
-    put16(pkt, icmp + 2, c);
+    put16(pkt, at.icmp + 2, 0);
+    let c = csum::checksum(&pkt[at.icmp..]);
+    put16(pkt, at.icmp + 2, c);
+    Some(())
+}
+
+/// The upper layer of the IPv6 packet at the start of `pkt`.
+fn ipv6_upper_layer(pkt: &[u8]) -> Option<(u8, usize)> {
+    if pkt.first()? >> 4 != 6 {
+        return None;
+    }
+    packet::ipv6_upper_layer(*pkt.get(6)?, |at| pkt.get(at..at + 8)?.try_into().ok())
+}
+
+/// The layout of an ICMPv6 error; `None` if it is none, or too short to
+/// quote the ports.
+fn icmp6_layout(pkt: &[u8]) -> Option<IcmpLayout> {
+    let (ICMPV6, icmp) = ipv6_upper_layer(pkt)? else {
+        return None;
+    };
+    // Types below 128 are errors (RFC 4443).
+    if *pkt.get(icmp)? >= 128 {
+        return None;
+    }
+    let inner = icmp + 8;
+    let (protocol, l4) = ipv6_upper_layer(pkt.get(inner..)?)?;
+    let ports = inner + l4;
+    (pkt.len() >= ports + 4).then_some(IcmpLayout {
+        icmp,
+        inner,
+        ports,
+        protocol,
+    })
+}
+
+/// Parses an ICMPv6 error quoting a TCP, UDP or SCTP packet, as
+/// `ip_vs_in_icmp_v6` and `ip_vs_out_icmp_v6` accept. `pkt` is the whole
+/// datagram.
+pub(crate) fn icmp6_error(pkt: &[u8]) -> Option<IcmpError> {
+    icmp6_layout(pkt)?.error(pkt, 16, 8)
+}
+
+/// NAT of an ICMPv6 error about a connection (`ip_vs_nat_icmp_v6`), as
+/// [`icmp4_nat`]; the ICMPv6 checksum covers the new addresses.
+pub(crate) fn icmp6_nat(
+    pkt: &mut [u8],
+    outward: bool,
+    addr: &[u8; 16],
+    port: [u8; 2],
+) -> Option<()> {
+    let at = icmp6_layout(pkt)?;
+    let (outer_at, inner_at, port_at) = if outward {
+        (8, at.inner + 24, at.ports + 2)
+    } else {
+        (24, at.inner + 8, at.ports)
+    };
+    pkt[outer_at..outer_at + 16].copy_from_slice(addr);
+    pkt[inner_at..inner_at + 16].copy_from_slice(addr);
+    pkt[port_at..port_at + 2].copy_from_slice(&port);
+    put16(pkt, at.icmp + 2, 0);
+    let (src, dst) = (pkt[8..24].try_into().ok()?, pkt[24..40].try_into().ok()?);
+    let c = csum::checksum6(&src, &dst, ICMPV6, &pkt[at.icmp..]);
+    put16(pkt, at.icmp + 2, c);
     Some(())
 }
 
@@ -435,49 +528,141 @@ mod tests {
         assert_eq!(short, before);
     }
 
-    /// IPv6 TCP/UDP checksum from scratch.
-    fn l4_checksum6(pkt: &[u8]) -> u16 {
-        let seg = &pkt[40..];
-        let mut buf = Vec::new();
-        buf.extend_from_slice(&pkt[8..40]);
-        buf.extend_from_slice(&(seg.len() as u32).to_be_bytes());
-        buf.extend_from_slice(&[0, 0, 0, pkt[6]]);
-        buf.extend_from_slice(seg);
-        csum::checksum(&buf)
+    const CLIENT6: [u8; 16] = [0x20, 0x01, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    const VIP6: [u8; 16] = [0x20, 0x01, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0];
+    const RS6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11];
+
+    /// An IPv6 TCP or UDP packet client:40000 -> VIP:80 with a valid
+    /// checksum, after the extension headers `ext` (first next-header
+    /// value, then the headers' bytes, whose last one must name `next`).
+    fn packet6(proto: u8, ext: Option<(u8, &[u8])>) -> (Vec<u8>, usize) {
+        let l4 = if proto == TCP { 20 } else { 8 };
+        let payload = b"sixty-six";
+        let mut p = vec![0u8; 40];
+        p[0] = 0x60;
+        p[6] = proto;
+        p[7] = 64;
+        p[8..24].copy_from_slice(&CLIENT6);
+        p[24..40].copy_from_slice(&VIP6);
+        if let Some((first, bytes)) = ext {
+            p[6] = first;
+            p.extend_from_slice(bytes);
+        }
+        let at = p.len();
+        p.resize(at + l4 + payload.len(), 0);
+        let payload_len = (p.len() - 40) as u16;
+        put16(&mut p, 4, payload_len);
+        put16(&mut p, at, 40000);
+        put16(&mut p, at + 2, 80);
+        if proto == TCP {
+            p[at + 12] = 0x50;
+        } else {
+            put16(&mut p, at + 4, (8 + payload.len()) as u16);
+        }
+        p[at + l4..].copy_from_slice(payload);
+        let c = l4_checksum6(&p, proto, at);
+        put16(&mut p, at + check_offset(proto).unwrap(), c);
+        assert_eq!(l4_checksum6(&p, proto, at), 0);
+        (p, at)
+    }
+
+    /// IPv6 TCP/UDP checksum from scratch, of the segment at `at`.
+    fn l4_checksum6(pkt: &[u8], proto: u8, at: usize) -> u16 {
+        let (src, dst) = (
+            pkt[8..24].try_into().unwrap(),
+            pkt[24..40].try_into().unwrap(),
+        );
+        csum::checksum6(&src, &dst, proto, &pkt[at..])
     }
 
     #[test]
     fn ipv6_nat_keeps_checksums_valid() {
-        for proto in [TCP, UDP] {
-            let l4 = if proto == TCP { 20 } else { 8 };
-            let payload = b"sixty-six";
-            let mut p = vec![0u8; 40 + l4 + payload.len()];
-            p[0] = 0x60;
-            put16(&mut p, 4, (l4 + payload.len()) as u16);
-            p[6] = proto;
-            p[7] = 64;
-            p[8..24].copy_from_slice(&[0x20, 0x01, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-            p[24..40].copy_from_slice(&[0x20, 0x01, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
-            put16(&mut p, 40, 40000);
-            put16(&mut p, 42, 80);
-            if proto == TCP {
-                p[52] = 0x50;
-            } else {
-                put16(&mut p, 44, (8 + payload.len()) as u16);
-            }
-            p[40 + l4..].copy_from_slice(payload);
-            let at = 40 + check_offset(proto).unwrap();
-            let c = l4_checksum6(&p);
-            put16(&mut p, at, c);
-            assert_eq!(l4_checksum6(&p), 0);
-            let rs = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11];
-            rewrite6(&mut p, End::Destination, &rs, 8080u16.to_be_bytes(), false).unwrap();
-            assert_eq!(&p[24..40], &rs);
-            assert_eq!(get16(&p, 42), 8080);
-            assert_eq!(l4_checksum6(&p), 0, "proto {proto}");
-            rewrite6(&mut p, End::Source, &rs, 1u16.to_be_bytes(), false).unwrap();
-            assert_eq!(l4_checksum6(&p), 0);
+        // Hop-by-hop options (PadN) then destination options, 8 bytes each.
+        let ext: &[u8] = &[60, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 4, 0, 0, 0, 0];
+        for (proto, ext) in [(TCP, None), (UDP, None), (UDP, Some((0, ext)))] {
+            let (mut p, at) = packet6(proto, ext);
+            assert_eq!(ipv6_upper_layer(&p), Some((proto, at)));
+            let l4 = (proto, at);
+            rewrite6(
+                &mut p,
+                l4,
+                End::Destination,
+                &RS6,
+                8080u16.to_be_bytes(),
+                false,
+            )
+            .unwrap();
+            assert_eq!(&p[24..40], &RS6);
+            assert_eq!(get16(&p, at + 2), 8080);
+            assert_eq!(l4_checksum6(&p, proto, at), 0, "proto {proto}, at {at}");
+            rewrite6(&mut p, l4, End::Source, &VIP6, 1u16.to_be_bytes(), false).unwrap();
+            assert_eq!(&p[8..24], &VIP6);
+            assert_eq!(get16(&p, at), 1);
+            assert_eq!(l4_checksum6(&p, proto, at), 0);
         }
+        // Not IPv6, or cut inside the transport header: untouched.
+        let (mut p, _) = packet6(TCP, None);
+        p.truncate(50);
+        let before = p.clone();
+        assert!(rewrite6(&mut p, (TCP, 40), End::Source, &RS6, [0, 1], false).is_none());
+        assert_eq!(p, before);
+    }
+
+    /// ICMPv6 port unreachable from the real server about
+    /// `client:40000 -> rs:8080` (UDP), behind optional extension headers.
+    fn icmp6_unreachable(inner_ext: Option<(u8, &[u8])>) -> Vec<u8> {
+        let (mut q, at) = packet6(UDP, inner_ext);
+        q[24..40].copy_from_slice(&RS6);
+        put16(&mut q, at + 2, 8080);
+        let mut p = vec![0u8; 48];
+        p[0] = 0x60;
+        p[6] = ICMPV6;
+        p[7] = 64;
+        p[8..24].copy_from_slice(&RS6);
+        p[24..40].copy_from_slice(&CLIENT6);
+        p[40] = 1;
+        p[41] = 4;
+        p.extend_from_slice(&q);
+        let payload_len = (p.len() - 40) as u16;
+        put16(&mut p, 4, payload_len);
+        let c = csum::checksum6(&RS6, &CLIENT6, ICMPV6, &p[40..]);
+        put16(&mut p, 42, c);
+        p
+    }
+
+    #[test]
+    fn icmpv6_errors_are_parsed_and_translated() {
+        let ext: &[u8] = &[17, 0, 1, 4, 0, 0, 0, 0];
+        for inner_ext in [None, Some((60, ext))] {
+            let mut p = icmp6_unreachable(inner_ext);
+            let e = icmp6_error(&p).unwrap();
+            assert_eq!((e.protocol, e.saddr, e.daddr), (UDP, CLIENT6, RS6));
+            assert_eq!(
+                (e.sport, e.dport),
+                (40000u16.to_be_bytes(), 8080u16.to_be_bytes())
+            );
+            // To the client: from the virtual service.
+            icmp6_nat(&mut p, true, &VIP6, 80u16.to_be_bytes()).unwrap();
+            assert_eq!(&p[8..24], &VIP6);
+            let e = icmp6_error(&p).unwrap();
+            assert_eq!((e.daddr, e.dport), (VIP6, 80u16.to_be_bytes()));
+            assert_eq!(csum::checksum6(&VIP6, &CLIENT6, ICMPV6, &p[40..]), 0);
+            // And back to the real server (as for a client's error).
+            icmp6_nat(&mut p, false, &RS6, 8080u16.to_be_bytes()).unwrap();
+            assert_eq!(&p[24..40], &RS6);
+            let e = icmp6_error(&p).unwrap();
+            assert_eq!((e.saddr, e.sport), (RS6, 8080u16.to_be_bytes()));
+            assert_eq!(csum::checksum6(&VIP6, &RS6, ICMPV6, &p[40..]), 0);
+        }
+        // Informational messages (echo request) and cut errors are not
+        // errors about a connection.
+        let mut echo = icmp6_unreachable(None);
+        echo[40] = 128;
+        assert!(icmp6_error(&echo).is_none());
+        let p = icmp6_unreachable(None);
+        assert!(icmp6_error(&p[..40 + 8 + 40 + 3]).is_none());
+        assert!(icmp6_error(&p[..40 + 8 + 40 + 4]).is_some());
+        assert!(icmp4_error(&p).is_none());
     }
 
     /// Port unreachable from a real server about `client:50000 -> rs:8080`.
@@ -507,7 +692,11 @@ mod tests {
         let mut p = icmp_unreachable();
         let e = icmp4_error(&p).unwrap();
         assert_eq!(e.protocol, UDP);
-        assert_eq!((e.saddr, e.daddr), ([10, 0, 0, 2], [172, 16, 0, 2]));
+        assert_eq!(
+            (&e.saddr[..4], &e.daddr[..4]),
+            (&[10, 0, 0, 2][..], &[172, 16, 0, 2][..])
+        );
+        assert_eq!(e.saddr[4..], [0; 12]);
         assert_eq!(
             (e.sport, e.dport),
             (50000u16.to_be_bytes(), 8080u16.to_be_bytes())
@@ -517,8 +706,8 @@ mod tests {
         assert_eq!(&p[12..16], &[207, 175, 44, 110]);
         let e = icmp4_error(&p).unwrap();
         assert_eq!(
-            (e.daddr, e.dport),
-            ([207, 175, 44, 110], 80u16.to_be_bytes())
+            (&e.daddr[..4], e.dport),
+            (&[207, 175, 44, 110][..], 80u16.to_be_bytes())
         );
         assert_eq!(csum::checksum(&p[..20]), 0, "outer IP");
         assert_eq!(csum::checksum(&p[28..48]), 0, "quoted IP");

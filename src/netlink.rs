@@ -192,6 +192,13 @@ impl Family for IpvsFamily {
             });
         }
         let ipvs = IpvsNet::get(req.net()).ok_or(ENOENT)?;
+        if config::adds_ipv6(c, req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST)) {
+            // Before the lock: this may sleep.
+            if let Err(e) = ipvs.defrag6.enable() {
+                req.set_err_msg(c"ipvs_rs: cannot enable IPv6 reassembly");
+                return Err(e);
+            }
+        }
         let mut table = ipvs.config.lock();
         match c {
             cmd::GET_SERVICE => {

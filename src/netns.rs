@@ -43,6 +43,8 @@ pub(crate) struct IpvsNet {
     /// Services with the SIP persistence engine (their real servers start
     /// connections: see [`crate::newconn::conn_out`]).
     sip_services: AtomicU32,
+    /// IPv6 reassembly, on from the first IPv6 service or real server.
+    pub(crate) defrag6: netfilter::Ipv6Defrag,
 }
 
 static IPVS_NET: PernetId<IpvsNet> = PernetId::new();
@@ -77,6 +79,8 @@ impl PernetState for IpvsNet {
             totals: Counters::default(),
             timeouts: [t.tcp, t.tcp_fin, t.udp].map(AtomicU32::new),
             sip_services: AtomicU32::new(0),
+            // SAFETY: part of this namespace's pernet state.
+            defrag6: unsafe { netfilter::Ipv6Defrag::new(net) },
         })
     }
 }

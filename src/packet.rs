@@ -5,8 +5,6 @@
 /// Bytes of an IPv4 header without options.
 pub(crate) const IPV4_HDRLEN: usize = 20;
 /// Bytes of the fixed IPv6 header.
-// The IPv6 data path is not built yet (see Documentation/deviations.rst).
-#[allow(dead_code)]
 pub(crate) const IPV6_HDRLEN: usize = 40;
 
 /// The fields of an IPv4 header IPVS looks at.
@@ -62,7 +60,6 @@ impl Ipv4Header {
 }
 
 /// The fields of an IPv6 header IPVS looks at.
-#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Ipv6Header {
     /// Payload length.
@@ -75,7 +72,6 @@ pub(crate) struct Ipv6Header {
     pub(crate) daddr: [u8; 16],
 }
 
-#[allow(dead_code)]
 impl Ipv6Header {
     /// Parses the fixed IPv6 header; `None` if it is not one.
     pub(crate) fn parse(b: &[u8; IPV6_HDRLEN]) -> Option<Self> {
@@ -93,6 +89,59 @@ impl Ipv6Header {
             daddr,
         })
     }
+}
+
+/// Next-header values of the IPv6 extension headers IPVS steps over.
+mod nexthdr {
+    pub(super) const HOP: u8 = 0;
+    pub(super) const ROUTING: u8 = 43;
+    pub(super) const FRAGMENT: u8 = 44;
+    pub(super) const AUTH: u8 = 51;
+    pub(super) const DEST: u8 = 60;
+}
+
+/// Most extension headers IPVS steps over before giving up on a packet.
+const MAX_EXTHDRS: usize = 8;
+
+/// Finds the upper-layer header of an IPv6 packet whose fixed header says
+/// `next` (`ipv6_skip_exthdr`): steps over hop-by-hop, routing,
+/// destination options and authentication headers, and over a fragment
+/// header that holds the whole packet (an atomic fragment). `read8(at)`
+/// gives the 8 bytes `at` bytes from the start of the IPv6 header.
+///
+/// Returns the protocol and its offset; `None` for real fragments (left
+/// to reassembly) or a chain that is cut short or too long.
+pub(crate) fn ipv6_upper_layer(
+    mut next: u8,
+    mut read8: impl FnMut(usize) -> Option<[u8; 8]>,
+) -> Option<(u8, usize)> {
+    let mut at = IPV6_HDRLEN;
+    for _ in 0..MAX_EXTHDRS {
+        let len = match next {
+            nexthdr::HOP | nexthdr::ROUTING | nexthdr::DEST => {
+                let h = read8(at)?;
+                next = h[0];
+                (usize::from(h[1]) + 1) * 8
+            }
+            nexthdr::AUTH => {
+                let h = read8(at)?;
+                next = h[0];
+                (usize::from(h[1]) + 2) * 4
+            }
+            nexthdr::FRAGMENT => {
+                let h = read8(at)?;
+                // Offset 0 and no more fragments: the whole packet.
+                if u16::from_be_bytes([h[2], h[3]]) & 0xfff9 != 0 {
+                    return None;
+                }
+                next = h[0];
+                8
+            }
+            _ => return Some((next, at)),
+        };
+        at += len;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -147,5 +196,66 @@ mod tests {
         assert_eq!(h.daddr[15], 2);
         b[0] = 0x40;
         assert_eq!(Ipv6Header::parse(&b), None);
+    }
+
+    /// `ipv6_upper_layer` over a packet in a slice.
+    fn upper(pkt: &[u8]) -> Option<(u8, usize)> {
+        ipv6_upper_layer(pkt[6], |at| pkt.get(at..at + 8)?.try_into().ok())
+    }
+
+    fn v6_with(exts: &[(u8, &[u8])], upper: u8) -> Vec<u8> {
+        let mut p = vec![0u8; IPV6_HDRLEN];
+        p[0] = 0x60;
+        p[6] = exts.first().map_or(upper, |e| e.0);
+        for (i, (_, body)) in exts.iter().enumerate() {
+            let next = exts.get(i + 1).map_or(upper, |e| e.0);
+            p.push(next);
+            p.extend_from_slice(body);
+        }
+        p.extend_from_slice(&[0x12, 0x34, 0x00, 0x35, 0, 8, 0, 0]);
+        p
+    }
+
+    #[test]
+    fn ipv6_extension_headers_are_stepped_over() {
+        // No extension header.
+        assert_eq!(upper(&v6_with(&[], 17)), Some((17, 40)));
+        // Hop-by-hop (8 bytes: length 0, PadN), then destination
+        // options of 16 bytes (length 1), then UDP.
+        let hop: &[u8] = &[0, 1, 4, 0, 0, 0, 0];
+        let dst: &[u8] = &[1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let p = v6_with(&[(0, hop), (60, dst)], 17);
+        assert_eq!(upper(&p), Some((17, 64)));
+        // Authentication header: length in 4-byte units, minus 2.
+        let ah: &[u8] = &[
+            4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        assert_eq!(upper(&v6_with(&[(51, ah)], 6)), Some((6, 64)));
+        // Routing header, then ICMPv6.
+        let rt: &[u8] = &[0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(upper(&v6_with(&[(43, rt)], 58)), Some((58, 48)));
+    }
+
+    #[test]
+    fn ipv6_fragments_are_left_alone() {
+        // An atomic fragment (offset 0, no more fragments) is stepped over.
+        let atomic: &[u8] = &[0, 0, 0, 0, 0, 0, 1];
+        assert_eq!(upper(&v6_with(&[(44, atomic)], 17)), Some((17, 48)));
+        // A first fragment (more fragments) and a later one are not.
+        let first: &[u8] = &[0, 0, 1, 0, 0, 0, 1];
+        assert_eq!(upper(&v6_with(&[(44, first)], 17)), None);
+        let later: &[u8] = &[0, 0x05, 0x00, 0, 0, 0, 1];
+        assert_eq!(upper(&v6_with(&[(44, later)], 17)), None);
+    }
+
+    #[test]
+    fn ipv6_bad_chains_end_the_walk() {
+        // Cut short inside an extension header.
+        let p = v6_with(&[(0, &[0, 1, 4, 0, 0, 0, 0])], 17);
+        assert_eq!(upper(&p[..44]), None);
+        // Too many extension headers.
+        let hop: &[u8] = &[0, 1, 4, 0, 0, 0, 0];
+        let exts: Vec<(u8, &[u8])> = (0..9).map(|_| (60, hop)).collect();
+        assert_eq!(upper(&v6_with(&exts, 17)), None);
     }
 }

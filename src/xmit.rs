@@ -5,13 +5,15 @@
 //! wraps the packet in an outer IPv4 header. Replies of NAT connections
 //! are rewritten back in [`nat_reply`].
 
-use crate::config::Addr;
+use crate::config::{Addr, AF_INET, AF_INET6};
 use crate::conn::Conn;
 use crate::kapi::net::Net;
 use crate::kapi::netfilter::Verdict;
 use crate::kapi::skb::{Csum, Packet, Route};
 use crate::nat::{self, End};
-use crate::packet::{Ipv4Header, IPV4_HDRLEN, IPV6_HDRLEN};
+use crate::netns::IpvsNet;
+use crate::packet::{Ipv4Header, IPV4_HDRLEN};
+use crate::params::Sysctl;
 use crate::uapi::conn_flags;
 
 fn v4(a: &Addr) -> [u8; 4] {
@@ -22,8 +24,12 @@ fn v4(a: &Addr) -> [u8; 4] {
 pub(crate) enum Hdr {
     /// IPv4, with the fields forwarding needs.
     V4(Ipv4Header),
-    /// IPv6 with the transport header right after the fixed header.
-    V6,
+    /// IPv6, with the transport header (or ICMPv6) `l4` bytes in, after
+    /// any extension headers.
+    V6 {
+        /// Offset of the upper-layer header.
+        l4: usize,
+    },
 }
 
 impl Hdr {
@@ -31,12 +37,20 @@ impl Hdr {
     pub(crate) fn len(&self) -> usize {
         match self {
             Hdr::V4(h) => h.header_len,
-            Hdr::V6 => IPV6_HDRLEN,
+            Hdr::V6 { l4 } => *l4,
+        }
+    }
+
+    /// The address family.
+    pub(crate) fn af(&self) -> u16 {
+        match self {
+            Hdr::V4(_) => AF_INET,
+            Hdr::V6 { .. } => AF_INET6,
         }
     }
 
     fn is_v6(&self) -> bool {
-        matches!(self, Hdr::V6)
+        matches!(self, Hdr::V6 { .. })
     }
 }
 
@@ -60,14 +74,20 @@ pub(crate) fn conntrack(pkt: &Packet<'_>, cp: &Conn, to_server: bool) {
 /// Sends a client's packet on its way according to the connection's
 /// forwarding method.
 pub(crate) fn transmit(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verdict {
+    forward(pkt, net, cp, hdr, true)
+}
+
+/// [`transmit`]; `mtu_check` is off for ICMP errors (nobody is told
+/// about an error that does not fit).
+fn forward(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> Verdict {
     conntrack(&pkt, cp, true);
     match cp.fwd() {
         conn_flags::MASQ => nat_request(pkt, net, cp, hdr),
-        conn_flags::DROUTE => route_and_send(pkt, net, hdr, cp, true),
+        conn_flags::DROUTE => route_and_send(pkt, net, hdr, cp, true, mtu_check),
         conn_flags::TUNNEL => match hdr {
-            Hdr::V4(iph) => tunnel(pkt, net, cp, iph),
+            Hdr::V4(iph) => tunnel(pkt, net, cp, iph, mtu_check),
             // No IPv6 tunnels yet (documented).
-            Hdr::V6 => Verdict::Drop,
+            Hdr::V6 { .. } => Verdict::Drop,
         },
         // The real server is this host, or the packet bypasses IPVS.
         _ => Verdict::Accept,
@@ -90,7 +110,7 @@ fn rewrite(
     let done = pkt
         .with_header_mut(hdr.len() + l4, |b| match hdr {
             Hdr::V4(_) => nat::rewrite4(b, end, v4(addr), port, partial),
-            Hdr::V6 => nat::rewrite6(b, end, addr, port, partial),
+            Hdr::V6 { l4 } => nat::rewrite6(b, (protocol, *l4), end, addr, port, partial),
         })
         .flatten()
         .is_some();
@@ -103,42 +123,77 @@ fn rewrite(
     done
 }
 
-/// Routes to the connection's real server and sends; a route back to this
-/// host delivers locally. With `via_daddr` (direct routing) the packet
+/// Routes to the connection's real server; a route back to this host
+/// means local delivery. With `via_daddr` (direct routing) the packet
 /// keeps its destination and only its next hop is the real server, which
 /// has the virtual address on a non-ARPing interface (IPv4 routes always
 /// take the real server as next hop, through its cache).
-fn route_and_send(pkt: Packet<'_>, net: &Net, hdr: &Hdr, cp: &Conn, via_daddr: bool) -> Verdict {
+fn route(pkt: &Packet<'_>, net: &Net, hdr: &Hdr, cp: &Conn, via_daddr: bool) -> Option<Route> {
     let route = if hdr.is_v6() {
         pkt.route6(net, &cp.daddr, via_daddr)
     } else {
         pkt.route4_cached(net, &cp.dest.route, v4(&cp.daddr))
             .map(|(r, _)| r)
     };
+    route.ok()
+}
+
+/// Whether the routed packet fits its route's MTU less `overhead` bytes
+/// of encapsulation (`ensure_mtu_is_adequate`); if not, its sender is
+/// told ("fragmentation needed", "packet too big") and the packet must be
+/// dropped. IPv4 packets without the don't-fragment flag always fit.
+fn fits(pkt: &Packet<'_>, net: &Net, hdr: &Hdr, overhead: u32) -> bool {
+    let mtu = pkt.route_mtu().saturating_sub(overhead);
+    let ipv6 = hdr.is_v6();
+    if matches!(hdr, Hdr::V4(iph) if !iph.dont_fragment) || !pkt.exceeds_mtu(mtu, ipv6) {
+        return true;
+    }
+    pkt.icmp_too_big(net, mtu, ipv6);
+    false
+}
+
+/// Sends a routed packet, or lets a local one go on to its socket.
+fn deliver(pkt: Packet<'_>, net: &Net, hdr: &Hdr, route: Route) -> Verdict {
     match route {
-        Ok(Route::Remote) if hdr.is_v6() => pkt.send6(net),
-        Ok(Route::Remote) => pkt.send4(net),
-        Ok(Route::Local) => {
+        Route::Remote if hdr.is_v6() => pkt.send6(net),
+        Route::Remote => pkt.send4(net),
+        Route::Local => {
             pkt.set_ipvs_property();
             Verdict::Accept
         }
-        Err(_) => Verdict::Drop,
     }
 }
 
-/// NAT, client to real server (`ip_vs_nat_xmit`).
+/// Routes (see [`route`]), checks the MTU unless told not to, and sends.
+fn route_and_send(
+    pkt: Packet<'_>,
+    net: &Net,
+    hdr: &Hdr,
+    cp: &Conn,
+    via_daddr: bool,
+    mtu_check: bool,
+) -> Verdict {
+    match route(&pkt, net, hdr, cp, via_daddr) {
+        Some(Route::Remote) if mtu_check && !fits(&pkt, net, hdr, 0) => Verdict::Drop,
+        Some(r) => deliver(pkt, net, hdr, r),
+        None => Verdict::Drop,
+    }
+}
+
+/// NAT, client to real server (`ip_vs_nat_xmit`): routed and checked
+/// before the rewrite, so that an ICMP error about the size quotes the
+/// packet the client sent.
 fn nat_request(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verdict {
-    if !rewrite(
-        &pkt,
-        hdr,
-        cp.protocol,
-        End::Destination,
-        &cp.daddr,
-        cp.dport,
-    ) {
+    let r = match route(&pkt, net, hdr, cp, false) {
+        Some(Route::Remote) if !fits(&pkt, net, hdr, 0) => return Verdict::Drop,
+        Some(r) => r,
+        None => return Verdict::Drop,
+    };
+    let (addr, port) = (&cp.daddr, cp.dport);
+    if !rewrite(&pkt, hdr, cp.protocol, End::Destination, addr, port) {
         return Verdict::Drop;
     }
-    route_and_send(pkt, net, hdr, cp, false)
+    deliver(pkt, net, hdr, r)
 }
 
 /// NAT, real server to client (`handle_response`): the reply leaves with
@@ -152,8 +207,9 @@ pub(crate) fn nat_reply(pkt: &Packet<'_>, cp: &Conn, hdr: &Hdr) -> Verdict {
     Verdict::Accept
 }
 
-/// IPIP tunnel (`ip_vs_tunnel_xmit`).
-fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header) -> Verdict {
+/// IPIP tunnel (`ip_vs_tunnel_xmit`). With `pmtu_disc` off, the outer
+/// header lets routers fragment whatever the inner one says.
+fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header, mtu_check: bool) -> Verdict {
     let daddr = v4(&cp.daddr);
     let saddr = match pkt.route4_cached(net, &cp.dest.route, daddr) {
         Ok((Route::Remote, saddr)) => saddr,
@@ -163,10 +219,14 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header) -> Verdict {
         }
         Err(_) => return Verdict::Drop,
     };
+    let pmtu_disc = IpvsNet::get(net).map_or(true, |i| i.sysctl(Sysctl::PmtuDisc) != 0);
+    let hdr = Hdr::V4(*iph);
+    if pmtu_disc && mtu_check && !fits(&pkt, net, &hdr, IPV4_HDRLEN as u32) {
+        return Verdict::Drop;
+    }
+    let df = iph.dont_fragment && pmtu_disc;
     let inner_len = pkt.len() as usize;
-    let Some(mut outer) =
-        nat::ipip_header(iph.tos, iph.ttl, iph.dont_fragment, inner_len, saddr, daddr)
-    else {
+    let Some(mut outer) = nat::ipip_header(iph.tos, iph.ttl, df, inner_len, saddr, daddr) else {
         return Verdict::Drop;
     };
     if pkt.push_ipip().is_err() {
@@ -190,12 +250,15 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header) -> Verdict {
     pkt.send4(net)
 }
 
-/// Readdresses a whole ICMPv4 error (`nat::icmp4_nat`); its checksums
-/// are complete afterwards.
-fn rewrite_icmp(pkt: &Packet<'_>, outward: bool, addr: &Addr, port: [u8; 2]) -> bool {
+/// Readdresses a whole ICMP error (`nat::icmp4_nat`, `nat::icmp6_nat`);
+/// its checksums are complete afterwards.
+fn rewrite_icmp(pkt: &Packet<'_>, hdr: &Hdr, outward: bool, addr: &Addr, port: [u8; 2]) -> bool {
     let len = pkt.len() as usize;
     let done = pkt
-        .with_header_mut(len, |b| nat::icmp4_nat(b, outward, v4(addr), port))
+        .with_header_mut(len, |b| match hdr {
+            Hdr::V4(_) => nat::icmp4_nat(b, outward, v4(addr), port),
+            Hdr::V6 { .. } => nat::icmp6_nat(b, outward, addr, port),
+        })
         .flatten()
         .is_some();
     if done {
@@ -207,8 +270,8 @@ fn rewrite_icmp(pkt: &Packet<'_>, outward: bool, addr: &Addr, port: [u8; 2]) -> 
 /// An ICMP error from a real server (or a router on its way) about a NAT
 /// connection, going to the client (`ip_vs_out_icmp`): it and the packet
 /// it quotes now come from the virtual service.
-pub(crate) fn icmp_to_client(pkt: &Packet<'_>, cp: &Conn) -> Verdict {
-    if !rewrite_icmp(pkt, true, &cp.vaddr, cp.vport) {
+pub(crate) fn icmp_to_client(pkt: &Packet<'_>, cp: &Conn, hdr: &Hdr) -> Verdict {
+    if !rewrite_icmp(pkt, hdr, true, &cp.vaddr, cp.vport) {
         return Verdict::Drop;
     }
     conntrack(pkt, cp, false);
@@ -219,13 +282,13 @@ pub(crate) fn icmp_to_client(pkt: &Packet<'_>, cp: &Conn) -> Verdict {
 /// An ICMP error from a client about a connection's reply, going to the
 /// real server (`ip_vs_in_icmp`): NAT readdresses it and the packet it
 /// quotes; the other methods carry it as it is.
-pub(crate) fn icmp_to_server(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: Ipv4Header) -> Verdict {
+pub(crate) fn icmp_to_server(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: Hdr) -> Verdict {
     if cp.fwd() != conn_flags::MASQ {
-        return transmit(pkt, net, cp, &Hdr::V4(iph));
+        return forward(pkt, net, cp, &hdr, false);
     }
-    if !rewrite_icmp(&pkt, false, &cp.daddr, cp.dport) {
+    if !rewrite_icmp(&pkt, &hdr, false, &cp.daddr, cp.dport) {
         return Verdict::Drop;
     }
     conntrack(&pkt, cp, true);
-    route_and_send(pkt, net, &Hdr::V4(iph), cp, false)
+    route_and_send(pkt, net, &hdr, cp, false, false)
 }

@@ -8,6 +8,7 @@
 use crate::bindings;
 use crate::kapi::net::Net;
 use crate::kapi::skb::{Packet, SkBuff};
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::error::{to_result, Result};
 use kernel::ffi::{c_uint, c_void};
 
@@ -103,7 +104,7 @@ const fn nfproto(family: Family) -> u8 {
     }
 }
 
-const fn hooknum(point: HookPoint) -> c_uint {
+pub(crate) const fn hooknum(point: HookPoint) -> c_uint {
     match point {
         HookPoint::PreRouting => bindings::nf_inet_hooks_NF_INET_PRE_ROUTING,
         HookPoint::LocalIn => bindings::nf_inet_hooks_NF_INET_LOCAL_IN,
@@ -184,6 +185,56 @@ impl Drop for Registration {
         unsafe {
             bindings::nf_unregister_net_hooks(self.net, self.ops.as_ptr(), self.ops.len() as c_uint)
         };
+    }
+}
+
+/// Reassembly of IPv6 fragments before the hooks of one namespace
+/// (`nf_defrag_ipv6`): off until [`Ipv6Defrag::enable`], off again on drop.
+pub(crate) struct Ipv6Defrag {
+    net: *mut bindings::net,
+    on: AtomicBool,
+}
+
+// SAFETY: a handle on the namespace's defrag user count; enabling and
+// disabling take the defrag module's own mutex, on any thread.
+unsafe impl Send for Ipv6Defrag {}
+// SAFETY: `enable` only touches the atomic flag and the mutex-protected count.
+unsafe impl Sync for Ipv6Defrag {}
+
+impl Ipv6Defrag {
+    /// Off, for `net`.
+    ///
+    /// # Safety
+    ///
+    /// Must be dropped before `net` is freed, e.g. by keeping it in that
+    /// namespace's pernet state.
+    pub(crate) unsafe fn new(net: &Net) -> Self {
+        Self {
+            net: net.as_ptr(),
+            on: AtomicBool::new(false),
+        }
+    }
+
+    /// Turns reassembly on, once; may sleep.
+    pub(crate) fn enable(&self) -> Result {
+        if self.on.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        // SAFETY: `net` is live (see `new`); process context (may sleep).
+        let r = to_result(unsafe { bindings::ipvs_rs_defrag_ipv6_enable(self.net) });
+        if r.is_err() {
+            self.on.store(false, Ordering::Release);
+        }
+        r
+    }
+}
+
+impl Drop for Ipv6Defrag {
+    fn drop(&mut self) {
+        if *self.on.get_mut() {
+            // SAFETY: enabled once on this live `net` (see `new`).
+            unsafe { bindings::ipvs_rs_defrag_ipv6_disable(self.net) };
+        }
     }
 }
 

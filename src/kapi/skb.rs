@@ -209,6 +209,21 @@ impl SkBuff {
         unsafe { bindings::ipvs_rs_skb_dst_mtu(self.as_ptr()) }
     }
 
+    /// Whether the packet is too big for `mtu` (GSO packets: by their
+    /// segments; reassembled IPv6 packets: by their largest fragment).
+    pub(crate) fn exceeds_mtu(&self, mtu: u32, ipv6: bool) -> bool {
+        // SAFETY: `self` is a live skb.
+        unsafe { bindings::ipvs_rs_exceeds_mtu(self.as_ptr(), mtu, ipv6) }
+    }
+
+    /// Tells the packet's sender that the path takes at most `mtu` bytes
+    /// (ICMP "fragmentation needed", ICMPv6 "packet too big").
+    pub(crate) fn icmp_too_big(&self, net: &Net, mtu: u32, ipv6: bool) {
+        // SAFETY: a live skb of that family owned by the caller's hook, in
+        // the live namespace `net`.
+        unsafe { bindings::ipvs_rs_icmp_too_big(net.as_ptr(), self.as_ptr(), mtu, ipv6) }
+    }
+
     /// Makes room for an outer IPv4 header in front of the packet and
     /// moves the network header there (the caller writes it).
     pub(crate) fn push_ipip(&self) -> Result {
@@ -236,6 +251,24 @@ impl<'a> Packet<'a> {
     /// skb it was passed.
     pub(crate) unsafe fn new(skb: &'a SkBuff) -> Self {
         Self(skb)
+    }
+
+    /// Reassembles an IPv4 fragment met at `state`'s hook: the whole
+    /// datagram once this was its last fragment, or `Err(Stolen)`, the
+    /// verdict to return, when the packet was queued for the others (or
+    /// dropped).
+    pub(crate) fn gather_frags(self, state: &HookState<'_>) -> core::result::Result<Self, Verdict> {
+        let hook = crate::kapi::netfilter::hooknum(state.point);
+        // SAFETY: the hook owns the live IPv4 skb; on failure it is queued
+        // or freed, and `Stolen` tells netfilter it is gone. On success it
+        // is still the hook's, now the whole datagram.
+        let err =
+            unsafe { bindings::ipvs_rs_ip_gather_frags(state.net.as_ptr(), self.0.as_ptr(), hook) };
+        if err == 0 {
+            Ok(self)
+        } else {
+            Err(Verdict::Stolen)
+        }
     }
 
     /// Sends the routed IPv4 packet through `LOCAL_OUT` (as stock IPVS

@@ -21,6 +21,12 @@
 //! - `udp-one ADDR:PORT COUNT`: COUNT datagrams from one socket.
 //! - `udp-probe ADDR:PORT`: one datagram; prints who answered,
 //!   `refused` (an ICMP error came back) or `timeout`.
+//! - `udp-big ADDR:PORT SIZE`: one datagram of SIZE bytes (fragmented on
+//!   the way when larger than the MTU); servers answer one that big with
+//!   as many bytes. Prints who answered and the answer's size, `refused`,
+//!   `too-big` (the path's MTU came back in an ICMP error) or `timeout`.
+//! - `udp-exthdr ADDR:PORT COUNT`: as `udp`, over IPv6 with hop-by-hop
+//!   and destination options headers in front of UDP.
 //! - `udp-send ADDR:PORT COUNT`: COUNT datagrams from one socket, not
 //!   waiting for answers (prints nothing).
 //! - `sip-send ADDR:PORT CALLID...`: from one socket, one SIP OPTIONS
@@ -60,6 +66,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(3);
+/// Datagrams from this size on are answered with as many bytes.
+const BIG: usize = 1000;
 const NAMES: [&str; 3] = ["r1", "r2", "r3"];
 
 fn serve(name: &str, port: u16) -> std::io::Result<()> {
@@ -69,9 +77,14 @@ fn serve(name: &str, port: u16) -> std::io::Result<()> {
     let reply = format!("{name}\n");
     let udp_reply = reply.clone();
     std::thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        while let Ok((_, peer)) = udp.recv_from(&mut buf) {
-            let _ = udp.send_to(udp_reply.as_bytes(), peer);
+        let mut buf = vec![0u8; 65536];
+        while let Ok((n, peer)) = udp.recv_from(&mut buf) {
+            // Big questions get as big answers (`udp-big`).
+            let mut reply = udp_reply.clone().into_bytes();
+            if n >= BIG {
+                reply.resize(n, b'.');
+            }
+            let _ = udp.send_to(&reply, peer);
         }
     });
     for s in tcp.incoming() {
@@ -186,6 +199,45 @@ fn udp_once(s: &UdpSocket) -> Option<String> {
     let mut buf = [0u8; 256];
     let n = s.recv(&mut buf).ok()?;
     Some(answer(&buf[..n]))
+}
+
+/// What one datagram of `size` bytes got back: `NAME SIZE`, `refused` or
+/// `timeout`.
+fn udp_big(s: &UdpSocket, size: usize) -> String {
+    let mut q = vec![b'q'; size.max(1)];
+    q[0] = b'?';
+    let mut buf = vec![0u8; 65536];
+    match s.send(&q).and_then(|_| s.recv(&mut buf)) {
+        Ok(n) => {
+            let name = String::from_utf8_lossy(&buf[..n.min(8)]);
+            let name = name.split('\n').next().unwrap_or("");
+            format!("{name} {n}")
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => "refused".into(),
+        // "Fragmentation needed" or "packet too big" came back.
+        Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => "too-big".into(),
+        Err(_) => "timeout".into(),
+    }
+}
+
+/// Puts an 8-byte options header of PadN (`IPV6_HOPOPTS` or
+/// `IPV6_DSTOPTS`) in front of what the IPv6 socket `s` sends.
+fn ipv6_options(s: &UdpSocket, which: libc::c_int) -> Option<()> {
+    use std::os::fd::AsRawFd;
+    // Next header and length are the kernel's to fill; PadN of 4 bytes.
+    let opts: [u8; 8] = [0, 0, 1, 4, 0, 0, 0, 0];
+    // SAFETY: sets an option on the socket `s` owns, from a buffer that
+    // lives through the call.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            which,
+            opts.as_ptr().cast(),
+            opts.len() as libc::socklen_t,
+        )
+    };
+    (r == 0).then_some(())
 }
 
 fn report(answers: impl Iterator<Item = Option<String>>) {
@@ -502,7 +554,8 @@ fn usage() -> ExitCode {
          blast ADDR:PORT FLOWS SECS | sink PORT SECS | tcp-rate ADDR:PORT SECS | \
          serve-hold NAME PORT | tcp-from ADDR:PORT COUNT SPORT | tcp-abort ADDR:PORT 1 SPORT | \
          udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT | \
-         udp-probe ADDR:PORT | udp-send ADDR:PORT COUNT | udp-answer PORT | \
+         udp-probe ADDR:PORT | udp-big ADDR:PORT SIZE | udp-exthdr ADDR:PORT COUNT | \
+         udp-send ADDR:PORT COUNT | udp-answer PORT | \
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
          bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST | \
          tcp-ack ADDR:PORT SPORT"
@@ -667,6 +720,21 @@ fn main() -> ExitCode {
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => println!("refused"),
                 Err(_) => println!("timeout"),
             }
+        }
+        (Some("udp-big"), Some(to), Some(size)) => {
+            let Some(s) = udp_socket(to, 0) else {
+                return ExitCode::FAILURE;
+            };
+            println!("{}", udp_big(&s, size as usize));
+        }
+        (Some("udp-exthdr"), Some(to), Some(n)) => {
+            let with_options = || {
+                let s = udp_socket(to, 0)?;
+                ipv6_options(&s, libc::IPV6_HOPOPTS)?;
+                ipv6_options(&s, libc::IPV6_DSTOPTS)?;
+                Some(s)
+            };
+            report((0..n).map(|_| with_options().and_then(|s| udp_once(&s))));
         }
         (Some("udp-send"), Some(to), Some(n)) => {
             let Some(s) = udp_socket(to, 0) else {
