@@ -180,8 +180,9 @@ scenario() {
 	got=$(traffic tcp 80 9)
 	echo "persistent: $(echo "$got" | tr ' ' '\n' | grep -c '=9$') server took all 9"
 	echo "$got" | grep -Eq '(^| )r[123]=9( |$)' || fail "persistence spread: $got ($module)"
-	# Templates: client address, port 0, state NONE.
-	director ipvsadm -Lnc | grep " NONE " | grep -qF "$(vip):80 " ||
+	# Templates: client address, port 0, state ASSURED (its connections
+	# got established; NONE before).
+	director ipvsadm -Lnc | grep " ASSURED " | grep -qF "$(vip):80 " ||
 		fail "no persistence template listed ($module)"
 	# --persistent-conn columns: -> address weight persistent active inactive
 	persist=$(director ipvsadm -Ln --persistent-conn | awk '$1 == "->" && $4 + 0 > 0' | wc -l)

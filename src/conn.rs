@@ -76,6 +76,10 @@ fn pack((state, no_output): (u8, bool)) -> u32 {
     u32::from(state) | u32::from(no_output) << 8
 }
 
+/// A template's state: `IP_VS_CTPL_S_ASSURED` (templates have no
+/// protocol state; 0 is `NONE`).
+const TEMPLATE_ASSURED: u32 = 1;
+
 /// The inverse of [`pack`].
 fn unpack(v: u32) -> (u8, bool) {
     (v as u8, v & 0x100 != 0)
@@ -157,10 +161,17 @@ impl Conn {
     }
 
     /// The state name `/proc/net/ip_vs_conn` shows (`ip_vs_state_name`;
-    /// templates are "NONE" until a persistence engine assures them).
+    /// templates: "NONE", or "ASSURED" once a connection of theirs got
+    /// through, see [`Conn::assure_control`]).
     pub(crate) fn state_name(&self) -> &'static str {
         match self.protocol {
-            _ if self.is_template() => "NONE",
+            _ if self.is_template() => {
+                if self.state.load(Ordering::Relaxed) & TEMPLATE_ASSURED != 0 {
+                    "ASSURED"
+                } else {
+                    "NONE"
+                }
+            }
             IPPROTO_TCP => self.tcp().state.name(),
             17 => "UDP",
             IPPROTO_SCTP => Sctp::from_index(self.state.load(Ordering::Relaxed) as u8).name(),
@@ -188,7 +199,7 @@ impl Conn {
 
     /// Runs the TCP state machine on a packet; returns the new state.
     pub(crate) fn tcp_transition(&self, dir: Dir, flags: Flags, secure: bool) -> Tcp {
-        let state = self.transition(|(state, no_output)| {
+        let (was, state) = self.transition(|(state, no_output)| {
             let mut t = TcpConn {
                 state: Tcp::from_index(state),
                 no_output,
@@ -196,12 +207,16 @@ impl Conn {
             let next = t.on_packet(dir, flags, secure);
             ((next as u8, t.no_output), next.active())
         });
-        Tcp::from_index(state)
+        let state = Tcp::from_index(state);
+        if state == Tcp::Established && was != state as u8 {
+            self.assure_control();
+        }
+        state
     }
 
     /// Runs the SCTP state machine on a packet; returns the new state.
     pub(crate) fn sctp_transition(&self, dir: Dir, event: Event) -> Sctp {
-        let state = self.transition(|(state, no_output)| {
+        let (was, state) = self.transition(|(state, no_output)| {
             let mut t = SctpConn {
                 state: Sctp::from_index(state),
                 no_output,
@@ -209,7 +224,25 @@ impl Conn {
             let next = t.on_packet(dir, event);
             ((next as u8, t.no_output), next.active())
         });
-        Sctp::from_index(state)
+        let state = Sctp::from_index(state);
+        if state == Sctp::Established && was != state as u8 {
+            self.assure_control();
+        }
+        state
+    }
+
+    /// Marks the template that controls this connection as assured
+    /// (`ip_vs_control_assure_ct`): a connection of its client got
+    /// established (TCP, SCTP) or answered (UDP). Stock's defense drops
+    /// only templates that are not.
+    pub(crate) fn assure_control(&self) {
+        let ctl = self.control.load(Ordering::Acquire);
+        // SAFETY: `control` holds a counted reference to the template
+        // until `release_resources`, which runs only once nobody holds a
+        // reference to this connection, as our caller does.
+        if let Some(ctl) = unsafe { ctl.as_ref() } {
+            ctl.state.fetch_or(TEMPLATE_ASSURED, Ordering::Relaxed);
+        }
     }
 
     /// Whether the protocol state counts as active on the real server.
@@ -229,8 +262,8 @@ impl Conn {
     /// Moves the packed state (state number, `no_output`) on by `step`,
     /// which also says whether the new state is active; moves the
     /// connection between the real server's active and inactive counts
-    /// when that changes. Returns the new state number.
-    fn transition(&self, step: impl Fn((u8, bool)) -> ((u8, bool), bool)) -> u8 {
+    /// when that changes. Returns the state numbers before and after.
+    fn transition(&self, step: impl Fn((u8, bool)) -> ((u8, bool), bool)) -> (u8, u8) {
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
             let was = self.is_active(cur as u8);
@@ -249,7 +282,7 @@ impl Conn {
                         from.fetch_sub(1, Ordering::Relaxed);
                         to.fetch_add(1, Ordering::Relaxed);
                     }
-                    return next.0;
+                    return (unpack(cur).0, next.0);
                 }
                 Err(now) => cur = now,
             }

@@ -185,7 +185,12 @@ fn track(ipvs: &IpvsNet, cp: &conn::Conn, dir: Dir, p: &Parsed) {
         }
         None => match p.sctp_event {
             Some(event) => cp.sctp_transition(dir, event).timeout(),
-            None => t.udp,
+            None => {
+                if dir == Dir::Output {
+                    cp.assure_control();
+                }
+                t.udp
+            }
         },
     };
     cp.set_timeout(secs.saturating_mul(hz()));

@@ -58,7 +58,8 @@ director ipvsadm -E -u "$VIP:$PORT" -s rr -p 60
 got=$(call r2 5070)
 echo "persistent, r2 calls: $got"
 expect_eq "persistent call" "from $VIP:$PORT / answer" "$got"
-director ipvsadm -Lnc | grep -q "^UDP .* NONE .*$CLIENT:0 *$VIP:$PORT *$(rs_addr r2):$PORT" ||
+# ASSURED: a connection of the template has seen its real server's side.
+director ipvsadm -Lnc | grep -q "^UDP .* ASSURED .*$CLIENT:0 *$VIP:$PORT *$(rs_addr r2):$PORT" ||
 	fail "no template for r2: $(director ipvsadm -Lnc)"
 traffic udp $PORT 1 40123 >/dev/null
 line=$(director ipvsadm -Lnc | grep ":40123 ")
@@ -82,7 +83,7 @@ director ipvsadm -Lnc | grep -q "^UDP .*$CLIENT:5080 *10.0.0.1:$PORT *$(rs_addr 
 got=$(call r1 5090)
 echo "port-less service, r1 calls: $got"
 expect_eq "port-less call" "from $VIP:$PORT / answer" "$got"
-director ipvsadm -Lnc | grep -q "^UDP .* NONE .*$CLIENT:0 *$VIP:0 *$(rs_addr r1):" ||
+director ipvsadm -Lnc | grep -q "^UDP .* ASSURED .*$CLIENT:0 *$VIP:0 *$(rs_addr r1):" ||
 	fail "no template of the port-less service: $(director ipvsadm -Lnc)"
 
 director ipvsadm -C

@@ -28,9 +28,9 @@ scenario() {
 		call-a call-b call-c - -
 	sleep 1
 	# Templates with a Call-ID: which call went where.
-	director cat /proc/net/ip_vs_conn | awk '$8 == "NONE" && $10 == "sip"' |
+	director cat /proc/net/ip_vs_conn | awk '($8 == "NONE" || $8 == "ASSURED") && $10 == "sip"' |
 		while read -r _ _ _ _ _ d _ _ _ _ id; do echo "$id -> $(rs_name "$d")"; done | sort
-	plain=$(director cat /proc/net/ip_vs_conn | awk '$8 == "NONE" && NF == 9' | wc -l)
+	plain=$(director cat /proc/net/ip_vs_conn | awk '($8 == "NONE" || $8 == "ASSURED") && NF == 9' | wc -l)
 	echo "templates without Call-ID: $plain"
 	# Packets per real server: three per call, the plain pair on one.
 	director ipvsadm -Ln --stats | awk '$1 == "->" && $3 ~ /^[0-9]+$/ { print $2, $4 }'
