@@ -75,6 +75,9 @@ pub struct Cli {
     /// Generate shell completions (bash, zsh, fish, ...) on stdout
     #[arg(long = "completions", value_name = "SHELL")]
     pub completions: Option<clap_complete::Shell>,
+    /// Print the manual page (roff, for man -l -) on stdout
+    #[arg(long = "man")]
+    pub man: bool,
 
     /// TCP virtual service host[:port]
     #[arg(short = 't', long = "tcp-service", value_name = "SERVICE")]

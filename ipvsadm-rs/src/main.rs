@@ -63,6 +63,15 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if cli.man {
+        return match man_page(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ipvsadm-rs: cannot write the manual page: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(shell) = cli.completions {
         clap_complete::generate(
             shell,
@@ -83,6 +92,30 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The manual page: clap's rendering of the options (the `--help` text),
+/// then what ipvsadm's manual adds: exit status, files, see also.
+fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(Cli::command().version(env!("CARGO_PKG_VERSION")))
+        .section("8")
+        .manual("System Manager's Manual")
+        .render(out)?;
+    out.write_all(
+        br#".SH "EXIT STATUS"
+0 on success; 1 when the kernel refuses a request (the message gives its
+reason, with the kernel's extended acknowledgement text when there is
+one); 2 on a usage error. \fB\-R\fR names the line of the first error.
+.SH FILES
+.TP
+/proc/net/ip_vs_conn
+the connections \fB\-Lc\fR lists (everything else comes over generic
+netlink, family IPVS).
+.SH "SEE ALSO"
+ipvsadm(8), ipvsadm\-save(8), ipvsadm\-restore(8); Documentation/ipvsadm\-rs.rst
+(the \fB\-\-json\fR schema).
+"#,
+    )
 }
 
 fn format_of(cli: &Cli) -> Format {
@@ -347,4 +380,46 @@ pub fn read_table(ipvs: &mut Ipvs) -> Result<(Info, Vec<Service>), Error> {
 fn read_conns() -> std::io::Result<Vec<Conn>> {
     let text = std::fs::read_to_string("/proc/net/ip_vs_conn")?;
     Ok(text.lines().skip(1).filter_map(Conn::parse).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn man_page_documents_every_option() {
+        let mut page = Vec::new();
+        man_page(&mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.starts_with(".ie"), "roff preamble");
+        assert!(page.contains(".TH ipvsadm-rs 8"));
+        for section in [
+            "NAME",
+            "SYNOPSIS",
+            "OPTIONS",
+            "\"EXIT STATUS\"",
+            "\"SEE ALSO\"",
+        ] {
+            assert!(page.contains(&format!(".SH {section}")), "{section}");
+        }
+        let cmd = Cli::command();
+        for arg in cmd.get_arguments() {
+            // roff escapes the dashes.
+            if let Some(long) = arg.get_long() {
+                let roff = format!("\\fB\\-\\-{}\\fR", long.replace('-', "\\-"));
+                assert!(page.contains(&roff), "--{long} missing");
+            }
+            if let Some(short) = arg.get_short() {
+                assert!(
+                    page.contains(&format!("\\fB\\-{short}")),
+                    "-{short} missing"
+                );
+            }
+            assert!(
+                arg.get_help().is_some(),
+                "{} has no help text",
+                arg.get_id()
+            );
+        }
+    }
 }
