@@ -129,6 +129,8 @@ struct in6_addr;
 int ipvs_rs_route6(struct net *net, struct sk_buff *skb,
 		   const struct in6_addr *daddr, bool known_nh);
 void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb);
+int ipvs_rs_push_ip6ip6(struct sk_buff *skb, const struct in6_addr *daddr,
+			struct in6_addr *saddr);
 int ipvs_rs_defrag_ipv6_enable(struct net *net);
 void ipvs_rs_defrag_ipv6_disable(struct net *net);
 

@@ -303,6 +303,9 @@ pub(crate) struct DestShared {
     pub(crate) weight: core::sync::atomic::AtomicI32,
     /// Routes to it (IPv4).
     pub(crate) route: RouteCache,
+    /// The real server's address family (a tunnel's may differ from its
+    /// service's).
+    pub(crate) af: u16,
 }
 
 /// A real server.
@@ -348,7 +351,10 @@ impl Dest {
             tun_port: [0; 2],
             tun_flags: 0,
             last_weight: 0,
-            shared: share(DestShared::default())?,
+            shared: share(DestShared {
+                af: k.af,
+                ..DestShared::default()
+            })?,
         };
         d.shared.available.store(true, Ordering::Relaxed);
         d.set(p);

@@ -613,6 +613,8 @@ static int ipvs_rs_output(struct net *net, struct sock *sk,
 void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf)
 {
 	skb->ipvs_property = 1;
+	/* The MTU was checked (xmit::fits): fragment rather than complain. */
+	skb->ignore_df = 1;
 	skb_forward_csum(skb);
 	skb->dev = skb_dst(skb)->dev;
 	NF_HOOK(pf, NF_INET_LOCAL_OUT, net, NULL, skb, NULL,
@@ -739,6 +741,36 @@ int ipvs_rs_route6(struct net *net, struct sk_buff *skb,
 void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb)
 {
 	icmpv6_send(skb, ICMPV6_DEST_UNREACH, ICMPV6_PORT_UNREACH, 0);
+}
+
+/*
+ * Picks the source address for a tunnel to daddr on the attached route,
+ * makes room for an outer IPv6 header and points the network header at it;
+ * the caller fills it in. Returns 0 or -errno (skb untouched).
+ */
+int ipvs_rs_push_ip6ip6(struct sk_buff *skb, const struct in6_addr *daddr,
+			struct in6_addr *saddr)
+{
+	struct dst_entry *dst = skb_dst(skb);
+	int err;
+
+	if (!dst || !dst->dev)
+		return -ENETUNREACH;
+	if (ipv6_dev_get_saddr(dev_net(dst->dev), dst->dev, daddr, 0, saddr))
+		return -EADDRNOTAVAIL;
+	err = skb_cow_head(skb, LL_RESERVED_SPACE(dst->dev) +
+			   sizeof(struct ipv6hdr));
+	if (err)
+		return err;
+	err = iptunnel_handle_offloads(skb, SKB_GSO_IPXIP6);
+	if (err)
+		return err;
+	skb->transport_header = skb->network_header;
+	skb_push(skb, sizeof(struct ipv6hdr));
+	skb_reset_network_header(skb);
+	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+	skb->protocol = htons(ETH_P_IPV6);
+	return 0;
 }
 
 int ipvs_rs_defrag_ipv6_enable(struct net *net)

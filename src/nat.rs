@@ -361,6 +361,32 @@ pub(crate) fn ipip_header(
     Some(h)
 }
 
+/// `IPPROTO_IPV6`: IPv6 in IPv6.
+const IPV6_IN_IP: u8 = 41;
+
+/// The outer IPv6 header of an IPv6-in-IPv6 tunnel around the packet
+/// whose first bytes are `inner` (`inner_len` bytes in all): its traffic
+/// class and hop limit carry over, the flow label does not (as in
+/// stock's `ip_vs_tunnel_xmit_v6`).
+pub(crate) fn ip6ip6_header(
+    inner: &[u8; 8],
+    inner_len: usize,
+    saddr: &[u8; 16],
+    daddr: &[u8; 16],
+) -> Option<[u8; IPV6_HDRLEN]> {
+    let payload = u16::try_from(inner_len).ok()?;
+    let mut h = [0u8; IPV6_HDRLEN];
+    // Version 6 and the traffic class, which straddles the first bytes.
+    h[0] = 0x60 | (inner[0] & 0x0f);
+    h[1] = inner[1] & 0xf0;
+    put16(&mut h, 4, payload);
+    h[6] = IPV6_IN_IP;
+    h[7] = inner[7];
+    h[8..24].copy_from_slice(saddr);
+    h[24..40].copy_from_slice(daddr);
+    Some(h)
+}
+
 /// Computes and stores the IPv4 header checksum of `hdr`.
 pub(crate) fn set_ipv4_checksum(hdr: &mut [u8]) {
     let ihl = usize::from(hdr[0] & 0x0f) * 4;
@@ -718,6 +744,28 @@ mod tests {
         assert!(icmp4_error(&echo).is_none());
         let short = &icmp_unreachable()[..50];
         assert!(icmp4_error(short).is_none());
+    }
+
+    #[test]
+    fn ip6ip6_header_wraps_the_packet() {
+        let (p, _) = packet6(UDP, None);
+        let mut inner: [u8; 8] = p[..8].try_into().unwrap();
+        // Traffic class 0xb8 (EF), flow label 0x12345.
+        inner[0] = 0x6b;
+        inner[1] = 0x81;
+        inner[2] = 0x23;
+        inner[3] = 0x45;
+        let h = ip6ip6_header(&inner, p.len(), &VIP6, &RS6).unwrap();
+        assert_eq!(h[0] >> 4, 6);
+        assert_eq!((h[0] & 0x0f) << 4 | h[1] >> 4, 0xb8, "traffic class");
+        assert_eq!((h[1] & 0x0f, h[2], h[3]), (0, 0, 0), "no flow label");
+        assert_eq!(usize::from(get16(&h, 4)), p.len());
+        assert_eq!((h[6], h[7]), (41, 64));
+        assert_eq!((&h[8..24], &h[24..40]), (&VIP6[..], &RS6[..]));
+        let mut whole = h.to_vec();
+        whole.extend_from_slice(&p);
+        assert_eq!(ipv6_upper_layer(&whole), Some((41, 40)));
+        assert!(ip6ip6_header(&inner, 70000, &VIP6, &RS6).is_none());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 
 //! Forwarding a client's packet to its real server (`ip_vs_xmit.c`): NAT
 //! rewrites the destination, direct routing only re-routes, the tunnel
-//! wraps the packet in an outer IPv4 header. Replies of NAT connections
-//! are rewritten back in [`nat_reply`].
+//! wraps the packet in an outer IPv4 (IPIP) or IPv6 header. Replies of
+//! NAT connections are rewritten back in [`nat_reply`].
 
 use crate::config::{Addr, AF_INET, AF_INET6};
 use crate::conn::Conn;
@@ -12,7 +12,7 @@ use crate::kapi::netfilter::Verdict;
 use crate::kapi::skb::{Csum, Packet, Route};
 use crate::nat::{self, End};
 use crate::netns::IpvsNet;
-use crate::packet::{Ipv4Header, IPV4_HDRLEN};
+use crate::packet::{Ipv4Header, IPV4_HDRLEN, IPV6_HDRLEN};
 use crate::params::Sysctl;
 use crate::uapi::conn_flags;
 
@@ -84,10 +84,12 @@ fn forward(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) ->
     match cp.fwd() {
         conn_flags::MASQ => nat_request(pkt, net, cp, hdr),
         conn_flags::DROUTE => route_and_send(pkt, net, hdr, cp, true, mtu_check),
+        // Across families (IPv4 in IPv6 and back) is not built
+        // (documented): the real server has the service's family there.
+        conn_flags::TUNNEL if cp.dest.af != hdr.af() => Verdict::Drop,
         conn_flags::TUNNEL => match hdr {
             Hdr::V4(iph) => tunnel(pkt, net, cp, iph, mtu_check),
-            // No IPv6 tunnels yet (documented).
-            Hdr::V6 { .. } => Verdict::Drop,
+            Hdr::V6 { .. } => tunnel6(pkt, net, cp, hdr, mtu_check),
         },
         // The real server is this host, or the packet bypasses IPVS.
         _ => Verdict::Accept,
@@ -248,6 +250,33 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header, mtu_check: bo
         return Verdict::Drop;
     }
     pkt.send4(net)
+}
+
+/// IPv6-in-IPv6 tunnel (`ip_vs_tunnel_xmit_v6`).
+fn tunnel6(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> Verdict {
+    match pkt.route6(net, &cp.daddr, false) {
+        Ok(Route::Remote) => {}
+        Ok(Route::Local) => {
+            pkt.set_ipvs_property();
+            return Verdict::Accept;
+        }
+        Err(_) => return Verdict::Drop,
+    }
+    if mtu_check && !fits(&pkt, net, hdr, IPV6_HDRLEN as u32) {
+        return Verdict::Drop;
+    }
+    let (Some(inner), inner_len) = (pkt.read::<8>(0), pkt.len() as usize) else {
+        return Verdict::Drop;
+    };
+    let Ok(saddr) = pkt.push_ip6ip6(&cp.daddr) else {
+        return Verdict::Drop;
+    };
+    let outer = nat::ip6ip6_header(&inner, inner_len, &saddr, &cp.daddr);
+    let written = outer.and_then(|o| pkt.with_header_mut(IPV6_HDRLEN, |b| b.copy_from_slice(&o)));
+    if written.is_none() {
+        return Verdict::Drop;
+    }
+    pkt.send6(net)
 }
 
 /// Readdresses a whole ICMP error (`nat::icmp4_nat`, `nat::icmp6_nat`);

@@ -14,6 +14,7 @@ configure() {
 	$rs -A -u 10.0.0.1:53 -s wlc -p 300 -M 255.255.255.0 || return 1
 	$rs -a -u 10.0.0.1:53 -r 192.168.0.2 -i -w 2 || return 1
 	$rs -A -u 10.0.0.5:5060 -s sed -o || return 1
+	$rs -A -u 10.0.0.6:5060 -s rr -p 120 --pe sip || return 1
 	$rs -A -f 7 -s wrr -p || return 1
 	$rs -a -f 7 -r 192.168.0.4:0 -i --tun-type gue --tun-port 6080 --tun-csum || return 1
 	$rs -A -f 8 -6 -s lc -p 60 -M 64 || return 1
@@ -35,6 +36,7 @@ listings=(
 	"-Ln" "-L" "-Ln --stats" "-Ln --rate" "-Ln --thresholds" "-Ln --persistent-conn"
 	"-Ln --stats --exact" "-Ln --tun-info" "-Ln --nosort" "-Sn" "-S" "-L --timeout"
 	"-L --daemon" "-Ln -t 10.0.0.1:80" "-Ln -f 7 --thresholds" "-Ln -u 10.0.0.1:53 --stats"
+	"-Lnc" "-l -n" "-Ln --sort" "-Lcn --exact"
 )
 
 # Stock's half only with IPVS_RS_STOCK=1 (the default outside CI, which
@@ -51,6 +53,28 @@ for mod in $mods; do
 	done
 	echo "$mod: ${#listings[@]} listings identical"
 
+	# Sync daemons: stock runs them and both tools list them alike;
+	# ipvs_rs has none yet and says so in one line.
+	if [ $mod = ip_vs ]; then
+		ip link add ipvs-sync type dummy && ip addr add 10.99.0.1/24 dev ipvs-sync &&
+			ip link set ipvs-sync multicast on up || fail "dummy sync interface"
+		$rs --start-daemon master --mcast-interface ipvs-sync --syncid 5 ||
+			fail "$mod: --start-daemon master"
+		$rs --start-daemon backup --mcast-interface ipvs-sync --syncid 6 \
+			--mcast-group 224.0.0.82 --mcast-port 8850 --mcast-ttl 2 --sync-maxlen 1400 ||
+			fail "$mod: --start-daemon backup"
+		diff -u <(ipvsadm -L --daemon) <($rs -L --daemon) || fail "$mod: -L --daemon differs"
+		echo "$mod: daemons: $($rs -L --daemon | tr '\n' ';')"
+		$rs --stop-daemon master && $rs --stop-daemon backup || fail "$mod: --stop-daemon"
+		expect_eq "$mod: daemons after stopping them" "" "$($rs -L --daemon)"
+		ip link del ipvs-sync
+	else
+		out=$($rs --start-daemon master --mcast-interface lo 2>&1)
+		expect_eq "$mod: --start-daemon exit status" 1 "$?"
+		[ "$(echo "$out" | wc -l)" = 1 ] || fail "$mod: --start-daemon error is not one line: $out"
+		echo "$mod: --start-daemon -> $out"
+	fi
+
 	# -S / -R round trip, through ipvsadm's own -R too.
 	saved=$(ipvsadm -Sn)
 	$rs -C && $rs -R <<<"$saved" || fail "$mod: ipvsadm-rs -R of ipvsadm -Sn"
@@ -63,7 +87,7 @@ for mod in $mods; do
 	json=$($rs -Ln --json) || fail "$mod: --json"
 	$rs -C && $rs -R --json <<<"$json" || fail "$mod: -R --json"
 	expect_eq "$mod: --json after -R --json" "$json" "$($rs -Ln --json)"
-	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert len(d["services"]) == 7, len(d["services"])' "$json" ||
+	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert len(d["services"]) == 8, len(d["services"])' "$json" ||
 		fail "$mod: JSON document"
 
 	# A failing -R (line 3 names a missing service) leaves the table alone.

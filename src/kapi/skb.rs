@@ -231,6 +231,23 @@ impl SkBuff {
         to_result(unsafe { bindings::ipvs_rs_push_ipip(self.as_ptr()) })
     }
 
+    /// Makes room for an outer IPv6 header in front of the routed packet
+    /// and moves the network header there (the caller writes it); returns
+    /// the source address the route gives for `daddr`.
+    pub(crate) fn push_ip6ip6(&self, daddr: &[u8; 16]) -> Result<[u8; 16]> {
+        let mut saddr = [0u8; 16];
+        // SAFETY: routed live skb owned by the caller; 16 readable and 16
+        // writable bytes (`struct in6_addr` is plain bytes).
+        to_result(unsafe {
+            bindings::ipvs_rs_push_ip6ip6(
+                self.as_ptr(),
+                daddr.as_ptr().cast(),
+                saddr.as_mut_ptr().cast(),
+            )
+        })?;
+        Ok(saddr)
+    }
+
     /// Picks the IPv4 identification of a header just written.
     pub(crate) fn select_ident(&self, net: &Net) {
         // SAFETY: live skb with an IPv4 header at its network header.
