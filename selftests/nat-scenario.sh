@@ -152,10 +152,11 @@ scenario() {
 	director ipvsadm --set 900 120 20
 	udp_from 40010 >/dev/null
 	director ipvsadm -Lnc | grep -q ":40010 " || fail "flow from port 40010 not listed ($module)"
-	sleep 25
-	n=$(director ipvsadm -Lnc | grep -c ":40010 ")
-	echo "udp flow listed after its 20 s timeout: $n"
-	[ "$n" = 0 ] || fail "UDP connection outlived its timeout ($module)"
+	# (Timers of that length fire up to a few seconds late, by design.)
+	sleep 30
+	left=$(director ipvsadm -Lnc | grep ":40010 ")
+	echo "udp flow listed after its 20 s timeout: $(echo -n "$left" | grep -c .)"
+	[ -z "$left" ] || fail "UDP connection outlived its timeout ($module): $left"
 
 	# One-packet scheduling: datagrams of one socket spread, and leave no
 	# connection behind. (Replies are not translated back, on stock
