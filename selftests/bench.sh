@@ -231,12 +231,10 @@ if want perf; then
 fi
 echo "# ${SECONDS} s into the VM run, after perf"
 
-# Control plane: restore services with ten real servers each (1000
-# services by default: under TCG stock's ipvsadm spends about 10 ms a
-# line, so 10k services and 100k real servers take it over 15 minutes
-# per module; IPVS_RS_BENCH_SERVICES=10000 runs that size).
+# Control plane: restore services with ten real servers each (10k
+# services and 100k real servers by default; IPVS_RS_BENCH_SERVICES).
 if want restore; then
-	services=${IPVS_RS_BENCH_SERVICES:-1000}
+	services=${IPVS_RS_BENCH_SERVICES:-10000}
 	# One awk process: a subshell per service costs minutes in the guest.
 	gen() {
 		awk -v n="$services" 'BEGIN {
