@@ -77,18 +77,19 @@ struct Template {
 
 impl Template {
     /// The template of `client` talking to `vaddr:vport` of `svc`
-    /// (`ip_vs_conn_fill_param_persist`); the packet `pkt` may carry the
-    /// SIP Call-ID that keys it too.
+    /// (`ip_vs_conn_fill_param_persist`). A `--pe sip` service keys it by
+    /// the packet's SIP Call-ID too; without one there is none (stock's
+    /// `ip_vs_sip_fill_param` fails, and the packet starts nothing).
     fn new(
         svc: &Service,
         pkt: (&Packet<'_>, &Parsed),
         client: &Addr,
         vaddr: &Addr,
         vport: [u8; 2],
-    ) -> Self {
+    ) -> Option<Self> {
         let protocol = pkt.1.protocol;
         let call_id = if svc.pe_sip() {
-            sip_call_id(pkt.0, pkt.1)
+            Some(sip_call_id(pkt.0, pkt.1)?)
         } else {
             None
         };
@@ -99,14 +100,14 @@ impl Template {
                 (protocol, *vaddr, if port == vport { port } else { [0, 0] })
             }
         };
-        Self {
+        Some(Self {
             af,
             protocol,
             cnet: client_net(af, client, svc.netmask),
             vaddr,
             vport,
             call_id,
-        }
+        })
     }
 
     /// The live template, if usable (`ip_vs_check_template`).
@@ -148,8 +149,7 @@ impl Template {
     }
 }
 
-/// The Call-ID of a UDP packet's SIP message (`ip_vs_sip_fill_param`);
-/// `None` falls back to plain persistence.
+/// The Call-ID of a UDP packet's SIP message (`ip_vs_sip_fill_param`).
 fn sip_call_id(pkt: &Packet<'_>, p: &Parsed) -> Option<KVec<u8>> {
     const UDP_HDRLEN: usize = 8;
     if p.protocol != UDP {
@@ -249,7 +249,8 @@ pub(crate) fn schedule(
     }
     let mut control = None;
     let pick = if svc.persistent() {
-        let t = Template::new(svc, (pkt, p), &p.saddr, &p.daddr, p.dport);
+        // No ICMP error for a SIP packet without Call-ID, as stock.
+        let t = Template::new(svc, (pkt, p), &p.saddr, &p.daddr, p.dport).ok_or(Verdict::Drop)?;
         let existing = t.find(ipvs).and_then(|tmpl| {
             let d = svc.dest(af, &tmpl.daddr, tmpl.dport)?;
             Some((Pick::of(d), tmpl))
@@ -327,7 +328,7 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
     };
     let mut control = None;
     if svc.persistent() {
-        let t = Template::new(svc, (pkt, p), &p.daddr, &vaddr, vport);
+        let t = Template::new(svc, (pkt, p), &p.daddr, &vaddr, vport)?;
         let tmpl = match t.find(ipvs) {
             Some(tmpl) if Shared::ptr_eq(&tmpl.dest, &pick.dest) => tmpl,
             _ => t.create(ipvs, svc, &pick).ok()?,
