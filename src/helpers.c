@@ -622,23 +622,35 @@ void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf)
 }
 
 /*
+ * Makes room for an outer header of hlen bytes (GSO type gso) in front of
+ * the routed skb and points the network header at it. Returns 0 or -errno
+ * (skb untouched).
+ */
+static int ipvs_rs_push_outer(struct sk_buff *skb, unsigned int hlen, int gso)
+{
+	int err = skb_cow_head(skb, LL_RESERVED_SPACE(skb_dst(skb)->dev) + hlen);
+
+	if (err)
+		return err;
+	err = iptunnel_handle_offloads(skb, gso);
+	if (err)
+		return err;
+	skb->transport_header = skb->network_header;
+	skb_push(skb, hlen);
+	skb_reset_network_header(skb);
+	return 0;
+}
+
+/*
  * Makes room for an outer IPv4 header and points the network header at
  * it; the caller fills it in. Returns 0 or -errno (skb untouched).
  */
 int ipvs_rs_push_ipip(struct sk_buff *skb)
 {
-	unsigned int room = LL_RESERVED_SPACE(skb_dst(skb)->dev) +
-			    sizeof(struct iphdr);
-	int err = skb_cow_head(skb, room);
+	int err = ipvs_rs_push_outer(skb, sizeof(struct iphdr), SKB_GSO_IPXIP4);
 
 	if (err)
 		return err;
-	err = iptunnel_handle_offloads(skb, SKB_GSO_IPXIP4);
-	if (err)
-		return err;
-	skb->transport_header = skb->network_header;
-	skb_push(skb, sizeof(struct iphdr));
-	skb_reset_network_header(skb);
 	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
 	skb->protocol = htons(ETH_P_IP);
 	return 0;
@@ -758,16 +770,9 @@ int ipvs_rs_push_ip6ip6(struct sk_buff *skb, const struct in6_addr *daddr,
 		return -ENETUNREACH;
 	if (ipv6_dev_get_saddr(dev_net(dst->dev), dst->dev, daddr, 0, saddr))
 		return -EADDRNOTAVAIL;
-	err = skb_cow_head(skb, LL_RESERVED_SPACE(dst->dev) +
-			   sizeof(struct ipv6hdr));
+	err = ipvs_rs_push_outer(skb, sizeof(struct ipv6hdr), SKB_GSO_IPXIP6);
 	if (err)
 		return err;
-	err = iptunnel_handle_offloads(skb, SKB_GSO_IPXIP6);
-	if (err)
-		return err;
-	skb->transport_header = skb->network_header;
-	skb_push(skb, sizeof(struct ipv6hdr));
-	skb_reset_network_header(skb);
 	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
 	skb->protocol = htons(ETH_P_IPV6);
 	return 0;
