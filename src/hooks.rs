@@ -308,7 +308,12 @@ impl Hook for Reply {
         let mut seen = inspect(&pkt, state.family);
         if let Some(Seen::Fragment) = seen {
             // Passing through: nobody reassembled it (stock:
-            // `ip_vs_gather_frags`).
+            // `ip_vs_gather_frags`). Not in a namespace where no reply
+            // can be ours (stock: no services, `ipvs->enable`).
+            let may_start = ipvs.sysctl(Sysctl::ConnOut) != 0 || ipvs.has_sip_services();
+            if ipvs.conns.count() == 0 && !may_start {
+                return Verdict::Accept;
+            }
             pkt = match pkt.gather_frags(state) {
                 Ok(whole) => whole,
                 Err(v) => return v,
