@@ -108,11 +108,12 @@ fn inspect(pkt: &Packet<'_>, family: Family) -> Option<Seen> {
         _ => return None,
     }
     let l4 = hdr.len();
-    let ports = pkt.read::<4>(l4)?;
-    let tcp_flags = if protocol == TCP {
-        Some(Flags::from_byte(pkt.read::<14>(l4)?[13]))
+    // One read for TCP: the ports and the flags byte.
+    let (ports, tcp_flags) = if protocol == TCP {
+        let h = pkt.read::<14>(l4)?;
+        ([h[0], h[1], h[2], h[3]], Some(Flags::from_byte(h[13])))
     } else {
-        None
+        (pkt.read::<4>(l4)?, None)
     };
     let sctp_event = if protocol == SCTP {
         Some(sctp_event(pkt, l4)?)

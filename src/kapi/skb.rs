@@ -276,11 +276,11 @@ impl<'a> Packet<'a> {
     /// dropped).
     pub(crate) fn gather_frags(self, state: &HookState<'_>) -> core::result::Result<Self, Verdict> {
         let hook = crate::kapi::netfilter::hooknum(state.point);
+        let (net, skb) = (state.net.as_ptr(), self.0.as_ptr());
         // SAFETY: the hook owns the live IPv4 skb; on failure it is queued
         // or freed, and `Stolen` tells netfilter it is gone. On success it
         // is still the hook's, now the whole datagram.
-        let err =
-            unsafe { bindings::ipvs_rs_ip_gather_frags(state.net.as_ptr(), self.0.as_ptr(), hook) };
+        let err = unsafe { bindings::ipvs_rs_ip_gather_frags(net, skb, hook) };
         if err == 0 {
             Ok(self)
         } else {
