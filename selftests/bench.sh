@@ -28,6 +28,12 @@ way() {
 	# Stock's services hold ip_vs.ko: flush the director's first.
 	director ipvsadm -C 2>/dev/null
 	unload_all >/dev/null 2>&1
+	# Each way starts without the director's earlier conntrack entries:
+	# plain forwarding's c:port -> r1:80 entries (TIME_WAIT, 2 minutes)
+	# hold the reply tuples that NAT to r1:80 gives the same client ports
+	# next, and every such SYN would be dropped at confirmation
+	# (insert_failed), on stock and ipvs_rs alike.
+	director conntrack -F >/dev/null 2>&1
 	case $1 in
 	plain) return 0 ;;
 	stock) modprobe ip_vs && modprobe ip_vs_rr ;;
