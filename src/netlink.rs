@@ -34,8 +34,10 @@ static POLICY: Policy<ATTRS> = Policy::new([
 ]);
 
 const fn op(c: u8, doit: bool, dump: bool) -> Op {
-    // Stock IPVS requires CAP_NET_ADMIN for every command, reads included.
-    Op::new::<IpvsFamily>(c, doit, dump, Permission::Admin)
+    // CAP_NET_ADMIN for every command, reads included, as stock; but in
+    // the namespace's own user namespace (stock: the initial one), so a
+    // container's root configures its own network namespace.
+    Op::new::<IpvsFamily>(c, doit, dump, Permission::NetnsAdmin)
 }
 
 static OPS: Ops<16> = Ops::new([

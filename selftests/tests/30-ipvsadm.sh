@@ -18,6 +18,26 @@ got=$(ipvsadm -Ln | head -1)
 expect_eq "size with conn_tab_bits=10" "IP Virtual Server version 1.2.1 (size=1024)" "$got"
 rmmod ipvs_rs
 
+# Every command needs CAP_NET_ADMIN, reads included (as stock), in the
+# user namespace owning the network namespace (stock: the initial one).
+load_rs
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+err=$(nobody ipvsadm -A -t 10.9.9.9:80 -s rr 2>&1) && fail "nobody added a service"
+case $err in *"ermission denied"* | *"not permitted"*) ;; *) fail "nobody's add: '$err', not EPERM" ;; esac
+nobody ipvsadm -Ln >/dev/null 2>&1 && fail "nobody listed the services"
+# Root of a new user namespace, still in this network namespace: no.
+nobody unshare -Ur ipvsadm -A -t 10.9.9.9:80 -s rr 2>/dev/null &&
+	fail "a user namespace's root added a service to the initial netns"
+# Root of a new user namespace in its own network namespace: yes, there.
+got=$(nobody unshare -Urn sh -c 'ipvsadm -A -t 10.9.9.9:80 -s rr &&
+	ipvsadm -a -t 10.9.9.9:80 -r 10.9.9.10:80 -m && ipvsadm -Ln | tail -n +4 | sed "s/ *\$//"') ||
+	fail "a user namespace's root could not configure its own netns: $got"
+expect_eq "container's own table" "TCP  10.9.9.9:80 rr
+  -> 10.9.9.10:80                 Masq    1      0          0" "$got"
+got=$(ipvsadm -Ln | tail -n +4)
+expect_eq "initial netns untouched" "" "$got"
+rmmod ipvs_rs
+
 # The same header through stock ip_vs.ko, for comparison.
 if modprobe ip_vs 2>/dev/null; then
 	stock=$(ipvsadm -Ln) || fail "ipvsadm -Ln on stock"

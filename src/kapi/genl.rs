@@ -59,8 +59,9 @@ impl<const N: usize> Policy<N> {
 pub(crate) enum Permission {
     /// Anyone.
     Any,
-    /// CAP_NET_ADMIN in the initial user namespace (`GENL_ADMIN_PERM`).
-    Admin,
+    /// CAP_NET_ADMIN in the user namespace that owns the request's
+    /// network namespace (`GENL_UNS_ADMIN_PERM`).
+    NetnsAdmin,
 }
 
 /// One command of a family.
@@ -79,8 +80,8 @@ impl Op {
         if dump {
             op.dumpit = Some(dumpit_callback::<F>);
         }
-        if matches!(perm, Permission::Admin) {
-            op.flags = bindings::GENL_ADMIN_PERM as u8;
+        if matches!(perm, Permission::NetnsAdmin) {
+            op.flags = bindings::GENL_UNS_ADMIN_PERM as u8;
         }
         // As stock IPVS: commands parse their nested attributes themselves.
         op.validate = (bindings::genl_validate_flags_GENL_DONT_VALIDATE_STRICT
