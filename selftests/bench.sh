@@ -202,34 +202,40 @@ if want scale; then
 fi
 echo "# ${SECONDS} s into the VM run, after scale"
 
-# Profile: where the CPU goes while established UDP flows pass through
-# NAT, stock and ipvs_rs (perf, cpu-clock samples of the whole VM).
+# Profile: where the CPU goes while UDP passes through NAT (8 flows),
+# one-packet scheduling (1 socket) and direct routing (8 flows), on
+# stock and ipvs_rs (perf, cpu-clock samples of the whole VM).
 if want perf; then
 	if command -v perf >/dev/null && perf record -o /dev/null -e cpu-clock -a -- true 2>/dev/null; then
 		echo -1 >/proc/sys/kernel/perf_event_paranoid
 		echo 0 >/proc/sys/kernel/kptr_restrict
-		for w in stock rs; do
-			way $w
-			in_ns r1 "$TRAFFIC" sink 9000 6 >/dev/null &
-			sink=$!
-			sleep 1
-			in_ns c "$TRAFFIC" blast "$VIP:9000" 8 8 >/dev/null &
-			blast=$!
-			sleep 1
-			perf record -q -o /tmp/perf.$w -e cpu-clock -F 999 -a -- sleep 5 2>/dev/null
-			wait $sink $blast
-			perf report -i /tmp/perf.$w --stdio --no-children --sort dso,sym \
-				--kallsyms=/proc/kallsyms 2>/dev/null |
-				awk -v w=$w '/^ +[0-9.]+%/ {
-					pct = $1; sub(/%/, "", pct)
-					if ($4 ~ /halt|idle/) { idle += pct; next }
-					if (n < 30) { p[n] = pct; d[n] = $2; s[n] = $4; n++ }
-				}
-				END {
-					printf "# perf %s: idle %.1f%% of the samples; share of the busy rest:\n", w, idle
-					for (i = 0; i < n; i++)
-						printf "# perf %s %6.2f%% %-18s %s\n", w, p[i] * 100 / (100 - idle), d[i], s[i]
-				}'
+		for load in "nat 9000 8" "ops 9001 1" "dr 9002 8"; do
+			set -- $load
+			for w in stock rs; do
+				way $w
+				in_ns r1 "$TRAFFIC" sink "$2" 6 >/dev/null &
+				sink=$!
+				sleep 1
+				in_ns c "$TRAFFIC" blast "$VIP:$2" "$3" 8 >/dev/null &
+				blast=$!
+				sleep 1
+				perf record -q -o /tmp/perf.$w -e cpu-clock -F 999 -a -- sleep 5 2>/dev/null
+				wait $sink $blast
+				perf report -i /tmp/perf.$w --stdio --no-children --sort dso,sym \
+					--kallsyms=/proc/kallsyms 2>/dev/null |
+					awk -v w="$1 $w" '/^ +[0-9.]+%/ {
+						pct = $1; sub(/%/, "", pct)
+						if ($4 ~ /halt|idle/) { idle += pct; next }
+						if ($2 ~ /^\[ip_vs|^\[ipvs_rs/) mod += pct
+						if (n < 30) { p[n] = pct; d[n] = $2; s[n] = $4; n++ }
+					}
+					END {
+						printf "# perf %s: idle %.1f%% of the samples; share of the busy rest:\n", w, idle
+						printf "# perf %s: all of the IPVS module(s) %.2f%%\n", w, mod * 100 / (100 - idle)
+						for (i = 0; i < n; i++)
+							printf "# perf %s %6.2f%% %-18s %s\n", w, p[i] * 100 / (100 - idle), d[i], s[i]
+					}'
+			done
 		done
 	else
 		echo "# perf: not available in this kernel (no profile)"
