@@ -28,6 +28,9 @@ unload_all() {
 	return 0
 }
 
+# nobody [setpriv options] <command...>: runs it as user nobody, no groups.
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+
 load_rs() {
 	insmod "$IPVS_RS_KO" "$@" || fail "insmod ipvs_rs.ko $*"
 }
