@@ -28,6 +28,8 @@ pub mod sched;
 pub mod sctp;
 #[path = "../../src/sip.rs"]
 pub mod sip;
+#[path = "../../src/sync_msg.rs"]
+pub mod sync_msg;
 #[path = "../../src/state.rs"]
 pub mod state;
 #[path = "../../src/uapi.rs"]
