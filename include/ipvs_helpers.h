@@ -146,6 +146,35 @@ void ipvs_rs_ct_drop(struct net *net, u16 af, u8 protocol,
 		     const u8 *caddr, __be16 cport,
 		     const u8 *vaddr, __be16 vport);
 
+/* connection sync: kernel UDP sockets and kernel threads */
+struct socket;
+struct task_struct;
+int ipvs_rs_dev_info(struct net *net, const char *name, int *ifindex,
+		     unsigned int *mtu, __be32 *addr4);
+int ipvs_rs_udp_sock_create(struct net *net, u16 af, struct socket **res);
+void ipvs_rs_sock_release(struct socket *sock);
+int ipvs_rs_sock_mcast_sender(struct socket *sock, int ifindex, u8 ttl,
+			      int sndbuf);
+void ipvs_rs_sock_receiver(struct socket *sock, int ifindex, int rcvbuf);
+int ipvs_rs_sock_bind(struct socket *sock, u16 af, const u8 *addr,
+		      u16 port);
+int ipvs_rs_sock_connect(struct socket *sock, u16 af, const u8 *addr,
+			 u16 port);
+int ipvs_rs_sock_join(struct socket *sock, u16 af, const u8 *group,
+		      int ifindex);
+int ipvs_rs_sock_send(struct socket *sock, const void *buf, size_t len,
+		      u16 af, const u8 *addr, u16 port);
+int ipvs_rs_sock_recv(struct socket *sock, void *buf, size_t len);
+void ipvs_rs_sock_wait_readable(struct socket *sock);
+void ipvs_rs_sock_wait_writable(struct socket *sock);
+struct task_struct *ipvs_rs_kthread_run(int (*fn)(void *), void *data,
+					const char *name);
+int ipvs_rs_kthread_stop(struct task_struct *task);
+bool ipvs_rs_kthread_should_stop(void);
+void ipvs_rs_set_current_interruptible(void);
+void ipvs_rs_set_current_running(void);
+long ipvs_rs_schedule_timeout(long timeout);
+
 /* sysctl defaults */
 unsigned long ipvs_rs_possible_cpus(void);
 

@@ -22,10 +22,11 @@ use crate::kapi::{hlist, rcu};
 use crate::list::Shared;
 use crate::sctp::{Event, Sctp, SctpConn};
 use crate::state::{Dir, Flags, Tcp, TcpConn};
+use crate::sync_msg;
 use crate::uapi::conn_flags;
 use core::mem::offset_of;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::prelude::*;
 
 /// `IP_VS_CONN_F_HASHED`.
@@ -69,6 +70,9 @@ pub(crate) struct NewConn {
     pub(crate) control: Option<ConnRef>,
     /// A persistence engine's key (templates of `--pe sip`: the Call-ID).
     pub(crate) pe_data: Option<KVec<u8>>,
+    /// The packet's firewall mark (sync sends it, so that a backup finds
+    /// fwmark services).
+    pub(crate) fwmark: u32,
 }
 
 /// The packed protocol state: the state number, bit 8 `no_output`.
@@ -123,6 +127,15 @@ pub(crate) struct Conn {
     pub(crate) svc_stats: Shared<Counters>,
     /// The persistence engine's key of a template (the SIP Call-ID).
     pub(crate) pe_data: Option<KVec<u8>>,
+    /// The firewall mark of the packet that created it.
+    pub(crate) fwmark: u32,
+    /// Client packets seen, for sync (`in_pkts`).
+    in_pkts: AtomicI32,
+    /// Protocol state when last synced (`old_state`).
+    old_state: AtomicU8,
+    /// When a sync expects the backup's copy to expire, low two bits the
+    /// retries (`sync_endtime`).
+    sync_endtime: AtomicU64,
 }
 
 // SAFETY: the shared fields are atomics, or immutable after creation; the
@@ -243,6 +256,98 @@ impl Conn {
         if let Some(ctl) = unsafe { ctl.as_ref() } {
             ctl.state.fetch_or(TEMPLATE_ASSURED, Ordering::Relaxed);
         }
+    }
+
+    /// Whether a sync daemon created this connection.
+    pub(crate) fn synced(&self) -> bool {
+        self.flags() & sync_msg::flags::SYNC != 0
+    }
+
+    /// The protocol state number (templates: 1 once assured).
+    pub(crate) fn state_number(&self) -> u8 {
+        unpack(self.state.load(Ordering::Relaxed)).0
+    }
+
+    /// The template that controls this connection, if any.
+    pub(crate) fn control(&self) -> Option<&Conn> {
+        let ctl = self.control.load(Ordering::Acquire);
+        // SAFETY: `control` holds a counted reference to the template
+        // until `release_resources`, which runs only once nobody holds a
+        // reference to this connection; the result borrows `self`.
+        unsafe { ctl.as_ref() }
+    }
+
+    /// Counts a client packet for sync; returns the new count.
+    pub(crate) fn count_in_pkt(&self) -> i32 {
+        self.in_pkts.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+    }
+
+    /// Whether sync sends this connection now (`ip_vs_sync_conn_needed`),
+    /// after `pkts` client packets, at `now` jiffies.
+    pub(crate) fn sync_needed(&self, k: &sync_msg::Knobs, pkts: i32, now: u64) -> bool {
+        let state = self.state_number();
+        let view = sync_msg::ConnView {
+            template: self.is_template(),
+            in_persistence: self.control().is_some_and(|c| c.is_template()),
+            protocol: self.protocol,
+            state,
+            old_state: self.old_state.load(Ordering::Relaxed),
+            timeout: u64::from(self.timeout.load(Ordering::Relaxed)),
+        };
+        let orig = self.sync_endtime.load(Ordering::Relaxed);
+        let Some((force, n)) = sync_msg::needed(k, &view, pkts, orig, now) else {
+            return false;
+        };
+        self.old_state.store(state, Ordering::Relaxed);
+        let swapped = self
+            .sync_endtime
+            .compare_exchange(orig, n, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+        swapped || force
+    }
+
+    /// The connection as a sync message carries it.
+    pub(crate) fn sync_entry(&self, hz: u32) -> sync_msg::SyncConn<'_> {
+        let (state, no_output) = unpack(self.state.load(Ordering::Relaxed));
+        let mut flags = self.flags() & 0xffff & !(HASHED | NOOUTPUT);
+        if no_output {
+            flags |= NOOUTPUT;
+        }
+        if !self.is_template() && !self.is_active(state) {
+            flags |= sync_msg::flags::INACTIVE;
+        }
+        let pe_data = self.pe_data.as_deref();
+        sync_msg::SyncConn {
+            af: self.af,
+            protocol: self.protocol,
+            flags,
+            state: u16::from(state),
+            cport: self.cport,
+            vport: self.vport,
+            dport: self.dport,
+            fwmark: self.fwmark,
+            timeout: self.timeout.load(Ordering::Relaxed) / hz.max(1),
+            caddr: self.caddr,
+            vaddr: self.vaddr,
+            daddr: self.daddr,
+            seq: None,
+            pe_data,
+            pe_name: pe_data.map(|_| &b"sip"[..]),
+        }
+    }
+
+    /// Takes what a sync message says of this connection: its state (the
+    /// real server's active and inactive counts follow) and packet count.
+    pub(crate) fn sync_update(&self, state: u8, in_pkts: i32) {
+        if self.is_template() {
+            let v = if state != 0 { TEMPLATE_ASSURED } else { 0 };
+            self.state.store(v, Ordering::Relaxed);
+        } else {
+            let active = self.is_active(state);
+            self.transition(|(_, no_output)| ((state, no_output), active));
+        }
+        self.old_state.store(state, Ordering::Relaxed);
+        self.in_pkts.store(in_pkts, Ordering::Relaxed);
     }
 
     /// Whether the protocol state counts as active on the real server.
@@ -706,6 +811,10 @@ impl ConnTable {
                 dest: n.dest,
                 svc_stats: n.svc_stats,
                 pe_data: n.pe_data,
+                fwmark: n.fwmark,
+                in_pkts: AtomicI32::new(0),
+                old_state: AtomicU8::new(0),
+                sync_endtime: AtomicU64::new(0),
             },
             GFP_ATOMIC,
         )?;

@@ -36,6 +36,13 @@
 #include <net/sctp/checksum.h>
 #include <net/gso.h>
 #include <net/netfilter/ipv6/nf_defrag_ipv6.h>
+#include <linux/igmp.h>
+#include <linux/in6.h>
+#include <linux/kthread.h>
+#include <linux/net.h>
+#include <linux/udp.h>
+#include <net/ipv6.h>
+#include <net/udp.h>
 
 #include "ipvs_helpers.h"
 
@@ -788,3 +795,233 @@ void ipvs_rs_defrag_ipv6_disable(struct net *net)
 	nf_defrag_ipv6_disable(net);
 }
 #endif
+
+/*
+ * Connection sync: the sockets and threads of the sync daemons. The
+ * socket set-up does what stock's make_send_sock / make_receive_sock do.
+ */
+int ipvs_rs_dev_info(struct net *net, const char *name, int *ifindex,
+		     unsigned int *mtu, __be32 *addr4)
+{
+	struct net_device *dev = dev_get_by_name(net, name);
+
+	if (!dev)
+		return -ENODEV;
+	*ifindex = dev->ifindex;
+	*mtu = READ_ONCE(dev->mtu);
+	*addr4 = inet_select_addr(dev, 0, RT_SCOPE_UNIVERSE);
+	dev_put(dev);
+	return 0;
+}
+
+int ipvs_rs_udp_sock_create(struct net *net, u16 af, struct socket **res)
+{
+	return sock_create_kern(net, af, SOCK_DGRAM, IPPROTO_UDP, res);
+}
+
+void ipvs_rs_sock_release(struct socket *sock)
+{
+	sock_release(sock);
+}
+
+static void sock_size(struct sock *sk, bool snd, int val)
+{
+	lock_sock(sk);
+	if (snd) {
+		val = clamp_t(int, val, (SOCK_MIN_SNDBUF + 1) / 2,
+			      READ_ONCE(sysctl_wmem_max));
+		WRITE_ONCE(sk->sk_sndbuf, val * 2);
+		sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
+	} else {
+		val = clamp_t(int, val, (SOCK_MIN_RCVBUF + 1) / 2,
+			      READ_ONCE(sysctl_rmem_max));
+		WRITE_ONCE(sk->sk_rcvbuf, val * 2);
+		sk->sk_userlocks |= SOCK_RCVBUF_LOCK;
+	}
+	release_sock(sk);
+}
+
+/* Outgoing multicast on @ifindex, no loopback, @ttl, fragmentation
+ * allowed, and with @sndbuf > 0 that send buffer. */
+int ipvs_rs_sock_mcast_sender(struct socket *sock, int ifindex, u8 ttl,
+			      int sndbuf)
+{
+	struct sock *sk = sock->sk;
+	struct inet_sock *inet = inet_sk(sk);
+
+	if (sk->sk_bound_dev_if && ifindex != sk->sk_bound_dev_if)
+		return -EINVAL;
+	inet_assign_bit(MC_LOOP, sk, 0);
+	lock_sock(sk);
+	inet->mc_index = ifindex;
+	WRITE_ONCE(inet->mc_ttl, ttl);
+	WRITE_ONCE(inet->pmtudisc, IP_PMTUDISC_DONT);
+	if (sk->sk_family == AF_INET6) {
+		struct ipv6_pinfo *np = inet6_sk(sk);
+
+		inet6_assign_bit(MC6_LOOP, sk, 0);
+		WRITE_ONCE(np->mcast_oif, ifindex);
+		WRITE_ONCE(np->mcast_hops, ttl);
+		WRITE_ONCE(np->pmtudisc, IP_PMTUDISC_DONT);
+	}
+	release_sock(sk);
+	if (sndbuf > 0)
+		sock_size(sk, true, sndbuf);
+	return 0;
+}
+
+/* Address reuse (REUSEADDR), bound to @ifindex, @rcvbuf > 0 set. */
+void ipvs_rs_sock_receiver(struct socket *sock, int ifindex, int rcvbuf)
+{
+	struct sock *sk = sock->sk;
+
+	sk->sk_reuse = SK_CAN_REUSE;
+	if (rcvbuf > 0)
+		sock_size(sk, false, rcvbuf);
+	sk->sk_bound_dev_if = ifindex;
+}
+
+static int sockaddr_of(struct sockaddr_storage *ss, u16 af, const u8 *addr,
+		       u16 port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (af == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, addr, 16);
+		return sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, addr, 4);
+		return sizeof(*sin);
+	}
+}
+
+int ipvs_rs_sock_bind(struct socket *sock, u16 af, const u8 *addr, u16 port)
+{
+	struct sockaddr_storage ss;
+	int len = sockaddr_of(&ss, af, addr, port);
+
+	return kernel_bind(sock, (struct sockaddr *)&ss, len);
+}
+
+int ipvs_rs_sock_connect(struct socket *sock, u16 af, const u8 *addr,
+			 u16 port)
+{
+	struct sockaddr_storage ss;
+	int len = sockaddr_of(&ss, af, addr, port);
+
+	return kernel_connect(sock, (struct sockaddr *)&ss, len, 0);
+}
+
+int ipvs_rs_sock_join(struct socket *sock, u16 af, const u8 *group,
+		      int ifindex)
+{
+	struct sock *sk = sock->sk;
+	int ret;
+
+	if (sk->sk_bound_dev_if && ifindex != sk->sk_bound_dev_if)
+		return -EINVAL;
+	rtnl_lock();
+	lock_sock(sk);
+	if (af == AF_INET6) {
+		ret = ipv6_sock_mc_join(sk, ifindex, (const struct in6_addr *)group);
+	} else {
+		struct ip_mreqn mreq = { .imr_ifindex = ifindex };
+
+		memcpy(&mreq.imr_multiaddr, group, 4);
+		ret = ip_mc_join_group(sk, &mreq);
+	}
+	release_sock(sk);
+	rtnl_unlock();
+	return ret;
+}
+
+/* Sends without blocking; to @addr:@port unless @af is 0 (connected). */
+int ipvs_rs_sock_send(struct socket *sock, const void *buf, size_t len,
+		      u16 af, const u8 *addr, u16 port)
+{
+	struct sockaddr_storage ss;
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
+	struct kvec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	if (af) {
+		msg.msg_name = &ss;
+		msg.msg_namelen = sockaddr_of(&ss, af, addr, port);
+	}
+	return kernel_sendmsg(sock, &msg, &iov, 1, len);
+}
+
+int ipvs_rs_sock_recv(struct socket *sock, void *buf, size_t len)
+{
+	struct msghdr msg = {};
+	struct kvec iov = { .iov_base = buf, .iov_len = len };
+
+	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &iov, 1, len);
+	return sock_recvmsg(sock, &msg, MSG_DONTWAIT);
+}
+
+/* Sleeps until a datagram waits or the calling kthread is told to stop. */
+void ipvs_rs_sock_wait_readable(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+	struct udp_sock *up = udp_sk(sk);
+
+	wait_event_interruptible(*sk_sleep(sk),
+				 !skb_queue_empty_lockless(&sk->sk_receive_queue) ||
+				 !skb_queue_empty_lockless(&up->reader_queue) ||
+				 kthread_should_stop());
+}
+
+/* Sleeps until the send buffer has room or the kthread is told to stop. */
+void ipvs_rs_sock_wait_writable(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	wait_event_interruptible(*sk_sleep(sk),
+				 sock_writeable(sk) || kthread_should_stop());
+}
+
+/* Starts a kthread named @name, holding a reference to its task so that
+ * ipvs_rs_kthread_stop() works whenever the thread returns. */
+struct task_struct *ipvs_rs_kthread_run(int (*fn)(void *), void *data,
+					const char *name)
+{
+	struct task_struct *t = kthread_create(fn, data, "%s", name);
+
+	if (IS_ERR(t))
+		return t;
+	get_task_struct(t);
+	wake_up_process(t);
+	return t;
+}
+
+int ipvs_rs_kthread_stop(struct task_struct *task)
+{
+	return kthread_stop_put(task);
+}
+
+bool ipvs_rs_kthread_should_stop(void)
+{
+	return kthread_should_stop();
+}
+
+void ipvs_rs_set_current_interruptible(void)
+{
+	set_current_state(TASK_INTERRUPTIBLE);
+}
+
+void ipvs_rs_set_current_running(void)
+{
+	__set_current_state(TASK_RUNNING);
+}
+
+long ipvs_rs_schedule_timeout(long timeout)
+{
+	return schedule_timeout(timeout);
+}

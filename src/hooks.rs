@@ -22,6 +22,7 @@ use crate::packet::{self, Ipv4Header, Ipv6Header, IPV4_HDRLEN, IPV6_HDRLEN};
 use crate::params::Sysctl;
 use crate::sctp::{self, Event};
 use crate::state::{Dir, Flags};
+use crate::sync;
 use crate::uapi::conn_flags;
 use crate::xmit::{self, Hdr};
 use core::sync::atomic::Ordering;
@@ -176,6 +177,12 @@ fn quoted(af: u16, e: &IcmpError) -> Lookup<'_> {
     }
 }
 
+/// `backup_only`: a director whose backup daemon runs does no load
+/// balancing (stock `sysctl_backup_only`).
+fn backup_only(ipvs: &IpvsNet) -> bool {
+    ipvs.sync.is_backup() && ipvs.sysctl(Sysctl::BackupOnly) != 0
+}
+
 /// Runs the protocol's state machine and sets the timeout that follows.
 fn track(ipvs: &IpvsNet, cp: &conn::Conn, dir: Dir, p: &Parsed) {
     let t = ipvs.timeouts();
@@ -260,6 +267,9 @@ impl Hook for Request {
         let Some(ipvs) = IpvsNet::get(state.net) else {
             return Verdict::Accept;
         };
+        if backup_only(ipvs) {
+            return Verdict::Accept;
+        }
         let p = match inspect(&pkt, state.family) {
             Some(Seen::Transport(p)) => p,
             Some(Seen::IcmpError(hdr, e)) => {
@@ -293,7 +303,9 @@ impl Hook for Request {
         cp.count_packet(true, len);
         ipvs.totals.count_packet(true, len);
         track(ipvs, &cp, Dir::Input, &p);
-        xmit::transmit(pkt, state.net, &cp, &p.hdr)
+        let verdict = xmit::transmit(pkt, state.net, &cp, &p.hdr);
+        sync::client_packet(ipvs, &cp);
+        verdict
     }
 }
 
@@ -306,6 +318,9 @@ impl Hook for Reply {
         let Some(ipvs) = IpvsNet::get(state.net) else {
             return Verdict::Accept;
         };
+        if backup_only(ipvs) {
+            return Verdict::Accept;
+        }
         let mut seen = inspect(&pkt, state.family);
         if let Some(Seen::Fragment) = seen {
             // Passing through: nobody reassembled it (stock:

@@ -11,6 +11,7 @@ mod bindings;
 mod config;
 mod conn;
 mod csum;
+mod daemon;
 mod hash;
 mod hooks;
 // Abstractions and parsers grow ahead of their IPVS users.
@@ -31,6 +32,8 @@ mod sched;
 mod sctp;
 mod sip;
 mod state;
+mod sync;
+mod sync_msg;
 // The whole ABI, used piecemeal.
 #[allow(dead_code)]
 mod uapi;

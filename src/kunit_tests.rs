@@ -215,6 +215,7 @@ fn conn_table_lifecycle(t: &mut Test) {
         svc_stats: stats.clone(),
         control: None,
         pe_data: None,
+        fwmark: 0,
     };
     let cp = table.as_ref().create(new(conn_flags::MASQ, 40000));
     kexpect!(t, cp.is_ok());

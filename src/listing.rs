@@ -209,6 +209,26 @@ fn conn_proto_name(p: u8) -> &'static str {
 
 /// A line of `/proc/net/ip_vs_conn` (`ip_vs_conn_seq_show`).
 pub(crate) fn conn_line(w: &mut impl Write, r: &ConnRow<'_>) -> fmt::Result {
+    conn_ends(w, r)?;
+    write!(w, " {:<11} {:>7}", r.state, r.expires)?;
+    if let Some((name, data)) = r.pe {
+        // Keys are SIP words: ASCII.
+        let data = core::str::from_utf8(data).unwrap_or("?");
+        write!(w, " {name} {data}")?;
+    }
+    writeln!(w)
+}
+
+/// A line of `/proc/net/ip_vs_conn_sync` (`ip_vs_conn_sync_seq_show`):
+/// `synced` for connections a sync daemon created.
+pub(crate) fn conn_sync_line(w: &mut impl Write, r: &ConnRow<'_>, synced: bool) -> fmt::Result {
+    conn_ends(w, r)?;
+    let origin = if synced { "SYNC" } else { "LOCAL" };
+    writeln!(w, " {:<11} {origin:<6} {:>7}", r.state, r.expires)
+}
+
+/// The protocol and the three ends of a connection line.
+fn conn_ends(w: &mut impl Write, r: &ConnRow<'_>) -> fmt::Result {
     let port = |p: [u8; 2]| u16::from_be_bytes(p);
     let proto = conn_proto_name(r.protocol);
     if r.af == AF_INET6 {
@@ -234,13 +254,7 @@ pub(crate) fn conn_line(w: &mut impl Write, r: &ConnRow<'_>) -> fmt::Result {
             port(r.dest.1)
         )?;
     }
-    write!(w, " {:<11} {:>7}", r.state, r.expires)?;
-    if let Some((name, data)) = r.pe {
-        // Keys are SIP words: ASCII.
-        let data = core::str::from_utf8(data).unwrap_or("?");
-        write!(w, " {name} {data}")?;
-    }
-    writeln!(w)
+    Ok(())
 }
 
 #[cfg(test)]

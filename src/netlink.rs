@@ -5,6 +5,8 @@
 //! stock; the configuration logic itself is in [`crate::config`].
 
 use crate::config::{self, Counters, Dest, Service, SvcKey, AF_INET6};
+use crate::daemon::{self, DaemonCfg};
+use crate::sync;
 use crate::kapi::abi::hz;
 use crate::kapi::errno::eopnotsupp;
 use crate::kapi::genl::{
@@ -14,7 +16,8 @@ use crate::kapi::timer::jiffies;
 use crate::netns::IpvsNet;
 use crate::nlattr::{Attr, Nested};
 use crate::uapi::{
-    cmd, cmd_attr, dest_attr, info_attr, stats_attr, svc_attr, GENL_VERSION, VERSION_CODE,
+    cmd, cmd_attr, daemon_attr, dest_attr, info_attr, stats_attr, svc_attr, GENL_VERSION,
+    VERSION_CODE,
 };
 use kernel::prelude::*;
 
@@ -159,6 +162,25 @@ fn fill_dest(m: &mut Message<'_>, d: &Dest) -> Result {
     })
 }
 
+fn fill_daemon(m: &mut Message<'_>, state: u32, c: &DaemonCfg) -> Result {
+    m.nest(cmd_attr::DAEMON, |m| {
+        m.put_u32(daemon_attr::STATE, state)?;
+        let name = c.ifname();
+        let mut buf = [0u8; 16];
+        buf[..name.len()].copy_from_slice(name);
+        m.put(daemon_attr::MCAST_IFN, &buf[..=name.len()])?;
+        m.put_u32(daemon_attr::SYNC_ID, c.syncid)?;
+        m.put_u16(daemon_attr::SYNC_MAXLEN, c.sync_maxlen)?;
+        m.put_u16(daemon_attr::MCAST_PORT, c.port)?;
+        m.put_u8(daemon_attr::MCAST_TTL, c.ttl)?;
+        if c.mcast_af == AF_INET6 {
+            m.put(daemon_attr::MCAST_GROUP6, &c.group)
+        } else {
+            m.put(daemon_attr::MCAST_GROUP, &c.group[..4])
+        }
+    })
+}
+
 /// `IPVS_CMD_SET_CONFIG`: each timeout present and non-zero is set.
 fn set_config(req: &Request<'_>, t: &mut config::Timeouts) {
     for (ty, slot) in [
@@ -233,8 +255,24 @@ impl Family for IpvsFamily {
                 Ok(())
             }
             cmd::NEW_DAEMON | cmd::DEL_DAEMON => {
-                req.set_err_msg(c"ipvs_rs: connection sync daemons are not supported yet");
-                Err(eopnotsupp())
+                // The daemons have their own (sleeping) lock.
+                drop(table);
+                let nest = req.attr(cmd_attr::DAEMON);
+                let res = if c == cmd::NEW_DAEMON {
+                    match daemon::parse_new(nest) {
+                        Ok((state, cfg)) => sync::start(ipvs, req.net(), state, cfg),
+                        Err(e) => return Err(refuse(req, e)),
+                    }
+                } else {
+                    match daemon::parse_del(nest) {
+                        Ok(state) => ipvs.sync.stop(state),
+                        Err(e) => return Err(refuse(req, e)),
+                    }
+                };
+                res.map_err(|(e, msg)| {
+                    req.set_err_msg(msg);
+                    e
+                })
             }
             _ => {
                 let (svc, dest) = (req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST));
@@ -255,6 +293,22 @@ impl Family for IpvsFamily {
 
     fn dumpit(c: u8, dump: &mut Dump<'_>) -> Result {
         let ipvs = IpvsNet::get(dump.net()).ok_or(ENOENT)?;
+        if c == cmd::GET_DAEMON {
+            // Master, then backup; the cursor marks those sent.
+            for (i, d) in ipvs.sync.configs().into_iter().enumerate() {
+                let Some((state, cfg)) = d else {
+                    continue;
+                };
+                if dump.cursor()[i] != 0 {
+                    continue;
+                }
+                if !dump.add(cmd::NEW_DAEMON, |m| fill_daemon(m, state, &cfg))? {
+                    break;
+                }
+                dump.cursor()[i] = 1;
+            }
+            return Ok(());
+        }
         let table = ipvs.config.lock();
         match c {
             cmd::GET_SERVICE => {
@@ -291,8 +345,6 @@ impl Family for IpvsFamily {
                 }
                 Ok(())
             }
-            // No sync daemons.
-            cmd::GET_DAEMON => Ok(()),
             _ => Err(eopnotsupp()),
         }
     }

@@ -23,6 +23,8 @@ use kernel::prelude::*;
 
 /// IPVS state of one network namespace.
 pub(crate) struct IpvsNet {
+    /// Connection sync daemons; stopped first on teardown (see `Drop`).
+    pub(crate) sync: crate::sync::SyncState,
     /// The `int` knobs; the others below.
     sysctls: [AtomicI32; params::COUNT],
     /// `sync_threshold`: threshold and period.
@@ -62,6 +64,7 @@ impl PernetState for IpvsNet {
         // SAFETY: reads memory statistics; no preconditions.
         let free_pages = unsafe { crate::bindings::nr_free_buffer_pages() };
         Ok(Self {
+            sync: crate::sync::SyncState::new()?,
             sysctls: core::array::from_fn(|i| AtomicI32::new(SYSCTLS[i].default)),
             sync_threshold: params::SYNC_THRESHOLD.map(AtomicI32::new),
             // Stock: a 32nd of the free buffer pages.
@@ -124,6 +127,26 @@ impl IpvsNet {
     pub(crate) fn sysctl(&self, s: Sysctl) -> i32 {
         self.sysctls[s as usize].load(Ordering::Relaxed)
     }
+
+    /// `sync_threshold`: the threshold and the period.
+    pub(crate) fn sync_threshold(&self) -> [i32; 2] {
+        self.sync_threshold
+            .each_ref()
+            .map(|v| v.load(Ordering::Relaxed))
+    }
+
+    /// `sync_qlen_max`: messages a master sender may have queued.
+    pub(crate) fn sync_qlen_max(&self) -> usize {
+        self.sync_qlen_max.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for IpvsNet {
+    fn drop(&mut self) {
+        // The daemons' threads borrow this state: they stop before any
+        // field goes.
+        self.sync.stop_all();
+    }
 }
 
 /// The rate estimator (`ip_vs_est.c`), unless `run_estimation` is 0.
@@ -159,7 +182,7 @@ static THRESHOLD: sysctl::Check = sysctl::Check(|v| Handler::Threshold.accepts(v
 pub(crate) struct NetGlue {
     _hooks: netfilter::Registration,
     _sysctls: sysctl::Table,
-    _proc: [proc::Entry; 4],
+    _proc: [proc::Entry; 5],
     _estimator: Pin<KBox<Ticker<IpvsNet>>>,
 }
 
@@ -212,7 +235,7 @@ impl PernetState for NetGlue {
         // SAFETY: kept in this namespace's pernet state, dropped before the
         // namespace is freed.
         let hooks = unsafe { netfilter::Registration::new(net, &hooks::HOOKS)? };
-        // SAFETY: all four entries are kept in this namespace's pernet
+        // SAFETY: all five entries are kept in this namespace's pernet
         // state and dropped before the namespace is freed.
         let proc = unsafe {
             [
@@ -220,6 +243,7 @@ impl PernetState for NetGlue {
                 proc::Entry::new::<procfs::Stats>(net)?,
                 proc::Entry::new::<procfs::Conn>(net)?,
                 proc::Entry::new::<procfs::ConnSync>(net)?,
+                proc::Entry::new::<procfs::SyncStats>(net)?,
             ]
         };
         let period = u64::from(Estimator::PERIOD_SECS * hz());

@@ -73,6 +73,8 @@ struct Template {
     vport: [u8; 2],
     /// The SIP Call-ID, for `--pe sip` services' packets that carry one.
     call_id: Option<KVec<u8>>,
+    /// The packet's firewall mark.
+    fwmark: u32,
 }
 
 impl Template {
@@ -107,6 +109,7 @@ impl Template {
             vaddr,
             vport,
             call_id,
+            fwmark: pkt.0.mark(),
         })
     }
 
@@ -144,6 +147,7 @@ impl Template {
                 svc_stats: svc.stats.clone(),
                 control: None,
                 pe_data: self.call_id,
+                fwmark: self.fwmark,
             })
             .map_err(|_| Verdict::Drop)
     }
@@ -169,6 +173,7 @@ fn sip_call_id(pkt: &Packet<'_>, p: &Parsed) -> Option<KVec<u8>> {
 
 /// The client and virtual ends of a new connection.
 struct Ends {
+    fwmark: u32,
     af: u16,
     caddr: Addr,
     cport: [u8; 2],
@@ -221,6 +226,7 @@ fn create(
             svc_stats,
             control,
             pe_data: None,
+            fwmark: ends.fwmark,
         })
         .map_err(|_| Verdict::Drop)
 }
@@ -286,6 +292,7 @@ pub(crate) fn schedule(
     let svc_stats = svc.stats.clone();
     drop(table);
     let ends = Ends {
+        fwmark: pkt.mark(),
         af,
         caddr: p.saddr,
         cport: p.sport,
@@ -340,6 +347,7 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
     let svc_stats = svc.stats.clone();
     drop(table);
     let ends = Ends {
+        fwmark: pkt.mark(),
         af: p.af,
         caddr: p.daddr,
         cport: p.dport,

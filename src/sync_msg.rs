@@ -85,9 +85,6 @@ pub(crate) mod flags {
     /// What a backup keeps of received flags (`IP_VS_CONN_F_BACKUP_MASK`).
     pub(crate) const BACKUP_MASK: u32 =
         FWD_MASK | NOOUTPUT | INACTIVE | SEQ_MASK | NO_CPORT | TEMPLATE;
-    /// What a refresh changes on a known connection
-    /// (`IP_VS_CONN_F_BACKUP_UPD_MASK`).
-    pub(crate) const BACKUP_UPD_MASK: u32 = INACTIVE | SEQ_MASK;
 }
 
 const IPPROTO_TCP: u8 = 6;
@@ -214,7 +211,7 @@ pub(crate) struct Writer<B> {
     version: Version,
 }
 
-impl<B: AsRef<[u8]> + AsMut<[u8]>> Writer<B> {
+impl<B: core::ops::DerefMut<Target = [u8]>> Writer<B> {
     /// Starts a message of `version` for `syncid` in `buf`, whose length
     /// is the most the message may take. `None` if not even the header
     /// fits.
@@ -223,7 +220,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Writer<B> {
             Version::V0 => V0_HDR,
             Version::V1 => V1_HDR,
         };
-        let b = buf.as_mut().get_mut(..hdr)?;
+        let b = buf.get_mut(..hdr)?;
         b.fill(0);
         b[1] = syncid;
         if version == Version::V1 {
@@ -251,18 +248,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Writer<B> {
 
     /// The message as it goes on the wire.
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.buf.as_ref()[..self.len]
-    }
-
-    /// The buffer back.
-    pub(crate) fn into_inner(self) -> B {
-        self.buf
+        &self.buf[..self.len]
     }
 
     fn seal(&mut self) {
         let len = (self.len as u16).to_be_bytes();
         let count = self.count as u8;
-        let b = self.buf.as_mut();
+        let b = &mut *self.buf;
         b[2..4].copy_from_slice(&len);
         match self.version {
             Version::V0 => b[0] = count,
@@ -276,7 +268,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Writer<B> {
             Version::V0 => c.len_v0(),
             Version::V1 => c.len_v1() + (self.len.wrapping_neg() & 3),
         };
-        self.count < MAX_COUNT && self.len + need <= self.buf.as_ref().len()
+        self.count < MAX_COUNT && self.len + need <= self.buf.len()
     }
 
     /// Appends `c`; `false` (and nothing written) if it does not fit or
@@ -286,7 +278,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Writer<B> {
             return false;
         }
         let at = self.len;
-        let b = self.buf.as_mut();
+        let b = &mut *self.buf;
         let end = match self.version {
             Version::V0 => {
                 let e = &mut b[at..at + c.len_v0()];

@@ -6,6 +6,8 @@
 
 #[path = "../../src/config.rs"]
 pub mod config;
+#[path = "../../src/daemon.rs"]
+pub mod daemon;
 #[path = "../../src/csum.rs"]
 pub mod csum;
 #[path = "../../src/hash.rs"]

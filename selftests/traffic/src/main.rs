@@ -37,6 +37,26 @@
 //! - `udp-call ADDR:PORT SPORT`: sends `call` from SPORT and prints the
 //!   answer, or `timeout`.
 //!
+//! - `serve-echo NAME PORT`: TCP connections stay open and get `NAME\n`
+//!   for every line they send; UDP datagrams are answered as by `serve`.
+//! - `hold ADDR:PORT TCP UDP GOFILE`: opens TCP connections and UDP
+//!   flows (one socket each) to a `serve-echo` service, asks each once
+//!   (UDP flows three times) and prints who answered (`tcp r1=N ...`, `udp r1=N ...`); then waits
+//!   until GOFILE exists (a failover happens meanwhile), asks each again
+//!   and prints `tcp same=N moved=N lost=N` and the same for UDP: same
+//!   real server, another one, or no answer (reset, timeout).
+//!
+//! - `sync-bad GROUP:PORT IFADDR COUNT`: COUNT connection sync datagrams
+//!   to a backup's group from IFADDR, each malformed by construction
+//!   (cut, wrong sizes, counts, versions, options; entries with unknown
+//!   protocols, states or flags; another sync id), every entry's client in
+//!   10.66/16; prints how a backup must count them: `bad=N skipped=N
+//!   other=N` (whole datagrams dropped, entries skipped, other sync id).
+//! - `sync-record GROUP:PORT IFADDR SECS FILE`: joins GROUP on the
+//!   interface of IFADDR and writes every datagram that arrives within
+//!   SECS seconds to FILE (each with a two-byte length); prints how many.
+//! - `sync-replay GROUP:PORT IFADDR FILE`: sends the datagrams of FILE.
+//!
 //! Benchmark modes (`make bench`):
 //! - `blast ADDR:PORT FLOWS SECS`: UDP as fast as it goes from FLOWS
 //!   sockets (flows) for SECS seconds, `sendmmsg` batches of 64; prints
@@ -107,6 +127,291 @@ fn serve_hold(name: &str, port: u16) -> std::io::Result<()> {
         });
     }
     Ok(())
+}
+
+fn serve_echo(name: &str, port: u16) -> std::io::Result<()> {
+    let tcp = TcpListener::bind(("::", port))?;
+    let udp = UdpSocket::bind(("::", port))?;
+    let reply = format!("{name}\n");
+    let udp_reply = reply.clone();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        while let Ok((_, peer)) = udp.recv_from(&mut buf) {
+            let _ = udp.send_to(udp_reply.as_bytes(), peer);
+        }
+    });
+    for s in tcp.incoming() {
+        let Ok(mut s) = s else { continue };
+        let reply = reply.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                for _ in buf[..n].iter().filter(|&&b| b == b'\n') {
+                    if s.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+/// One question on a held TCP connection: who answered.
+fn ask_tcp(s: &mut TcpStream) -> Option<String> {
+    s.write_all(b"q\n").ok()?;
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while s.read(&mut b).ok()? == 1 {
+        if b[0] == b'\n' {
+            return Some(answer(&line));
+        }
+        line.push(b[0]);
+    }
+    None
+}
+
+fn hold(to: SocketAddr, tcp: u32, udp: u32, gofile: &str) -> Option<()> {
+    let mut conns: Vec<(Option<TcpStream>, Option<String>)> = (0..tcp)
+        .map(|_| {
+            let mut s = TcpStream::connect_timeout(&to, WAIT).ok();
+            let who = s.as_mut().and_then(|s| {
+                s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+                ask_tcp(s)
+            });
+            (s, who)
+        })
+        .collect();
+    let flows: Vec<(Option<UdpSocket>, Option<String>)> = (0..udp)
+        .map(|_| {
+            let s = udp_socket(to, 0);
+            let who = s.as_ref().and_then(udp_once);
+            // Two more: a flow is synced at its third packet (the
+            // default sync_threshold).
+            for _ in 0..2 {
+                s.as_ref().and_then(udp_once);
+            }
+            (s, who)
+        })
+        .collect();
+    print!("tcp ");
+    report(conns.iter().map(|c| c.1.clone()));
+    print!("udp ");
+    report(flows.iter().map(|c| c.1.clone()));
+    std::io::stdout().flush().ok()?;
+    while !std::path::Path::new(gofile).exists() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let tally = |pairs: Vec<(Option<String>, Option<String>)>| {
+        let (mut same, mut moved, mut lost) = (0, 0, 0);
+        for (before, after) in pairs {
+            match (before, after) {
+                (Some(b), Some(a)) if a == b => same += 1,
+                (_, Some(_)) => moved += 1,
+                _ => lost += 1,
+            }
+        }
+        format!("same={same} moved={moved} lost={lost}")
+    };
+    let t: Vec<_> = conns
+        .iter_mut()
+        .map(|(s, who)| (who.clone(), s.as_mut().and_then(ask_tcp)))
+        .collect();
+    let u: Vec<_> = flows
+        .iter()
+        .map(|(s, who)| (who.clone(), s.as_ref().and_then(udp_once)))
+        .collect();
+    println!("tcp {}", tally(t));
+    println!("udp {}", tally(u));
+    Some(())
+}
+
+/// A socket that sends to multicast `to` out of the interface of `ifaddr`.
+fn mcast_sender(ifaddr: std::net::Ipv4Addr) -> Option<UdpSocket> {
+    UdpSocket::bind((ifaddr, 0)).ok()
+}
+
+/// One version 1 sync message holding the IPv4 entries given as
+/// (protocol, flags, state, client index).
+fn sync_v1(syncid: u8, entries: &[(u8, u32, u16, u16)]) -> Vec<u8> {
+    let mut m = vec![0, syncid, 0, 0, entries.len() as u8, 1, 0, 0];
+    for &(proto, flags, state, i) in entries {
+        m.extend_from_slice(&[0, proto, 0, 36]);
+        m.extend_from_slice(&flags.to_be_bytes());
+        m.extend_from_slice(&state.to_be_bytes());
+        m.extend_from_slice(&i.to_be_bytes());
+        m.extend_from_slice(&[0, 80, 0, 80]);
+        m.extend_from_slice(&0u32.to_be_bytes());
+        m.extend_from_slice(&300u32.to_be_bytes());
+        m.extend_from_slice(&[10, 66, (i >> 8) as u8, i as u8, 10, 0, 0, 100, 10, 1, 0, 11]);
+    }
+    let n = m.len() as u16;
+    m[2..4].copy_from_slice(&n.to_be_bytes());
+    m
+}
+
+/// The malformed datagram number `i`, and how a backup counts it:
+/// (dropped whole, entries skipped, other sync id).
+fn sync_bad(i: u32, rng: &mut u64) -> (Vec<u8>, u32, u32, u32) {
+    let mut r = || {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        *rng
+    };
+    let idx = (i % 60000) as u16;
+    let good = |n: usize| {
+        let e: Vec<_> = (0..n as u16).map(|k| (6, 0, 1, idx.wrapping_add(k))).collect();
+        sync_v1(0, &e)
+    };
+    let fix = |m: &mut Vec<u8>| {
+        let n = m.len() as u16;
+        m[2..4].copy_from_slice(&n.to_be_bytes());
+    };
+    match i % 13 {
+        // Cut inside an entry, size field matching the cut.
+        0 => {
+            let mut m = good(3);
+            m.truncate(8 + (r() % 100) as usize + 1);
+            fix(&mut m);
+            (m, 1, 0, 0)
+        }
+        // Size field not the datagram's length.
+        1 => {
+            let mut m = good(2);
+            let n = (m.len() as u16).wrapping_add(1 + (r() % 50) as u16);
+            m[2..4].copy_from_slice(&n.to_be_bytes());
+            (m, 1, 0, 0)
+        }
+        // A count past the entries.
+        2 => {
+            let mut m = good(2);
+            m[4] = 3 + (r() % 250) as u8;
+            (m, 1, 0, 0)
+        }
+        // An entry length running past the end, or below its header.
+        3 => {
+            let mut m = good(2);
+            let at = 8 + 36 + 2;
+            let bad = if r() % 2 == 0 { 37 + (r() % 4000) as u16 } else { (r() % 4) as u16 };
+            m[at..at + 2].copy_from_slice(&bad.to_be_bytes());
+            (m, 1, 0, 0)
+        }
+        // An entry version other than 0.
+        4 => {
+            let mut m = good(2);
+            m[8 + 2] |= 0x10 << (r() % 4);
+            (m, 1, 0, 0)
+        }
+        // An unknown address type.
+        5 => {
+            let mut m = good(1);
+            m[8] = 2 + 2 * (r() % 100) as u8;
+            (m, 1, 0, 0)
+        }
+        // A zero-length option, or one past the end.
+        6 => {
+            let mut m = good(1);
+            m[8 + 3] = 40;
+            m.extend_from_slice(&[1, if r() % 2 == 0 { 0 } else { 30 }, 0, 0]);
+            fix(&mut m);
+            (m, 1, 0, 0)
+        }
+        // Sequence data of the wrong size.
+        7 => {
+            let mut m = good(1);
+            m[8 + 3] = 36 + 2 + 20;
+            m.push(1);
+            m.push(20);
+            m.extend_from_slice(&[0; 20]);
+            m.extend_from_slice(&[0; 2]);
+            fix(&mut m);
+            (m, 1, 0, 0)
+        }
+        // Entries stock skips: unknown protocol, state out of range,
+        // one-packet, template without client port, unknown mandatory
+        // option (the count says how many).
+        8 => (sync_v1(0, &[(47, 0, 1, idx), (6, 0, 11 + (r() % 100) as u16, idx)]), 0, 2, 0),
+        9 => (sync_v1(0, &[(17, 0x2000, 0, idx), (6, 0x1800, 0, idx), (132, 0, 15, idx)]), 0, 3, 0),
+        10 => {
+            let mut m = sync_v1(0, &[(6, 0, 1, idx)]);
+            m[8 + 3] = 40;
+            m.extend_from_slice(&[5, 2, 0, 0]);
+            fix(&mut m);
+            (m, 0, 1, 0)
+        }
+        // Another sync id.
+        11 => (sync_v1(99, &[(6, 0, 1, idx)]), 0, 0, 1),
+        // Shorter than any header.
+        _ => {
+            let n = (r() % 4) as usize;
+            ((0..n).map(|_| r() as u8).collect(), 1, 0, 0)
+        }
+    }
+}
+
+fn sync_bad_send(to: SocketAddr, ifaddr: std::net::Ipv4Addr, count: u32) -> Option<()> {
+    let s = mcast_sender(ifaddr)?;
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let (mut bad, mut skipped, mut other) = (0, 0, 0);
+    for i in 0..count {
+        let (m, b, k, o) = sync_bad(i, &mut rng);
+        s.send_to(&m, to).ok()?;
+        bad += b;
+        skipped += k;
+        other += o;
+        // Pace: the backup's receive buffer must not overflow.
+        if i % 50 == 49 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    println!("bad={bad} skipped={skipped} other={other}");
+    Some(())
+}
+
+fn sync_record(
+    group: SocketAddr,
+    ifaddr: std::net::Ipv4Addr,
+    secs: u64,
+    file: &str,
+) -> Option<u32> {
+    let SocketAddr::V4(g) = group else {
+        return None;
+    };
+    let s = UdpSocket::bind(group).ok()?;
+    s.join_multicast_v4(g.ip(), &ifaddr).ok()?;
+    s.set_read_timeout(Some(Duration::from_millis(200))).ok()?;
+    let mut out = Vec::new();
+    let mut n = 0;
+    let mut buf = vec![0u8; 65536];
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if let Ok(len) = s.recv(&mut buf) {
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+            out.extend_from_slice(&buf[..len]);
+            n += 1;
+        }
+    }
+    std::fs::write(file, out).ok()?;
+    Some(n)
+}
+
+fn sync_replay(to: SocketAddr, ifaddr: std::net::Ipv4Addr, file: &str) -> Option<u32> {
+    let s = mcast_sender(ifaddr)?;
+    let data = std::fs::read(file).ok()?;
+    let mut at = 0;
+    let mut n = 0;
+    while at + 2 <= data.len() {
+        let len = usize::from(u16::from_be_bytes([data[at], data[at + 1]]));
+        let m = data.get(at + 2..at + 2 + len)?;
+        s.send_to(m, to).ok()?;
+        at += 2 + len;
+        n += 1;
+    }
+    Some(n)
 }
 
 fn answer(buf: &[u8]) -> String {
@@ -558,7 +863,9 @@ fn usage() -> ExitCode {
          udp-send ADDR:PORT COUNT | udp-answer PORT | \
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
          bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST | \
-         tcp-ack ADDR:PORT SPORT"
+         tcp-ack ADDR:PORT SPORT | serve-echo NAME PORT | \
+         hold ADDR:PORT TCP UDP GOFILE | sync-bad GROUP:PORT IFADDR COUNT | \
+         sync-record GROUP:PORT IFADDR SECS FILE | sync-replay GROUP:PORT IFADDR FILE"
     );
     ExitCode::from(2)
 }
@@ -569,6 +876,53 @@ fn main() -> ExitCode {
     let target = || arg(1).and_then(|a| a.parse::<SocketAddr>().ok());
     let count = || arg(2).and_then(|c| c.parse::<u32>().ok());
     match (arg(0), target(), count()) {
+        (Some("sync-bad"), Some(to), _) => {
+            let (Some(Ok(ifaddr)), Some(Ok(n))) =
+                (arg(2).map(str::parse), arg(3).map(str::parse::<u32>))
+            else {
+                return usage();
+            };
+            if sync_bad_send(to, ifaddr, n).is_none() {
+                return ExitCode::FAILURE;
+            }
+        }
+        (Some("sync-record"), Some(group), _) => {
+            let (Some(Ok(ifaddr)), Some(Ok(secs)), Some(file)) =
+                (arg(2).map(str::parse), arg(3).map(str::parse::<u64>), arg(4))
+            else {
+                return usage();
+            };
+            match sync_record(group, ifaddr, secs, file) {
+                Some(n) => println!("{n}"),
+                None => return ExitCode::FAILURE,
+            }
+        }
+        (Some("sync-replay"), Some(to), _) => {
+            let (Some(Ok(ifaddr)), Some(file)) = (arg(2).map(str::parse), arg(3)) else {
+                return usage();
+            };
+            match sync_replay(to, ifaddr, file) {
+                Some(n) => println!("{n}"),
+                None => return ExitCode::FAILURE,
+            }
+        }
+        (Some("serve-echo"), _, _) => {
+            let (Some(name), Some(Ok(port))) = (arg(1), arg(2).map(str::parse::<u16>)) else {
+                return usage();
+            };
+            if let Err(e) = serve_echo(name, port) {
+                eprintln!("ipvs-traffic: serve-echo on {port}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        (Some("hold"), Some(to), Some(tcp)) => {
+            let (Some(Ok(udp)), Some(go)) = (arg(3).map(str::parse::<u32>), arg(4)) else {
+                return usage();
+            };
+            if hold(to, tcp, udp, go).is_none() {
+                return ExitCode::FAILURE;
+            }
+        }
         (Some("blast"), Some(to), Some(flows)) => {
             let Some(Ok(secs)) = arg(3).map(str::parse::<u64>) else {
                 return usage();

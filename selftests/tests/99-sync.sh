@@ -1,0 +1,100 @@
+#!/bin/bash
+# Connection sync: a master and a backup director with the same services;
+# TCP connections and UDP flows through the master are synced to the
+# backup; the virtual address moves; every connection goes on through the
+# backup to the same real server. NAT and direct routing. On ipvs_rs.ko
+# and (unless IPVS_RS_STOCK=0) stock ip_vs.ko, with the same transcript.
+. selftests/lib.sh
+. selftests/sync.sh
+
+TCP_CONNS=24
+UDP_FLOWS=8
+
+# failover <nat|dr>
+failover() {
+	local mode=$1 go out pid n
+	sy_setup "$mode"
+	sy_services "$mode"
+	sy_in m ipvsadm --start-daemon master --mcast-interface sync0 --syncid 7 || return 1
+	sy_in b ipvsadm --start-daemon backup --mcast-interface sync0 --syncid 7 || return 1
+	echo "m: $(sy_in m ipvsadm -L --daemon)"
+	echo "b: $(sy_in b ipvsadm -L --daemon)"
+	go=$(mktemp -u)
+	out=$(mktemp)
+	sy_in c "$TRAFFIC" hold "$SY_VIP:80" "$TCP_CONNS" "$UDP_FLOWS" "$go" >"$out" &
+	pid=$!
+	for _ in $(seq 1 100); do
+		[ "$(wc -l <"$out")" -ge 2 ] && break
+		sleep 0.3
+	done
+	cat "$out"
+	echo "synced: $(sy_synced b $((TCP_CONNS + UDP_FLOWS)))"
+	sy_in b ipvsadm -Ln | tail -n +4
+	sy_failover "$mode"
+	touch "$go"
+	wait "$pid"
+	tail -n +3 "$out"
+	rm -f "$go" "$out"
+	sy_in b ipvsadm --stop-daemon backup
+	sy_in m ipvsadm --stop-daemon master
+	echo "after stop: $(sy_in m ipvsadm -L --daemon | wc -l) $(sy_in b ipvsadm -L --daemon | wc -l)"
+	sy_teardown
+}
+
+scenario() {
+	echo "== nat"
+	failover nat
+	echo "== dr"
+	failover dr
+}
+
+want() {
+	local fwd=Masq base=10.1.0.1 mode
+	cat <<-EOF
+		== nat
+		m: master sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
+		b: backup sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
+		tcp r1=8 r2=8 r3=8 other=0
+		udp r1=3 r2=3 r3=2 other=0
+		synced: $((TCP_CONNS + UDP_FLOWS))
+	EOF
+	for mode in nat dr; do
+		if [ $mode = dr ]; then
+			fwd=Route base=10.0.0.2
+			cat <<-EOF
+				== dr
+				m: master sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
+				b: backup sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
+				tcp r1=8 r2=8 r3=8 other=0
+				udp r1=3 r2=3 r3=2 other=0
+				synced: $((TCP_CONNS + UDP_FLOWS))
+			EOF
+		fi
+		cat <<-EOF
+			TCP  $SY_VIP:80 rr
+			  -> ${base}1:80                 $fwd   1      8          0         
+			  -> ${base}2:80                 $fwd   1      8          0         
+			  -> ${base}3:80                 $fwd   1      8          0         
+			UDP  $SY_VIP:80 rr
+			  -> ${base}1:80                 $fwd   1      0          3         
+			  -> ${base}2:80                 $fwd   1      0          3         
+			  -> ${base}3:80                 $fwd   1      0          2         
+			tcp same=$TCP_CONNS moved=0 lost=0
+			udp same=$UDP_FLOWS moved=0 lost=0
+			after stop: 0 0
+		EOF
+	done
+}
+
+load_rs
+out=$(scenario)
+echo "$out"
+rmmod ipvs_rs || fail "rmmod ipvs_rs"
+expect_eq "failover transcript" "$(want)" "$out"
+
+if [ "${IPVS_RS_STOCK:-1}" = 1 ] && modprobe ip_vs 2>/dev/null && modprobe ip_vs_rr; then
+	stock=$(scenario)
+	unload_all
+	expect_eq "transcript ipvs_rs vs stock" "$out" "$stock"
+fi
+echo "sync failover ok"
