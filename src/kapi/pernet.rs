@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Per-network-namespace state (`register_pernet_subsys`).
+//! Per-network-namespace state (`register_pernet_device`).
+//!
+//! Device-level, as stock's `ipvs_core_dev_ops`: a namespace's state goes
+//! before its devices are unregistered, so sockets of the sync daemons
+//! (which hold routes, hence devices) are closed first; registered after
+//! the subsystems (netfilter, conntrack), it is built after and torn down
+//! before them.
 //!
 //! A [`PernetState`] value lives inside every network namespace, in the slot
 //! the net core allocates for it (`net_generic`). It is built by
@@ -39,7 +45,7 @@ pub(crate) struct PernetId<T> {
     _type: PhantomData<T>,
 }
 
-// SAFETY: `id` is written only by `register_pernet_subsys` before
+// SAFETY: `id` is written only by `register_pernet_device` before
 // `registered` is set (release) and read only after `registered` is seen set
 // (acquire).
 unsafe impl<T> Sync for PernetId<T> {}
@@ -82,7 +88,7 @@ impl<T: PernetState> PernetId<T> {
     }
 }
 
-/// A live `register_pernet_subsys` of `T`; unregisters on drop.
+/// A live `register_pernet_device` of `T`; unregisters on drop.
 pub(crate) struct Registration<T: PernetState> {
     ops: KBox<Opaque<bindings::pernet_operations>>,
     _type: PhantomData<T>,
@@ -113,7 +119,7 @@ impl<T: PernetState> Registration<T> {
         )?;
         // SAFETY: `ops` is boxed, so it stays at this address until drop,
         // where it is unregistered first.
-        to_result(unsafe { bindings::register_pernet_subsys(ops.get()) })?;
+        to_result(unsafe { bindings::register_pernet_device(ops.get()) })?;
         T::id().registered.store(true, Ordering::Release);
         Ok(Self {
             ops,
@@ -126,7 +132,7 @@ impl<T: PernetState> Drop for Registration<T> {
     fn drop(&mut self) {
         T::id().registered.store(false, Ordering::Release);
         // SAFETY: `ops` was registered in `new`.
-        unsafe { bindings::unregister_pernet_subsys(self.ops.get()) };
+        unsafe { bindings::unregister_pernet_device(self.ops.get()) };
     }
 }
 
