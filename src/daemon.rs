@@ -70,7 +70,11 @@ impl DaemonCfg {
         if self.ttl == 0 {
             self.ttl = 1;
         }
-        let hlen: u32 = if self.mcast_af == AF_INET6 { 40 + 8 } else { 20 + 8 };
+        let hlen: u32 = if self.mcast_af == AF_INET6 {
+            40 + 8
+        } else {
+            20 + 8
+        };
         let backup = state == BACKUP;
         let mtu = if backup {
             dev_mtu.clamp(1500, 65535)
@@ -107,7 +111,9 @@ fn collect(nest: Option<Attr<'_>>) -> Result<[Option<Attr<'_>>; 9], Error> {
                 let b = a.bytes();
                 let len = b.len() - usize::from(b.last() == Some(&0));
                 if !b.iter().take(16).any(|&c| c == 0) || len > 15 {
-                    return Err(einval(c"ipvs: sync interface name too long or unterminated"));
+                    return Err(einval(
+                        c"ipvs: sync interface name too long or unterminated",
+                    ));
                 }
                 0
             }
@@ -149,7 +155,11 @@ pub(crate) fn parse_new(nest: Option<Attr<'_>>) -> Result<(u32, DaemonCfg), Erro
         ttl: 0,
     };
     let name = ifn.bytes();
-    let n = name.iter().position(|&b| b == 0).unwrap_or(name.len()).min(15);
+    let n = name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(name.len())
+        .min(15);
     c.ifname[..n].copy_from_slice(&name[..n]);
     if let Some(v) = a[usize::from(daemon_attr::SYNC_MAXLEN)] {
         c.sync_maxlen = v.u16().unwrap_or(0);
@@ -250,7 +260,9 @@ mod tests {
             new(&v)
         };
         assert_eq!(
-            with((daemon_attr::MCAST_GROUP, &[10, 0, 0, 1])).unwrap_err().errno,
+            with((daemon_attr::MCAST_GROUP, &[10, 0, 0, 1]))
+                .unwrap_err()
+                .errno,
             EINVAL
         );
         let (_, c) = with((daemon_attr::MCAST_GROUP, &[239, 1, 2, 3])).unwrap();
@@ -273,12 +285,25 @@ mod tests {
         let id = 1u32.to_ne_bytes();
         let st = MASTER.to_ne_bytes();
         // Missing state, interface or sync id.
-        assert!(new(&[(daemon_attr::MCAST_IFN, b"eth0\0"), (daemon_attr::SYNC_ID, &id)]).is_err());
+        assert!(new(&[
+            (daemon_attr::MCAST_IFN, b"eth0\0"),
+            (daemon_attr::SYNC_ID, &id)
+        ])
+        .is_err());
         assert!(new(&[(daemon_attr::STATE, &st), (daemon_attr::SYNC_ID, &id)]).is_err());
-        assert!(new(&[(daemon_attr::STATE, &st), (daemon_attr::MCAST_IFN, b"eth0\0")]).is_err());
+        assert!(new(&[
+            (daemon_attr::STATE, &st),
+            (daemon_attr::MCAST_IFN, b"eth0\0")
+        ])
+        .is_err());
         // Short integers, unterminated or long names.
         let ifn: (u16, &[u8]) = (daemon_attr::MCAST_IFN, b"eth0\0");
-        assert!(new(&[(daemon_attr::STATE, &[1, 0]), ifn, (daemon_attr::SYNC_ID, &id)]).is_err());
+        assert!(new(&[
+            (daemon_attr::STATE, &[1, 0]),
+            ifn,
+            (daemon_attr::SYNC_ID, &id)
+        ])
+        .is_err());
         assert!(new(&[
             (daemon_attr::STATE, &st),
             (daemon_attr::MCAST_IFN, b"eth0"),

@@ -6,7 +6,6 @@
 
 use crate::config::{self, Counters, Dest, Service, SvcKey, AF_INET6};
 use crate::daemon::{self, DaemonCfg};
-use crate::sync;
 use crate::kapi::abi::hz;
 use crate::kapi::errno::eopnotsupp;
 use crate::kapi::genl::{
@@ -15,6 +14,7 @@ use crate::kapi::genl::{
 use crate::kapi::timer::jiffies;
 use crate::netns::IpvsNet;
 use crate::nlattr::{Attr, Nested};
+use crate::sync;
 use crate::uapi::{
     cmd, cmd_attr, daemon_attr, dest_attr, info_attr, stats_attr, svc_attr, GENL_VERSION,
     VERSION_CODE,

@@ -594,9 +594,7 @@ fn apply(ipvs: &IpvsNet, c: &SyncConn<'_>) -> bool {
 fn bind(ipvs: &IpvsNet, c: &SyncConn<'_>) -> Option<(Shared<DestShared>, Shared<Counters>, u32)> {
     {
         let mut table = ipvs.config.lock();
-        if let Some(svc) =
-            table.find_for_packet(c.af, c.protocol, &c.vaddr, c.vport, c.fwmark)
-        {
+        if let Some(svc) = table.find_for_packet(c.af, c.protocol, &c.vaddr, c.vport, c.fwmark) {
             let masq = c.flags & flags::FWD_MASK == conn_flags::MASQ;
             let port = if c.fwmark != 0 && !masq {
                 [0, 0]
@@ -662,7 +660,9 @@ pub(crate) fn start(
     let s = &ipvs.sync;
     let mut d = s.daemons.lock();
     if d.master.is_none() && d.backup.is_none() {
-        let ports = ipvs.sysctl(Sysctl::SyncPorts).clamp(1, sync_msg::PORTS_MAX as i32);
+        let ports = ipvs
+            .sysctl(Sysctl::SyncPorts)
+            .clamp(1, sync_msg::PORTS_MAX as i32);
         d.count = ports as usize;
     }
     let count = d.count;
@@ -701,7 +701,8 @@ pub(crate) fn start(
             let n = name('m', s.gen, id);
             // SAFETY: the thread is kept in `ipvs.sync`, which stops it
             // before `ipvs` goes (`IpvsNet::drop`).
-            let t = unsafe { Kthread::start(Sender { sock, id }, ipvs, cstr(&n)) }.map_err(nomem)?;
+            let t =
+                unsafe { Kthread::start(Sender { sock, id }, ipvs, cstr(&n)) }.map_err(nomem)?;
             threads.push(t, GFP_KERNEL).map_err(|_| nomem(ENOMEM))?;
         }
         let mut ports = KVec::with_capacity(count, GFP_KERNEL).map_err(|_| nomem(ENOMEM))?;

@@ -6,10 +6,10 @@
 
 #[path = "../../src/config.rs"]
 pub mod config;
-#[path = "../../src/daemon.rs"]
-pub mod daemon;
 #[path = "../../src/csum.rs"]
 pub mod csum;
+#[path = "../../src/daemon.rs"]
+pub mod daemon;
 #[path = "../../src/hash.rs"]
 pub mod hash;
 pub(crate) mod list;
@@ -30,9 +30,9 @@ pub mod sched;
 pub mod sctp;
 #[path = "../../src/sip.rs"]
 pub mod sip;
-#[path = "../../src/sync_msg.rs"]
-pub mod sync_msg;
 #[path = "../../src/state.rs"]
 pub mod state;
+#[path = "../../src/sync_msg.rs"]
+pub mod sync_msg;
 #[path = "../../src/uapi.rs"]
 pub mod uapi;

@@ -50,7 +50,8 @@ impl<T: ThreadFn<C>, C: Sync> Kthread<T, C> {
         let arg = (&*start as *const Start<T, C>).cast_mut().cast::<c_void>();
         // SAFETY: `arg` points at `start`, pinned and kept until the thread
         // is stopped; `name` is NUL-terminated (copied by the kernel).
-        let task = unsafe { bindings::ipvs_rs_kthread_run(Some(Self::main), arg, name.as_ptr().cast()) };
+        let task =
+            unsafe { bindings::ipvs_rs_kthread_run(Some(Self::main), arg, name.as_ptr().cast()) };
         if task.is_null() {
             return Err(ENOMEM);
         }

@@ -107,11 +107,19 @@ impl UdpSocket {
     /// Sends `buf` as one datagram, without blocking (`EAGAIN` when the
     /// send buffer is full), to the connected destination or `to`.
     pub(crate) fn send(&self, buf: &[u8], to: Option<(u16, &[u8; 16], u16)>) -> Result<usize> {
-        let (af, addr, port) = to.map_or((0, core::ptr::null(), 0), |(af, a, p)| (af, a.as_ptr(), p));
+        let (af, addr, port) =
+            to.map_or((0, core::ptr::null(), 0), |(af, a, p)| (af, a.as_ptr(), p));
         // SAFETY: a live socket; `buf` is readable for its length, `addr`
         // is NULL (with `af` 0) or 16 readable bytes.
         let n = unsafe {
-            bindings::ipvs_rs_sock_send(self.0.as_ptr(), buf.as_ptr().cast(), buf.len(), af, addr, port)
+            bindings::ipvs_rs_sock_send(
+                self.0.as_ptr(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                af,
+                addr,
+                port,
+            )
         };
         to_result(n)?;
         Ok(n as usize)
