@@ -13,61 +13,84 @@ TRAFFIC=${IPVS_RS_TRAFFIC:-${IPVS_RS_TOP:-$(dirname "$IPVS_RS_KO")}/selftests/tr
 
 SY_VIP=10.0.0.100
 sy() { echo "ipvs-sy-$1"; }
-sy_in() { local n=$1; shift; ip netns exec "$(sy "$n")" "$@"; }
-
-# sy_port <ns> <ifname> <bridge>: a veth from <ns> into a bridge of sw.
-sy_port() {
-	ip link add "$2" netns "$(sy "$1")" type veth peer name "$1-$3" netns "$(sy sw)"
-	ip -n "$(sy sw)" link set "$1-$3" master "$3" up
-	ip -n "$(sy "$1")" link set "$2" up
-}
+sy_in() { local n=ipvs-sy-$1; shift; ip netns exec "$n" "$@"; }
 
 sy_pids=()
-# sy_setup <nat|dr>
+# sy_setup <nat|dr>. Starting a process costs about a second in the
+# emulated guest: each namespace is set up by one `ip -batch`.
 sy_setup() {
-	local mode=$1 n r i
-	for n in sw c m b r1 r2 r3; do new_netns "$(sy $n)"; done
-	for br in lan srv; do
-		ip -n "$(sy sw)" link add "$br" type bridge
-		ip -n "$(sy sw)" link set "$br" up
+	local mode=$1 n r i b
+	b="netns add ipvs-sy-sw"
+	for n in c m b r1 r2 r3; do b+=$'\n'"netns add ipvs-sy-$n"; done
+	# _sy_port <ns> <ifname> <bridge>: a veth from <ns> into a bridge of sw.
+	_sy_port() { b+=$'\n'"link add $2 netns ipvs-sy-$1 type veth peer name $1-$3 netns ipvs-sy-sw"; }
+	_sy_port c eth0 lan
+	for n in m b; do _sy_port $n eth0 lan; _sy_port $n eth1 srv; done
+	for r in r1 r2 r3; do
+		if [ "$mode" = nat ]; then _sy_port $r eth0 srv; else _sy_port $r eth0 lan; fi
 	done
-	sy_port c eth0 lan
-	ip -n "$(sy c)" addr add 10.0.0.2/24 dev eth0
+	b+=$'\n'"link add sync0 netns ipvs-sy-m type veth peer name sync0 netns ipvs-sy-b"
+	ip -batch - <<<"$b" || fail "sy_setup: namespaces and links"
+	for n in sw c m b r1 r2 r3; do netns_list+=("ipvs-sy-$n"); done
+
+	b="link set lo up
+link add lan type bridge
+link add srv type bridge
+link set lan up
+link set srv up"
+	for n in c m b; do b+=$'\n'"link set $n-lan master lan up"; done
+	for n in m b; do b+=$'\n'"link set $n-srv master srv up"; done
+	for r in r1 r2 r3; do
+		if [ "$mode" = nat ]; then b+=$'\n'"link set $r-srv master srv up"
+		else b+=$'\n'"link set $r-lan master lan up"; fi
+	done
+	ip -n ipvs-sy-sw -batch - <<<"$b" || fail "sy_setup: sw"
+	ip -n ipvs-sy-c -batch - <<-EOF || fail "sy_setup: c"
+		link set lo up
+		link set eth0 up
+		addr add 10.0.0.2/24 dev eth0
+	EOF
 	i=11
 	for n in m b; do
-		sy_port "$n" eth0 lan
-		ip -n "$(sy $n)" addr add "10.0.0.$i/24" dev eth0
-		sy_port "$n" eth1 srv
-		ip -n "$(sy $n)" addr add "10.1.0.$((i - 9))/24" dev eth1
-		sy_in "$n" sysctl -qw net.ipv4.ip_forward=1
+		b="link set lo up
+link set eth0 up
+link set eth1 up
+link set sync0 up
+addr add 10.0.0.$i/24 dev eth0
+addr add 10.1.0.$((i - 9))/24 dev eth1
+addr add 192.168.9.$((i - 10))/24 dev sync0"
+		# keepalived places the addresses itself (SY_KEEPALIVED=1).
+		if [ $n = m ] && [ "${SY_KEEPALIVED:-0}" != 1 ]; then
+			b+=$'\n'"addr add $SY_VIP/24 dev eth0"
+			[ "$mode" = nat ] && b+=$'\n'"addr add 10.1.0.1/24 dev eth1"
+		fi
+		ip -n "ipvs-sy-$n" -batch - <<<"$b" || fail "sy_setup: $n"
+		sy_in $n sysctl -qw net.ipv4.ip_forward=1
 		i=$((i + 1))
 	done
-	ip link add sync0 netns "$(sy m)" type veth peer name sync0 netns "$(sy b)"
-	ip -n "$(sy m)" addr add 192.168.9.1/24 dev sync0
-	ip -n "$(sy b)" addr add 192.168.9.2/24 dev sync0
-	ip -n "$(sy m)" link set sync0 up
-	ip -n "$(sy b)" link set sync0 up
-	ip -n "$(sy m)" addr add "$SY_VIP/24" dev eth0
 	i=1
 	for r in r1 r2 r3; do
 		if [ "$mode" = nat ]; then
-			sy_port "$r" eth0 srv
-			ip -n "$(sy $r)" addr add "10.1.0.1$i/24" dev eth0
-			ip -n "$(sy $r)" route add default via 10.1.0.1
+			ip -n "ipvs-sy-$r" -batch - <<-EOF || fail "sy_setup: $r"
+				link set lo up
+				link set eth0 up
+				addr add 10.1.0.1$i/24 dev eth0
+				route add default via 10.1.0.1
+			EOF
 		else
-			sy_port "$r" eth0 lan
-			ip -n "$(sy $r)" addr add "10.0.0.2$i/24" dev eth0
-			ip -n "$(sy $r)" addr add "$SY_VIP/32" dev lo
-			sy_in "$r" sysctl -qw net.ipv4.conf.all.arp_ignore=1
-			sy_in "$r" sysctl -qw net.ipv4.conf.all.arp_announce=2
-			sy_in "$r" sysctl -qw net.ipv4.conf.eth0.arp_ignore=1
-			sy_in "$r" sysctl -qw net.ipv4.conf.eth0.arp_announce=2
+			ip -n "ipvs-sy-$r" -batch - <<-EOF || fail "sy_setup: $r"
+				link set lo up
+				link set eth0 up
+				addr add 10.0.0.2$i/24 dev eth0
+				addr add $SY_VIP/32 dev lo
+			EOF
+			sy_in "$r" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+				net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
 		fi
 		sy_in "$r" "$TRAFFIC" serve-echo "$r" 80 &
 		sy_pids+=($!)
 		i=$((i + 1))
 	done
-	[ "$mode" = nat ] && ip -n "$(sy m)" addr add 10.1.0.1/24 dev eth1
 	sleep 1
 }
 
@@ -75,7 +98,7 @@ sy_teardown() {
 	local p
 	for p in "${sy_pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	cleanup_netns
+	[ ${#netns_list[@]} -gt 0 ] && printf 'netns del %s\n' "${netns_list[@]}" | ip -force -batch - 2>/dev/null
 	sy_pids=()
 	netns_list=()
 }
@@ -116,12 +139,12 @@ sy_synced() {
 # the neighbours forget the old owner (keepalived's gratuitous ARP).
 sy_failover() {
 	local r
-	ip -n "$(sy m)" addr del "$SY_VIP/24" dev eth0
-	ip -n "$(sy b)" addr add "$SY_VIP/24" dev eth0
+	ip -n ipvs-sy-m addr del "$SY_VIP/24" dev eth0
+	ip -n ipvs-sy-b addr add "$SY_VIP/24" dev eth0
 	if [ "$1" = nat ]; then
-		ip -n "$(sy m)" addr del 10.1.0.1/24 dev eth1
-		ip -n "$(sy b)" addr add 10.1.0.1/24 dev eth1
-		for r in r1 r2 r3; do ip -n "$(sy $r)" neigh flush all; done
+		ip -n ipvs-sy-m addr del 10.1.0.1/24 dev eth1
+		ip -n ipvs-sy-b addr add 10.1.0.1/24 dev eth1
+		for r in r1 r2 r3; do ip -n "ipvs-sy-$r" neigh flush all; done
 	fi
-	ip -n "$(sy c)" neigh flush all
+	ip -n ipvs-sy-c neigh flush all
 }

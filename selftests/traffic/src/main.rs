@@ -46,8 +46,9 @@
 //!   and prints `tcp same=N moved=N lost=N` and the same for UDP: same
 //!   real server, another one, or no answer (reset, timeout).
 //!
-//! - `sync-bad GROUP:PORT IFADDR COUNT`: COUNT connection sync datagrams
-//!   to a backup's group from IFADDR, each malformed by construction
+//! - `sync-bad GROUP:PORT IFADDR COUNT SYNCID`: COUNT connection sync
+//!   datagrams of SYNCID (one in 13 of the next id) to a backup's group
+//!   from IFADDR, each malformed by construction
 //!   (cut, wrong sizes, counts, versions, options; entries with unknown
 //!   protocols, states or flags; another sync id), every entry's client in
 //!   10.66/16; prints how a backup must count them: `bad=N skipped=N
@@ -255,7 +256,7 @@ fn sync_v1(syncid: u8, entries: &[(u8, u32, u16, u16)]) -> Vec<u8> {
 
 /// The malformed datagram number `i`, and how a backup counts it:
 /// (dropped whole, entries skipped, other sync id).
-fn sync_bad(i: u32, rng: &mut u64) -> (Vec<u8>, u32, u32, u32) {
+fn sync_bad(i: u32, rng: &mut u64, sid: u8) -> (Vec<u8>, u32, u32, u32) {
     let mut r = || {
         *rng ^= *rng << 13;
         *rng ^= *rng >> 7;
@@ -264,8 +265,10 @@ fn sync_bad(i: u32, rng: &mut u64) -> (Vec<u8>, u32, u32, u32) {
     };
     let idx = (i % 60000) as u16;
     let good = |n: usize| {
-        let e: Vec<_> = (0..n as u16).map(|k| (6, 0, 1, idx.wrapping_add(k))).collect();
-        sync_v1(0, &e)
+        let e: Vec<_> = (0..n as u16)
+            .map(|k| (6, 0, 1, idx.wrapping_add(k)))
+            .collect();
+        sync_v1(sid, &e)
     };
     let fix = |m: &mut Vec<u8>| {
         let n = m.len() as u16;
@@ -296,7 +299,11 @@ fn sync_bad(i: u32, rng: &mut u64) -> (Vec<u8>, u32, u32, u32) {
         3 => {
             let mut m = good(2);
             let at = 8 + 36 + 2;
-            let bad = if r() % 2 == 0 { 37 + (r() % 4000) as u16 } else { (r() % 4) as u16 };
+            let bad = if r() % 2 == 0 {
+                37 + (r() % 4000) as u16
+            } else {
+                (r() % 4) as u16
+            };
             m[at..at + 2].copy_from_slice(&bad.to_be_bytes());
             (m, 1, 0, 0)
         }
@@ -334,17 +341,38 @@ fn sync_bad(i: u32, rng: &mut u64) -> (Vec<u8>, u32, u32, u32) {
         // Entries stock skips: unknown protocol, state out of range,
         // one-packet, template without client port, unknown mandatory
         // option (the count says how many).
-        8 => (sync_v1(0, &[(47, 0, 1, idx), (6, 0, 11 + (r() % 100) as u16, idx)]), 0, 2, 0),
-        9 => (sync_v1(0, &[(17, 0x2000, 0, idx), (6, 0x1800, 0, idx), (132, 0, 15, idx)]), 0, 3, 0),
+        8 => (
+            sync_v1(
+                sid,
+                &[(47, 0, 1, idx), (6, 0, 11 + (r() % 100) as u16, idx)],
+            ),
+            0,
+            2,
+            0,
+        ),
+        9 => (
+            sync_v1(
+                sid,
+                &[(17, 0x2000, 0, idx), (6, 0x1800, 0, idx), (132, 0, 15, idx)],
+            ),
+            0,
+            3,
+            0,
+        ),
         10 => {
-            let mut m = sync_v1(0, &[(6, 0, 1, idx)]);
+            let mut m = sync_v1(sid, &[(6, 0, 1, idx)]);
             m[8 + 3] = 40;
             m.extend_from_slice(&[5, 2, 0, 0]);
             fix(&mut m);
             (m, 0, 1, 0)
         }
         // Another sync id.
-        11 => (sync_v1(99, &[(6, 0, 1, idx)]), 0, 0, 1),
+        11 => (
+            sync_v1(sid.wrapping_add(1).max(1), &[(6, 0, 1, idx)]),
+            0,
+            0,
+            1,
+        ),
         // Shorter than any header.
         _ => {
             let n = (r() % 4) as usize;
@@ -353,12 +381,12 @@ fn sync_bad(i: u32, rng: &mut u64) -> (Vec<u8>, u32, u32, u32) {
     }
 }
 
-fn sync_bad_send(to: SocketAddr, ifaddr: std::net::Ipv4Addr, count: u32) -> Option<()> {
+fn sync_bad_send(to: SocketAddr, ifaddr: std::net::Ipv4Addr, count: u32, sid: u8) -> Option<()> {
     let s = mcast_sender(ifaddr)?;
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let (mut bad, mut skipped, mut other) = (0, 0, 0);
     for i in 0..count {
-        let (m, b, k, o) = sync_bad(i, &mut rng);
+        let (m, b, k, o) = sync_bad(i, &mut rng, sid);
         s.send_to(&m, to).ok()?;
         bad += b;
         skipped += k;
@@ -864,7 +892,7 @@ fn usage() -> ExitCode {
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
          bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST | \
          tcp-ack ADDR:PORT SPORT | serve-echo NAME PORT | \
-         hold ADDR:PORT TCP UDP GOFILE | sync-bad GROUP:PORT IFADDR COUNT | \
+         hold ADDR:PORT TCP UDP GOFILE | sync-bad GROUP:PORT IFADDR COUNT SYNCID | \
          sync-record GROUP:PORT IFADDR SECS FILE | sync-replay GROUP:PORT IFADDR FILE"
     );
     ExitCode::from(2)
@@ -877,19 +905,23 @@ fn main() -> ExitCode {
     let count = || arg(2).and_then(|c| c.parse::<u32>().ok());
     match (arg(0), target(), count()) {
         (Some("sync-bad"), Some(to), _) => {
-            let (Some(Ok(ifaddr)), Some(Ok(n))) =
-                (arg(2).map(str::parse), arg(3).map(str::parse::<u32>))
-            else {
+            let (Some(Ok(ifaddr)), Some(Ok(n)), Some(Ok(sid))) = (
+                arg(2).map(str::parse),
+                arg(3).map(str::parse::<u32>),
+                arg(4).map(str::parse::<u8>),
+            ) else {
                 return usage();
             };
-            if sync_bad_send(to, ifaddr, n).is_none() {
+            if sync_bad_send(to, ifaddr, n, sid).is_none() {
                 return ExitCode::FAILURE;
             }
         }
         (Some("sync-record"), Some(group), _) => {
-            let (Some(Ok(ifaddr)), Some(Ok(secs)), Some(file)) =
-                (arg(2).map(str::parse), arg(3).map(str::parse::<u64>), arg(4))
-            else {
+            let (Some(Ok(ifaddr)), Some(Ok(secs)), Some(file)) = (
+                arg(2).map(str::parse),
+                arg(3).map(str::parse::<u64>),
+                arg(4),
+            ) else {
                 return usage();
             };
             match sync_record(group, ifaddr, secs, file) {
