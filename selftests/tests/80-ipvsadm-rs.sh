@@ -53,27 +53,29 @@ for mod in $mods; do
 	done
 	echo "$mod: ${#listings[@]} listings identical"
 
-	# Sync daemons: stock runs them and both tools list them alike;
-	# ipvs_rs has none yet and says so in one line.
-	if [ $mod = ip_vs ]; then
-		ip link add ipvs-sync type dummy && ip addr add 10.99.0.1/24 dev ipvs-sync &&
-			ip link set ipvs-sync multicast on up || fail "dummy sync interface"
-		$rs --start-daemon master --mcast-interface ipvs-sync --syncid 5 ||
-			fail "$mod: --start-daemon master"
-		$rs --start-daemon backup --mcast-interface ipvs-sync --syncid 6 \
-			--mcast-group 224.0.0.82 --mcast-port 8850 --mcast-ttl 2 --sync-maxlen 1400 ||
-			fail "$mod: --start-daemon backup"
-		diff -u <(ipvsadm -L --daemon) <($rs -L --daemon) || fail "$mod: -L --daemon differs"
-		echo "$mod: daemons: $($rs -L --daemon | tr '\n' ';')"
-		$rs --stop-daemon master && $rs --stop-daemon backup || fail "$mod: --stop-daemon"
-		expect_eq "$mod: daemons after stopping them" "" "$($rs -L --daemon)"
-		ip link del ipvs-sync
-	else
-		out=$($rs --start-daemon master --mcast-interface lo 2>&1)
-		expect_eq "$mod: --start-daemon exit status" 1 "$?"
-		[ "$(echo "$out" | wc -l)" = 1 ] || fail "$mod: --start-daemon error is not one line: $out"
-		echo "$mod: --start-daemon -> $out"
-	fi
+	# Sync daemons: both modules run them and both tools list them alike.
+	ip link add ipvs-sync type dummy && ip addr add 10.99.0.1/24 dev ipvs-sync &&
+		ip link set ipvs-sync multicast on up || fail "dummy sync interface"
+	$rs --start-daemon master --mcast-interface ipvs-sync --syncid 5 ||
+		fail "$mod: --start-daemon master"
+	$rs --start-daemon backup --mcast-interface ipvs-sync --syncid 6 \
+		--mcast-group 224.0.0.82 --mcast-port 8850 --mcast-ttl 2 --sync-maxlen 1400 ||
+		fail "$mod: --start-daemon backup"
+	diff -u <(ipvsadm -L --daemon) <($rs -L --daemon) || fail "$mod: -L --daemon differs"
+	echo "$mod: daemons: $($rs -L --daemon | tr '\n' ';')"
+	# A second master is refused (EEXIST), in one line.
+	out=$($rs --start-daemon master --mcast-interface ipvs-sync 2>&1)
+	expect_eq "$mod: second master exit status" 1 "$?"
+	[ "$(echo "$out" | wc -l)" = 1 ] || fail "$mod: --start-daemon error is not one line: $out"
+	echo "$mod: second master -> $out"
+	$rs --stop-daemon master && $rs --stop-daemon backup || fail "$mod: --stop-daemon"
+	expect_eq "$mod: daemons after stopping them" "" "$($rs -L --daemon)"
+	# A missing interface: ENODEV, nothing started.
+	out=$($rs --start-daemon master --mcast-interface ipvs-none 2>&1)
+	expect_eq "$mod: --start-daemon on a missing interface" 1 "$?"
+	echo "$mod: missing interface -> $out"
+	expect_eq "$mod: daemons after the refused start" "" "$($rs -L --daemon)"
+	ip link del ipvs-sync
 
 	# -S / -R round trip, through ipvsadm's own -R too.
 	saved=$(ipvsadm -Sn)
