@@ -87,7 +87,15 @@ addr add 192.168.9.$((i - 10))/24 dev sync0"
 			sy_in "$r" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
 				net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
 		fi
-		sy_in "$r" "$TRAFFIC" serve-echo "$r" 80 &
+		# Not through sy_in: $! must be the server itself (ip netns exec
+		# execs it) for sy_teardown's kill to reach it, and it must not
+		# hold a caller's $(...) pipe open.
+		# A DR real server answers UDP from the virtual address.
+		if [ "$mode" = nat ]; then
+			ip netns exec "ipvs-sy-$r" "$TRAFFIC" serve-echo "$r" 80 >/dev/null 2>&1 &
+		else
+			ip netns exec "ipvs-sy-$r" "$TRAFFIC" serve-echo "$r" 80 "$SY_VIP" >/dev/null 2>&1 &
+		fi
 		sy_pids+=($!)
 		i=$((i + 1))
 	done

@@ -12,7 +12,7 @@ UDP_FLOWS=8
 
 # failover <nat|dr>
 failover() {
-	local mode=$1 go out pid n
+	local mode=$1 go out pid n lines
 	sy_setup "$mode"
 	sy_services "$mode"
 	sy_in m ipvsadm --start-daemon master --mcast-interface sync0 --syncid 7 || return 1
@@ -24,7 +24,8 @@ failover() {
 	sy_in c "$TRAFFIC" hold "$SY_VIP:80" "$TCP_CONNS" "$UDP_FLOWS" "$go" >"$out" &
 	pid=$!
 	for _ in $(seq 1 100); do
-		[ "$(wc -l <"$out")" -ge 2 ] && break
+		mapfile -t lines <"$out"
+		[ ${#lines[@]} -ge 2 ] && break
 		sleep 0.3
 	done
 	cat "$out"
@@ -48,37 +49,27 @@ scenario() {
 	failover dr
 }
 
+# rr takes the real servers newest first (stock adds each at the head of
+# its list; ipvsadm sorts them for the listing): 8 UDP flows go 2/3/3.
 want() {
-	local fwd=Masq base=10.1.0.1 mode
-	cat <<-EOF
-		== nat
-		m: master sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
-		b: backup sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
-		tcp r1=8 r2=8 r3=8 other=0
-		udp r1=3 r2=3 r3=2 other=0
-		synced: $((TCP_CONNS + UDP_FLOWS))
-	EOF
+	local fwd=Masq base=10.1.0.1 mode i
 	for mode in nat dr; do
-		if [ $mode = dr ]; then
-			fwd=Route base=10.0.0.2
-			cat <<-EOF
-				== dr
-				m: master sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
-				b: backup sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
-				tcp r1=8 r2=8 r3=8 other=0
-				udp r1=3 r2=3 r3=2 other=0
-				synced: $((TCP_CONNS + UDP_FLOWS))
-			EOF
-		fi
+		[ $mode = dr ] && fwd=Route base=10.0.0.2
 		cat <<-EOF
+			== $mode
+			m: master sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
+			b: backup sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)
+			tcp r1=8 r2=8 r3=8 other=0
+			udp r1=2 r2=3 r3=3 other=0
+			synced: $((TCP_CONNS + UDP_FLOWS))
 			TCP  $SY_VIP:80 rr
-			  -> ${base}1:80                 $fwd   1      8          0         
-			  -> ${base}2:80                 $fwd   1      8          0         
-			  -> ${base}3:80                 $fwd   1      8          0         
-			UDP  $SY_VIP:80 rr
-			  -> ${base}1:80                 $fwd   1      0          3         
-			  -> ${base}2:80                 $fwd   1      0          3         
-			  -> ${base}3:80                 $fwd   1      0          2         
+		EOF
+		for i in 1 2 3; do printf '  -> %-28s %-7s %-6d %-10d %-10d\n' "${base}$i:80" $fwd 1 8 0; done
+		echo "UDP  $SY_VIP:80 rr"
+		for i in 1 2 3; do
+			printf '  -> %-28s %-7s %-6d %-10d %-10d\n' "${base}$i:80" $fwd 1 0 $((i == 1 ? 2 : 3))
+		done
+		cat <<-EOF
 			tcp same=$TCP_CONNS moved=0 lost=0
 			udp same=$UDP_FLOWS moved=0 lost=0
 			after stop: 0 0

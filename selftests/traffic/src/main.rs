@@ -37,8 +37,10 @@
 //! - `udp-call ADDR:PORT SPORT`: sends `call` from SPORT and prints the
 //!   answer, or `timeout`.
 //!
-//! - `serve-echo NAME PORT`: TCP connections stay open and get `NAME\n`
-//!   for every line they send; UDP datagrams are answered as by `serve`.
+//! - `serve-echo NAME PORT [UDPADDR]`: TCP connections stay open and get
+//!   `NAME\n` for every line they send; UDP datagrams are answered as by
+//!   `serve`, from UDPADDR if given (a direct-routing real server answers
+//!   from the virtual address, not its own).
 //! - `hold ADDR:PORT TCP UDP GOFILE`: opens TCP connections and UDP
 //!   flows (one socket each) to a `serve-echo` service, asks each once
 //!   (UDP flows three times) and prints who answered (`tcp r1=N ...`, `udp r1=N ...`); then waits
@@ -82,7 +84,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -130,9 +132,9 @@ fn serve_hold(name: &str, port: u16) -> std::io::Result<()> {
     Ok(())
 }
 
-fn serve_echo(name: &str, port: u16) -> std::io::Result<()> {
+fn serve_echo(name: &str, port: u16, udp_addr: Option<IpAddr>) -> std::io::Result<()> {
     let tcp = TcpListener::bind(("::", port))?;
-    let udp = UdpSocket::bind(("::", port))?;
+    let udp = UdpSocket::bind((udp_addr.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED)), port))?;
     let reply = format!("{name}\n");
     let udp_reply = reply.clone();
     std::thread::spawn(move || {
@@ -891,7 +893,7 @@ fn usage() -> ExitCode {
          udp-send ADDR:PORT COUNT | udp-answer PORT | \
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
          bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST | \
-         tcp-ack ADDR:PORT SPORT | serve-echo NAME PORT | \
+         tcp-ack ADDR:PORT SPORT | serve-echo NAME PORT [UDPADDR] | \
          hold ADDR:PORT TCP UDP GOFILE | sync-bad GROUP:PORT IFADDR COUNT SYNCID | \
          sync-record GROUP:PORT IFADDR SECS FILE | sync-replay GROUP:PORT IFADDR FILE"
     );
@@ -942,7 +944,12 @@ fn main() -> ExitCode {
             let (Some(name), Some(Ok(port))) = (arg(1), arg(2).map(str::parse::<u16>)) else {
                 return usage();
             };
-            if let Err(e) = serve_echo(name, port) {
+            let udp_addr = match arg(3).map(str::parse::<IpAddr>) {
+                None => None,
+                Some(Ok(a)) => Some(a),
+                Some(Err(_)) => return usage(),
+            };
+            if let Err(e) = serve_echo(name, port, udp_addr) {
                 eprintln!("ipvs-traffic: serve-echo on {port}: {e}");
                 return ExitCode::FAILURE;
             }
