@@ -58,7 +58,8 @@ host-test:
 vm-test: module ipvsadm-rs traffic
 	selftests/run.sh $(KOUT)
 
-check: deps kernel module ipvsadm-rs traffic host-test
+# Lints first: a minute, where the VM run takes most of an hour.
+check: deps kernel module ipvsadm-rs traffic host-test rustfmtcheck clippy
 	selftests/run.sh $(KOUT)
 
 demo: deps kernel module ipvsadm-rs traffic

@@ -32,10 +32,14 @@ if [ ${#missing[@]} -gt 0 ] || [ -z "$ksrc_have" ]; then
 		"${missing[@]}" $ksrc >/dev/null
 fi
 
-if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
-	echo "deps: rustup component add rust-src"
-	rustup component add rust-src
-fi
+# rust-src for the kernel's Rust; clippy and rustfmt for `make check`'s
+# lint step.
+for c in rust-src clippy rustfmt; do
+	if ! rustup component list --installed 2>/dev/null | grep -q "^$c"; then
+		echo "deps: rustup component add $c"
+		rustup component add "$c"
+	fi
+done
 
 if [ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]; then
 	echo "deps: cargo install bindgen-cli $BINDGEN_VERSION"

@@ -1038,7 +1038,7 @@ mod tests {
                 let i = (rng.next() as usize) % b.len();
                 b[i] = rng.next() as u8;
             }
-            if rng.next() % 3 == 0 && b.len() > 4 {
+            if rng.next().is_multiple_of(3) && b.len() > 4 {
                 let cut = (rng.next() as usize) % b.len();
                 b.truncate(cut.max(4));
                 let n = b.len() as u16;
