@@ -110,7 +110,18 @@ sy_teardown() {
 	sy_pids=()
 	netns_list=()
 }
-trap sy_teardown EXIT
+
+# At exit, also what a scenario that failed inside $(...) left: a
+# subshell's fail skips its teardown, and its lists never reach here.
+sy_exit() {
+	local n p
+	sy_teardown
+	for n in $(ip netns list | awk '/^ipvs-sy-/ { print $1 }'); do
+		for p in $(ip netns pids "$n"); do kill "$p" 2>/dev/null; done
+		ip netns del "$n"
+	done
+}
+trap sy_exit EXIT
 
 # sy_services <nat|dr>: the same TCP and UDP services on both directors.
 sy_services() {
