@@ -306,6 +306,20 @@ impl Conn {
         swapped || force
     }
 
+    /// Whether a full resynchronization sends this connection.
+    pub(crate) fn resync_wanted(&self, persist_mode: bool) -> bool {
+        let state = self.state_number();
+        let view = sync_msg::ConnView {
+            template: self.is_template(),
+            in_persistence: self.control().is_some_and(|c| c.is_template()),
+            protocol: self.protocol,
+            state,
+            old_state: state,
+            timeout: 0,
+        };
+        !self.is_one_packet() && sync_msg::resync_wanted(persist_mode, &view)
+    }
+
     /// The connection as a sync message carries it.
     pub(crate) fn sync_entry(&self, hz: u32) -> sync_msg::SyncConn<'_> {
         let (state, no_output) = unpack(self.state.load(Ordering::Relaxed));
@@ -872,6 +886,37 @@ impl ConnTable {
                 }
             }
         }
+    }
+
+    /// Calls `f` on the connections of the buckets from `start` on,
+    /// under RCU, until `f` returns `false`: that bucket is finished, and
+    /// the next one to walk returned (`None`: the table is done). A long
+    /// walk goes in steps, each a short RCU read section.
+    pub(crate) fn walk_from(
+        &self,
+        start: usize,
+        mut f: impl FnMut(&Conn) -> bool,
+    ) -> Option<usize> {
+        let _rcu = rcu::read_lock();
+        for (i, b) in self.buckets.iter().enumerate().skip(start) {
+            let mut more = true;
+            // SAFETY: walked under `rcu_read_lock`.
+            for node in unsafe { b.head.iter() } {
+                // SAFETY: every node on the table is the `node` of a `Conn`.
+                let c = unsafe {
+                    &*node
+                        .as_ptr()
+                        .cast::<u8>()
+                        .sub(offset_of!(Conn, node))
+                        .cast::<Conn>()
+                };
+                more &= f(c);
+            }
+            if !more {
+                return Some(i + 1).filter(|&n| n < self.buckets.len());
+            }
+        }
+        None
     }
 
     /// Expires every connection now (`ip_vs_conn_flush`).

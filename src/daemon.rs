@@ -12,6 +12,9 @@ use crate::sync_msg::{AF_INET, AF_INET6, SYNC_GROUP, SYNC_PORT};
 use crate::uapi::daemon_attr;
 use core::ffi::CStr;
 
+/// Unicast peers a daemon may have.
+pub(crate) const MAX_PEERS: usize = 16;
+
 /// `IP_VS_STATE_MASTER`.
 pub(crate) const MASTER: u32 = 1;
 /// `IP_VS_STATE_BACKUP`.
@@ -40,6 +43,13 @@ pub(crate) struct DaemonCfg {
     pub(crate) port: u16,
     /// Multicast TTL / hop limit.
     pub(crate) ttl: u8,
+    /// Unicast peers' family, 0 without peers (multicast, as stock).
+    pub(crate) peer_af: u16,
+    /// How many of `peers` are used.
+    pub(crate) npeers: u8,
+    /// Unicast peers (IPv4: the first four bytes): a master sends to
+    /// each, a backup listens on the first and asks the others to resync.
+    pub(crate) peers: [[u8; 16]; MAX_PEERS],
 }
 
 impl DaemonCfg {
@@ -47,6 +57,20 @@ impl DaemonCfg {
     pub(crate) fn ifname(&self) -> &[u8] {
         let n = self.ifname.iter().position(|&b| b == 0).unwrap_or(16);
         &self.ifname[..n]
+    }
+
+    /// The unicast peers (none: multicast).
+    pub(crate) fn peers(&self) -> &[[u8; 16]] {
+        &self.peers[..usize::from(self.npeers)]
+    }
+
+    /// The family of the sockets: the peers' if any, else the group's.
+    pub(crate) fn sock_af(&self) -> u16 {
+        if self.npeers > 0 {
+            self.peer_af
+        } else {
+            self.mcast_af
+        }
     }
 
     /// The interface name with its NUL, for the kernel's lookups.
@@ -70,7 +94,7 @@ impl DaemonCfg {
         if self.ttl == 0 {
             self.ttl = 1;
         }
-        let hlen: u32 = if self.mcast_af == AF_INET6 {
+        let hlen: u32 = if self.sock_af() == AF_INET6 {
             40 + 8
         } else {
             20 + 8
@@ -153,6 +177,9 @@ pub(crate) fn parse_new(nest: Option<Attr<'_>>) -> Result<(u32, DaemonCfg), Erro
         group: [0; 16],
         port: 0,
         ttl: 0,
+        peer_af: 0,
+        npeers: 0,
+        peers: [[0; 16]; MAX_PEERS],
     };
     let name = ifn.bytes();
     let n = name
@@ -183,7 +210,47 @@ pub(crate) fn parse_new(nest: Option<Attr<'_>>) -> Result<(u32, DaemonCfg), Erro
     if let Some(v) = a[usize::from(daemon_attr::MCAST_TTL)] {
         c.ttl = v.u8().unwrap_or(0);
     }
-    Ok((state.u32().unwrap_or(0), c))
+    let state = state.u32().unwrap_or(0);
+    if let Some(n) = nest {
+        peers(&mut c, n)?;
+    }
+    Ok((state, c))
+}
+
+/// The `RS_PEER` attributes (beyond stock): unicast addresses of one
+/// family, at most [`MAX_PEERS`]. A master sends to each; a backup
+/// listens on the first and asks the others (its masters) for a full
+/// resynchronization when it starts.
+fn peers(c: &mut DaemonCfg, nest: Attr<'_>) -> Result<(), Error> {
+    for a in Nested::new(nest.bytes()) {
+        let Ok((daemon_attr::RS_PEER, a)) = a else {
+            continue;
+        };
+        let b = a.bytes();
+        let af = match b.len() {
+            4 => AF_INET,
+            16 => AF_INET6,
+            _ => return Err(einval(c"ipvs: a sync peer is an IPv4 or IPv6 address")),
+        };
+        if c.npeers > 0 && af != c.peer_af {
+            return Err(einval(c"ipvs: sync peers must be of one family"));
+        }
+        let multicast = if af == AF_INET {
+            b[0] & 0xf0 == 0xe0
+        } else {
+            b[0] == 0xff
+        };
+        if multicast || b.iter().all(|&x| x == 0) {
+            return Err(einval(c"ipvs: a sync peer must be a unicast address"));
+        }
+        if usize::from(c.npeers) == MAX_PEERS {
+            return Err(einval(c"ipvs: too many sync peers"));
+        }
+        c.peers[usize::from(c.npeers)][..b.len()].copy_from_slice(b);
+        c.peer_af = af;
+        c.npeers += 1;
+    }
+    Ok(())
 }
 
 /// `IPVS_CMD_DEL_DAEMON`: the state to stop.
@@ -278,6 +345,56 @@ mod tests {
         let (_, mut c) = with((daemon_attr::MCAST_PORT, &9000u16.to_ne_bytes())).unwrap();
         c.resolve(BACKUP, 1500);
         assert_eq!(c.port, 9000);
+    }
+
+    #[test]
+    fn unicast_peers() {
+        let st = MASTER.to_ne_bytes();
+        let bk = BACKUP.to_ne_bytes();
+        let id = 7u32.to_ne_bytes();
+        let ifn: (u16, &[u8]) = (daemon_attr::MCAST_IFN, b"eth0\0");
+        let with = |state: &[u8], peers: &[&[u8]]| {
+            let mut v: Vec<(u16, &[u8])> = vec![
+                (daemon_attr::STATE, state),
+                ifn,
+                (daemon_attr::SYNC_ID, &id),
+            ];
+            for p in peers {
+                v.push((daemon_attr::RS_PEER, p));
+            }
+            new(&v)
+        };
+        let (_, mut c) = with(&st, &[&[10, 0, 0, 12], &[10, 0, 0, 13]]).unwrap();
+        assert_eq!(c.peers().len(), 2);
+        assert_eq!(&c.peers()[1][..4], &[10, 0, 0, 13]);
+        assert_eq!(c.sock_af(), AF_INET);
+        c.resolve(MASTER, 1500);
+        assert_eq!((c.mcast_af, c.sync_maxlen), (AF_INET, 1472));
+        // IPv6 peers size messages for IPv6 headers.
+        let mut p6 = [0u8; 16];
+        p6[0] = 0xfd;
+        p6[15] = 2;
+        let (_, mut c) = with(&st, &[&p6]).unwrap();
+        c.resolve(MASTER, 1500);
+        assert_eq!((c.sock_af(), c.sync_maxlen), (AF_INET6, 1452));
+        // One family, unicast, at most MAX_PEERS, one for a backup.
+        assert!(with(&st, &[&[10, 0, 0, 12], &p6]).is_err());
+        assert!(with(&st, &[&[239, 0, 0, 1]]).is_err());
+        assert!(with(&st, &[&[0, 0, 0, 0]]).is_err());
+        assert!(with(&st, &[&[10, 0, 0]]).is_err());
+        let mut ff = [0u8; 16];
+        ff[0] = 0xff;
+        assert!(with(&st, &[&ff]).is_err());
+        let many: Vec<[u8; 4]> = (1..=17).map(|i| [10, 0, 1, i]).collect();
+        let refs: Vec<&[u8]> = many.iter().map(|a| &a[..]).collect();
+        assert!(with(&st, &refs[..16]).is_ok());
+        assert!(with(&st, &refs).is_err());
+        // A backup: its own address, then the masters it asks to resync.
+        let (_, c) = with(&bk, &[&[10, 0, 0, 12], &[10, 0, 0, 11]]).unwrap();
+        assert_eq!(c.peers().len(), 2);
+        // Without peers: multicast, as stock.
+        let (_, c) = with(&st, &[]).unwrap();
+        assert!(c.peers().is_empty());
     }
 
     #[test]

@@ -173,6 +173,10 @@ fn fill_daemon(m: &mut Message<'_>, state: u32, c: &DaemonCfg) -> Result {
         m.put_u16(daemon_attr::SYNC_MAXLEN, c.sync_maxlen)?;
         m.put_u16(daemon_attr::MCAST_PORT, c.port)?;
         m.put_u8(daemon_attr::MCAST_TTL, c.ttl)?;
+        let len = if c.peer_af == AF_INET6 { 16 } else { 4 };
+        for p in c.peers() {
+            m.put(daemon_attr::RS_PEER, &p[..len])?;
+        }
         if c.mcast_af == AF_INET6 {
             m.put(daemon_attr::MCAST_GROUP6, &c.group)
         } else {

@@ -86,6 +86,7 @@ pub(crate) struct Stats {
     bad_msgs: AtomicU64,
     skipped_conns: AtomicU64,
     other_syncid: AtomicU64,
+    resyncs: AtomicU64,
 }
 
 fn inc(c: &AtomicU64, n: u64) {
@@ -94,7 +95,7 @@ fn inc(c: &AtomicU64, n: u64) {
 
 impl Stats {
     /// Every counter with its name.
-    pub(crate) fn list(&self) -> [(&'static str, u64); 10] {
+    pub(crate) fn list(&self) -> [(&'static str, u64); 11] {
         let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("sent_msgs", r(&self.sent_msgs)),
@@ -107,6 +108,7 @@ impl Stats {
             ("bad_msgs", r(&self.bad_msgs)),
             ("skipped_conns", r(&self.skipped_conns)),
             ("other_syncid", r(&self.other_syncid)),
+            ("resyncs", r(&self.resyncs)),
         ]
     }
 }
@@ -122,6 +124,8 @@ struct Daemons {
     /// Threads per daemon, fixed while either runs (`threads_mask + 1`).
     count: usize,
     master: Option<Daemon<Sender>>,
+    /// The master's resync thread (ipvs_rs only).
+    resync: Option<Kthread<Resyncer, IpvsNet>>,
     backup: Option<Daemon<Receiver>>,
 }
 
@@ -168,6 +172,7 @@ impl SyncState {
                     Daemons {
                         count: 0,
                         master: None,
+                        resync: None,
                         backup: None,
                     },
                     "ipvs_rs::sync_daemons"
@@ -212,6 +217,7 @@ impl SyncState {
                 let Some(m) = d.master.take() else {
                     return Err((ESRCH, c"ipvs: no master sync daemon"));
                 };
+                drop(d.resync.take());
                 // Stop queueing first, then take what is queued.
                 let ports = {
                     let mut q = self.master.lock();
@@ -373,29 +379,171 @@ pub(crate) fn client_packet(ipvs: &IpvsNet, cp: &Conn) {
 struct Sender {
     sock: UdpSocket,
     id: usize,
+    /// Unicast peers (family, addresses, port); none: the connected group.
+    peers: KVec<[u8; 16]>,
+    af: u16,
+    port: u16,
 }
 
 impl Sender {
-    /// Sends one message, waiting while the socket buffer is full.
+    /// Sends one message to the group or to each peer.
     fn send(&self, ipvs: &IpvsNet, m: &Msg) -> bool {
-        loop {
-            match self.sock.send(m.w.bytes(), None) {
-                Ok(_) => {
-                    inc(&ipvs.sync.stats.sent_msgs, 1);
-                    inc(&ipvs.sync.stats.sent_conns, m.w.count() as u64);
-                    return true;
-                }
-                Err(e) if e == EAGAIN => {
-                    self.sock.wait_writable();
-                    if kthread::should_stop() {
-                        return false;
-                    }
-                }
-                Err(_) => {
-                    inc(&ipvs.sync.stats.send_errors, 1);
-                    return true;
+        send_msg(&self.sock, ipvs, &m.w, &self.peers, self.af, self.port)
+    }
+}
+
+/// Sends `w` on `sock`: to its connected group if `peers` is empty, else
+/// to each peer's `port`. False if the thread was told to stop.
+fn send_msg(
+    sock: &UdpSocket,
+    ipvs: &IpvsNet,
+    w: &Writer<KVec<u8>>,
+    peers: &[[u8; 16]],
+    af: u16,
+    port: u16,
+) -> bool {
+    if peers.is_empty() {
+        return send_to(sock, ipvs, w, None);
+    }
+    peers
+        .iter()
+        .all(|p| send_to(sock, ipvs, w, Some((af, p, port))))
+}
+
+/// Sends one datagram, waiting while the socket buffer is full.
+fn send_to(
+    sock: &UdpSocket,
+    ipvs: &IpvsNet,
+    w: &Writer<KVec<u8>>,
+    to: Option<(u16, &[u8; 16], u16)>,
+) -> bool {
+    loop {
+        match sock.send(w.bytes(), to) {
+            Ok(_) => {
+                inc(&ipvs.sync.stats.sent_msgs, 1);
+                inc(&ipvs.sync.stats.sent_conns, w.count() as u64);
+                return true;
+            }
+            Err(e) if e == EAGAIN => {
+                sock.wait_writable();
+                if kthread::should_stop() {
+                    return false;
                 }
             }
+            Err(_) => {
+                inc(&ipvs.sync.stats.send_errors, 1);
+                return true;
+            }
+        }
+    }
+}
+
+/// Entries a resync packs per step (one RCU read section).
+const RESYNC_STEP: usize = 256;
+
+/// A master's resync thread (ipvs_rs only): answers a backup's request
+/// ([`sync_msg::resync_asked`]) with the whole connection table, sent
+/// as ordinary sync messages to the group or the peers, so that a backup
+/// that starts late holds the connections that see no traffic too.
+struct Resyncer {
+    /// Bound to the resync port; sends as the senders do.
+    sock: UdpSocket,
+    /// Where the messages go: the peers, or none for the group.
+    peers: KVec<[u8; 16]>,
+    group: [u8; 16],
+    af: u16,
+    /// Thread 0's sync port.
+    port: u16,
+    syncid: u8,
+    maxlen: usize,
+}
+
+impl Resyncer {
+    /// Sends every connection a backup may want, in steps.
+    fn resync(&self, ipvs: &IpvsNet) {
+        let version = if ipvs.sysctl(Sysctl::SyncVersion) == 0 {
+            Version::V0
+        } else {
+            Version::V1
+        };
+        let persist = ipvs.sysctl(Sysctl::SyncPersistMode) != 0;
+        let hz = hz();
+        let group = [self.group];
+        let dest: &[[u8; 16]] = if self.peers.is_empty() {
+            &group
+        } else {
+            &self.peers
+        };
+        let mut next = Some(0);
+        while let Some(start) = next {
+            if kthread::should_stop() {
+                return;
+            }
+            let mut msgs: KVec<Writer<KVec<u8>>> = KVec::new();
+            let mut n = 0;
+            // Under RCU: atomic allocations, nothing sent yet.
+            next = ipvs.conns.walk_from(start, |c| {
+                if (version == Version::V0 && c.af != AF_INET) || !c.resync_wanted(persist) {
+                    return true;
+                }
+                let e = c.sync_entry(hz);
+                let full = !matches!(msgs.last(), Some(w) if w.fits(&e));
+                if full {
+                    let len = self.maxlen.max(e.len_v1() + sync_msg::V1_HDR);
+                    let w = KVec::from_elem(0u8, len, GFP_ATOMIC)
+                        .ok()
+                        .and_then(|b| Writer::new(b, version, self.syncid));
+                    match w.map(|w| msgs.push(w, GFP_ATOMIC)) {
+                        Some(Ok(())) => {}
+                        _ => {
+                            inc(&ipvs.sync.stats.alloc_failures, 1);
+                            return false;
+                        }
+                    }
+                }
+                if let Some(w) = msgs.last_mut() {
+                    w.push(&e);
+                }
+                n += 1;
+                n < RESYNC_STEP
+            });
+            for w in msgs.iter() {
+                // Multicast: to the group's port (the socket is not
+                // connected, it also receives requests).
+                if !send_msg(&self.sock, ipvs, w, dest, self.af, self.port) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl ThreadFn<IpvsNet> for Resyncer {
+    fn run(&self, ipvs: &IpvsNet) {
+        let mut buf = [0u8; 64];
+        let mut last: Option<u64> = None;
+        while !kthread::should_stop() {
+            self.sock.wait_readable();
+            let mut asked = false;
+            while let Ok(n) = self.sock.recv(&mut buf) {
+                asked |= sync_msg::resync_asked(&buf[..n.min(buf.len())], self.syncid);
+            }
+            if !asked {
+                continue;
+            }
+            // At most one table walk a second, however many ask: requests
+            // meanwhile are answered by the next walk.
+            let gap = u64::from(hz());
+            if let Some(t) = last {
+                let wait = t.wrapping_add(gap).wrapping_sub(jiffies());
+                if wait <= gap {
+                    kthread::prepare_sleep();
+                    kthread::sleep(wait);
+                }
+            }
+            last = Some(jiffies());
+            inc(&ipvs.sync.stats.resyncs, 1);
+            self.resync(ipvs);
         }
     }
 }
@@ -649,6 +797,79 @@ fn cstr(b: &[u8; 32]) -> &core::ffi::CStr {
     core::ffi::CStr::from_bytes_until_nul(b).unwrap_or(c"ipvs-sync")
 }
 
+/// The resync port of a daemon.
+fn resync_port(cfg: &DaemonCfg) -> u16 {
+    cfg.port.wrapping_add(sync_msg::RESYNC_PORT_OFFSET)
+}
+
+/// A master's resync thread: its socket listens on the resync port of
+/// every address of the interface (and the group, for multicast).
+fn resyncer(
+    net: &Net,
+    cfg: &DaemonCfg,
+    dev: &socket::DevInfo,
+    sock_size: i32,
+) -> core::result::Result<Resyncer, Refusal> {
+    let nomem = |e| (e, c"ipvs: cannot start sync daemon threads");
+    let af = cfg.sock_af();
+    let sock = UdpSocket::new(net, af).map_err(nomem)?;
+    sock.mcast_sender(dev.ifindex, cfg.ttl, sock_size)
+        .map_err(|e| (e, c"ipvs: cannot set up the sync socket"))?;
+    sock.receiver(dev.ifindex, 0);
+    sock.bind(af, &[0; 16], resync_port(cfg))
+        .map_err(|e| (e, c"ipvs: cannot bind the resync socket"))?;
+    // Requests may still come by unicast if the group cannot be joined
+    // (an interface without multicast): not worth refusing the daemon.
+    if cfg.peers().is_empty() && sock.join(af, &cfg.group, dev.ifindex).is_err() {
+        pr_info!("sync: resync requests by multicast not received on this interface\n");
+    }
+    let mut peers = KVec::new();
+    peers
+        .extend_from_slice(cfg.peers(), GFP_KERNEL)
+        .map_err(|_| nomem(ENOMEM))?;
+    Ok(Resyncer {
+        sock,
+        peers,
+        group: cfg.group,
+        af,
+        port: cfg.port,
+        syncid: cfg.syncid as u8,
+        maxlen: usize::from(cfg.sync_maxlen),
+    })
+}
+
+/// A starting backup asks its masters for their whole tables: the group
+/// (multicast), or the peers after its own address (unicast). Best
+/// effort: a master that is not up yet sends as traffic comes.
+fn ask_resync(net: &Net, cfg: &DaemonCfg, dev: &socket::DevInfo) {
+    let group = [cfg.group];
+    let masters: &[[u8; 16]] = match cfg.peers() {
+        [] => &group,
+        [_own, masters @ ..] => masters,
+    };
+    if masters.is_empty() {
+        return;
+    }
+    let af = cfg.sock_af();
+    let Ok(sock) = UdpSocket::new(net, af) else {
+        return;
+    };
+    if sock.mcast_sender(dev.ifindex, cfg.ttl, 0).is_err() {
+        return;
+    }
+    if af == AF_INET && dev.addr4 != [0; 4] {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&dev.addr4);
+        let _ = sock.bind(AF_INET, &a, 0);
+    }
+    let req = sync_msg::resync_request(cfg.syncid as u8);
+    for m in masters {
+        if sock.send(&req, Some((af, m, resync_port(cfg)))).is_err() {
+            pr_info!("sync: a resync request could not be sent\n");
+        }
+    }
+}
+
 /// `IPVS_CMD_NEW_DAEMON` (`start_sync_thread`): `cfg` as parsed, not yet
 /// resolved.
 pub(crate) fn start(
@@ -683,11 +904,13 @@ pub(crate) fn start(
     let nomem = |e| (e, c"ipvs: cannot start sync daemon threads");
     if state == MASTER {
         let mut threads = KVec::with_capacity(count, GFP_KERNEL).map_err(|_| nomem(ENOMEM))?;
+        let af = cfg.sock_af();
         for id in 0..count {
-            let sock = UdpSocket::new(net, cfg.mcast_af).map_err(nomem)?;
+            let port = cfg.port.wrapping_add(id as u16);
+            let sock = UdpSocket::new(net, af).map_err(nomem)?;
             sock.mcast_sender(dev.ifindex, cfg.ttl, sock_size)
                 .map_err(|e| (e, c"ipvs: cannot set up the sync socket"))?;
-            if cfg.mcast_af == AF_INET {
+            if af == AF_INET {
                 let mut a = [0u8; 16];
                 a[..4].copy_from_slice(&dev.addr4);
                 if dev.addr4 == [0; 4] {
@@ -696,15 +919,32 @@ pub(crate) fn start(
                 sock.bind(AF_INET, &a, 0)
                     .map_err(|e| (e, c"ipvs: cannot bind the sync socket"))?;
             }
-            sock.connect(cfg.mcast_af, &cfg.group, cfg.port.wrapping_add(id as u16))
-                .map_err(|e| (e, c"ipvs: cannot connect the sync socket"))?;
+            let mut peers = KVec::new();
+            if cfg.peers().is_empty() {
+                sock.connect(af, &cfg.group, port)
+                    .map_err(|e| (e, c"ipvs: cannot connect the sync socket"))?;
+            } else {
+                peers
+                    .extend_from_slice(cfg.peers(), GFP_KERNEL)
+                    .map_err(|_| nomem(ENOMEM))?;
+            }
             let n = name('m', s.gen, id);
+            let sender = Sender {
+                sock,
+                id,
+                peers,
+                af,
+                port,
+            };
             // SAFETY: the thread is kept in `ipvs.sync`, which stops it
             // before `ipvs` goes (`IpvsNet::drop`).
-            let t =
-                unsafe { Kthread::start(Sender { sock, id }, ipvs, cstr(&n)) }.map_err(nomem)?;
+            let t = unsafe { Kthread::start(sender, ipvs, cstr(&n)) }.map_err(nomem)?;
             threads.push(t, GFP_KERNEL).map_err(|_| nomem(ENOMEM))?;
         }
+        let resync = resyncer(net, &cfg, &dev, sock_size)?;
+        let n = name('r', s.gen, 0);
+        // SAFETY: as for the senders.
+        let resync = unsafe { Kthread::start(resync, ipvs, cstr(&n)) }.map_err(nomem)?;
         let mut ports = KVec::with_capacity(count, GFP_KERNEL).map_err(|_| nomem(ENOMEM))?;
         for _ in 0..count {
             ports
@@ -732,15 +972,23 @@ pub(crate) fn start(
             count
         );
         d.master = Some(Daemon { cfg, threads });
+        d.resync = Some(resync);
     } else {
         let mut threads = KVec::with_capacity(count, GFP_KERNEL).map_err(|_| nomem(ENOMEM))?;
+        // Unicast: bound to the one peer address (a local one), no group.
+        let (af, addr) = match cfg.peers().first() {
+            Some(p) => (cfg.peer_af, *p),
+            None => (cfg.mcast_af, cfg.group),
+        };
         for id in 0..count {
-            let sock = UdpSocket::new(net, cfg.mcast_af).map_err(nomem)?;
+            let sock = UdpSocket::new(net, af).map_err(nomem)?;
             sock.receiver(dev.ifindex, sock_size);
-            sock.bind(cfg.mcast_af, &cfg.group, cfg.port.wrapping_add(id as u16))
+            sock.bind(af, &addr, cfg.port.wrapping_add(id as u16))
                 .map_err(|e| (e, c"ipvs: cannot bind the sync socket"))?;
-            sock.join(cfg.mcast_af, &cfg.group, dev.ifindex)
-                .map_err(|e| (e, c"ipvs: cannot join the sync group"))?;
+            if cfg.peers().is_empty() {
+                sock.join(af, &cfg.group, dev.ifindex)
+                    .map_err(|e| (e, c"ipvs: cannot join the sync group"))?;
+            }
             let n = name('b', s.gen, id);
             let r = Receiver {
                 sock,
@@ -752,6 +1000,7 @@ pub(crate) fn start(
         }
         s.backup_syncid.store(cfg.syncid, Ordering::Relaxed);
         s.state.fetch_or(BACKUP, Ordering::Relaxed);
+        ask_resync(net, &cfg, &dev);
         pr_info!(
             "sync thread started: state = BACKUP, mcast_ifn = {}, syncid = {}, threads = {}\n",
             core::str::from_utf8(cfg.ifname()).unwrap_or("?"),

@@ -735,9 +735,92 @@ pub(crate) fn needed(
     Some((force, n))
 }
 
+/// Whether a full resynchronization sends the connection: what
+/// [`needed`] would ever send (templates; TCP and SCTP in a synced state;
+/// not under a template with `sync_persist_mode`). One-packet connections
+/// are the caller's to skip.
+pub(crate) fn resync_wanted(persist_mode: bool, c: &ConnView) -> bool {
+    let synced = |mask: u32| c.state < 32 && (1u32 << c.state) & mask != 0;
+    if c.template {
+        true
+    } else if persist_mode && c.in_persistence {
+        false
+    } else if c.protocol == IPPROTO_TCP {
+        synced(TCP_SYNCED)
+    } else if c.protocol == IPPROTO_SCTP {
+        synced(SCTP_SYNCED)
+    } else {
+        true
+    }
+}
+
+/// A backup's request for a full resynchronization (ipvs_rs only), sent
+/// to the masters' resync port ([`RESYNC_PORT_OFFSET`] above the sync
+/// port): a magic, the backup's sync id (0: any), three zero bytes.
+pub(crate) const RESYNC_MAGIC: [u8; 8] = *b"IPVSRSYN";
+/// Length of a resync request.
+pub(crate) const RESYNC_LEN: usize = 12;
+/// The resync port is the sync port plus this (past every sync thread's
+/// port, so no stock daemon ever sees a request).
+pub(crate) const RESYNC_PORT_OFFSET: u16 = PORTS_MAX as u16;
+
+/// The resync request of a backup with `syncid`.
+pub(crate) fn resync_request(syncid: u8) -> [u8; RESYNC_LEN] {
+    let mut b = [0u8; RESYNC_LEN];
+    b[..8].copy_from_slice(&RESYNC_MAGIC);
+    b[8] = syncid;
+    b
+}
+
+/// Whether `b` is a resync request a master with `syncid` answers.
+pub(crate) fn resync_asked(b: &[u8], syncid: u8) -> bool {
+    b.len() == RESYNC_LEN
+        && b[..8] == RESYNC_MAGIC
+        && b[9..] == [0, 0, 0]
+        && (b[8] == 0 || b[8] == syncid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resync_requests() {
+        let r = resync_request(7);
+        assert!(resync_asked(&r, 7));
+        assert!(!resync_asked(&r, 8));
+        assert!(resync_asked(&resync_request(0), 8));
+        assert!(!resync_asked(&r[..11], 7));
+        let mut bad = r;
+        bad[0] = b'X';
+        assert!(!resync_asked(&bad, 7));
+        bad = r;
+        bad[11] = 1;
+        assert!(!resync_asked(&bad, 7));
+        // A stock backup would never take one for a message: its size
+        // field (bytes 2 and 3) is not the datagram's length.
+        assert_ne!(usize::from(u16::from_be_bytes([r[2], r[3]])), RESYNC_LEN);
+    }
+
+    #[test]
+    fn resync_sends_what_stock_would_ever_send() {
+        let v = |protocol, state, template, in_persistence| ConnView {
+            template,
+            in_persistence,
+            protocol,
+            state,
+            old_state: state,
+            timeout: 0,
+        };
+        assert!(resync_wanted(false, &v(IPPROTO_TCP, 1, false, false)));
+        assert!(!resync_wanted(false, &v(IPPROTO_TCP, 3, false, false)));
+        assert!(resync_wanted(false, &v(IPPROTO_UDP, 0, false, false)));
+        assert!(resync_wanted(false, &v(IPPROTO_SCTP, 8, false, false)));
+        assert!(!resync_wanted(false, &v(IPPROTO_SCTP, 1, false, false)));
+        assert!(resync_wanted(true, &v(IPPROTO_UDP, 0, true, false)));
+        assert!(!resync_wanted(true, &v(IPPROTO_TCP, 1, false, true)));
+        assert!(resync_wanted(false, &v(IPPROTO_TCP, 1, false, true)));
+    }
 
     fn conn4() -> SyncConn<'static> {
         SyncConn {

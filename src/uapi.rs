@@ -98,6 +98,11 @@ pub(crate) mod daemon_attr {
     pub(crate) const MCAST_PORT: u16 = 7;
     pub(crate) const MCAST_TTL: u16 = 8;
     pub(crate) const MAX: u16 = MCAST_TTL;
+    /// ipvs_rs only: a unicast peer (4 or 16 bytes), repeated. A master
+    /// sends to each peer instead of the group; a backup listens on its
+    /// one peer address, a local one. Far above stock's numbers, so
+    /// that a new stock attribute never collides; stock ignores it.
+    pub(crate) const RS_PEER: u16 = 64;
 }
 
 /// Attributes nested in the `STATS`/`STATS64` attributes.

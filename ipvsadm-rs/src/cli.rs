@@ -207,6 +207,10 @@ pub struct Cli {
     /// Max sync message length
     #[arg(long = "sync-maxlen")]
     pub sync_maxlen: Option<String>,
+    /// Unicast sync (ipvs_rs.ko only): a master sends to each peer given,
+    /// a backup listens on the one (local) address given
+    #[arg(long = "sync-peer", action = clap::ArgAction::Append)]
+    pub sync_peer: Vec<String>,
 }
 
 /// ipvsadm's commands.
@@ -257,7 +261,7 @@ fn usage<T>(msg: impl Into<String>) -> Result<T, Usage> {
     Err(Usage(msg.into()))
 }
 
-const OPTNAMES: [&str; 34] = [
+const OPTNAMES: [&str; 35] = [
     "numeric",
     "connection",
     "service-address",
@@ -292,25 +296,26 @@ const OPTNAMES: [&str; 34] = [
     "tun-nocsum",
     "tun-csum",
     "tun-remcsum",
+    "sync-peer",
 ];
 
 /// ipvsadm's `commands_v_options`: '+' compulsory, 'x' illegal, '1' at
 /// most one of these, ' ' optional.
 const RULES: [&str; 14] = [
-    /* ADD      */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
-    /* EDIT     */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx",
-    /* DEL      */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    /* FLUSH    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    /* LIST     */ " 11xxxxxxxxx11       xxxxxxx xxxxx",
-    /* ADDSRV   */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
-    /* DELSRV   */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    /* EDITSRV  */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     ",
-    /* TIMEOUT  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    /* STARTD   */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx",
-    /* STOPD    */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx",
-    /* RESTORE  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    /* SAVE     */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-    /* ZERO     */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    /* ADD      */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxxx",
+    /* EDIT     */ "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxxx",
+    /* DEL      */ "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    /* FLUSH    */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    /* LIST     */ " 11xxxxxxxxx11       xxxxxxx xxxxxx",
+    /* ADDSRV   */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
+    /* DELSRV   */ "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    /* EDITSRV  */ "xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
+    /* TIMEOUT  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    /* STARTD   */ "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx ",
+    /* STOPD    */ "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxxx",
+    /* RESTORE  */ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    /* SAVE     */ " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    /* ZERO     */ "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 ];
 
 /// A parsed service or server address.
@@ -347,6 +352,11 @@ pub struct Request {
     pub daemon_state: u32,
     pub mcast_ifn: String,
     pub syncid: u32,
+    pub sync_maxlen: u16,
+    pub mcast_group: Option<IpAddr>,
+    pub mcast_port: u16,
+    pub mcast_ttl: u8,
+    pub sync_peers: Vec<IpAddr>,
 }
 
 fn number(s: &str, min: i64, max: i64) -> Option<i64> {
@@ -484,6 +494,7 @@ impl Cli {
             self.tun_nocsum,
             self.tun_csum,
             self.tun_remcsum,
+            !self.sync_peer.is_empty(),
         ];
         let rules = RULES[cmd as usize].as_bytes();
         let mut first_excl: Option<usize> = None;
@@ -543,6 +554,11 @@ impl Cli {
             daemon_state: 0,
             mcast_ifn: String::new(),
             syncid: 0,
+            sync_maxlen: 0,
+            mcast_group: None,
+            mcast_port: 0,
+            mcast_ttl: 0,
+            sync_peers: Vec::new(),
         };
 
         for (opt, proto) in [
@@ -686,6 +702,43 @@ impl Cli {
         if let Some(s) = &self.syncid {
             r.syncid =
                 number(s, 0, 255).ok_or_else(|| Usage("illegal syncid specified".into()))? as u32;
+        }
+        // ipvsadm's checks and messages for the daemon's options.
+        if let Some(g) = &self.mcast_group {
+            let (v6, ok) = if g.contains(':') {
+                (true, g.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6))
+            } else {
+                (false, g.parse::<Ipv4Addr>().ok().map(IpAddr::V4))
+            };
+            match ok {
+                Some(a) if a.is_multicast() => r.mcast_group = Some(a),
+                _ => {
+                    return usage(format!(
+                        "invalid IPv{} mcast-group `{g}'",
+                        if v6 { 6 } else { 4 }
+                    ))
+                }
+            }
+        }
+        if let Some(s) = &self.mcast_port {
+            r.mcast_port = number(s, 1, 65535)
+                .ok_or_else(|| Usage("illegal mcast-port specified".into()))?
+                as u16;
+        }
+        if let Some(s) = &self.mcast_ttl {
+            r.mcast_ttl =
+                number(s, 1, 255).ok_or_else(|| Usage("illegal mcast-ttl specified".into()))? as u8;
+        }
+        if let Some(s) = &self.sync_maxlen {
+            r.sync_maxlen = number(s, 1, 65535 - 20 - 8)
+                .ok_or_else(|| Usage("illegal sync-maxlen specified".into()))?
+                as u16;
+        }
+        for p in &self.sync_peer {
+            match p.parse::<IpAddr>() {
+                Ok(a) if !a.is_multicast() && !a.is_unspecified() => r.sync_peers.push(a),
+                _ => return usage(format!("invalid sync-peer `{p}'")),
+            }
         }
         if let Some(b) = &self.sched_flags {
             let sched = if r.sched.is_empty() {

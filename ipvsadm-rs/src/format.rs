@@ -458,6 +458,10 @@ pub fn daemons(ds: &[Daemon]) -> String {
         if d.mcast_ttl != 0 {
             let _ = write!(s, ", ttl={}", d.mcast_ttl);
         }
+        // Beyond ipvsadm: only a unicast daemon (ipvs_rs.ko) has peers.
+        for (i, p) in d.sync_peers.iter().enumerate() {
+            let _ = write!(s, "{}{p}", if i == 0 { ", peers=" } else { "," });
+        }
         s.push_str(")\n");
     }
     s

@@ -296,6 +296,32 @@ pub fn message(r: &Request) -> (u8, Vec<Attr>) {
             if r.cmd == Cmd::StartDaemon {
                 d.push(Attr::string(daemon_attr::MCAST_IFN, &r.mcast_ifn));
                 d.push(Attr::u32(daemon_attr::SYNC_ID, r.syncid));
+                // As libipvs: only what was given.
+                if r.sync_maxlen != 0 {
+                    d.push(Attr::u16(daemon_attr::SYNC_MAXLEN, r.sync_maxlen));
+                }
+                if r.mcast_port != 0 {
+                    d.push(Attr::u16(daemon_attr::MCAST_PORT, r.mcast_port));
+                }
+                if r.mcast_ttl != 0 {
+                    d.push(Attr::bytes(daemon_attr::MCAST_TTL, vec![r.mcast_ttl]));
+                }
+                match r.mcast_group {
+                    Some(IpAddr::V4(g)) => {
+                        d.push(Attr::bytes(daemon_attr::MCAST_GROUP, g.octets().to_vec()))
+                    }
+                    Some(IpAddr::V6(g)) => {
+                        d.push(Attr::bytes(daemon_attr::MCAST_GROUP6, g.octets().to_vec()))
+                    }
+                    None => {}
+                }
+                for p in &r.sync_peers {
+                    let b = match p {
+                        IpAddr::V4(a) => a.octets().to_vec(),
+                        IpAddr::V6(a) => a.octets().to_vec(),
+                    };
+                    d.push(Attr::bytes(daemon_attr::RS_PEER, b));
+                }
             }
             let c = if r.cmd == Cmd::StartDaemon {
                 cmd::NEW_DAEMON

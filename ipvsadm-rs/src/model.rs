@@ -242,6 +242,9 @@ pub struct Daemon {
     pub mcast_group: Option<IpAddr>,
     pub mcast_port: u16,
     pub mcast_ttl: u8,
+    /// Unicast peers (ipvs_rs.ko only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sync_peers: Vec<IpAddr>,
 }
 
 impl Daemon {
@@ -271,6 +274,15 @@ impl Daemon {
             mcast_ttl: find(attrs, d::MCAST_TTL)
                 .and_then(|a| a.payload().first().copied())
                 .unwrap_or(0),
+            sync_peers: attrs
+                .iter()
+                .filter(|a| a.kind == d::RS_PEER)
+                .filter_map(|a| match a.payload().len() {
+                    4 => addr(AF_INET, a),
+                    16 => addr(AF_INET6, a),
+                    _ => None,
+                })
+                .collect(),
         })
     }
 }

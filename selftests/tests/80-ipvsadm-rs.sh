@@ -63,6 +63,9 @@ for mod in $mods; do
 		fail "$mod: --start-daemon backup"
 	diff -u <(ipvsadm -L --daemon) <($rs -L --daemon) || fail "$mod: -L --daemon differs"
 	echo "$mod: daemons: $($rs -L --daemon | tr '\n' ';')"
+	expect_eq "$mod: the backup's group, port, TTL and size" \
+		"backup sync daemon (mcast=ipvs-sync, syncid=6, maxlen=1400, group=224.0.0.82, port=8850, ttl=2)" \
+		"$($rs -L --daemon | grep '^backup')"
 	# A second master is refused (EEXIST), in one line.
 	out=$($rs --start-daemon master --mcast-interface ipvs-sync 2>&1)
 	expect_eq "$mod: second master exit status" 1 "$?"

@@ -8,8 +8,9 @@
 
 # stat <ns> <name>: a counter of /proc/net/ip_vs_sync_stats.
 stat() { sy_in "$1" awk -v n="$2" '$1 == n { print $2 }' /proc/net/ip_vs_sync_stats; }
-# threads: the sync kthreads alive, all namespaces.
-threads() { ps -e -o comm= | grep -c '^ipvs-[mb]:'; }
+# threads: the sync kthreads alive, all namespaces (a master's senders
+# and resync thread, a backup's receivers).
+threads() { ps -e -o comm= | grep -c '^ipvs-[mbr]:'; }
 
 load_rs
 sy_setup nat
@@ -36,16 +37,23 @@ sy_in m ipvsadm --start-daemon master --mcast-interface sync0 --syncid 7 || fail
 sy_in c "$TRAFFIC" blast "$SY_VIP:80" 64 900 >/dev/null &
 flood=$!
 sleep 2
-cycles=0
-for i in $(seq 1 15); do
-	sy_in m ipvsadm --stop-daemon master || fail "cycle $i: stop master"
-	sy_in b ipvsadm --stop-daemon backup || fail "cycle $i: stop backup"
-	sy_in b ipvsadm --start-daemon backup --mcast-interface sync0 --syncid 7 ||
-		fail "cycle $i: start backup"
-	sy_in m ipvsadm --start-daemon master --mcast-interface sync0 --syncid 7 ||
-		fail "cycle $i: start master"
-	cycles=$i
-done
+# One ipvsadm -R per director (a process costs about a second here),
+# both at once: 100 stops and starts of each daemon.
+CYCLES=100
+churn() { # churn <ns> <state>
+	local i
+	for i in $(seq 1 $CYCLES); do
+		echo "--stop-daemon $2"
+		echo "--start-daemon $2 --mcast-interface sync0 --syncid 7"
+	done | sy_in "$1" ipvsadm -R
+}
+churn m master &
+cm=$!
+churn b backup &
+cb=$!
+wait $cm || fail "master start/stop cycles"
+wait $cb || fail "backup start/stop cycles"
+cycles=$CYCLES
 echo "start/stop cycles under traffic: $cycles"
 n=$(sy_synced b 64)
 kill $flood
@@ -57,7 +65,7 @@ echo "master sent $sent entries in $(stat m sent_msgs) messages; backup applied 
 [ "$recv" -gt 0 ] || fail "the backup applied nothing"
 echo "flows the backup holds: $n"
 [ "$n" -ge 64 ] || fail "the backup holds $n of the 64 flows"
-expect_eq "sync threads running" 2 "$(threads)"
+expect_eq "sync threads running" 3 "$(threads)"
 
 # 3. Namespaces go away with their daemons running.
 sy_teardown
@@ -67,7 +75,8 @@ for _ in $(seq 1 20); do
 done
 expect_eq "sync threads after the namespaces went" 0 "$(threads)"
 
-# 4. The module goes with daemons running (sync_ports=2: two threads each).
+# 4. The module goes with daemons running (sync_ports=2: two threads
+#    each, and a master's resync thread).
 new_netns ipvs-sy-x
 ip -n ipvs-sy-x link add sync0 type dummy
 ip -n ipvs-sy-x addr add 192.168.9.1/24 dev sync0
@@ -76,7 +85,7 @@ ip netns exec ipvs-sy-x sysctl -qw net.ipv4.vs.sync_ports=2
 ip netns exec ipvs-sy-x ipvsadm --start-daemon master --mcast-interface sync0 || fail "master in x"
 ip netns exec ipvs-sy-x ipvsadm --start-daemon backup --mcast-interface sync0 || fail "backup in x"
 ipvsadm --start-daemon master --mcast-interface lo || fail "master in the initial namespace"
-expect_eq "sync threads before rmmod" 5 "$(threads)"
+expect_eq "sync threads before rmmod" 7 "$(threads)"
 rmmod ipvs_rs || fail "rmmod with daemons running"
 expect_eq "sync threads after rmmod" 0 "$(threads)"
 echo "sync input and churn ok"
