@@ -13,19 +13,23 @@ expect_eq() {
 	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
 }
 
+# Namespaces go away asynchronously: stock's modules stay busy until
+# their cleanup ran, so this tries for up to ten seconds.
 unload_all() {
-	# Stock IPVS holds a module reference per service: flush first.
-	grep -q '^ip_vs ' /proc/modules && ipvsadm -C 2>/dev/null
-	rmmod ipvs_rs 2>/dev/null
-	for m in ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sed ip_vs_nq ip_vs_sh \
-		ip_vs_mh ip_vs_pe_sip xt_ipvs ip_vs; do
-		rmmod "$m" 2>/dev/null
+	local i m
+	for i in $(seq 1 20); do
+		# Stock IPVS holds a module reference per service: flush first.
+		grep -q '^ip_vs ' /proc/modules && ipvsadm -C 2>/dev/null
+		rmmod ipvs_rs 2>/dev/null
+		for m in ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sed ip_vs_nq ip_vs_sh \
+			ip_vs_mh ip_vs_pe_sip xt_ipvs ip_vs; do
+			rmmod "$m" 2>/dev/null
+		done
+		grep -q '^ip_vs \|^ipvs_rs ' /proc/modules || return 0
+		[ "$i" = 20 ] || sleep 0.5
 	done
-	if grep -q '^ip_vs ' /proc/modules; then
-		echo "unload_all: ip_vs.ko still loaded" >&2
-		return 1
-	fi
-	return 0
+	echo "unload_all: ip_vs.ko or ipvs_rs.ko still loaded" >&2
+	return 1
 }
 
 # nobody [setpriv options] <command...>: runs it as user nobody, no groups.
