@@ -48,10 +48,17 @@ pub(crate) fn conn_bucket(
     bits: u32,
 ) -> usize {
     let w = |i: usize| u32::from_ne_bytes([addr[i], addr[i + 1], addr[i + 2], addr[i + 3]]);
-    // IPv6 folds its address; IPv4 stores zeroes after the first word.
-    let a = w(0) ^ w(4) ^ w(8) ^ w(12);
     let p = u32::from(u16::from_ne_bytes(port));
-    let h = jhash_3words(a, p, u32::from(protocol), seed);
+    // IPv4 stores zeroes after the first word. An IPv6 address goes
+    // whole through the keyed hash: folding its words first (stock's
+    // XOR) lets any two addresses with the same fold collide whatever
+    // the seed, unlimited colliding clients in one /64.
+    let seed = if w(4) | w(8) | w(12) == 0 {
+        seed
+    } else {
+        jhash_3words(w(4), w(8), w(12), seed)
+    };
+    let h = jhash_3words(w(0), p, u32::from(protocol), seed);
     (h & ((1u32 << bits) - 1)) as usize
 }
 
@@ -80,6 +87,23 @@ mod tests {
         }
         // 100 per bucket on average; none empty, none far over.
         assert!(hits.iter().all(|&h| h > 40 && h < 200), "{hits:?}");
+    }
+
+    #[test]
+    fn ipv6_sources_with_one_fold_spread() {
+        // 4096 clients of one /64 whose words XOR to the same value (the
+        // flood a fold lets anyone aim at one bucket), one port.
+        let mut hits = [0u32; 256];
+        for i in 0..4096u32 {
+            let mut addr = [0u8; 16];
+            addr[..8].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1]);
+            addr[8..12].copy_from_slice(&i.to_ne_bytes());
+            addr[12..].copy_from_slice(&i.to_ne_bytes());
+            hits[conn_bucket(6, &addr, [0, 80], 0x1234_5678, 8)] += 1;
+        }
+        // 16 per bucket on average.
+        let max = hits.iter().max().copied().unwrap_or(0);
+        assert!(max < 48, "longest chain {max}");
     }
 
     #[test]
