@@ -633,6 +633,25 @@ struct Bucket {
     head: hlist::Head,
 }
 
+impl Bucket {
+    /// The connections on this bucket, readable while `_rcu` is held.
+    fn conns<'a>(&'a self, _rcu: &'a rcu::ReadGuard) -> impl Iterator<Item = &'a Conn> {
+        // SAFETY: `_rcu` holds `rcu_read_lock` for `'a`, as long as the
+        // iterator and what it yields; entries are freed only after a
+        // grace period.
+        unsafe { self.head.iter() }.map(|node| {
+            // SAFETY: every node on the table is the `node` of a `Conn`.
+            unsafe {
+                &*node
+                    .as_ptr()
+                    .cast::<u8>()
+                    .sub(offset_of!(Conn, node))
+                    .cast::<Conn>()
+            }
+        })
+    }
+}
+
 /// The connections of one namespace.
 pub(crate) struct ConnTable {
     buckets: KVVec<Bucket>,
@@ -716,18 +735,8 @@ impl ConnTable {
         pred: impl Fn(&Conn) -> bool,
     ) -> Option<ConnRef> {
         let bucket = &self.buckets[self.bucket_of(protocol, addr, port)];
-        let _rcu = rcu::read_lock();
-        // SAFETY: walked under `rcu_read_lock`; entries are freed only
-        // after a grace period.
-        for node in unsafe { bucket.head.iter() } {
-            // SAFETY: every node on the table is the `node` of a `Conn`.
-            let c = unsafe {
-                &*node
-                    .as_ptr()
-                    .cast::<u8>()
-                    .sub(offset_of!(Conn, node))
-                    .cast::<Conn>()
-            };
+        let rcu = rcu::read_lock();
+        for c in bucket.conns(&rcu) {
             if !pred(c) {
                 continue;
             }
@@ -869,18 +878,9 @@ impl ConnTable {
     /// Calls `f` on every connection (for `/proc/net/ip_vs_conn`), under
     /// RCU; `f` returns `false` to stop.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Conn) -> bool) {
-        let _rcu = rcu::read_lock();
+        let rcu = rcu::read_lock();
         for b in self.buckets.iter() {
-            // SAFETY: walked under `rcu_read_lock`.
-            for node in unsafe { b.head.iter() } {
-                // SAFETY: every node on the table is the `node` of a `Conn`.
-                let c = unsafe {
-                    &*node
-                        .as_ptr()
-                        .cast::<u8>()
-                        .sub(offset_of!(Conn, node))
-                        .cast::<Conn>()
-                };
+            for c in b.conns(&rcu) {
                 if !f(c) {
                     return;
                 }
@@ -897,19 +897,10 @@ impl ConnTable {
         start: usize,
         mut f: impl FnMut(&Conn) -> bool,
     ) -> Option<usize> {
-        let _rcu = rcu::read_lock();
+        let rcu = rcu::read_lock();
         for (i, b) in self.buckets.iter().enumerate().skip(start) {
             let mut more = true;
-            // SAFETY: walked under `rcu_read_lock`.
-            for node in unsafe { b.head.iter() } {
-                // SAFETY: every node on the table is the `node` of a `Conn`.
-                let c = unsafe {
-                    &*node
-                        .as_ptr()
-                        .cast::<u8>()
-                        .sub(offset_of!(Conn, node))
-                        .cast::<Conn>()
-                };
+            for c in b.conns(&rcu) {
                 more &= f(c);
             }
             if !more {
