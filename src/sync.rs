@@ -317,6 +317,22 @@ fn knobs(ipvs: &IpvsNet) -> sync_msg::Knobs {
     }
 }
 
+/// The protocol version `sync_version` asks for.
+fn version(ipvs: &IpvsNet) -> Version {
+    if ipvs.sysctl(Sysctl::SyncVersion) == 0 {
+        Version::V0
+    } else {
+        Version::V1
+    }
+}
+
+/// The interface's IPv4 address in a socket address's 16 bytes.
+fn addr4_of(dev: &socket::DevInfo) -> [u8; 16] {
+    let mut a = [0u8; 16];
+    a[..4].copy_from_slice(&dev.addr4);
+    a
+}
+
 /// Which sender a connection goes to (stock: by its address).
 fn port_of(c: &Conn) -> usize {
     let a = c as *const Conn as usize;
@@ -344,11 +360,7 @@ pub(crate) fn client_packet(ipvs: &IpvsNet, cp: &Conn) {
     } else {
         cp.count_in_pkt()
     };
-    let version = if ipvs.sysctl(Sysctl::SyncVersion) == 0 {
-        Version::V0
-    } else {
-        Version::V1
-    };
+    let version = version(ipvs);
     let now = jiffies();
     let qlen_max = ipvs.sync_qlen_max();
     let hz = hz();
@@ -461,11 +473,7 @@ struct Resyncer {
 impl Resyncer {
     /// Sends every connection a backup may want, in steps.
     fn resync(&self, ipvs: &IpvsNet) {
-        let version = if ipvs.sysctl(Sysctl::SyncVersion) == 0 {
-            Version::V0
-        } else {
-            Version::V1
-        };
+        let version = version(ipvs);
         let persist = ipvs.sysctl(Sysctl::SyncPersistMode) != 0;
         let hz = hz();
         let group = [self.group];
@@ -858,9 +866,7 @@ fn ask_resync(net: &Net, cfg: &DaemonCfg, dev: &socket::DevInfo) {
         return;
     }
     if af == AF_INET && dev.addr4 != [0; 4] {
-        let mut a = [0u8; 16];
-        a[..4].copy_from_slice(&dev.addr4);
-        let _ = sock.bind(AF_INET, &a, 0);
+        let _ = sock.bind(AF_INET, &addr4_of(dev), 0);
     }
     let req = sync_msg::resync_request(cfg.syncid as u8);
     for m in masters {
@@ -911,12 +917,10 @@ pub(crate) fn start(
             sock.mcast_sender(dev.ifindex, cfg.ttl, sock_size)
                 .map_err(|e| (e, c"ipvs: cannot set up the sync socket"))?;
             if af == AF_INET {
-                let mut a = [0u8; 16];
-                a[..4].copy_from_slice(&dev.addr4);
                 if dev.addr4 == [0; 4] {
                     pr_err!("sync interface has no IPv4 address\n");
                 }
-                sock.bind(AF_INET, &a, 0)
+                sock.bind(AF_INET, &addr4_of(&dev), 0)
                     .map_err(|e| (e, c"ipvs: cannot bind the sync socket"))?;
             }
             let mut peers = KVec::new();
