@@ -141,6 +141,32 @@ sy_services() {
 	done
 }
 
+# sy_hold <tcp> <udp>: the client opens that many TCP connections and UDP
+# flows to the VIP and holds them (ipvs-traffic hold); returns once their
+# first answers are in $sy_out (30 s at most).
+sy_hold() {
+	local lines
+	sy_go=$(mktemp -u)
+	sy_out=$(mktemp)
+	# Not through sy_in: $! must be the client itself, for wait and kill.
+	ip netns exec ipvs-sy-c "$TRAFFIC" hold "$SY_VIP:80" "$1" "$2" "$sy_go" >"$sy_out" &
+	sy_hold_pid=$!
+	for _ in $(seq 1 100); do
+		mapfile -t lines <"$sy_out"
+		[ ${#lines[@]} -ge 2 ] && break
+		sleep 0.3
+	done
+}
+
+# sy_hold_end: asks every held connection again; prints how many stayed
+# with their real server, moved or were lost.
+sy_hold_end() {
+	touch "$sy_go"
+	wait "$sy_hold_pid"
+	tail -n +3 "$sy_out"
+	rm -f "$sy_go" "$sy_out"
+}
+
 # sy_synced <ns> <count>: waits (up to 20 s) until <ns> holds <count>
 # connections a sync daemon made; prints how many it holds.
 sy_synced() {

@@ -84,7 +84,7 @@ aa_setup() {
 held() { sy_in "$1" grep -c " $2 " /proc/net/ip_vs_conn_sync; }
 
 scenario() {
-	local n go out pid lines all local_d1
+	local n all local_d1
 	aa_setup
 	for n in $DIRS; do
 		# shellcheck disable=SC2086
@@ -93,18 +93,10 @@ scenario() {
 		sy_in $n ipvsadm --start-daemon backup $SYNC || return 1
 	done
 	sy_in d1 ipvsadm -L --daemon
-	go=$(mktemp -u)
-	out=$(mktemp)
-	sy_in c "$TRAFFIC" hold "$SY_VIP:80" "$TCP_CONNS" "$UDP_FLOWS" "$go" >"$out" &
-	pid=$!
-	for _ in $(seq 1 100); do
-		mapfile -t lines <"$out"
-		[ ${#lines[@]} -ge 2 ] && break
-		sleep 0.3
-	done
+	sy_hold "$TCP_CONNS" "$UDP_FLOWS"
 	# Which real server answered depends on the client's ports: only
 	# that every flow was answered is the same on every run.
-	sed -n 's/.* other=/other=/p' "$out"
+	sed -n 's/.* other=/other=/p' "$sy_out"
 	all=$((TCP_CONNS + UDP_FLOWS))
 	for n in $DIRS; do
 		# Each holds its own connections and the others' synced ones.
@@ -119,10 +111,7 @@ scenario() {
 	# d1 goes: withdrawn from the route, its link down.
 	ip -n ipvs-sy-rt route replace "$SY_VIP/32" nexthop via 10.0.0.12 nexthop via 10.0.0.13
 	ip -n ipvs-sy-d1 link set eth0 down
-	touch "$go"
-	wait "$pid"
-	tail -n +3 "$out"
-	rm -f "$go" "$out"
+	sy_hold_end
 	for n in $DIRS; do
 		sy_in $n ipvsadm --stop-daemon master
 		sy_in $n ipvsadm --stop-daemon backup

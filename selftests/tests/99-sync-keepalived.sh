@@ -78,7 +78,6 @@ has_vip() { sy_in "$1" ip -4 addr show dev eth0 | grep -q "$SY_VIP/"; }
 daemon_is() { sy_in "$1" ipvsadm -L --daemon | grep -q "^$2 sync daemon"; }
 
 scenario() {
-	local go out pid lines
 	sy_setup dr
 	ka m MASTER 150
 	ka b BACKUP 100
@@ -87,16 +86,8 @@ scenario() {
 	wait_for 30 daemon_is b backup || { ka_abort "b runs no backup daemon"; return 1; }
 	echo "m: $(sy_in m ipvsadm -L --daemon)"
 	echo "b: $(sy_in b ipvsadm -L --daemon)"
-	go=$(mktemp -u)
-	out=$(mktemp)
-	sy_in c "$TRAFFIC" hold "$SY_VIP:80" "$TCP_CONNS" "$UDP_FLOWS" "$go" >"$out" &
-	pid=$!
-	for _ in $(seq 1 100); do
-		mapfile -t lines <"$out"
-		[ ${#lines[@]} -ge 2 ] && break
-		sleep 0.3
-	done
-	cat "$out"
+	sy_hold "$TCP_CONNS" "$UDP_FLOWS"
+	cat "$sy_out"
 	echo "synced: $(sy_synced b $((TCP_CONNS + UDP_FLOWS)))"
 	# The master's keepalived goes (priority 0 advert): b takes over.
 	kill "${ka_pids[0]}"
@@ -105,10 +96,7 @@ scenario() {
 	wait_for 30 daemon_is b master || echo "b did not switch to the master daemon"
 	echo "b after failover: $(sy_in b ipvsadm -L --daemon)"
 	sy_in c ip neigh flush all
-	touch "$go"
-	wait "$pid"
-	tail -n +3 "$out"
-	rm -f "$go" "$out"
+	sy_hold_end
 	kill "${ka_pids[1]}"
 	wait "${ka_pids[1]}"
 	echo "b after keepalived: $(sy_in b ipvsadm -L --daemon | wc -l) daemons"

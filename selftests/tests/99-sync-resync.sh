@@ -17,7 +17,7 @@ stat() { sy_in "$1" awk -v n="$2" '$1 == n { print $2 }' /proc/net/ip_vs_sync_st
 # late <mcast|4|6> [stock]: the backup's daemon starts once the master's
 # connections are idle.
 late() {
-	local m_peer=() b_peer=() go out pid lines
+	local m_peer=() b_peer=()
 	case $1 in
 	4) m_peer=(--sync-peer 192.168.9.2) b_peer=(--sync-peer 192.168.9.2 --sync-peer 192.168.9.1) ;;
 	6) m_peer=(--sync-peer fd09::2) b_peer=(--sync-peer fd09::2 --sync-peer fd09::1) ;;
@@ -28,34 +28,23 @@ late() {
 	sy_services nat
 	# shellcheck disable=SC2086
 	sy_in m ipvsadm-rs --start-daemon master $ID "${m_peer[@]}" || return 1
-	go=$(mktemp -u)
-	out=$(mktemp)
-	sy_in c "$TRAFFIC" hold "$SY_VIP:80" "$TCP_CONNS" "$UDP_FLOWS" "$go" >"$out" &
-	pid=$!
-	for _ in $(seq 1 100); do
-		mapfile -t lines <"$out"
-		[ ${#lines[@]} -ge 2 ] && break
-		sleep 0.3
-	done
-	cat "$out"
+	sy_hold "$TCP_CONNS" "$UDP_FLOWS"
+	cat "$sy_out"
 	# A message waits at most two seconds: all has gone out, to nobody.
 	sleep 3
 	# shellcheck disable=SC2086
 	sy_in b ipvsadm-rs --start-daemon backup $ID "${b_peer[@]}" || return 1
 	echo "synced: $(sy_synced b $((TCP_CONNS + UDP_FLOWS)))"
 	if [ "${2:-}" = stock ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		rm -f "$go" "$out"
+		kill "$sy_hold_pid" 2>/dev/null
+		wait "$sy_hold_pid" 2>/dev/null
+		rm -f "$sy_go" "$sy_out"
 		sy_teardown
 		return
 	fi
 	echo "resyncs: $(stat m resyncs)"
 	sy_failover nat
-	touch "$go"
-	wait "$pid"
-	tail -n +3 "$out"
-	rm -f "$go" "$out"
+	sy_hold_end
 	sy_teardown
 }
 

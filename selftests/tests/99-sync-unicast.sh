@@ -12,7 +12,7 @@ UDP_FLOWS=4
 
 # unicast <4|6>
 unicast() {
-	local peer=192.168.9.2 go out pid lines
+	local peer=192.168.9.2
 	[ "$1" = 6 ] && peer=fd09::2
 	sy_setup nat
 	ip -n ipvs-sy-m addr add fd09::1/64 dev sync0 nodad
@@ -25,22 +25,11 @@ unicast() {
 	echo "m: $(sy_in m ipvsadm-rs -L --daemon)"
 	echo "b: $(sy_in b ipvsadm-rs -L --daemon)"
 	echo "b joined the group: $(sy_in b ip maddr show dev sync0 | grep -c 224.0.0.81)"
-	go=$(mktemp -u)
-	out=$(mktemp)
-	sy_in c "$TRAFFIC" hold "$SY_VIP:80" "$TCP_CONNS" "$UDP_FLOWS" "$go" >"$out" &
-	pid=$!
-	for _ in $(seq 1 100); do
-		mapfile -t lines <"$out"
-		[ ${#lines[@]} -ge 2 ] && break
-		sleep 0.3
-	done
-	cat "$out"
+	sy_hold "$TCP_CONNS" "$UDP_FLOWS"
+	cat "$sy_out"
 	echo "synced: $(sy_synced b $((TCP_CONNS + UDP_FLOWS)))"
 	sy_failover nat
-	touch "$go"
-	wait "$pid"
-	tail -n +3 "$out"
-	rm -f "$go" "$out"
+	sy_hold_end
 	sy_teardown
 }
 

@@ -12,30 +12,19 @@ UDP_FLOWS=8
 
 # failover <nat|dr>
 failover() {
-	local mode=$1 go out pid n lines
+	local mode=$1
 	sy_setup "$mode"
 	sy_services "$mode"
 	sy_in m ipvsadm --start-daemon master --mcast-interface sync0 --syncid 7 || return 1
 	sy_in b ipvsadm --start-daemon backup --mcast-interface sync0 --syncid 7 || return 1
 	echo "m: $(sy_in m ipvsadm -L --daemon)"
 	echo "b: $(sy_in b ipvsadm -L --daemon)"
-	go=$(mktemp -u)
-	out=$(mktemp)
-	sy_in c "$TRAFFIC" hold "$SY_VIP:80" "$TCP_CONNS" "$UDP_FLOWS" "$go" >"$out" &
-	pid=$!
-	for _ in $(seq 1 100); do
-		mapfile -t lines <"$out"
-		[ ${#lines[@]} -ge 2 ] && break
-		sleep 0.3
-	done
-	cat "$out"
+	sy_hold "$TCP_CONNS" "$UDP_FLOWS"
+	cat "$sy_out"
 	echo "synced: $(sy_synced b $((TCP_CONNS + UDP_FLOWS)))"
 	sy_in b ipvsadm -Ln | tail -n +4
 	sy_failover "$mode"
-	touch "$go"
-	wait "$pid"
-	tail -n +3 "$out"
-	rm -f "$go" "$out"
+	sy_hold_end
 	sy_in b ipvsadm --stop-daemon backup
 	sy_in m ipvsadm --stop-daemon master
 	echo "after stop: $(sy_in m ipvsadm -L --daemon | wc -l) $(sy_in b ipvsadm -L --daemon | wc -l)"
