@@ -104,7 +104,13 @@ void ipvs_rs_skb_set_ip_summed(struct sk_buff *skb, u8 ip_summed);
 bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
 void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
 void ipvs_rs_sctp_set_checksum(struct sk_buff *skb, unsigned int off);
-unsigned int ipvs_rs_skb_dst_mtu(const struct sk_buff *skb);
+struct dst_entry;
+unsigned int ipvs_rs_dst_mtu(const struct dst_entry *dst);
+void ipvs_rs_dst_release(struct dst_entry *dst);
+void ipvs_rs_skb_dst_attach(struct sk_buff *skb, struct dst_entry *dst);
+int ipvs_rs_snat_reroute(struct net *net, struct sk_buff *skb, bool ipv6);
+void ipvs_rs_icmp_time_exceeded(struct net *net, struct sk_buff *skb,
+				bool ipv6);
 bool ipvs_rs_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu,
 			 bool ipv6);
 void ipvs_rs_icmp_too_big(struct net *net, struct sk_buff *skb,
@@ -118,16 +124,16 @@ u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
 struct dst_cache;
 void ipvs_rs_dst_cache_init(struct dst_cache *c);
 void ipvs_rs_dst_cache_destroy(struct dst_cache *c);
-int ipvs_rs_route4_cached(struct net *net, struct sk_buff *skb,
-			  struct dst_cache *c, __be32 daddr, __be32 *saddr);
+int ipvs_rs_route4_cached(struct net *net, struct dst_cache *c, __be32 daddr,
+			  __be32 *saddr, struct dst_entry **dst);
 int ipvs_rs_route_saddr(const struct sk_buff *skb, bool ipv6, void *saddr);
 void ipvs_rs_icmp_port_unreach(struct sk_buff *skb);
 int ipvs_rs_ip_gather_frags(struct net *net, struct sk_buff *skb,
 			    unsigned int hooknum);
 
 struct in6_addr;
-int ipvs_rs_route6(struct net *net, struct sk_buff *skb,
-		   const struct in6_addr *daddr, bool known_nh);
+int ipvs_rs_route6(struct net *net, const struct in6_addr *daddr,
+		   bool known_nh, struct dst_entry **dst);
 void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb);
 int ipvs_rs_push_ip6ip6(struct sk_buff *skb, const struct in6_addr *daddr,
 			struct in6_addr *saddr);

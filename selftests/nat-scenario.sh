@@ -17,6 +17,12 @@ service() {
 	done
 }
 
+# answered: "r1=N r2=N r3=N other=N" as "answered=N other=N".
+answered() {
+	tr ' =' '\n ' | awk '$1 ~ /^r[0-9]/ { a += $2 } $1 == "other" { o = $2 }
+		END { printf "answered=%d other=%d\n", a, o }'
+}
+
 expect_count() { # expect_count <what> <expected> <traffic args...>
 	local what=$1 want=$2 got
 	shift 2
@@ -135,6 +141,29 @@ scenario() {
 	director ip link set br0 mtu 1500
 	echo "udp, 1400 bytes over a 1280-byte path: $got"
 	[ "$got" = too-big ] || fail "datagram over a narrow path: '$got', want too-big ($module)"
+	# A packet leaves the director with one hop less, as stock's: with
+	# one hop to go it dies there and the client is told (ICMP time
+	# exceeded); with two it reaches its real server.
+	got="$(traffic udp-ttl 53 1) $(traffic udp-ttl 53 2 | sed 's/^r[123]$/rN/')"
+	echo "udp with 1, 2 hops to go: $got"
+	[ "$got" = "time-exceeded rN" ] || fail "hops: '$got', want 'time-exceeded rN' ($module)"
+	# snat_reroute (on by default): a reply is routed again once it comes
+	# from the virtual address, as if the director sent it, so a policy
+	# rule for that source applies (here: nowhere to go). Off, replies
+	# keep the route they were forwarded by.
+	local v=$VIP ip="ip -4"
+	[ "$FAM" = 6 ] && v=$VIP6 ip="ip -6"
+	director $ip route add unreachable default table 100
+	director $ip rule add from "$v" table 100
+	got=$(traffic udp 53 1 | answered)
+	director sysctl -qw net.ipv4.vs.snat_reroute=0
+	got="$got; off: $(traffic udp 53 1 | answered)"
+	director sysctl -qw net.ipv4.vs.snat_reroute=1
+	director $ip rule del from "$v" table 100
+	director $ip route flush table 100
+	echo "udp reply with a rule for the virtual address: $got"
+	[ "$got" = "answered=0 other=1; off: answered=1 other=0" ] ||
+		fail "snat_reroute: '$got' ($module)"
 	# IPv6 extension headers (hop-by-hop, destination options) before
 	# UDP are stepped over.
 	if [ "$FAM" = 6 ]; then

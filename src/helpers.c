@@ -20,6 +20,8 @@
 #include <linux/timer.h>
 #include <linux/rculist.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
 #include <net/ip.h>
 #include <net/icmp.h>
 #include <net/ip6_route.h>
@@ -528,14 +530,15 @@ void ipvs_rs_dst_cache_destroy(struct dst_cache *c)
 }
 
 /*
- * Routes skb to the real server daddr (IPv4) through its cache c, with
- * daddr as the next hop: daddr is the real server, so that serves NAT,
- * direct routing and tunnels alike. Returns 1 when daddr is local, 0
- * when routed (*saddr: the source the route picks), or -errno. Route
- * changes invalidate the cached entry (dst_check).
+ * Looks up the route to the real server daddr (IPv4) through its cache c,
+ * with daddr as the next hop: daddr is the real server, so that serves
+ * NAT, direct routing and tunnels alike. Returns 1 when daddr is local,
+ * 0 with *dst holding a reference to the route (not attached to any
+ * packet yet) and *saddr the source it picks, or -errno. Route changes
+ * invalidate the cached entry (dst_check).
  */
-int ipvs_rs_route4_cached(struct net *net, struct sk_buff *skb,
-			  struct dst_cache *c, __be32 daddr, __be32 *saddr)
+int ipvs_rs_route4_cached(struct net *net, struct dst_cache *c, __be32 daddr,
+			  __be32 *saddr, struct dst_entry **dst)
 {
 	struct rtable *rt;
 	__be32 src;
@@ -561,16 +564,73 @@ int ipvs_rs_route4_cached(struct net *net, struct sk_buff *skb,
 		ip_rt_put(rt);
 		return 1;
 	}
-	if (saddr)
-		*saddr = src;
-	skb_dst_drop(skb);
-	skb_dst_set(skb, &rt->dst);
+	*saddr = src;
+	*dst = &rt->dst;
 	return 0;
 }
 
-unsigned int ipvs_rs_skb_dst_mtu(const struct sk_buff *skb)
+unsigned int ipvs_rs_dst_mtu(const struct dst_entry *dst)
 {
-	return dst_mtu(skb_dst(skb));
+	return dst_mtu(dst);
+}
+
+void ipvs_rs_dst_release(struct dst_entry *dst)
+{
+	dst_release(dst);
+}
+
+/* Replaces skb's route with dst, whose reference skb takes over. */
+void ipvs_rs_skb_dst_attach(struct sk_buff *skb, struct dst_entry *dst)
+{
+	skb_dst_drop(skb);
+	skb_dst_set(skb, dst);
+}
+
+/*
+ * Routes a NAT reply again now that it comes from the virtual address, as
+ * if this host sent it (stock's ip_vs_route_me_harder, snat_reroute):
+ * policy routing by source applies. Not when its route is local (IPv4) or
+ * on the loopback device (IPv6). 0 or -errno (drop the packet).
+ */
+int ipvs_rs_snat_reroute(struct net *net, struct sk_buff *skb, bool ipv6)
+{
+	struct dst_entry *dst = skb_dst(skb);
+
+	if (!dst)
+		return 0;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ipv6) {
+		if (!dst->dev || (dst->dev->flags & IFF_LOOPBACK))
+			return 0;
+		return ip6_route_me_harder(net, skb->sk, skb);
+	}
+#endif
+	if (skb_rtable(skb)->rt_flags & RTCF_LOCAL)
+		return 0;
+	return ip_route_me_harder(net, skb->sk, skb, RTN_LOCAL);
+}
+
+/*
+ * A packet that would leave with no hop left dies: its sender is told and
+ * it is counted, as stock's decrement_ttl (skb still has its input route).
+ */
+void ipvs_rs_icmp_time_exceeded(struct net *net, struct sk_buff *skb,
+				bool ipv6)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ipv6) {
+		struct inet6_dev *idev = __in6_dev_get_safely(skb->dev);
+		struct dst_entry *dst = skb_dst(skb);
+
+		if (dst)
+			skb->dev = dst->dev;
+		icmpv6_send(skb, ICMPV6_TIME_EXCEED, ICMPV6_EXC_HOPLIMIT, 0);
+		IP6_INC_STATS(net, idev, IPSTATS_MIB_INHDRERRORS);
+		return;
+	}
+#endif
+	IP_INC_STATS(net, IPSTATS_MIB_INHDRERRORS);
+	icmp_send(skb, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, 0);
 }
 
 /*
@@ -731,11 +791,12 @@ int ipvs_rs_ip_gather_frags(struct net *net, struct sk_buff *skb,
 
 #if IS_ENABLED(CONFIG_IPV6)
 /*
- * Routes skb to daddr (IPv6), as ipvs_rs_route4. Returns 1 when daddr is
- * local, 0 when routed, or -errno.
+ * Looks up the route to daddr (IPv6), as ipvs_rs_route4_cached (without
+ * a cache). Returns 1 when daddr is local, 0 with *dst holding a
+ * reference, or -errno.
  */
-int ipvs_rs_route6(struct net *net, struct sk_buff *skb,
-		   const struct in6_addr *daddr, bool known_nh)
+int ipvs_rs_route6(struct net *net, const struct in6_addr *daddr,
+		   bool known_nh, struct dst_entry **out)
 {
 	struct flowi6 fl6 = {
 		.daddr = *daddr,
@@ -752,8 +813,7 @@ int ipvs_rs_route6(struct net *net, struct sk_buff *skb,
 		dst_release(dst);
 		return 1;
 	}
-	skb_dst_drop(skb);
-	skb_dst_set(skb, dst);
+	*out = dst;
 	return 0;
 }
 
@@ -1025,3 +1085,4 @@ long ipvs_rs_schedule_timeout(long timeout)
 {
 	return schedule_timeout(timeout);
 }
+

@@ -347,7 +347,8 @@ impl Hook for Reply {
                     return Verdict::Accept;
                 }
                 cp.count_packet(false, pkt.len());
-                return xmit::icmp_to_client(&pkt, &cp, &hdr);
+                let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
+                return xmit::icmp_to_client(&pkt, state.net, &cp, &hdr, reroute);
             }
             Some(Seen::Fragment) | None => return Verdict::Accept,
         };
@@ -367,7 +368,8 @@ impl Hook for Reply {
         cp.count_packet(false, len);
         ipvs.totals.count_packet(false, len);
         track(ipvs, &cp, Dir::Output, &p);
-        xmit::nat_reply(&pkt, &cp, &p.hdr)
+        let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
+        xmit::nat_reply(&pkt, state.net, &cp, &p.hdr, reroute)
     }
 }
 

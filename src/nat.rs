@@ -395,9 +395,59 @@ pub(crate) fn set_ipv4_checksum(hdr: &mut [u8]) {
     put16(hdr, 10, c);
 }
 
+/// Where a packet's remaining hops are: the IPv4 TTL, the IPv6 hop limit.
+pub(crate) fn ttl_offset(ipv6: bool) -> usize {
+    if ipv6 {
+        7
+    } else {
+        8
+    }
+}
+
+/// Takes one hop from the header in `b` (as `ip_decrease_ttl`, the
+/// IPv4 checksum updated incrementally; IPv6 has none). The caller has
+/// checked that more than one is left.
+pub(crate) fn decrease_ttl(b: &mut [u8], ipv6: bool) {
+    let at = ttl_offset(ipv6);
+    b[at] = b[at].wrapping_sub(1);
+    if !ipv6 {
+        // The word holding the TTL fell by 0x0100: the checksum rises
+        // by as much, with the end-around carry.
+        let c = u32::from(get16(b, 10)) + 0x0100;
+        put16(b, 10, (c + (c >> 16)) as u16);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ttl_decrease_keeps_the_checksum_valid() {
+        for ttl in 2..=255u8 {
+            for id in [0u16, 0x1234, 0xfeff, 0xffff] {
+                let mut h = [0u8; 20];
+                h[0] = 0x45;
+                h[2..4].copy_from_slice(&60u16.to_be_bytes());
+                h[4..6].copy_from_slice(&id.to_be_bytes());
+                h[8] = ttl;
+                h[9] = UDP;
+                h[12..16].copy_from_slice(&[10, 0, 0, 2]);
+                h[16..20].copy_from_slice(&[10, 0, 0, 100]);
+                set_ipv4_checksum(&mut h);
+                decrease_ttl(&mut h, false);
+                assert_eq!(h[8], ttl - 1);
+                // A valid header sums to zero (either representation).
+                assert_eq!(csum::checksum(&h), 0, "ttl {ttl} id {id:#x}");
+            }
+        }
+        let mut h6 = [0u8; 40];
+        h6[0] = 0x60;
+        h6[7] = 2;
+        decrease_ttl(&mut h6, true);
+        assert_eq!(h6[7], 1);
+        assert_eq!(h6[..7], [0x60, 0, 0, 0, 0, 0, 0]);
+    }
 
     /// Full TCP/UDP checksum over the IPv4 pseudo-header and segment.
     fn l4_checksum(pkt: &[u8]) -> u16 {

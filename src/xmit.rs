@@ -9,7 +9,8 @@ use crate::config::{Addr, AF_INET, AF_INET6};
 use crate::conn::Conn;
 use crate::kapi::net::Net;
 use crate::kapi::netfilter::Verdict;
-use crate::kapi::skb::{Csum, Packet, Route};
+use crate::kapi::route::{self, Route};
+use crate::kapi::skb::{Csum, Packet};
 use crate::nat::{self, End};
 use crate::netns::IpvsNet;
 use crate::packet::{Ipv4Header, IPV4_HDRLEN, IPV6_HDRLEN};
@@ -130,22 +131,39 @@ fn rewrite(
 /// keeps its destination and only its next hop is the real server, which
 /// has the virtual address on a non-ARPing interface (IPv4 routes always
 /// take the real server as next hop, through its cache).
-fn route(pkt: &Packet<'_>, net: &Net, hdr: &Hdr, cp: &Conn, via_daddr: bool) -> Option<Route> {
+fn route(net: &Net, hdr: &Hdr, cp: &Conn, via_daddr: bool) -> Option<Route> {
     let route = if hdr.is_v6() {
-        pkt.route6(net, &cp.daddr, via_daddr)
+        route::route6(net, &cp.daddr, via_daddr)
     } else {
-        pkt.route4_cached(net, &cp.dest.route, v4(&cp.daddr))
-            .map(|(r, _)| r)
+        cp.dest.route.route4(net, v4(&cp.daddr)).map(|(r, _)| r)
     };
     route.ok()
 }
 
-/// Whether the routed packet fits its route's MTU less `overhead` bytes
-/// of encapsulation (`ensure_mtu_is_adequate`); if not, its sender is
-/// told ("fragmentation needed", "packet too big") and the packet must be
-/// dropped. IPv4 packets without the don't-fragment flag always fit.
-fn fits(pkt: &Packet<'_>, net: &Net, hdr: &Hdr, overhead: u32) -> bool {
-    let mtu = pkt.route_mtu().saturating_sub(overhead);
+/// A packet leaving for another host loses a hop (stock's
+/// `decrement_ttl`); one with none left dies here and its sender is told
+/// (ICMP time exceeded), so that directors forwarding to each other
+/// cannot loop a packet forever.
+fn hop(pkt: &Packet<'_>, net: &Net, hdr: &Hdr) -> bool {
+    let ipv6 = hdr.is_v6();
+    match pkt.read::<1>(nat::ttl_offset(ipv6)) {
+        Some([ttl]) if ttl > 1 => {}
+        Some(_) => {
+            pkt.icmp_time_exceeded(net, ipv6);
+            return false;
+        }
+        None => return false,
+    }
+    let len = if ipv6 { IPV6_HDRLEN } else { IPV4_HDRLEN };
+    pkt.with_header_mut(len, |b| nat::decrease_ttl(b, ipv6))
+        .is_some()
+}
+
+/// Whether the packet fits a route's `mtu` (`ensure_mtu_is_adequate`); if
+/// not, its sender is told ("fragmentation needed", "packet too big")
+/// and the packet must be dropped. IPv4 packets without the
+/// don't-fragment flag always fit.
+fn fits(pkt: &Packet<'_>, net: &Net, hdr: &Hdr, mtu: u32) -> bool {
     let ipv6 = hdr.is_v6();
     if matches!(hdr, Hdr::V4(iph) if !iph.dont_fragment) || !pkt.exceeds_mtu(mtu, ipv6) {
         return true;
@@ -154,11 +172,37 @@ fn fits(pkt: &Packet<'_>, net: &Net, hdr: &Hdr, overhead: u32) -> bool {
     false
 }
 
-/// Sends a routed packet, or lets a local one go on to its socket.
+/// The way on to the real server ([`route`]); for another host the hop
+/// is taken ([`hop`]) and, with `mtu_check`, the size checked
+/// ([`fits`]). `None`: the packet must be dropped.
+fn next_hop(
+    pkt: &Packet<'_>,
+    net: &Net,
+    hdr: &Hdr,
+    cp: &Conn,
+    via_daddr: bool,
+    mtu_check: bool,
+) -> Option<Route> {
+    match route(net, hdr, cp, via_daddr)? {
+        Route::Remote(dst) => {
+            let ok = hop(pkt, net, hdr) && (!mtu_check || fits(pkt, net, hdr, dst.mtu()));
+            ok.then_some(Route::Remote(dst))
+        }
+        Route::Local => Some(Route::Local),
+    }
+}
+
+/// Sends a packet by its route, or lets a local one go on to its socket.
 fn deliver(pkt: Packet<'_>, net: &Net, hdr: &Hdr, route: Route) -> Verdict {
     match route {
-        Route::Remote if hdr.is_v6() => pkt.send6(net),
-        Route::Remote => pkt.send4(net),
+        Route::Remote(dst) => {
+            pkt.attach(dst);
+            if hdr.is_v6() {
+                pkt.send6(net)
+            } else {
+                pkt.send4(net)
+            }
+        }
         Route::Local => {
             pkt.set_ipvs_property();
             Verdict::Accept
@@ -166,7 +210,7 @@ fn deliver(pkt: Packet<'_>, net: &Net, hdr: &Hdr, route: Route) -> Verdict {
     }
 }
 
-/// Routes (see [`route`]), checks the MTU unless told not to, and sends.
+/// [`next_hop`], then sends.
 fn route_and_send(
     pkt: Packet<'_>,
     net: &Net,
@@ -175,8 +219,7 @@ fn route_and_send(
     via_daddr: bool,
     mtu_check: bool,
 ) -> Verdict {
-    match route(&pkt, net, hdr, cp, via_daddr) {
-        Some(Route::Remote) if mtu_check && !fits(&pkt, net, hdr, 0) => Verdict::Drop,
+    match next_hop(&pkt, net, hdr, cp, via_daddr, mtu_check) {
         Some(r) => deliver(pkt, net, hdr, r),
         None => Verdict::Drop,
     }
@@ -186,10 +229,8 @@ fn route_and_send(
 /// before the rewrite, so that an ICMP error about the size quotes the
 /// packet the client sent.
 fn nat_request(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verdict {
-    let r = match route(&pkt, net, hdr, cp, false) {
-        Some(Route::Remote) if !fits(&pkt, net, hdr, 0) => return Verdict::Drop,
-        Some(r) => r,
-        None => return Verdict::Drop,
+    let Some(r) = next_hop(&pkt, net, hdr, cp, false, true) else {
+        return Verdict::Drop;
     };
     let (addr, port) = (&cp.daddr, cp.dport);
     if !rewrite(&pkt, hdr, cp.protocol, End::Destination, addr, port) {
@@ -199,9 +240,19 @@ fn nat_request(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verdict {
 }
 
 /// NAT, real server to client (`handle_response`): the reply leaves with
-/// the virtual address and port as its source.
-pub(crate) fn nat_reply(pkt: &Packet<'_>, cp: &Conn, hdr: &Hdr) -> Verdict {
+/// the virtual address and port as its source. With `reroute` (see
+/// [`snat_reroute`]) it is routed again from there.
+pub(crate) fn nat_reply(
+    pkt: &Packet<'_>,
+    net: &Net,
+    cp: &Conn,
+    hdr: &Hdr,
+    reroute: bool,
+) -> Verdict {
     if !rewrite(pkt, hdr, cp.protocol, End::Source, &cp.vaddr, cp.vport) {
+        return Verdict::Drop;
+    }
+    if reroute && pkt.snat_reroute(net, hdr.is_v6()).is_err() {
         return Verdict::Drop;
     }
     conntrack(pkt, cp, false);
@@ -213,8 +264,8 @@ pub(crate) fn nat_reply(pkt: &Packet<'_>, cp: &Conn, hdr: &Hdr) -> Verdict {
 /// header lets routers fragment whatever the inner one says.
 fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header, mtu_check: bool) -> Verdict {
     let daddr = v4(&cp.daddr);
-    let saddr = match pkt.route4_cached(net, &cp.dest.route, daddr) {
-        Ok((Route::Remote, saddr)) => saddr,
+    let (dst, saddr) = match cp.dest.route.route4(net, daddr) {
+        Ok((Route::Remote(dst), saddr)) => (dst, saddr),
         Ok((Route::Local, _)) => {
             pkt.set_ipvs_property();
             return Verdict::Accept;
@@ -223,12 +274,19 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header, mtu_check: bo
     };
     let pmtu_disc = IpvsNet::get(net).map_or(true, |i| i.sysctl(Sysctl::PmtuDisc) != 0);
     let hdr = Hdr::V4(*iph);
-    if pmtu_disc && mtu_check && !fits(&pkt, net, &hdr, IPV4_HDRLEN as u32) {
+    if !hop(&pkt, net, &hdr) {
         return Verdict::Drop;
     }
+    let mtu = dst.mtu().saturating_sub(IPV4_HDRLEN as u32);
+    if pmtu_disc && mtu_check && !fits(&pkt, net, &hdr, mtu) {
+        return Verdict::Drop;
+    }
+    pkt.attach(dst);
     let df = iph.dont_fragment && pmtu_disc;
     let inner_len = pkt.len() as usize;
-    let Some(mut outer) = nat::ipip_header(iph.tos, iph.ttl, df, inner_len, saddr, daddr) else {
+    // The outer header carries the inner TTL, less the hop just taken.
+    let ttl = iph.ttl - 1;
+    let Some(mut outer) = nat::ipip_header(iph.tos, ttl, df, inner_len, saddr, daddr) else {
         return Verdict::Drop;
     };
     if pkt.push_ipip().is_err() {
@@ -254,17 +312,23 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header, mtu_check: bo
 
 /// IPv6-in-IPv6 tunnel (`ip_vs_tunnel_xmit_v6`).
 fn tunnel6(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> Verdict {
-    match pkt.route6(net, &cp.daddr, false) {
-        Ok(Route::Remote) => {}
+    let dst = match route::route6(net, &cp.daddr, false) {
+        Ok(Route::Remote(dst)) => dst,
         Ok(Route::Local) => {
             pkt.set_ipvs_property();
             return Verdict::Accept;
         }
         Err(_) => return Verdict::Drop,
-    }
-    if mtu_check && !fits(&pkt, net, hdr, IPV6_HDRLEN as u32) {
+    };
+    if !hop(&pkt, net, hdr) {
         return Verdict::Drop;
     }
+    let mtu = dst.mtu().saturating_sub(IPV6_HDRLEN as u32);
+    if mtu_check && !fits(&pkt, net, hdr, mtu) {
+        return Verdict::Drop;
+    }
+    pkt.attach(dst);
+    // The inner header as it leaves (hop limit taken), copied outward.
     let (Some(inner), inner_len) = (pkt.read::<8>(0), pkt.len() as usize) else {
         return Verdict::Drop;
     };
@@ -277,6 +341,15 @@ fn tunnel6(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) ->
         return Verdict::Drop;
     }
     pkt.send6(net)
+}
+
+/// Whether a NAT reply (or ICMP error) going to a client is routed
+/// again once it comes from the virtual address, as if this host sent
+/// it, so that policy routing by source applies: with `snat_reroute` (on
+/// by default), unless the client is on this host (`LOCAL_IN`); stock's
+/// `ip_vs_route_me_harder`.
+pub(crate) fn snat_reroute(ipvs: &IpvsNet, local_in: bool) -> bool {
+    !local_in && ipvs.sysctl(Sysctl::SnatReroute) != 0
 }
 
 /// Readdresses a whole ICMP error (`nat::icmp4_nat`, `nat::icmp6_nat`);
@@ -299,8 +372,17 @@ fn rewrite_icmp(pkt: &Packet<'_>, hdr: &Hdr, outward: bool, addr: &Addr, port: [
 /// An ICMP error from a real server (or a router on its way) about a NAT
 /// connection, going to the client (`ip_vs_out_icmp`): it and the packet
 /// it quotes now come from the virtual service.
-pub(crate) fn icmp_to_client(pkt: &Packet<'_>, cp: &Conn, hdr: &Hdr) -> Verdict {
+pub(crate) fn icmp_to_client(
+    pkt: &Packet<'_>,
+    net: &Net,
+    cp: &Conn,
+    hdr: &Hdr,
+    reroute: bool,
+) -> Verdict {
     if !rewrite_icmp(pkt, hdr, true, &cp.vaddr, cp.vport) {
+        return Verdict::Drop;
+    }
+    if reroute && pkt.snat_reroute(net, hdr.is_v6()).is_err() {
         return Verdict::Drop;
     }
     conntrack(pkt, cp, false);

@@ -65,15 +65,6 @@ pub(crate) enum Csum {
     Partial,
 }
 
-/// Where [`Packet::route4_cached`] or [`SkBuff::route6`] found the destination.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Route {
-    /// On this host.
-    Local,
-    /// Elsewhere; the packet now carries the route.
-    Remote,
-}
-
 impl SkBuff {
     /// `skb->ip_summed`.
     pub(crate) fn csum(&self) -> Csum {
@@ -183,30 +174,6 @@ impl SkBuff {
             )
         };
         Some(f(bytes))
-    }
-
-    /// Routes the packet to `daddr` (IPv6) and attaches the route. With
-    /// `via_daddr` the next hop is `daddr` whatever the IP header says
-    /// (direct routing).
-    pub(crate) fn route6(&self, net: &Net, daddr: &[u8; 16], via_daddr: bool) -> Result<Route> {
-        // SAFETY: live skb owned by the caller's hook, a live namespace,
-        // and 16 readable bytes (`struct in6_addr` is plain bytes).
-        let r = unsafe {
-            bindings::ipvs_rs_route6(
-                net.as_ptr(),
-                self.as_ptr(),
-                daddr.as_ptr().cast(),
-                via_daddr,
-            )
-        };
-        to_result(r)?;
-        Ok(if r == 1 { Route::Local } else { Route::Remote })
-    }
-
-    /// MTU of the attached route.
-    pub(crate) fn route_mtu(&self) -> u32 {
-        // SAFETY: callers route first (`route4_cached`, `route6`), so a dst is attached.
-        unsafe { bindings::ipvs_rs_skb_dst_mtu(self.as_ptr()) }
     }
 
     /// Whether the packet is too big for `mtu` (GSO packets: by their

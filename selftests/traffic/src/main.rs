@@ -21,6 +21,9 @@
 //! - `udp-one ADDR:PORT COUNT`: COUNT datagrams from one socket.
 //! - `udp-probe ADDR:PORT`: one datagram; prints who answered,
 //!   `refused` (an ICMP error came back) or `timeout`.
+//! - `udp-ttl ADDR:PORT TTL`: one datagram sent with that TTL (IPv6:
+//!   hop limit). Prints who answered, `time-exceeded` (an ICMP error
+//!   said the packet ran out of hops on the way) or `timeout`.
 //! - `udp-big ADDR:PORT SIZE`: one datagram of SIZE bytes (fragmented on
 //!   the way when larger than the MTU); servers answer one that big with
 //!   as many bytes. Prints who answered and the answer's size, `refused`,
@@ -555,6 +558,45 @@ fn udp_big(s: &UdpSocket, size: usize) -> String {
     }
 }
 
+/// One datagram with `ttl` hops to go; ICMP errors reach the connected
+/// socket (`IP_RECVERR`: a soft error such as time exceeded too).
+fn udp_ttl(s: &UdpSocket, ipv6: bool, ttl: u32) -> String {
+    use std::os::fd::AsRawFd;
+    let set = |level, opt, v: libc::c_int| {
+        // SAFETY: sets an option on the socket `s` owns, from a value
+        // that lives through the call.
+        unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                level,
+                opt,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        }
+    };
+    let ok = if ipv6 {
+        set(libc::IPPROTO_IPV6, libc::IPV6_RECVERR, 1) == 0
+            && set(
+                libc::IPPROTO_IPV6,
+                libc::IPV6_UNICAST_HOPS,
+                ttl as libc::c_int,
+            ) == 0
+    } else {
+        set(libc::IPPROTO_IP, libc::IP_RECVERR, 1) == 0
+            && set(libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int) == 0
+    };
+    if !ok {
+        return "error".into();
+    }
+    let mut buf = [0u8; 256];
+    match s.send(b"q\n").and_then(|_| s.recv(&mut buf)) {
+        Ok(n) => answer(&buf[..n]),
+        Err(e) if e.raw_os_error() == Some(libc::EHOSTUNREACH) => "time-exceeded".into(),
+        Err(_) => "timeout".into(),
+    }
+}
+
 /// Puts an 8-byte options header of PadN (`IPV6_HOPOPTS` or
 /// `IPV6_DSTOPTS`) in front of what the IPv6 socket `s` sends.
 fn ipv6_options(s: &UdpSocket, which: libc::c_int) -> Option<()> {
@@ -889,7 +931,7 @@ fn usage() -> ExitCode {
          blast ADDR:PORT FLOWS SECS | sink PORT SECS | tcp-rate ADDR:PORT SECS | \
          serve-hold NAME PORT | tcp-from ADDR:PORT COUNT SPORT | tcp-abort ADDR:PORT 1 SPORT | \
          udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT | \
-         udp-probe ADDR:PORT | udp-big ADDR:PORT SIZE | udp-exthdr ADDR:PORT COUNT | \
+         udp-probe ADDR:PORT | udp-ttl ADDR:PORT TTL | udp-big ADDR:PORT SIZE | udp-exthdr ADDR:PORT COUNT | \
          udp-send ADDR:PORT COUNT | udp-answer PORT | \
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
          bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST | \
@@ -1113,6 +1155,12 @@ fn main() -> ExitCode {
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => println!("refused"),
                 Err(_) => println!("timeout"),
             }
+        }
+        (Some("udp-ttl"), Some(to), Some(ttl)) => {
+            let Some(s) = udp_socket(to, 0) else {
+                return ExitCode::FAILURE;
+            };
+            println!("{}", udp_ttl(&s, to.is_ipv6(), ttl));
         }
         (Some("udp-big"), Some(to), Some(size)) => {
             let Some(s) = udp_socket(to, 0) else {
