@@ -170,8 +170,9 @@ int ipvs_rs_sock_join(struct socket *sock, u16 af, const u8 *group,
 		      int ifindex);
 int ipvs_rs_sock_send(struct socket *sock, const void *buf, size_t len,
 		      u16 af, const u8 *addr, u16 port);
-int ipvs_rs_sock_recv(struct socket *sock, void *buf, size_t len);
+int ipvs_rs_sock_recv(struct socket *sock, void *buf, size_t len, u16 *sport);
 void ipvs_rs_sock_wait_readable(struct socket *sock);
+bool ipvs_rs_sock_wait_readable_timeout(struct socket *sock, long timeout);
 void ipvs_rs_sock_wait_writable(struct socket *sock);
 struct task_struct *ipvs_rs_kthread_run(int (*fn)(void *), void *data,
 					const char *name);
@@ -180,6 +181,7 @@ bool ipvs_rs_kthread_should_stop(void);
 void ipvs_rs_set_current_interruptible(void);
 void ipvs_rs_set_current_running(void);
 long ipvs_rs_schedule_timeout(long timeout);
+void ipvs_rs_cond_resched(void);
 
 /* sysctl defaults */
 unsigned long ipvs_rs_possible_cpus(void);

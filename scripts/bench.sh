@@ -4,8 +4,9 @@
 # the tree (build/bench-mod), one VM boot running selftests/bench.sh, and
 # a table of medians and ratios (build/bench-results.txt).
 # IPVS_RS_BENCH_BUILD_ONLY=1 stops after the builds; IPVS_RS_BENCH_PARTS
-# picks workloads (rounds reconnect scale perf restore), IPVS_RS_BENCH_SCALE
-# the table sizes, IPVS_RS_BENCH_ROUNDS the rounds.
+# picks workloads (rounds reconnect scale sync perf restore), IPVS_RS_BENCH_SCALE
+# the table sizes, IPVS_RS_BENCH_SYNC_FLOOD the sync flood's connections,
+# IPVS_RS_BENCH_ROUNDS the rounds.
 #
 # A benchmark, not a test: it reports. The VM runs under TCG here, so
 # only the ratios between the three ways carry meaning.
@@ -54,7 +55,7 @@ echo "# booting the benchmark kernel ($(($(date +%s) - start)) s so far)"
 timeout --foreground -k 10 "${IPVS_RS_BENCH_TIMEOUT:-2400}" \
 	vng --run build/kernel-bench --disable-kvm --cpus 2 --memory 2G \
 	--rwdir "$top/build" --cwd "$top" --append "pty.legacy_count=0" \
-	--exec "IPVS_RS_KO=$top/$mod/ipvs_rs.ko IPVS_RS_TRAFFIC=$top/selftests/traffic/target/release/ipvs-traffic PATH=$top/ipvsadm-rs/target/release:\$PATH IPVS_RS_BENCH_ROUNDS=${IPVS_RS_BENCH_ROUNDS:-5} IPVS_RS_BENCH_SERVICES=${IPVS_RS_BENCH_SERVICES:-10000} IPVS_RS_BENCH_PARTS='${IPVS_RS_BENCH_PARTS:-rounds reconnect scale perf restore}' IPVS_RS_BENCH_SCALE='${IPVS_RS_BENCH_SCALE:-1000 100000 1000000}' bash selftests/bench.sh" \
+	--exec "IPVS_RS_KO=$top/$mod/ipvs_rs.ko IPVS_RS_TRAFFIC=$top/selftests/traffic/target/release/ipvs-traffic PATH=$top/ipvsadm-rs/target/release:\$PATH IPVS_RS_BENCH_ROUNDS=${IPVS_RS_BENCH_ROUNDS:-5} IPVS_RS_BENCH_SERVICES=${IPVS_RS_BENCH_SERVICES:-10000} IPVS_RS_BENCH_PARTS='${IPVS_RS_BENCH_PARTS:-rounds reconnect scale sync perf restore}' IPVS_RS_BENCH_SCALE='${IPVS_RS_BENCH_SCALE:-1000 100000 1000000}' IPVS_RS_BENCH_SYNC_FLOOD=${IPVS_RS_BENCH_SYNC_FLOOD:-1000000} bash selftests/bench.sh" \
 	2>&1 </dev/null | tee "$raw"
 grep -q "^BENCH DONE" "$raw" || { echo "bench: the VM run did not finish" >&2; exit 1; }
 
@@ -87,5 +88,5 @@ for w in work:
                 r += f"  rs/plain {med['rs'] / med['plain']:.2f}"
         print(f"{w:<32} {m:<6} {num(statistics.median(v))} {num(min(v))} {num(max(v))} {len(v):>3}  {r}")
 EOF
-grep -E '^# (perf|scale|ipvsadm)' "$raw" | tr -d '\r' >>build/bench-results.txt || true
+grep -E '^# (perf|scale|sync|ipvsadm)' "$raw" | tr -d '\r' >>build/bench-results.txt || true
 echo "# make bench took $(($(date +%s) - start)) s; table in build/bench-results.txt"

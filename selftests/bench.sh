@@ -20,13 +20,15 @@ result() { echo "RESULT $1 $2 $3"; }
 
 # want <part>: whether IPVS_RS_BENCH_PARTS (default: all of them) names it.
 want() {
-	[[ " ${IPVS_RS_BENCH_PARTS:-rounds reconnect scale perf restore} " == *" $1 "* ]]
+	[[ " ${IPVS_RS_BENCH_PARTS:-rounds reconnect scale sync perf restore} " == *" $1 "* ]]
 }
 
 # way <plain|stock|rs>: load what that way needs, configure the services.
 way() {
-	# Stock's services hold ip_vs.ko: flush the director's first.
+	# Stock's services hold ip_vs.ko: flush the director's first (and
+	# the sync part's backup's).
 	director ipvsadm -C 2>/dev/null
+	[ -e "/run/netns/$(dp_ns bk)" ] && in_ns bk ipvsadm -C 2>/dev/null
 	unload_all >/dev/null 2>&1
 	# Each way starts without the director's earlier conntrack entries:
 	# plain forwarding's c:port -> r1:80 entries (TIME_WAIT, 2 minutes)
@@ -201,6 +203,125 @@ if want scale; then
 	done
 fi
 echo "# ${SECONDS} s into the VM run, after scale"
+
+# Connection sync. What a master's daemon costs per new TCP connection
+# (the same client with the daemon off and on) and how many of them the
+# backup learns a second; then a flood of new UDP connections, each one
+# synced (sync_threshold 1): how fast the master makes them with the
+# daemon on and how many the backup learns; on ipvs_rs last, the whole
+# table sent to a backup that joins late (full resync).
+#
+# The backup is the namespace bk on a veth link "sync0" to the director,
+# with the same services (learned connections bind to its real server).
+bk_setup() {
+	new_netns "$(dp_ns bk)"
+	ip link add sync0 netns "$(dp_ns d)" type veth peer name sync0 netns "$(dp_ns bk)"
+	ip -n "$(dp_ns d)" addr add 192.168.9.1/24 dev sync0
+	ip -n "$(dp_ns bk)" addr add 192.168.9.2/24 dev sync0
+	ip -n "$(dp_ns d)" link set sync0 up
+	ip -n "$(dp_ns bk)" link set sync0 up
+}
+bk_teardown() {
+	ip netns del "$(dp_ns bk)"
+	netns_list=("${netns_list[@]/$(dp_ns bk)/}")
+	sleep 1
+}
+# sync_on: the backup's services, then both daemons.
+sync_on() {
+	in_ns bk ipvsadm -R <<-EOF
+		-A -t $VIP:80 -s rr
+		-a -t $VIP:80 -r $R1:80 -m
+		-A -u $VIP:9003 -s rr
+		-a -u $VIP:9003 -r $R1:9003 -m
+	EOF
+	director ipvsadm --start-daemon master --mcast-interface sync0 --syncid 1 &&
+		in_ns bk ipvsadm --start-daemon backup --mcast-interface sync0 --syncid 1 ||
+		echo "# sync: the daemons did not start"
+	sleep 1
+}
+sync_off() {
+	director ipvsadm --stop-daemon master 2>/dev/null
+	in_ns bk ipvsadm --stop-daemon backup 2>/dev/null
+}
+# held <ns> <proto> <vip:port>: connections of that service in ns.
+held() {
+	in_ns "$1" ipvsadm -Ln "$2" "$3" | awk '$1 == "->" { n += $5 + $6 } END { print n + 0 }'
+}
+# settle_held <ns> <proto> <vip:port>: held, once it stands still 2 s.
+settle_held() {
+	local a b=-1
+	while :; do
+		sleep 2
+		a=$b
+		b=$(held "$@")
+		[ "$a" = "$b" ] && break
+	done
+	echo "$b"
+}
+if want sync; then
+	bk_setup
+	for round in $(seq "$rounds"); do
+		echo "# sync round $round"
+		for w in stock rs; do
+			way $w
+			director sysctl -qw net.ipv4.vs.conntrack=0
+			result sync-tcp-conn-per-s-off $w "$(in_ns c "$TRAFFIC" tcp-rate "$VIP:80" $secs)"
+			sync_on
+			l0=$(held bk -t "$VIP:80")
+			made=$(in_ns c "$TRAFFIC" tcp-rate "$VIP:80" $secs)
+			result sync-tcp-conn-per-s-on $w "$made"
+			# A message waits up to 2 s for more entries.
+			l1=$(settle_held bk -t "$VIP:80")
+			result sync-backup-learned-per-s $w $(((l1 - l0) / secs))
+			result sync-backup-learned-pct $w "$(awk "BEGIN { printf \"%.1f\", 100 * ($l1 - $l0) / ($made * $secs) }")"
+			sync_off
+		done
+	done
+	flood=${IPVS_RS_BENCH_SYNC_FLOOD:-1000000}
+	for w in stock rs; do
+		way $w
+		bk_teardown
+		bk_setup
+		director sysctl -qw net.ipv4.vs.conntrack=0 net.ipv4.vs.sync_threshold="1 50"
+		sync_on
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		s0=$(slab_kb)
+		t0=$(date +%s.%N)
+		in_ns c "$TRAFFIC" spray "$VIP:9003" "$flood" 0 >/dev/null
+		t1=$(date +%s.%N)
+		have=$(conns)
+		learned=$(settle_held bk -u "$VIP:9003")
+		s1=$(slab_kb)
+		result sync-flood-new-conn-per-s $w "$(awk "BEGIN { printf \"%.0f\", $have / ($t1 - $t0) }")"
+		result sync-flood-learned-pct $w "$(awk "BEGIN { printf \"%.1f\", 100 * $learned / $have }")"
+		echo "# sync flood on $w: $have connections on the master, $learned learned; slab +$((s1 - s0)) kB for both"
+		[ $w = rs ] && director cat /proc/net/ip_vs_sync_stats | sed 's/^/# sync flood master: /'
+		if [ $w = rs ]; then
+			# A new backup: the late joiner asks for the whole table.
+			sync_off
+			bk_teardown
+			bk_setup
+			t0=$(date +%s.%N)
+			sync_on
+			learned=$(settle_held bk -u "$VIP:9003")
+			t1=$(date +%s.%N)
+			# settle_held's last 2 s saw nothing new.
+			result sync-resync-conn-per-s rs "$(awk "BEGIN { printf \"%.0f\", $learned / ($t1 - $t0 - 2) }")"
+			echo "# sync resync: $learned of $have learned in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 - 2 }") s"
+		fi
+		sync_off
+	done
+	in_ns bk ipvsadm -C
+	bk_teardown
+	# A loop that never yields shows as an RCU stall (or soft lockup).
+	if dmesg | grep -Eq 'rcu.*stall|soft lockup|hung task'; then
+		dmesg | grep -E 'rcu.*stall|soft lockup|hung task' | sed 's/^/# sync: kernel log: /'
+	else
+		echo "# sync: kernel log: no stall, no lockup"
+	fi
+fi
+echo "# ${SECONDS} s into the VM run, after sync"
 
 # Profile: where the CPU goes while UDP passes through NAT (8 flows),
 # one-packet scheduling (1 socket) and direct routing (8 flows), on

@@ -29,6 +29,10 @@ stock=${IPVS_RS_STOCK:-1}
 # The NAT scenario's IPv6 pass (about 5 minutes; ICMPv6, extension
 # headers and IPv6 fragments are tested there only). IPVS_RS_V6=0 drops it.
 v6=${IPVS_RS_V6:-1}
+# 99-sync-table's connections (about 1.5 kB each on this debug kernel,
+# twice: master and backup). A million is make bench's sync flood.
+table=${IPVS_RS_SYNC_TABLE:-300000}
+[ "${CI:-}" = true ] && table=${IPVS_RS_SYNC_TABLE:-100000}
 # The stock halves make the whole suite take well over an hour here.
 vm_timeout=${IPVS_RS_VM_TIMEOUT:-4500}
 [ "$stock" = 1 ] && vm_timeout=${IPVS_RS_VM_TIMEOUT:-9000}
@@ -41,7 +45,7 @@ timeout --foreground -k 10 "$vm_timeout" \
 	vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G \
 	--rwdir "$top/build" --cwd "$top" \
 	--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on pty.legacy_count=0" \
-	--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$pattern' $top/selftests/guest.sh" \
+	--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_SYNC_TABLE=$table IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$pattern' $top/selftests/guest.sh" \
 	2>&1 </dev/null | tee "$log"
 rc=${PIPESTATUS[0]}
 secs=$(( $(date +%s) - start ))

@@ -1017,13 +1017,18 @@ int ipvs_rs_sock_send(struct socket *sock, const void *buf, size_t len,
 	return kernel_sendmsg(sock, &msg, &iov, 1, len);
 }
 
-int ipvs_rs_sock_recv(struct socket *sock, void *buf, size_t len)
+int ipvs_rs_sock_recv(struct socket *sock, void *buf, size_t len, u16 *sport)
 {
-	struct msghdr msg = {};
+	struct sockaddr_storage from = {};
+	struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from) };
 	struct kvec iov = { .iov_base = buf, .iov_len = len };
+	int n;
 
 	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &iov, 1, len);
-	return sock_recvmsg(sock, &msg, MSG_DONTWAIT);
+	n = sock_recvmsg(sock, &msg, MSG_DONTWAIT);
+	/* sin_port and sin6_port sit at the same offset */
+	*sport = n >= 0 ? ntohs(((struct sockaddr_in *)&from)->sin_port) : 0;
+	return n;
 }
 
 /* Sleeps until a datagram waits or the calling kthread is told to stop. */
@@ -1036,6 +1041,21 @@ void ipvs_rs_sock_wait_readable(struct socket *sock)
 				 !skb_queue_empty_lockless(&sk->sk_receive_queue) ||
 				 !skb_queue_empty_lockless(&up->reader_queue) ||
 				 kthread_should_stop());
+}
+
+/*
+ * As ipvs_rs_sock_wait_readable, for at most timeout jiffies: false if
+ * nothing came.
+ */
+bool ipvs_rs_sock_wait_readable_timeout(struct socket *sock, long timeout)
+{
+	struct sock *sk = sock->sk;
+	struct udp_sock *up = udp_sk(sk);
+
+	return wait_event_interruptible_timeout(*sk_sleep(sk),
+				 !skb_queue_empty_lockless(&sk->sk_receive_queue) ||
+				 !skb_queue_empty_lockless(&up->reader_queue) ||
+				 kthread_should_stop(), timeout) > 0;
 }
 
 /* Sleeps until the send buffer has room or the kthread is told to stop. */
@@ -1086,3 +1106,7 @@ long ipvs_rs_schedule_timeout(long timeout)
 	return schedule_timeout(timeout);
 }
 
+void ipvs_rs_cond_resched(void)
+{
+	cond_resched();
+}

@@ -100,6 +100,7 @@ impl Show for SyncStats {
         for (name, v) in ipvs.sync.stats.list() {
             writeln!(out, "{name:<16} {v}")?;
         }
+        writeln!(out, "{:<16} {}", "queued_msgs", ipvs.sync.queued())?;
         Ok(())
     }
 }

@@ -36,7 +36,7 @@ use crate::netns::IpvsNet;
 use crate::params::Sysctl;
 use crate::sctp::Sctp;
 use crate::state::Tcp;
-use crate::sync_msg::{self, flags, Outcome, SyncConn, Version, Writer};
+use crate::sync_msg::{self, flags, Outcome, ResyncPace, SyncConn, Version, Writer};
 use crate::uapi::conn_flags;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -63,6 +63,9 @@ struct Msg {
 struct Port {
     cur: Option<Msg>,
     ready: KVec<Msg>,
+    /// Taken by the sender and not sent yet: they count against
+    /// `sync_qlen_max` too.
+    taken: usize,
 }
 
 /// What the packet path of a master needs, under [`SyncState::master`].
@@ -87,6 +90,7 @@ pub(crate) struct Stats {
     skipped_conns: AtomicU64,
     other_syncid: AtomicU64,
     resyncs: AtomicU64,
+    resync_timeouts: AtomicU64,
 }
 
 fn inc(c: &AtomicU64, n: u64) {
@@ -95,7 +99,7 @@ fn inc(c: &AtomicU64, n: u64) {
 
 impl Stats {
     /// Every counter with its name.
-    pub(crate) fn list(&self) -> [(&'static str, u64); 11] {
+    pub(crate) fn list(&self) -> [(&'static str, u64); 12] {
         let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
         [
             ("sent_msgs", r(&self.sent_msgs)),
@@ -109,6 +113,7 @@ impl Stats {
             ("skipped_conns", r(&self.skipped_conns)),
             ("other_syncid", r(&self.other_syncid)),
             ("resyncs", r(&self.resyncs)),
+            ("resync_timeouts", r(&self.resync_timeouts)),
         ]
     }
 }
@@ -150,6 +155,13 @@ static GEN: AtomicU32 = AtomicU32::new(0);
 pub(crate) type Refusal = (Error, &'static core::ffi::CStr);
 
 impl SyncState {
+    /// Messages waiting for the master's senders, queued or taken (at
+    /// most `sync_qlen_max` a sender).
+    pub(crate) fn queued(&self) -> usize {
+        let q = self.master.lock();
+        q.ports.iter().map(|p| p.ready.len() + p.taken).sum()
+    }
+
     /// No daemons.
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
@@ -264,7 +276,16 @@ impl SyncState {
                 }
             }
         }
+        port.taken += out.len();
         out
+    }
+
+    /// Sender `id` is done with one message it took.
+    fn sent_one(&self, id: usize) {
+        let mut q = self.master.lock();
+        if let Some(port) = q.ports.get_mut(id) {
+            port.taken = port.taken.saturating_sub(1);
+        }
     }
 
     /// Queues `c` for sender `id` (`ip_vs_sync_conn`'s buffer work).
@@ -282,7 +303,8 @@ impl SyncState {
             .is_some_and(|m| m.w.version() != version || !m.w.fits(c));
         if flush {
             if let Some(m) = port.cur.take() {
-                if port.ready.len() >= qlen_max || port.ready.push(m, GFP_ATOMIC).is_err() {
+                let full = port.ready.len() + port.taken >= qlen_max;
+                if full || port.ready.push(m, GFP_ATOMIC).is_err() {
                     inc(&self.stats.queue_drops, 1);
                 }
             }
@@ -471,8 +493,10 @@ struct Resyncer {
 }
 
 impl Resyncer {
-    /// Sends every connection a backup may want, in steps.
-    fn resync(&self, ipvs: &IpvsNet) {
+    /// Sends every connection a backup may want, in steps, at the pace
+    /// of the backups' acknowledgements. True if a backup asked again
+    /// meanwhile.
+    fn resync(&self, ipvs: &IpvsNet) -> bool {
         let version = version(ipvs);
         let persist = ipvs.sysctl(Sysctl::SyncPersistMode) != 0;
         let hz = hz();
@@ -482,11 +506,15 @@ impl Resyncer {
         } else {
             &self.peers
         };
+        let mut pace = ResyncPace::default();
+        let mut asked = false;
         let mut next = Some(0);
         while let Some(start) = next {
             if kthread::should_stop() {
-                return;
+                return asked;
             }
+            // A table of millions takes seconds: let others run.
+            kthread::cond_resched();
             let mut msgs: KVec<Writer<KVec<u8>>> = KVec::new();
             let mut n = 0;
             // Under RCU: atomic allocations, nothing sent yet.
@@ -519,10 +547,37 @@ impl Resyncer {
                 // Multicast: to the group's port (the socket is not
                 // connected, it also receives requests).
                 if !send_msg(&self.sock, ipvs, w, dest, self.af, self.port) {
-                    return;
+                    return asked;
+                }
+                pace.sent();
+                while pace.must_wait() {
+                    if !self.await_acks(ipvs, &mut pace, &mut asked) {
+                        return asked;
+                    }
                 }
             }
         }
+        asked
+    }
+
+    /// Waits up to a second for acknowledgements (or requests, answered
+    /// by the next walk). False if the thread is told to stop.
+    fn await_acks(&self, ipvs: &IpvsNet, pace: &mut ResyncPace, asked: &mut bool) -> bool {
+        if !self.sock.wait_readable_for(u64::from(hz())) {
+            // A backup gone, or its acknowledgements lost: go on.
+            inc(&ipvs.sync.stats.resync_timeouts, 1);
+            pace.give_up();
+        }
+        let mut buf = [0u8; 64];
+        while let Ok(n) = self.sock.recv(&mut buf) {
+            let b = &buf[..n.min(buf.len())];
+            if let Some(k) = sync_msg::resync_acked(b, self.syncid) {
+                pace.acked(k);
+            } else {
+                *asked |= sync_msg::resync_asked(b, self.syncid);
+            }
+        }
+        !kthread::should_stop()
     }
 }
 
@@ -530,9 +585,13 @@ impl ThreadFn<IpvsNet> for Resyncer {
     fn run(&self, ipvs: &IpvsNet) {
         let mut buf = [0u8; 64];
         let mut last: Option<u64> = None;
+        let mut again = false;
         while !kthread::should_stop() {
-            self.sock.wait_readable();
-            let mut asked = false;
+            if !again {
+                self.sock.wait_readable();
+            }
+            let mut asked = core::mem::take(&mut again);
+            // (Acknowledgements of a finished walk are dropped here.)
             while let Ok(n) = self.sock.recv(&mut buf) {
                 asked |= sync_msg::resync_asked(&buf[..n.min(buf.len())], self.syncid);
             }
@@ -551,7 +610,7 @@ impl ThreadFn<IpvsNet> for Resyncer {
             }
             last = Some(jiffies());
             inc(&ipvs.sync.stats.resyncs, 1);
-            self.resync(ipvs);
+            again = self.resync(ipvs);
         }
     }
 }
@@ -575,6 +634,9 @@ impl ThreadFn<IpvsNet> for Sender {
                 if !self.send(ipvs, m) {
                     return;
                 }
+                ipvs.sync.sent_one(self.id);
+                // Up to `sync_qlen_max` messages a batch.
+                kthread::cond_resched();
             }
         }
     }
@@ -584,6 +646,10 @@ impl ThreadFn<IpvsNet> for Sender {
 struct Receiver {
     sock: UdpSocket,
     maxlen: usize,
+    /// Thread 0's: acknowledges the masters' resync messages.
+    acker: Option<Acker>,
+    /// Where resync messages come from.
+    resync_port: u16,
 }
 
 impl ThreadFn<IpvsNet> for Receiver {
@@ -596,11 +662,23 @@ impl ThreadFn<IpvsNet> for Receiver {
             }
             return;
         };
+        // Resync datagrams taken in since the last acknowledgement.
+        let mut taken = 0u32;
         while !kthread::should_stop() {
             self.sock.wait_readable();
             // (An empty datagram is one too: counted as malformed.)
-            while let Ok(n) = self.sock.recv(&mut buf) {
+            while let Ok((n, sport)) = self.sock.recv_from(&mut buf) {
                 process(ipvs, &buf[..n]);
+                if sport == self.resync_port {
+                    taken = taken.wrapping_add(1);
+                }
+                // A master's resync may keep the socket full for long.
+                kthread::cond_resched();
+            }
+            // Emptied: the master may send more.
+            if let (Some(a), true) = (&self.acker, taken != 0) {
+                a.ack(taken);
+                taken = 0;
             }
         }
     }
@@ -846,33 +924,62 @@ fn resyncer(
     })
 }
 
-/// A starting backup asks its masters for their whole tables: the group
-/// (multicast), or the peers after its own address (unicast). Best
-/// effort: a master that is not up yet sends as traffic comes.
-fn ask_resync(net: &Net, cfg: &DaemonCfg, dev: &socket::DevInfo) {
-    let group = [cfg.group];
-    let masters: &[[u8; 16]] = match cfg.peers() {
-        [] => &group,
-        [_own, masters @ ..] => masters,
-    };
-    if masters.is_empty() {
-        return;
+/// A backup's line to its masters' resync threads: the group
+/// (multicast), or the peers after its own address (unicast).
+struct Acker {
+    sock: UdpSocket,
+    masters: KVec<[u8; 16]>,
+    af: u16,
+    port: u16,
+    syncid: u8,
+}
+
+impl Acker {
+    /// `None` when there is nobody to ask (a unicast backup with one
+    /// peer) or no socket.
+    fn new(net: &Net, cfg: &DaemonCfg, dev: &socket::DevInfo) -> Option<Self> {
+        let group = [cfg.group];
+        let masters: &[[u8; 16]] = match cfg.peers() {
+            [] => &group,
+            [_own, masters @ ..] => masters,
+        };
+        if masters.is_empty() {
+            return None;
+        }
+        let af = cfg.sock_af();
+        let sock = UdpSocket::new(net, af).ok()?;
+        sock.mcast_sender(dev.ifindex, cfg.ttl, 0).ok()?;
+        if af == AF_INET && dev.addr4 != [0; 4] {
+            let _ = sock.bind(AF_INET, &addr4_of(dev), 0);
+        }
+        let mut m = KVec::new();
+        m.extend_from_slice(masters, GFP_KERNEL).ok()?;
+        Some(Self {
+            sock,
+            masters: m,
+            af,
+            port: resync_port(cfg),
+            syncid: cfg.syncid as u8,
+        })
     }
-    let af = cfg.sock_af();
-    let Ok(sock) = UdpSocket::new(net, af) else {
-        return;
-    };
-    if sock.mcast_sender(dev.ifindex, cfg.ttl, 0).is_err() {
-        return;
+
+    fn send(&self, b: &[u8]) -> bool {
+        self.masters
+            .iter()
+            .all(|m| self.sock.send(b, Some((self.af, m, self.port))).is_ok())
     }
-    if af == AF_INET && dev.addr4 != [0; 4] {
-        let _ = sock.bind(AF_INET, &addr4_of(dev), 0);
-    }
-    let req = sync_msg::resync_request(cfg.syncid as u8);
-    for m in masters {
-        if sock.send(&req, Some((af, m, resync_port(cfg)))).is_err() {
+
+    /// A starting backup asks its masters for their whole tables. Best
+    /// effort: a master that is not up yet sends as traffic comes.
+    fn ask(&self) {
+        if !self.send(&sync_msg::resync_request(self.syncid)) {
             pr_info!("sync: a resync request could not be sent\n");
         }
+    }
+
+    /// Tells the masters `n` more resync datagrams were taken in.
+    fn ack(&self, n: u32) {
+        self.send(&sync_msg::resync_ack(self.syncid, n));
     }
 }
 
@@ -956,6 +1063,7 @@ pub(crate) fn start(
                     Port {
                         cur: None,
                         ready: KVec::new(),
+                        taken: 0,
                     },
                     GFP_KERNEL,
                 )
@@ -997,6 +1105,13 @@ pub(crate) fn start(
             let r = Receiver {
                 sock,
                 maxlen: usize::from(cfg.sync_maxlen),
+                // Resyncs come to thread 0's port.
+                acker: if id == 0 {
+                    Acker::new(net, &cfg, &dev)
+                } else {
+                    None
+                },
+                resync_port: resync_port(&cfg),
             };
             // SAFETY: as for the master's threads.
             let t = unsafe { Kthread::start(r, ipvs, cstr(&n)) }.map_err(nomem)?;
@@ -1004,7 +1119,9 @@ pub(crate) fn start(
         }
         s.backup_syncid.store(cfg.syncid, Ordering::Relaxed);
         s.state.fetch_or(BACKUP, Ordering::Relaxed);
-        ask_resync(net, &cfg, &dev);
+        if let Some(a) = Acker::new(net, &cfg, &dev) {
+            a.ask();
+        }
         pr_info!(
             "sync thread started: state = BACKUP, mcast_ifn = {}, syncid = {}, threads = {}\n",
             core::str::from_utf8(cfg.ifname()).unwrap_or("?"),

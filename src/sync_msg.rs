@@ -780,9 +780,149 @@ pub(crate) fn resync_asked(b: &[u8], syncid: u8) -> bool {
         && (b[8] == 0 || b[8] == syncid)
 }
 
+/// A backup's acknowledgement while a master sends it a table: a magic,
+/// the backup's sync id, three zero bytes and how many resync datagrams
+/// it has taken in since its last acknowledgement (big-endian). It goes
+/// to the masters' resync port whenever the backup has emptied its
+/// socket.
+pub(crate) const RESYNC_ACK_MAGIC: [u8; 8] = *b"IPVSRACK";
+/// Length of a resync acknowledgement.
+pub(crate) const RESYNC_ACK_LEN: usize = 16;
+/// Resync messages a master sends beyond what its backups acknowledged:
+/// about 80 kB of socket buffer at a 1500-byte MTU, well inside a
+/// backup's default receive buffer, so a slow backup drops nothing.
+pub(crate) const RESYNC_WINDOW: u32 = 32;
+
+/// The acknowledgement of a backup with `syncid` that took `count`
+/// resync datagrams since its last one.
+pub(crate) fn resync_ack(syncid: u8, count: u32) -> [u8; RESYNC_ACK_LEN] {
+    let mut b = [0u8; RESYNC_ACK_LEN];
+    b[..8].copy_from_slice(&RESYNC_ACK_MAGIC);
+    b[8] = syncid;
+    b[12..].copy_from_slice(&count.to_be_bytes());
+    b
+}
+
+/// The count of `b` if it is an acknowledgement a master with `syncid`
+/// takes.
+pub(crate) fn resync_acked(b: &[u8], syncid: u8) -> Option<u32> {
+    let ok = b.len() == RESYNC_ACK_LEN
+        && b[..8] == RESYNC_ACK_MAGIC
+        && b[9..12] == [0, 0, 0]
+        && (b[8] == 0 || b[8] == syncid);
+    ok.then(|| u32::from_be_bytes([b[12], b[13], b[14], b[15]]))
+}
+
+/// A master's flow control while it sends its table: how many resync
+/// messages it sent and how many the backups acknowledged.
+#[derive(Debug, Default)]
+pub(crate) struct ResyncPace {
+    sent: u32,
+    acked: u32,
+    timeouts: u32,
+}
+
+/// Waits without an acknowledgement after which a walk goes on unpaced
+/// (its backup is likely gone; a lost acknowledgement costs one wait).
+pub(crate) const RESYNC_MAX_TIMEOUTS: u32 = 3;
+
+impl ResyncPace {
+    /// One more message sent.
+    pub(crate) fn sent(&mut self) {
+        self.sent = self.sent.wrapping_add(1);
+    }
+
+    /// A backup acknowledged `count` more messages; more than are in
+    /// flight (another master's datagrams, a late acknowledgement of an
+    /// earlier walk) acknowledges what is.
+    pub(crate) fn acked(&mut self, count: u32) {
+        self.acked = self
+            .acked
+            .wrapping_add(count.min(self.sent.wrapping_sub(self.acked)));
+    }
+
+    /// Nobody answered in time (a backup gone, its acknowledgements
+    /// lost): go on as if all was taken; after [`RESYNC_MAX_TIMEOUTS`],
+    /// without waiting any more.
+    pub(crate) fn give_up(&mut self) {
+        self.acked = self.sent;
+        self.timeouts += 1;
+    }
+
+    /// Whether the master must wait before sending more.
+    pub(crate) fn must_wait(&self) -> bool {
+        self.timeouts < RESYNC_MAX_TIMEOUTS && self.sent.wrapping_sub(self.acked) > RESYNC_WINDOW
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resync_acks() {
+        let a = resync_ack(7, 0x0102_0304);
+        assert_eq!(resync_acked(&a, 7), Some(0x0102_0304));
+        assert_eq!(resync_acked(&a, 8), None);
+        assert_eq!(resync_acked(&resync_ack(0, 5), 8), Some(5));
+        assert_eq!(resync_acked(&a[..15], 7), None);
+        let mut bad = a;
+        bad[10] = 1;
+        assert_eq!(resync_acked(&bad, 7), None);
+        // A request is no acknowledgement and the reverse.
+        assert_eq!(resync_acked(&resync_request(7), 7), None);
+        assert!(!resync_asked(&a, 7));
+    }
+
+    #[test]
+    fn resync_pace_keeps_a_window() {
+        let mut p = ResyncPace::default();
+        for _ in 0..RESYNC_WINDOW {
+            p.sent();
+        }
+        assert!(!p.must_wait());
+        p.sent();
+        assert!(p.must_wait());
+        p.acked(1);
+        assert!(!p.must_wait());
+        p.sent();
+        assert!(p.must_wait());
+        // More than in flight (another master's datagrams counted too).
+        p.acked(1000);
+        assert!(!p.must_wait());
+        for _ in 0..RESYNC_WINDOW {
+            p.sent();
+        }
+        assert!(!p.must_wait());
+        p.sent();
+        assert!(p.must_wait());
+        p.give_up();
+        assert!(!p.must_wait());
+        // After a few waits in vain, no more waiting.
+        for _ in 1..RESYNC_MAX_TIMEOUTS {
+            for _ in 0..=RESYNC_WINDOW {
+                p.sent();
+            }
+            assert!(p.must_wait());
+            p.give_up();
+        }
+        for _ in 0..=RESYNC_WINDOW * 4 {
+            p.sent();
+        }
+        assert!(!p.must_wait());
+        // Across the wrap of the counters.
+        let mut p = ResyncPace {
+            sent: u32::MAX - 3,
+            acked: u32::MAX - 3,
+            timeouts: 0,
+        };
+        for _ in 0..=RESYNC_WINDOW {
+            p.sent();
+        }
+        assert!(p.must_wait());
+        p.acked(6);
+        assert!(!p.must_wait());
+    }
 
     #[test]
     fn resync_requests() {

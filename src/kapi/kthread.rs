@@ -120,3 +120,10 @@ pub(crate) fn sleep(jiffies: u64) {
     // `prepare_sleep`.
     unsafe { bindings::ipvs_rs_schedule_timeout(jiffies.min(i64::MAX as u64) as _) };
 }
+
+/// Lets the scheduler run others if this task has run long (a loop over
+/// a large table in process context).
+pub(crate) fn cond_resched() {
+    // SAFETY: process context; may sleep, no locks held by the callers.
+    unsafe { bindings::ipvs_rs_cond_resched() }
+}

@@ -128,12 +128,24 @@ impl UdpSocket {
     /// Receives one datagram into `buf` without blocking (`EAGAIN` when
     /// none waits); a longer one is cut to `buf`'s length.
     pub(crate) fn recv(&self, buf: &mut [u8]) -> Result<usize> {
-        // SAFETY: a live socket; `buf` is writable for its length.
+        self.recv_from(buf).map(|(n, _)| n)
+    }
+
+    /// [`Self::recv`], with the port the datagram came from.
+    pub(crate) fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, u16)> {
+        let mut sport = 0u16;
+        // SAFETY: a live socket; `buf` is writable for its length and
+        // `sport` for a `u16`.
         let n = unsafe {
-            bindings::ipvs_rs_sock_recv(self.0.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+            bindings::ipvs_rs_sock_recv(
+                self.0.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut sport,
+            )
         };
         to_result(n)?;
-        Ok(n as usize)
+        Ok((n as usize, sport))
     }
 
     /// Sleeps until a datagram waits, or the calling kthread should stop.
@@ -141,6 +153,14 @@ impl UdpSocket {
     pub(crate) fn wait_readable(&self) {
         // SAFETY: a live socket; sleeping is allowed in a kthread.
         unsafe { bindings::ipvs_rs_sock_wait_readable(self.0.as_ptr()) }
+    }
+
+    /// [`Self::wait_readable`] for at most `jiffies`: false if nothing
+    /// came in that time. Only from a kthread.
+    pub(crate) fn wait_readable_for(&self, jiffies: u64) -> bool {
+        let t = jiffies.min(isize::MAX as u64) as _;
+        // SAFETY: a live socket; sleeping is allowed in a kthread.
+        unsafe { bindings::ipvs_rs_sock_wait_readable_timeout(self.0.as_ptr(), t) }
     }
 
     /// Sleeps until the send buffer has room, or the calling kthread
