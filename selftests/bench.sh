@@ -222,6 +222,9 @@ bk_setup() {
 	ip -n "$(dp_ns bk)" link set sync0 up
 }
 bk_teardown() {
+	# The pair goes at once; the namespace (with a million connections)
+	# may take a while.
+	ip -n "$(dp_ns d)" link del sync0 2>/dev/null
 	ip netns del "$(dp_ns bk)"
 	netns_list=("${netns_list[@]/$(dp_ns bk)/}")
 	sleep 1
@@ -265,7 +268,9 @@ if want sync; then
 		for w in stock rs; do
 			way $w
 			director sysctl -qw net.ipv4.vs.conntrack=0
-			result sync-tcp-conn-per-s-off $w "$(in_ns c "$TRAFFIC" tcp-rate "$VIP:80" $secs)"
+			# Off and on take turns at going first.
+			[ $((round % 2)) = 1 ] &&
+				result sync-tcp-conn-per-s-off $w "$(in_ns c "$TRAFFIC" tcp-rate "$VIP:80" $secs)"
 			sync_on
 			l0=$(held bk -t "$VIP:80")
 			made=$(in_ns c "$TRAFFIC" tcp-rate "$VIP:80" $secs)
@@ -275,6 +280,8 @@ if want sync; then
 			result sync-backup-learned-per-s $w $(((l1 - l0) / secs))
 			result sync-backup-learned-pct $w "$(awk "BEGIN { printf \"%.1f\", 100 * ($l1 - $l0) / ($made * $secs) }")"
 			sync_off
+			[ $((round % 2)) = 0 ] &&
+				result sync-tcp-conn-per-s-off $w "$(in_ns c "$TRAFFIC" tcp-rate "$VIP:80" $secs)"
 		done
 	done
 	flood=${IPVS_RS_BENCH_SYNC_FLOOD:-1000000}

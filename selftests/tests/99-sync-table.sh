@@ -1,7 +1,7 @@
 #!/bin/bash
 # A master with a large table (ipvs_rs.ko only): IPVS_RS_SYNC_TABLE
-# connections (run.sh: 300k, 100k in CI; make bench's sync flood takes
-# a million on the benchmark kernel), one UDP datagram each.
+# connections (run.sh: 100k; make bench's sync flood takes a million on
+# the benchmark kernel), one UDP datagram each.
 #
 # First the packet path queues a sync entry for every new connection
 # (sync_threshold 1) while the sync link drains a few kB/s: the sender
