@@ -252,6 +252,13 @@ pub(crate) fn nat_reply(
     if !rewrite(pkt, hdr, cp.protocol, End::Source, &cp.vaddr, cp.vport) {
         return Verdict::Drop;
     }
+    to_client(pkt, net, cp, hdr, reroute)
+}
+
+/// A reply (or ICMP error) of a NAT connection, readdressed from the
+/// virtual service, goes on to the client: routed again with `reroute`,
+/// tracked, marked as IPVS's.
+fn to_client(pkt: &Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, reroute: bool) -> Verdict {
     if reroute && pkt.snat_reroute(net, hdr.is_v6()).is_err() {
         return Verdict::Drop;
     }
@@ -382,12 +389,7 @@ pub(crate) fn icmp_to_client(
     if !rewrite_icmp(pkt, hdr, true, &cp.vaddr, cp.vport) {
         return Verdict::Drop;
     }
-    if reroute && pkt.snat_reroute(net, hdr.is_v6()).is_err() {
-        return Verdict::Drop;
-    }
-    conntrack(pkt, cp, false);
-    pkt.set_ipvs_property();
-    Verdict::Accept
+    to_client(pkt, net, cp, hdr, reroute)
 }
 
 /// An ICMP error from a client about a connection's reply, going to the
