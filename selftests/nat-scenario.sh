@@ -117,6 +117,19 @@ scenario() {
 	director sysctl -qw net.ipv4.vs.expire_nodest_conn=0
 	add_rs -u 53 "$first" 1
 
+	# The hooks go with a family's last service, as stock's: once the
+	# services are flushed, a flow whose connection is still listed is
+	# no longer forwarded; the director's own stack gets it.
+	[ -n "$(udp_from 40020)" ] || fail "flow from port 40020 not answered ($module)"
+	director ipvsadm -C
+	listed=$(director ipvsadm -Lnc | grep -F "$(vip):53 " | grep -cF ":40020 ")
+	got=$(traffic udp 53 1 40020 | answered)
+	echo "flow of a flushed service: listed=$listed, $got"
+	[ "$listed" = 1 ] && [ "${got%% *}" = answered=0 ] ||
+		fail "flow of a flushed service: listed=$listed, $got ($module)"
+	service -u 53 "-s rr" 1 1 1 | director ipvsadm -R
+	[ -n "$(udp_from 40021)" ] || fail "service added back: no answer ($module)"
+
 	# ICMP errors about a connection are translated: the real server
 	# has nothing on port 54, its "port unreachable" (ICMP or ICMPv6)
 	# reaches the client as coming from the virtual service.

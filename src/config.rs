@@ -636,6 +636,9 @@ pub(crate) struct Table {
     trash: List<Trashed>,
     /// Connection timeouts.
     pub(crate) timeouts: Timeouts,
+    /// Services per address family (IPv4, IPv6): a family's hooks are
+    /// attached while it has any (stock: `num_services`, `num_services6`).
+    per_family: [usize; 2],
     /// Secret that seeds the hash keys of Maglev schedulers (the kernel
     /// glue sets a random one).
     seed: u64,
@@ -923,6 +926,7 @@ impl Table {
             index: SvcIndex::new(),
             trash: List::new(),
             timeouts: Timeouts::default(),
+            per_family: [0; 2],
             seed: 0,
             keyed: 0,
         }
@@ -949,6 +953,16 @@ impl Table {
     /// The services, in no particular order.
     pub(crate) fn services(&self) -> &[Service] {
         &self.services
+    }
+
+    /// Whether there are IPv4 and IPv6 services.
+    pub(crate) fn families(&self) -> [bool; 2] {
+        self.per_family.map(|n| n != 0)
+    }
+
+    fn count_service(&mut self, key: &SvcKey, added: bool) {
+        let n = &mut self.per_family[usize::from(key.af() == AF_INET6)];
+        *n = if added { *n + 1 } else { *n - 1 };
     }
 
     /// Updates the rates of every service and real server (see
@@ -1052,6 +1066,7 @@ impl Table {
                 let mut res = Ok(());
                 while let Some(last) = self.services.len().checked_sub(1) {
                     let s = self.services.remove(last);
+                    self.count_service(&s.key, false);
                     res = self.discard(s);
                     if res.is_err() {
                         break;
@@ -1127,6 +1142,7 @@ impl Table {
             }
             (cmd::DEL_SERVICE, _) => {
                 let s = self.services.remove(idx);
+                self.count_service(&s.key, false);
                 self.index.rebuild(&self.services);
                 self.discard(s)
             }
@@ -1246,6 +1262,7 @@ impl Table {
             stats: share(Counters::default())?,
         })?;
         self.index.insert(&self.services, self.services.len() - 1);
+        self.count_service(&key, true);
         Ok(())
     }
 }
@@ -1623,6 +1640,46 @@ mod tests {
         apply(&mut t, cmd::NEW_SERVICE, &svc(81, "rr", true), None).unwrap();
         t.apply(cmd::FLUSH, None, None).unwrap();
         assert!(t.services().is_empty());
+    }
+
+    #[test]
+    fn families_follow_the_services() {
+        let mut t = Table::new();
+        let six = |port: u16| {
+            nest(&[
+                (svc_attr::AF, AF_INET6.to_ne_bytes().to_vec()),
+                (svc_attr::PROTOCOL, 6u16.to_ne_bytes().to_vec()),
+                (svc_attr::ADDR, vec![0xfd; 16]),
+                (svc_attr::PORT, port.to_be_bytes().to_vec()),
+                (svc_attr::SCHED_NAME, b"rr\0".to_vec()),
+                (
+                    svc_attr::FLAGS,
+                    [0u32, u32::MAX].map(u32::to_ne_bytes).concat(),
+                ),
+                (svc_attr::TIMEOUT, 0u32.to_ne_bytes().to_vec()),
+                (svc_attr::NETMASK, 128u32.to_ne_bytes().to_vec()),
+            ])
+        };
+        assert_eq!(t.families(), [false, false]);
+        apply(&mut t, cmd::NEW_SERVICE, &svc(80, "rr", true), None).unwrap();
+        apply(&mut t, cmd::NEW_SERVICE, &svc(81, "rr", true), None).unwrap();
+        assert_eq!(t.families(), [true, false]);
+        // A refused service counts for nothing.
+        assert_eq!(
+            apply(&mut t, cmd::NEW_SERVICE, &svc(80, "rr", true), None),
+            Err(EEXIST)
+        );
+        apply(&mut t, cmd::NEW_SERVICE, &six(80), None).unwrap();
+        assert_eq!(t.families(), [true, true]);
+        apply(&mut t, cmd::DEL_SERVICE, &svc(80, "", false), None).unwrap();
+        assert_eq!(t.families(), [true, true]);
+        apply(&mut t, cmd::DEL_SERVICE, &svc(81, "", false), None).unwrap();
+        assert_eq!(t.families(), [false, true]);
+        apply(&mut t, cmd::NEW_SERVICE, &svc(82, "rr", true), None).unwrap();
+        t.apply(cmd::FLUSH, None, None).unwrap();
+        assert_eq!(t.families(), [false, false]);
+        apply(&mut t, cmd::NEW_SERVICE, &six(80), None).unwrap();
+        assert_eq!(t.families(), [false, true]);
     }
 
     #[test]

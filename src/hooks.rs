@@ -26,6 +26,7 @@ use crate::sync;
 use crate::uapi::conn_flags;
 use crate::xmit::{self, Hdr};
 use core::sync::atomic::Ordering;
+use kernel::error::Result;
 
 /// `NF_IP_PRI_NAT_SRC`/`NF_IP6_PRI_NAT_SRC`.
 const PRI_NAT_SRC: i32 = 100;
@@ -257,75 +258,135 @@ fn still_valid(
     Ok(None)
 }
 
-/// Client to virtual service (`ip_vs_in`), from outside (`LOCAL_IN`) or
-/// from this host (`LOCAL_OUT`: [`xmit`] sends the packet on its new
-/// route and steals it, as for the others).
-struct Request;
-
-impl Hook for Request {
-    fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
-        let Some(ipvs) = IpvsNet::get(state.net) else {
-            return Verdict::Accept;
-        };
-        if backup_only(ipvs) {
-            return Verdict::Accept;
+/// Client to virtual service (`ip_vs_in`): what a packet `seen` as a
+/// request gets, from outside (`LOCAL_IN`) or from this host
+/// (`LOCAL_OUT`: [`xmit`] sends the packet on its new route and steals
+/// it, as for the others).
+fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<Seen>) -> Verdict {
+    let p = match seen {
+        Some(Seen::Transport(p)) => p,
+        Some(Seen::IcmpError(hdr, e)) => {
+            // About a reply (virtual service to client).
+            let Some(cp) = ipvs.conns.lookup_in(&quoted(hdr.af(), &e)) else {
+                return Verdict::Accept;
+            };
+            cp.count_packet(true, pkt.len());
+            return xmit::icmp_to_server(pkt, state.net, &cp, hdr);
         }
-        let p = match inspect(&pkt, state.family) {
-            Some(Seen::Transport(p)) => p,
-            Some(Seen::IcmpError(hdr, e)) => {
-                // About a reply (virtual service to client).
-                let Some(cp) = ipvs.conns.lookup_in(&quoted(hdr.af(), &e)) else {
-                    return Verdict::Accept;
-                };
-                cp.count_packet(true, pkt.len());
-                return xmit::icmp_to_server(pkt, state.net, &cp, hdr);
+        // The stack reassembles before LOCAL_IN; LOCAL_OUT is before
+        // fragmentation.
+        Some(Seen::Fragment) | None => return Verdict::Accept,
+    };
+    let found = match ipvs.conns.lookup_in(&p.lookup()) {
+        Some(cp) => match still_valid(ipvs, &pkt, state, cp, &p) {
+            Ok(cp) => cp,
+            Err(v) => return v,
+        },
+        None => None,
+    };
+    let cp = match found {
+        Some(cp) => cp,
+        None => match newconn::schedule(ipvs, &pkt, &p) {
+            Ok(Some(cp)) => cp,
+            Ok(None) => return Verdict::Accept,
+            Err(v) => return v,
+        },
+    };
+    let len = pkt.len();
+    cp.count_packet(true, len);
+    ipvs.totals.count_packet(true, len);
+    track(ipvs, &cp, Dir::Input, &p);
+    let verdict = xmit::transmit(pkt, state.net, &cp, &p.hdr);
+    sync::client_packet(ipvs, &cp);
+    verdict
+}
+
+/// Real server to client, NAT connections (`ip_vs_out`): what a packet
+/// `seen` as a reply gets, passing through (`FORWARD`) or to a client on
+/// this host (`LOCAL_IN`); `None` if it is not one.
+fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -> Option<Verdict> {
+    let p = match seen {
+        Seen::Transport(p) => p,
+        Seen::IcmpError(hdr, e) => {
+            // About a request a real server got (client to real server).
+            let cp = ipvs.conns.lookup_out(&quoted(hdr.af(), e))?;
+            if cp.fwd() != conn_flags::MASQ {
+                return None;
             }
-            // The stack reassembles before LOCAL_IN; LOCAL_OUT is before
-            // fragmentation.
-            Some(Seen::Fragment) | None => return Verdict::Accept,
+            cp.count_packet(false, pkt.len());
+            let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
+            return Some(xmit::icmp_to_client(pkt, state.net, &cp, hdr, reroute));
+        }
+        Seen::Fragment => return None,
+    };
+    // Real servers start connections only with packets that pass
+    // through (stock: `__ip_vs_rs_conn_out`).
+    let found = ipvs.conns.lookup_out(&p.lookup());
+    let cp = found.or_else(|| match state.point {
+        HookPoint::LocalIn => None,
+        _ => newconn::conn_out(ipvs, pkt, p),
+    })?;
+    if cp.fwd() != conn_flags::MASQ {
+        return None;
+    }
+    let len = pkt.len();
+    cp.count_packet(false, len);
+    ipvs.totals.count_packet(false, len);
+    track(ipvs, &cp, Dir::Output, p);
+    let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
+    Some(xmit::nat_reply(pkt, state.net, &cp, &p.hdr, reroute))
+}
+
+/// The state of the namespace a packet is in, unless its director only
+/// backs another up (`backup_only`).
+fn balancing<'a>(state: &HookState<'a>) -> Option<&'a IpvsNet> {
+    IpvsNet::get(state.net).filter(|ipvs| !backup_only(ipvs))
+}
+
+/// Packets for this host (`LOCAL_IN`): replies to clients on this host
+/// first, then requests, from one read of the headers (stock runs
+/// `ip_vs_out` and `ip_vs_in` there as two hooks, each parsing).
+struct LocalIn;
+
+impl Hook for LocalIn {
+    fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
+        let Some(ipvs) = balancing(state) else {
+            return Verdict::Accept;
         };
-        let found = match ipvs.conns.lookup_in(&p.lookup()) {
-            Some(cp) => match still_valid(ipvs, &pkt, state, cp, &p) {
-                Ok(cp) => cp,
-                Err(v) => return v,
-            },
-            None => None,
-        };
-        let cp = match found {
-            Some(cp) => cp,
-            None => match newconn::schedule(ipvs, &pkt, &p) {
-                Ok(Some(cp)) => cp,
-                Ok(None) => return Verdict::Accept,
-                Err(v) => return v,
-            },
-        };
-        let len = pkt.len();
-        cp.count_packet(true, len);
-        ipvs.totals.count_packet(true, len);
-        track(ipvs, &cp, Dir::Input, &p);
-        let verdict = xmit::transmit(pkt, state.net, &cp, &p.hdr);
-        sync::client_packet(ipvs, &cp);
-        verdict
+        let seen = inspect(&pkt, state.family);
+        if let Some(v) = seen.as_ref().and_then(|s| reply(ipvs, &pkt, state, s)) {
+            return v;
+        }
+        request(ipvs, pkt, state, seen)
     }
 }
 
-/// Real server to client, NAT connections (`ip_vs_out`): passing through
-/// (`FORWARD`), or to a client on this host (`LOCAL_IN`).
-struct Reply;
+/// Requests from clients on this host (`LOCAL_OUT`).
+struct LocalOut;
 
-impl Hook for Reply {
-    fn hook(mut pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
-        let Some(ipvs) = IpvsNet::get(state.net) else {
+impl Hook for LocalOut {
+    fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
+        let Some(ipvs) = balancing(state) else {
             return Verdict::Accept;
         };
-        if backup_only(ipvs) {
+        let seen = inspect(&pkt, state.family);
+        request(ipvs, pkt, state, seen)
+    }
+}
+
+/// Packets passing through (`FORWARD`): replies from real servers.
+struct Forward;
+
+impl Hook for Forward {
+    fn hook(mut pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
+        let Some(ipvs) = balancing(state) else {
             return Verdict::Accept;
-        }
+        };
         let mut seen = inspect(&pkt, state.family);
         if let Some(Seen::Fragment) = seen {
-            // Passing through: nobody reassembled it (stock:
-            // `ip_vs_gather_frags`). Not in a namespace where no reply
-            // can be ours (stock: no services, `ipvs->enable`).
+            // Nobody reassembled it (stock: `ip_vs_gather_frags`). Not in
+            // a namespace where no reply can be ours (stock: no services,
+            // `ipvs->enable`).
             let may_start = ipvs.sysctl(Sysctl::ConnOut) != 0 || ipvs.has_sip_services();
             if ipvs.conns.count() == 0 && !may_start {
                 return Verdict::Accept;
@@ -336,52 +397,52 @@ impl Hook for Reply {
             };
             seen = inspect(&pkt, state.family);
         }
-        let p = match seen {
-            Some(Seen::Transport(p)) => p,
-            Some(Seen::IcmpError(hdr, e)) => {
-                // About a request a real server got (client to real server).
-                let Some(cp) = ipvs.conns.lookup_out(&quoted(hdr.af(), &e)) else {
-                    return Verdict::Accept;
-                };
-                if cp.fwd() != conn_flags::MASQ {
-                    return Verdict::Accept;
-                }
-                cp.count_packet(false, pkt.len());
-                let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
-                return xmit::icmp_to_client(&pkt, state.net, &cp, &hdr, reroute);
-            }
-            Some(Seen::Fragment) | None => return Verdict::Accept,
-        };
-        // Real servers start connections only with packets that pass
-        // through (stock: `__ip_vs_rs_conn_out`).
-        let found = ipvs.conns.lookup_out(&p.lookup());
-        let Some(cp) = found.or_else(|| match state.point {
-            HookPoint::LocalIn => None,
-            _ => newconn::conn_out(ipvs, &pkt, &p),
-        }) else {
-            return Verdict::Accept;
-        };
-        if cp.fwd() != conn_flags::MASQ {
-            return Verdict::Accept;
-        }
-        let len = pkt.len();
-        cp.count_packet(false, len);
-        ipvs.totals.count_packet(false, len);
-        track(ipvs, &cp, Dir::Output, &p);
-        let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
-        xmit::nat_reply(&pkt, state.net, &cp, &p.hdr, reroute)
+        seen.and_then(|s| reply(ipvs, &pkt, state, &s))
+            .unwrap_or(Verdict::Accept)
     }
 }
 
-/// The hooks, attached to every namespace by [`crate::netns::NetGlue`],
-/// at stock's points and priorities.
-pub(crate) static HOOKS: HookOps<8> = HookOps::new([
-    HookSpec::new::<Reply>(Family::Ipv4, HookPoint::LocalIn, PRI_NAT_SRC - 2),
-    HookSpec::new::<Request>(Family::Ipv4, HookPoint::LocalIn, PRI_NAT_SRC - 1),
-    HookSpec::new::<Reply>(Family::Ipv4, HookPoint::Forward, PRI_NAT_SRC),
-    HookSpec::new::<Request>(Family::Ipv4, HookPoint::LocalOut, PRI_NAT_DST + 2),
-    HookSpec::new::<Reply>(Family::Ipv6, HookPoint::LocalIn, PRI_NAT_SRC - 2),
-    HookSpec::new::<Request>(Family::Ipv6, HookPoint::LocalIn, PRI_NAT_SRC - 1),
-    HookSpec::new::<Reply>(Family::Ipv6, HookPoint::Forward, PRI_NAT_SRC),
-    HookSpec::new::<Request>(Family::Ipv6, HookPoint::LocalOut, PRI_NAT_DST + 2),
+/// Runs a configuration command that adds or deletes services, with each
+/// family's hooks attached while it has services (stock: hooks registered
+/// before a family's first service, unregistered after its last): a
+/// namespace without services pays nothing per packet. `change` runs
+/// under the configuration lock (which it takes) and returns what it
+/// decided and the families that have services after it. `adds_ipv6`
+/// says which family a new service would be of, `None` if the command
+/// adds none. The hooks' own (sleeping) lock is held throughout, so
+/// commands in parallel never detach what another is adding a service
+/// for.
+pub(crate) fn follow_services<R>(
+    ipvs: &IpvsNet,
+    adds_ipv6: Option<bool>,
+    change: impl FnOnce() -> (Result<R>, [bool; 2]),
+) -> Result<R> {
+    let mut hooks = ipvs.hooks.lock();
+    if let Some(six) = adds_ipv6 {
+        let ops = if six { &HOOKS6 } else { &HOOKS4 };
+        hooks.attach(usize::from(six), ops)?;
+    }
+    let (res, families) = change();
+    for (i, used) in families.into_iter().enumerate() {
+        if !used {
+            hooks.detach(i);
+        }
+    }
+    res
+}
+
+/// The IPv4 hooks, at stock's points and priorities (`LOCAL_IN` at
+/// that of its first), attached to a namespace while it has IPv4
+/// services (see [`follow_services`]).
+pub(crate) static HOOKS4: HookOps<3> = HookOps::new([
+    HookSpec::new::<LocalIn>(Family::Ipv4, HookPoint::LocalIn, PRI_NAT_SRC - 2),
+    HookSpec::new::<Forward>(Family::Ipv4, HookPoint::Forward, PRI_NAT_SRC),
+    HookSpec::new::<LocalOut>(Family::Ipv4, HookPoint::LocalOut, PRI_NAT_DST + 2),
+]);
+
+/// The IPv6 hooks, attached while a namespace has IPv6 services.
+pub(crate) static HOOKS6: HookOps<3> = HookOps::new([
+    HookSpec::new::<LocalIn>(Family::Ipv6, HookPoint::LocalIn, PRI_NAT_SRC - 2),
+    HookSpec::new::<Forward>(Family::Ipv6, HookPoint::Forward, PRI_NAT_SRC),
+    HookSpec::new::<LocalOut>(Family::Ipv6, HookPoint::LocalOut, PRI_NAT_DST + 2),
 ]);

@@ -6,6 +6,7 @@
 
 use crate::config::{self, Counters, Dest, Service, SvcKey, AF_INET6};
 use crate::daemon::{self, DaemonCfg};
+use crate::hooks;
 use crate::kapi::abi::hz;
 use crate::kapi::errno::eopnotsupp;
 use crate::kapi::genl::{
@@ -68,6 +69,22 @@ pub(crate) fn conn_tab_size() -> u32 {
 }
 
 /// A `config::Error` as the kernel returns it: errno plus extack text.
+/// Applies a command that changes services or real servers.
+fn apply(ipvs: &IpvsNet, table: &mut config::Table, req: &Request<'_>, c: u8) -> Result {
+    let (svc, dest) = (req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST));
+    table.empty_trash(jiffies() / u64::from(hz().max(1)));
+    let res = table.apply(c, svc, dest).map_err(|e| refuse(req, e));
+    // Only service commands change which services use an engine;
+    // counting on each of 100k real-server commands would cost.
+    if matches!(
+        c,
+        cmd::NEW_SERVICE | cmd::SET_SERVICE | cmd::DEL_SERVICE | cmd::FLUSH
+    ) {
+        ipvs.publish_sip_services(table);
+    }
+    res
+}
+
 fn refuse(req: &Request<'_>, e: config::Error) -> Error {
     req.set_err_msg(e.msg);
     Error::from_errno(-e.errno)
@@ -227,6 +244,21 @@ impl Family for IpvsFamily {
                 return Err(e);
             }
         }
+        if matches!(c, cmd::NEW_SERVICE | cmd::DEL_SERVICE | cmd::FLUSH) {
+            let adds = (c == cmd::NEW_SERVICE)
+                .then(|| config::adds_ipv6(c, req.attr(cmd_attr::SERVICE), None));
+            let mut ran = false;
+            let res = hooks::follow_services(ipvs, adds, || {
+                ran = true;
+                let mut table = ipvs.config.lock();
+                let res = apply(ipvs, &mut table, req, c);
+                (res, table.families())
+            });
+            if res.is_err() && !ran {
+                req.set_err_msg(c"ipvs_rs: cannot attach the netfilter hooks");
+            }
+            return res;
+        }
         let mut table = ipvs.config.lock();
         match c {
             cmd::GET_SERVICE => {
@@ -278,20 +310,7 @@ impl Family for IpvsFamily {
                     e
                 })
             }
-            _ => {
-                let (svc, dest) = (req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST));
-                table.empty_trash(jiffies() / u64::from(hz().max(1)));
-                let res = table.apply(c, svc, dest).map_err(|e| refuse(req, e));
-                // Only service commands change which services use an engine;
-                // counting on each of 100k real-server commands would cost.
-                if matches!(
-                    c,
-                    cmd::NEW_SERVICE | cmd::SET_SERVICE | cmd::DEL_SERVICE | cmd::FLUSH
-                ) {
-                    ipvs.publish_sip_services(&table);
-                }
-                res
-            }
+            _ => apply(ipvs, &mut table, req, c),
         }
     }
 

@@ -3,13 +3,13 @@
 //! Per-network-namespace IPVS state.
 //!
 //! Two pernet registrations, as stock IPVS has: [`IpvsNet`] holds the data
-//! (knob values, counters) and is registered first; [`NetGlue`] attaches
-//! the netfilter hooks and the sysctl table to it and is registered after,
-//! so it always finds the data in place and is torn down before it.
+//! (knob values, counters, the netfilter hooks, attached with a family's
+//! first service) and is registered first; [`NetGlue`] attaches the sysctl
+//! table, `/proc` files and estimator to it and is registered after, so it
+//! always finds the data in place and is torn down before it.
 
 use crate::config::{Counters, Estimator, Table, Timeouts};
 use crate::conn::ConnTable;
-use crate::hooks;
 use crate::kapi::abi::hz;
 use crate::kapi::net::Net;
 use crate::kapi::pernet::{PernetId, PernetState};
@@ -20,6 +20,7 @@ use crate::params::{self, Handler, Sysctl, SYSCTLS};
 use crate::procfs;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
+use kernel::sync::Mutex;
 
 /// IPVS state of one network namespace.
 pub(crate) struct IpvsNet {
@@ -47,6 +48,10 @@ pub(crate) struct IpvsNet {
     sip_services: AtomicU32,
     /// IPv6 reassembly, on from the first IPv6 service or real server.
     pub(crate) defrag6: netfilter::Ipv6Defrag,
+    /// The netfilter hooks of IPv4 (slot 0) and IPv6 (slot 1), each
+    /// attached while the family has services (see
+    /// [`crate::hooks::follow_services`]); detached first on teardown.
+    pub(crate) hooks: Pin<KBox<Mutex<netfilter::OnDemand<2>>>>,
 }
 
 static IPVS_NET: PernetId<IpvsNet> = PernetId::new();
@@ -84,6 +89,14 @@ impl PernetState for IpvsNet {
             sip_services: AtomicU32::new(0),
             // SAFETY: part of this namespace's pernet state.
             defrag6: unsafe { netfilter::Ipv6Defrag::new(net) },
+            hooks: KBox::pin_init(
+                kernel::new_mutex!(
+                    // SAFETY: part of this namespace's pernet state.
+                    unsafe { netfilter::OnDemand::new(net) },
+                    "ipvs_rs::hooks"
+                ),
+                GFP_KERNEL,
+            )?,
         })
     }
 }
@@ -143,6 +156,11 @@ impl IpvsNet {
 
 impl Drop for IpvsNet {
     fn drop(&mut self) {
+        // No packet may find this state half gone: the hooks go first.
+        let mut hooks = self.hooks.lock();
+        hooks.detach(0);
+        hooks.detach(1);
+        drop(hooks);
         // The daemons' threads borrow this state: they stop before any
         // field goes.
         self.sync.stop_all();
@@ -180,7 +198,6 @@ static THRESHOLD: sysctl::Check = sysctl::Check(|v| Handler::Threshold.accepts(v
 
 /// What ties a namespace's [`IpvsNet`] to the rest of the kernel.
 pub(crate) struct NetGlue {
-    _hooks: netfilter::Registration,
     _sysctls: sysctl::Table,
     _proc: [proc::Entry; 5],
     _estimator: Pin<KBox<Ticker<IpvsNet>>>,
@@ -232,9 +249,6 @@ impl PernetState for NetGlue {
         // dropped after this `NetGlue` (reverse registration order), and the
         // table is dropped with the namespace's glue, before `net` goes.
         let sysctls = unsafe { sysctl::Table::register(net, c"net/ipv4/vs", entries)? };
-        // SAFETY: kept in this namespace's pernet state, dropped before the
-        // namespace is freed.
-        let hooks = unsafe { netfilter::Registration::new(net, &hooks::HOOKS)? };
         // SAFETY: all five entries are kept in this namespace's pernet
         // state and dropped before the namespace is freed.
         let proc = unsafe {
@@ -251,7 +265,6 @@ impl PernetState for NetGlue {
         // order), which owns the ticker.
         let estimator = unsafe { Ticker::start(ipvs, period)? };
         Ok(Self {
-            _hooks: hooks,
             _sysctls: sysctls,
             _proc: proc,
             _estimator: estimator,

@@ -188,6 +188,70 @@ impl Drop for Registration {
     }
 }
 
+/// Hook tables attached to one namespace on demand, one per slot (as
+/// stock attaches a family's hooks with its first service); all detached
+/// on drop.
+///
+/// # Invariants
+///
+/// `net` is live while `self` exists (see [`OnDemand::new`]).
+pub(crate) struct OnDemand<const S: usize> {
+    net: *mut bindings::net,
+    slots: [Option<Registration>; S],
+}
+
+// SAFETY: a handle like `Registration`; attaching and detaching take
+// `&mut self` and may run on any thread.
+unsafe impl<const S: usize> Send for OnDemand<S> {}
+// SAFETY: the one method taking `&self` only reads the slots.
+unsafe impl<const S: usize> Sync for OnDemand<S> {}
+
+impl<const S: usize> OnDemand<S> {
+    /// Nothing attached to `net` yet.
+    ///
+    /// # Safety
+    ///
+    /// Must be dropped before `net` is freed, e.g. by keeping it in that
+    /// namespace's pernet state.
+    pub(crate) unsafe fn new(net: &Net) -> Self {
+        Self {
+            net: net.as_ptr(),
+            slots: [const { None }; S],
+        }
+    }
+
+    /// Attaches `ops` in slot `i`, unless a table is attached there; may
+    /// sleep.
+    ///
+    /// # Panics
+    ///
+    /// If `i` is not below `S`.
+    pub(crate) fn attach<const N: usize>(&mut self, i: usize, ops: &'static HookOps<N>) -> Result {
+        if self.slots[i].is_none() {
+            // SAFETY: by the type invariant, `net` is live while `self` is.
+            let net = unsafe { Net::from_raw(self.net) };
+            // SAFETY: dropped with `self` at the latest, before `net` goes.
+            self.slots[i] = Some(unsafe { Registration::new(net, ops)? });
+        }
+        Ok(())
+    }
+
+    /// Detaches slot `i`'s table, if any; may sleep (waits for the hooks
+    /// running).
+    ///
+    /// # Panics
+    ///
+    /// If `i` is not below `S`.
+    pub(crate) fn detach(&mut self, i: usize) {
+        self.slots[i] = None;
+    }
+
+    /// Whether a table is attached in slot `i`.
+    pub(crate) fn attached(&self, i: usize) -> bool {
+        self.slots.get(i).is_some_and(Option::is_some)
+    }
+}
+
 /// Reassembly of IPv6 fragments before the hooks of one namespace
 /// (`nf_defrag_ipv6`): off until [`Ipv6Defrag::enable`], off again on drop.
 pub(crate) struct Ipv6Defrag {
