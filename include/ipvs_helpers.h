@@ -26,7 +26,6 @@ bool ipvs_rs_net_user_ns_is_init(const struct net *net);
 struct net *ipvs_rs_genl_info_net(const struct genl_info *info);
 struct module *ipvs_rs_this_module(void);
 int ipvs_rs_conn_tab_bits(void);
-unsigned int ipvs_rs_hz(void);
 const char *ipvs_rs_module_name(const struct module *mod);
 int ipvs_rs_notifier_from_errno(int err);
 
@@ -45,7 +44,6 @@ void ipvs_rs_rcu_read_unlock(void);
 void *ipvs_rs_skb_header_pointer(const struct sk_buff *skb, int offset,
 				 int len, void *buffer);
 unsigned int ipvs_rs_skb_len(const struct sk_buff *skb);
-int ipvs_rs_skb_network_offset(const struct sk_buff *skb);
 struct sk_buff *ipvs_rs_alloc_skb(unsigned int len);
 void ipvs_rs_kfree_skb(struct sk_buff *skb);
 
@@ -83,10 +81,8 @@ struct hlist_head;
 struct hlist_node;
 void ipvs_rs_spin_lock_bh(spinlock_t *lock);
 void ipvs_rs_spin_unlock_bh(spinlock_t *lock);
-unsigned long ipvs_rs_jiffies(void);
 void ipvs_rs_timer_setup(struct timer_list *timer,
 			 void (*fn)(struct timer_list *));
-bool ipvs_rs_timer_pending(const struct timer_list *timer);
 void ipvs_rs_hlist_init(struct hlist_head *head);
 void ipvs_rs_hlist_node_init(struct hlist_node *node);
 bool ipvs_rs_hlist_unhashed(const struct hlist_node *node);
@@ -99,9 +95,7 @@ struct hlist_node *ipvs_rs_hlist_next(struct hlist_node *node);
 int ipvs_rs_skb_ensure_writable(struct sk_buff *skb, unsigned int len);
 u8 *ipvs_rs_skb_network_header(const struct sk_buff *skb);
 unsigned int ipvs_rs_skb_headlen(const struct sk_buff *skb);
-u8 ipvs_rs_skb_ip_summed(const struct sk_buff *skb);
 void ipvs_rs_skb_set_ip_summed(struct sk_buff *skb, u8 ip_summed);
-bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb);
 void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
 void ipvs_rs_sctp_set_checksum(struct sk_buff *skb, unsigned int off);
 struct dst_entry;

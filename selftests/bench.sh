@@ -261,6 +261,31 @@ settle_held() {
 	done
 	echo "$b"
 }
+# perf_ok: whether this kernel can profile (then set up for it).
+perf_ok() {
+	command -v perf >/dev/null && perf record -o /dev/null -e cpu-clock -a -- true 2>/dev/null || return 1
+	echo -1 >/proc/sys/kernel/perf_event_paranoid
+	echo 0 >/proc/sys/kernel/kptr_restrict
+}
+# profile <label>: five seconds of cpu-clock samples of the whole VM, the
+# top symbols as "# perf <label>" lines.
+profile() {
+	perf record -q -o /tmp/perf.data -e cpu-clock -F 999 -a -- sleep 5 2>/dev/null
+	perf report -i /tmp/perf.data --stdio --no-children --sort dso,sym \
+		--kallsyms=/proc/kallsyms 2>/dev/null |
+		awk -v w="$1" '/^ +[0-9.]+%/ {
+			pct = $1; sub(/%/, "", pct)
+			if ($4 ~ /halt|idle/) { idle += pct; next }
+			if ($2 ~ /^\[ip_vs|^\[ipvs_rs/) mod += pct
+			if (n < 30) { p[n] = pct; d[n] = $2; s[n] = $4; n++ }
+		}
+		END {
+			printf "# perf %s: idle %.1f%% of the samples; share of the busy rest:\n", w, idle
+			printf "# perf %s: all of the IPVS module(s) %.2f%%\n", w, mod * 100 / (100 - idle)
+			for (i = 0; i < n; i++)
+				printf "# perf %s %6.2f%% %-18s %s\n", w, p[i] * 100 / (100 - idle), d[i], s[i]
+		}'
+}
 if want sync; then
 	bk_setup
 	for round in $(seq "$rounds"); do
@@ -284,6 +309,20 @@ if want sync; then
 				result sync-tcp-conn-per-s-off $w "$(in_ns c "$TRAFFIC" tcp-rate "$VIP:80" $secs)"
 		done
 	done
+	# Where the time goes with the daemons on (the perf part's profile).
+	if want perf && perf_ok; then
+		for w in stock rs; do
+			way $w
+			director sysctl -qw net.ipv4.vs.conntrack=0
+			sync_on
+			in_ns c "$TRAFFIC" tcp-rate "$VIP:80" 7 >/dev/null &
+			rate=$!
+			sleep 1
+			profile "synctcp $w"
+			wait $rate
+			sync_off
+		done
+	fi
 	flood=${IPVS_RS_BENCH_SYNC_FLOOD:-1000000}
 	for w in stock rs; do
 		way $w
@@ -333,41 +372,23 @@ echo "# ${SECONDS} s into the VM run, after sync"
 # Profile: where the CPU goes while UDP passes through NAT (8 flows),
 # one-packet scheduling (1 socket) and direct routing (8 flows), on
 # stock and ipvs_rs (perf, cpu-clock samples of the whole VM).
-if want perf; then
-	if command -v perf >/dev/null && perf record -o /dev/null -e cpu-clock -a -- true 2>/dev/null; then
-		echo -1 >/proc/sys/kernel/perf_event_paranoid
-		echo 0 >/proc/sys/kernel/kptr_restrict
-		for load in "nat 9000 8" "ops 9001 1" "dr 9002 8"; do
-			set -- $load
-			for w in stock rs; do
-				way $w
-				in_ns r1 "$TRAFFIC" sink "$2" 6 >/dev/null &
-				sink=$!
-				sleep 1
-				in_ns c "$TRAFFIC" blast "$VIP:$2" "$3" 8 >/dev/null &
-				blast=$!
-				sleep 1
-				perf record -q -o /tmp/perf.$w -e cpu-clock -F 999 -a -- sleep 5 2>/dev/null
-				wait $sink $blast
-				perf report -i /tmp/perf.$w --stdio --no-children --sort dso,sym \
-					--kallsyms=/proc/kallsyms 2>/dev/null |
-					awk -v w="$1 $w" '/^ +[0-9.]+%/ {
-						pct = $1; sub(/%/, "", pct)
-						if ($4 ~ /halt|idle/) { idle += pct; next }
-						if ($2 ~ /^\[ip_vs|^\[ipvs_rs/) mod += pct
-						if (n < 30) { p[n] = pct; d[n] = $2; s[n] = $4; n++ }
-					}
-					END {
-						printf "# perf %s: idle %.1f%% of the samples; share of the busy rest:\n", w, idle
-						printf "# perf %s: all of the IPVS module(s) %.2f%%\n", w, mod * 100 / (100 - idle)
-						for (i = 0; i < n; i++)
-							printf "# perf %s %6.2f%% %-18s %s\n", w, p[i] * 100 / (100 - idle), d[i], s[i]
-					}'
-			done
+if want perf && perf_ok; then
+	for load in "nat 9000 8" "ops 9001 1" "dr 9002 8"; do
+		set -- $load
+		for w in stock rs; do
+			way $w
+			in_ns r1 "$TRAFFIC" sink "$2" 6 >/dev/null &
+			sink=$!
+			sleep 1
+			in_ns c "$TRAFFIC" blast "$VIP:$2" "$3" 8 >/dev/null &
+			blast=$!
+			sleep 1
+			profile "$1 $w"
+			wait $sink $blast
 		done
-	else
-		echo "# perf: not available in this kernel (no profile)"
-	fi
+	done
+elif want perf; then
+	echo "# perf: not available in this kernel (no profile)"
 fi
 echo "# ${SECONDS} s into the VM run, after perf"
 

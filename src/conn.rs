@@ -5,10 +5,15 @@
 //!
 //! Reference counting follows stock IPVS. A hashed connection holds one
 //! reference for the table and its timer; every [`ConnRef`] holds one more.
-//! Dropping a [`ConnRef`] re-arms the timer with the connection's timeout.
-//! When the timer fires and only the table's reference is left, the
-//! connection is unhashed under its bucket lock (the count goes 1 -> 0,
-//! so lookups cannot revive it) and freed after an RCU grace period.
+//! Dropping a [`ConnRef`] moves the connection's deadline to its timeout
+//! from now. Unlike stock, it leaves the timer alone unless the deadline
+//! comes sooner than the timer: a timer that fires before the deadline
+//! is re-armed for it (as conntrack checks its entries' timeouts lazily),
+//! so a busy connection costs one timer update per timeout, not one per
+//! packet. When the timer fires past the deadline and only the table's
+//! reference is left, the connection is unhashed under its bucket lock
+//! (the count goes 1 -> 0, so lookups cannot revive it) and freed after an
+//! RCU grace period.
 //! Connections that were never hashed (one-packet scheduling) are freed
 //! at once when their last reference goes: no timer, no RCU callback.
 
@@ -102,6 +107,9 @@ pub(crate) struct Conn {
     state: AtomicU32,
     /// Current timeout, jiffies.
     timeout: AtomicU32,
+    /// When the connection expires unless used again, jiffies: the last
+    /// use plus the timeout (the timer fires at or before it).
+    deadline: AtomicU64,
     /// Counted reference to the controlling template, or NULL.
     control: AtomicPtr<Conn>,
     table: NonNull<ConnTable>,
@@ -192,11 +200,14 @@ impl Conn {
         }
     }
 
-    /// Seconds until the timer fires.
+    /// When the timer fires (jiffies), if it is armed.
+    pub(crate) fn timer_due(&self) -> Option<u64> {
+        self.timer.pending().then(|| self.timer.expires())
+    }
+
+    /// Seconds until the connection expires unless used.
     pub(crate) fn expires_in(&self, hz: u32) -> u32 {
-        // SAFETY: reading `expires` of a timer this connection owns; a
-        // racing update only makes the figure stale.
-        let expires = unsafe { (*self.timer.as_ptr()).expires } as u64;
+        let expires = self.deadline.load(Ordering::Relaxed);
         let left = expires.wrapping_sub(jiffies()) as i64;
         if left <= 0 {
             0
@@ -461,7 +472,14 @@ impl Conn {
         } else {
             c.timeout.load(Ordering::Relaxed)
         };
-        c.timer.modify(jiffies() + u64::from(t));
+        let deadline = jiffies() + u64::from(t);
+        c.deadline.store(deadline, Ordering::Relaxed);
+        // A timer due before the deadline finds it when it fires (see
+        // `expire`); only an idle timer, or one due later (the timeout
+        // shrank), is armed here.
+        if !c.timer.pending() || after(c.timer.expires(), deadline) {
+            c.timer.modify(deadline);
+        }
         c.refcnt.fetch_sub(1, Ordering::Release);
     }
 
@@ -497,6 +515,12 @@ impl Conn {
         // SAFETY: the table's (or the caller's last) reference keeps it
         // alive until `unlink` succeeds below.
         let c = unsafe { this.as_ref() };
+        // Used since the timer was armed: not yet.
+        let deadline = c.deadline.load(Ordering::Relaxed);
+        if after(deadline, jiffies()) {
+            c.timer.modify(deadline);
+            return;
+        }
         if c.n_control.load(Ordering::Acquire) == 0 {
             let (taken, hashed) = c.unlink();
             if taken {
@@ -821,6 +845,7 @@ impl ConnTable {
                 flags: AtomicU32::new(n.flags & !HASHED),
                 state: AtomicU32::new(pack((0, no_output))),
                 timeout: AtomicU32::new(n.timeout),
+                deadline: AtomicU64::new(0),
                 control: AtomicPtr::new(core::ptr::null_mut()),
                 table: NonNull::from(self.get_ref()),
                 af: n.af,
@@ -916,6 +941,7 @@ impl ConnTable {
         self.for_each(|c| {
             // Only the pending timer may be moved: a connection whose
             // timer is idle is in use and re-arms it when released.
+            c.deadline.store(now, Ordering::Relaxed);
             if c.timer.delete() {
                 c.timer.modify(now);
             }
@@ -939,6 +965,11 @@ impl Drop for ConnTable {
         // module text can go.
         rcu::barrier();
     }
+}
+
+/// Whether jiffies `a` come after `b` (`time_after`, across wraps).
+fn after(a: u64, b: u64) -> bool {
+    (b.wrapping_sub(a) as i64) < 0
 }
 
 /// The TCP timeout of `state`, seconds, with the `--set` overrides.

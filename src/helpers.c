@@ -88,11 +88,6 @@ int ipvs_rs_notifier_from_errno(int err)
 	return notifier_from_errno(err);
 }
 
-unsigned int ipvs_rs_hz(void)
-{
-	return HZ;
-}
-
 struct module *ipvs_rs_this_module(void)
 {
 	return THIS_MODULE;
@@ -134,11 +129,6 @@ void *ipvs_rs_skb_header_pointer(const struct sk_buff *skb, int offset,
 unsigned int ipvs_rs_skb_len(const struct sk_buff *skb)
 {
 	return skb->len;
-}
-
-int ipvs_rs_skb_network_offset(const struct sk_buff *skb)
-{
-	return skb_network_offset(skb);
 }
 
 struct sk_buff *ipvs_rs_alloc_skb(unsigned int len)
@@ -410,20 +400,10 @@ unsigned long ipvs_rs_possible_cpus(void)
 	return cpumask_bits(cpu_possible_mask)[0];
 }
 
-unsigned long ipvs_rs_jiffies(void)
-{
-	return jiffies;
-}
-
 void ipvs_rs_timer_setup(struct timer_list *timer,
 			 void (*fn)(struct timer_list *))
 {
 	timer_setup(timer, fn, 0);
-}
-
-bool ipvs_rs_timer_pending(const struct timer_list *timer)
-{
-	return timer_pending(timer);
 }
 
 void ipvs_rs_hlist_init(struct hlist_head *head)
@@ -479,19 +459,9 @@ unsigned int ipvs_rs_skb_headlen(const struct sk_buff *skb)
 	return skb_headlen(skb) - skb_network_offset(skb);
 }
 
-u8 ipvs_rs_skb_ip_summed(const struct sk_buff *skb)
-{
-	return skb->ip_summed;
-}
-
 void ipvs_rs_skb_set_ip_summed(struct sk_buff *skb, u8 ip_summed)
 {
 	skb->ip_summed = ip_summed;
-}
-
-bool ipvs_rs_skb_ipvs_property(const struct sk_buff *skb)
-{
-	return skb->ipvs_property;
 }
 
 void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb)

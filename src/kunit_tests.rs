@@ -262,6 +262,107 @@ fn conn_table_lifecycle(t: &mut Test) {
     kexpect!(t, dest.inactive.load(Ordering::Relaxed) == 0);
 }
 
+/// The lazy timer: using a connection moves its deadline, not its timer;
+/// the timer, due first, waits for the deadline; a shorter timeout
+/// re-arms it at once.
+fn conn_timer_follows_use(t: &mut Test) {
+    use crate::config::{Counters, DestShared};
+    use crate::conn::{ConnTable, Lookup, NewConn};
+    use crate::kapi::abi::hz;
+    use crate::kapi::timer::jiffies;
+    use crate::uapi::conn_flags;
+
+    let Ok(table) = ConnTable::new(8, 0x1234_5678, None) else {
+        kexpect!(t, false);
+        return;
+    };
+    let (Ok(dest), Ok(stats)) = (
+        crate::list::share(DestShared::default()),
+        crate::list::share(Counters::default()),
+    ) else {
+        kexpect!(t, false);
+        return;
+    };
+    let (mut client, mut vip) = ([0u8; 16], [0u8; 16]);
+    client[..4].copy_from_slice(&[10, 0, 0, 2]);
+    vip[..4].copy_from_slice(&[10, 0, 0, 100]);
+    let new = |cport: u16, timeout| NewConn {
+        af: 2,
+        protocol: 17,
+        caddr: client,
+        cport: cport.to_be_bytes(),
+        vaddr: vip,
+        vport: 53u16.to_be_bytes(),
+        daddr: vip,
+        dport: 53u16.to_be_bytes(),
+        flags: conn_flags::MASQ,
+        timeout,
+        dest: dest.clone(),
+        svc_stats: stats.clone(),
+        control: None,
+        pe_data: None,
+        fwmark: 0,
+    };
+    let lookup = |cport: u16| {
+        table.lookup_in(&Lookup {
+            af: 2,
+            protocol: 17,
+            saddr: &client,
+            sport: cport.to_be_bytes(),
+            daddr: &vip,
+            dport: 53u16.to_be_bytes(),
+        })
+    };
+    let sleep = |ms| {
+        // SAFETY: KUnit cases run in process context.
+        unsafe { crate::bindings::msleep(ms) }
+    };
+    let ms = |jiffies: u32| jiffies * 1000 / hz();
+
+    // Waits (up to 5 s) until the connection of `cport` is gone.
+    let gone = |cport: u16| {
+        for _ in 0..500 {
+            if table.count() == 0 {
+                break;
+            }
+            sleep(10);
+        }
+        lookup(cport).is_none()
+    };
+
+    // A quarter of a second; the first release arms the timer.
+    let timeout = (hz() / 4).max(2);
+    drop(table.as_ref().create(new(40000, timeout)));
+    let due = lookup(40000).and_then(|c| c.timer_due());
+    kexpect!(t, due.is_some());
+    let due = due.unwrap_or(0);
+    // Used again a little later: the deadline moves, the timer stays.
+    sleep(ms(timeout) / 4);
+    kexpect!(t, lookup(40000).and_then(|c| c.timer_due()) == Some(due));
+    // Kept in use, it outlives the first due time: the timer fired and
+    // armed itself again for the deadline.
+    let mut next = Some(due);
+    for _ in 0..300 {
+        sleep(10);
+        next = lookup(40000).and_then(|c| c.timer_due());
+        if next != Some(due) {
+            break;
+        }
+    }
+    kexpect!(t, next.is_some_and(|n| n > due));
+    // Left idle: gone.
+    kexpect!(t, gone(40000));
+
+    // Ten seconds, cut to two jiffies on its next use: the timer moves in.
+    drop(table.as_ref().create(new(40001, 10 * hz())));
+    if let Some(cp) = lookup(40001) {
+        cp.set_timeout(2);
+    }
+    let soon = lookup(40001).and_then(|c| c.timer_due());
+    kexpect!(t, soon.is_some_and(|d| d <= jiffies() + 2));
+    kexpect!(t, gone(40001));
+}
+
 crate::kunit_suite!(
     "ipvs_rs",
     [
@@ -269,6 +370,7 @@ crate::kunit_suite!(
         init_net_state,
         conn_tab_size,
         config_table,
-        conn_table_lifecycle
+        conn_table_lifecycle,
+        conn_timer_follows_use
     ]
 );

@@ -24,9 +24,8 @@ const _: () = {
 };
 
 /// Timer ticks per second (`HZ`).
-pub(crate) fn hz() -> u32 {
-    // SAFETY: returns a compile-time constant of the kernel.
-    unsafe { bindings::ipvs_rs_hz() }
+pub(crate) const fn hz() -> u32 {
+    bindings::CONFIG_HZ
 }
 
 /// The `conn_tab_bits` module parameter, clamped to stock's 8..=20.

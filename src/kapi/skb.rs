@@ -32,14 +32,39 @@ impl SkBuff {
 
     /// Bytes of data in the buffer (`skb->len`).
     pub(crate) fn len(&self) -> u32 {
-        // SAFETY: `self` is a live skb.
-        unsafe { bindings::ipvs_rs_skb_len(self.as_ptr()) }
+        // SAFETY: `self` is a live skb; a plain field read through the
+        // raw pointer (no reference to the shared struct is made).
+        unsafe { (*self.as_ptr()).len }
+    }
+
+    /// The header fields (`struct_group(headers)` of `struct sk_buff`).
+    fn headers(&self) -> *const bindings::sk_buff__bindgen_ty_4__bindgen_ty_1 {
+        // SAFETY: `self` is a live skb; the union's members all start at
+        // its address, this one being the plain view of the header fields.
+        unsafe { core::ptr::addr_of!((*self.as_ptr()).__bindgen_anon_4).cast() }
+    }
+
+    /// The linear area: its start (`skb->data`), where the network
+    /// header starts (`skb_network_header`) and how long the area is
+    /// (`skb_headlen`).
+    fn linear(&self) -> (*const u8, *const u8, usize) {
+        let p = self.as_ptr();
+        // SAFETY: `self` is a live skb; plain field reads through raw
+        // pointers. `head + network_header` stays inside the buffer the
+        // skb owns (the stack set the offset), as `skb_network_header`.
+        unsafe {
+            let nh = (*p).head.add(usize::from((*self.headers()).network_header));
+            let headlen = (*p).len.saturating_sub((*p).data_len) as usize;
+            ((*p).data.cast_const(), nh.cast_const(), headlen)
+        }
     }
 
     /// Offset of the network header from `skb->data`.
     pub(crate) fn network_offset(&self) -> i32 {
-        // SAFETY: `self` is a live skb.
-        unsafe { bindings::ipvs_rs_skb_network_offset(self.as_ptr()) }
+        let (data, nh, _) = self.linear();
+        // Both point into the skb's buffer, which is far shorter than
+        // `i32::MAX`.
+        (nh as isize - data as isize) as i32
     }
 
     /// Copies `N` bytes starting `offset` bytes after the network header,
@@ -68,8 +93,9 @@ pub(crate) enum Csum {
 impl SkBuff {
     /// `skb->ip_summed`.
     pub(crate) fn csum(&self) -> Csum {
-        // SAFETY: `self` is a live skb.
-        match u32::from(unsafe { bindings::ipvs_rs_skb_ip_summed(self.as_ptr()) }) {
+        // SAFETY: `self` is a live skb whose owner does not write it
+        // meanwhile; the bitfield accessor reads one byte of it.
+        match u32::from(unsafe { (*self.headers()).ip_summed() }) {
             bindings::CHECKSUM_UNNECESSARY => Csum::Unnecessary,
             bindings::CHECKSUM_COMPLETE => Csum::Complete,
             bindings::CHECKSUM_PARTIAL => Csum::Partial,
@@ -121,8 +147,9 @@ impl SkBuff {
 
     /// Whether IPVS already handled this packet (`skb->ipvs_property`).
     pub(crate) fn ipvs_property(&self) -> bool {
-        // SAFETY: `self` is a live skb.
-        unsafe { bindings::ipvs_rs_skb_ipvs_property(self.as_ptr()) }
+        // SAFETY: `self` is a live skb whose owner does not write it
+        // meanwhile; the bitfield accessor reads one byte of it.
+        unsafe { (*self.headers()).ipvs_property() != 0 }
     }
 
     /// Recomputes the SCTP checksum of the packet, whose common header
@@ -331,6 +358,23 @@ impl SkBuff {
         let (Ok(off), Ok(len)) = (i32::try_from(offset), i32::try_from(buf.len())) else {
             return false;
         };
+        let (data, nh, headlen) = self.linear();
+        let from_data = (nh as isize - data as isize).checked_add(offset as isize);
+        if let Some(start) = from_data.and_then(|f| usize::try_from(f).ok()) {
+            if start
+                .checked_add(buf.len())
+                .is_some_and(|end| end <= headlen)
+            {
+                // SAFETY: `start..start + len` lies in the linear area,
+                // `headlen` bytes readable from `data` while the hook owns
+                // the skb; `buf` is ours.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(data.add(start), buf.as_mut_ptr(), buf.len())
+                };
+                return true;
+            }
+        }
+        // In the fragments (or nowhere): the kernel's copy.
         let Some(off) = off.checked_add(self.network_offset()) else {
             return false;
         };

@@ -8,8 +8,10 @@ use kernel::types::Opaque;
 
 /// The current `jiffies`.
 pub(crate) fn jiffies() -> u64 {
-    // SAFETY: reads a kernel variable.
-    unsafe { bindings::ipvs_rs_jiffies() as u64 }
+    // SAFETY: `jiffies` is a kernel variable that lives forever; the
+    // timer interrupt updates it, hence the volatile read (`READ_ONCE`),
+    // of a whole aligned word.
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!(bindings::jiffies)) as u64 }
 }
 
 /// A timer embedded in a larger object; the object's owner decides when the
@@ -69,10 +71,21 @@ impl Timer {
         unsafe { bindings::timer_shutdown_sync(self.0.get()) };
     }
 
+    /// When the timer fires, if pending (`timer->expires`): a snapshot,
+    /// which a concurrent [`Timer::modify`] makes stale.
+    pub(crate) fn expires(&self) -> u64 {
+        // SAFETY: a live timer; `mod_timer` writes `expires` with
+        // `WRITE_ONCE`, so a volatile read sees one whole value.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.0.get()).expires)) as u64 }
+    }
+
     /// Whether the timer is pending.
     pub(crate) fn pending(&self) -> bool {
-        // SAFETY: as in `modify`.
-        unsafe { bindings::ipvs_rs_timer_pending(self.0.get()) }
+        // SAFETY: a live timer; as `timer_pending`, a lockless read of
+        // `entry.pprev`, which the timer core writes with `WRITE_ONCE`.
+        let pprev =
+            unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.0.get()).entry.pprev)) };
+        !pprev.is_null()
     }
 }
 
