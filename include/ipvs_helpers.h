@@ -180,6 +180,12 @@ void ipvs_rs_cond_resched(void);
 /* sysctl defaults */
 unsigned long ipvs_rs_possible_cpus(void);
 
+/* per-CPU counters */
+u64 *ipvs_rs_percpu_alloc(unsigned int bytes);
+void ipvs_rs_percpu_free(u64 *p);
+void ipvs_rs_percpu_add2(u64 *p, unsigned int i, u64 a, unsigned int j, u64 b);
+void ipvs_rs_percpu_sum(u64 *p, unsigned int n, u64 *out);
+
 /* KUnit */
 void ipvs_rs_kunit_fail(struct kunit *test, const char *file, int line,
 			const char *msg);

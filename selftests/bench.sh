@@ -294,8 +294,14 @@ if want sync; then
 			way $w
 			director sysctl -qw net.ipv4.vs.conntrack=0
 			# Off and on take turns at going first.
-			[ $((round % 2)) = 1 ] &&
+			if [ $((round % 2)) = 1 ]; then
 				result sync-tcp-conn-per-s-off $w "$(in_ns c "$TRAFFIC" tcp-rate "$VIP:80" $secs)"
+				# A fresh table: a joining backup would learn these
+				# (ipvs_rs sends it the table) and the count of what
+				# it learned of the next run would be off.
+				way $w
+				director sysctl -qw net.ipv4.vs.conntrack=0
+			fi
 			sync_on
 			l0=$(held bk -t "$VIP:80")
 			made=$(in_ns c "$TRAFFIC" tcp-rate "$VIP:80" $secs)

@@ -11,6 +11,7 @@
 use crate::hash::jhash_3words;
 use crate::list::{share, List, NoMem, Shared};
 use crate::nlattr::{Attr, Nested};
+use crate::percpu::Tally;
 use crate::route::RouteCache;
 use crate::sched::{Client, DestLoad, Kind, Scheduler};
 use crate::uapi::{cmd, conn_flags, dest_attr, svc_attr, svc_flags};
@@ -186,13 +187,21 @@ impl Stats {
 /// Counters of a service or real server, updated by the packet path.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    conns: AtomicU64,
-    inpkts: AtomicU64,
-    outpkts: AtomicU64,
-    inbytes: AtomicU64,
-    outbytes: AtomicU64,
+    /// In the order of [`Stats::as_array`], per CPU (as stock's
+    /// `cpustats`): packets on different CPUs share no cache line.
+    cells: Tally<5>,
+    /// The sums when last zeroed (stock: `kstats0`); what is shown is
+    /// counted from there.
+    base: [AtomicU64; 5],
     est: Estimator,
 }
+
+/// Where each counter is in [`Counters::cells`].
+const CONNS: usize = 0;
+const INPKTS: usize = 1;
+const OUTPKTS: usize = 2;
+const INBYTES: usize = 3;
+const OUTBYTES: usize = 4;
 
 /// Rates of [`Counters`] (`struct ip_vs_estimator`): moving averages
 /// updated every [`Estimator::PERIOD_SECS`] by the one estimator of the
@@ -217,29 +226,23 @@ impl Estimator {
 impl Counters {
     /// A copy of the current values.
     pub(crate) fn snapshot(&self) -> Stats {
-        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let sum = self.cells.sum();
+        let v = |i: usize| sum[i].wrapping_sub(self.base[i].load(Ordering::Relaxed));
         Stats {
-            conns: r(&self.conns),
-            inpkts: r(&self.inpkts),
-            outpkts: r(&self.outpkts),
-            inbytes: r(&self.inbytes),
-            outbytes: r(&self.outbytes),
+            conns: v(CONNS),
+            inpkts: v(INPKTS),
+            outpkts: v(OUTPKTS),
+            inbytes: v(INBYTES),
+            outbytes: v(OUTBYTES),
         }
     }
 
     /// Sets everything to zero, rates too (`ip_vs_zero_stats`).
     pub(crate) fn zero(&self) {
-        for a in [
-            &self.conns,
-            &self.inpkts,
-            &self.outpkts,
-            &self.inbytes,
-            &self.outbytes,
-        ]
-        .into_iter()
-        .chain(&self.est.last)
-        .chain(&self.est.avg)
-        {
+        for (b, v) in self.base.iter().zip(self.cells.sum()) {
+            b.store(v, Ordering::Relaxed);
+        }
+        for a in self.est.last.iter().chain(&self.est.avg) {
             a.store(0, Ordering::Relaxed);
         }
     }
@@ -269,18 +272,17 @@ impl Counters {
 
     /// Counts a new connection.
     pub(crate) fn count_conn(&self) {
-        self.conns.fetch_add(1, Ordering::Relaxed);
+        self.cells.add(CONNS, 1);
     }
 
     /// Counts a packet from the client (`inbound`) or to it.
     pub(crate) fn count_packet(&self, inbound: bool, bytes: u32) {
         let (p, b) = if inbound {
-            (&self.inpkts, &self.inbytes)
+            (INPKTS, INBYTES)
         } else {
-            (&self.outpkts, &self.outbytes)
+            (OUTPKTS, OUTBYTES)
         };
-        p.fetch_add(1, Ordering::Relaxed);
-        b.fetch_add(u64::from(bytes), Ordering::Relaxed);
+        self.cells.add2(p, 1, b, u64::from(bytes));
     }
 }
 
@@ -453,6 +455,10 @@ pub(crate) struct Service {
     pub(crate) dests: List<Dest>,
     /// Counters, shared with connections.
     pub(crate) stats: Shared<Counters>,
+    /// What the scheduler saw of the real servers last time: kept, so
+    /// that scheduling a connection (or a one-packet datagram) allocates
+    /// nothing once it has grown.
+    seen: List<DestLoad>,
 }
 
 impl Service {
@@ -473,14 +479,20 @@ impl Service {
     /// (`ip_vs_schedule`); `None` when every one is quiescent (weight 0)
     /// or overloaded.
     pub(crate) fn schedule(&mut self, client: &Addr, port: [u8; 2]) -> Option<&Dest> {
-        let loads = self.loads();
+        self.seen.clear();
+        for d in self.dests.iter() {
+            // Allocation failure only hides the last real servers.
+            if self.seen.push(d.load()).is_err() {
+                break;
+            }
+        }
         let c = Client {
             af: self.key.af(),
             addr: client,
             port,
             svc_flags: self.flags,
         };
-        let i = self.sched.as_mut()?.schedule(&loads, &c)?;
+        let i = self.sched.as_mut()?.schedule(&self.seen, &c)?;
         self.dests.get(i)
     }
 
@@ -1260,6 +1272,7 @@ impl Table {
             netmask: p.netmask,
             dests: List::new(),
             stats: share(Counters::default())?,
+            seen: List::new(),
         })?;
         self.index.insert(&self.services, self.services.len() - 1);
         self.count_service(&key, true);
@@ -1770,7 +1783,7 @@ mod tests {
         // 100 connections and 1000 packets of 150 bytes in each period,
         // nothing out: 50 connections, 500 packets and 75000 bytes a second.
         for _ in 0..80 {
-            c.conns.fetch_add(100, Ordering::Relaxed);
+            c.cells.add(CONNS, 100);
             for _ in 0..1000 {
                 c.count_packet(true, 150);
             }
@@ -1779,7 +1792,7 @@ mod tests {
         assert_eq!(c.rates(), [50, 500, 0, 75000, 0]);
         // The first update after a quiet start takes a quarter of the rate.
         let d = Counters::default();
-        d.conns.fetch_add(8, Ordering::Relaxed);
+        d.cells.add(CONNS, 8);
         d.estimate();
         assert_eq!(d.rates()[0], 1);
         // Traffic stops: the rates decay.
@@ -1791,6 +1804,12 @@ mod tests {
         c.zero();
         assert_eq!(c.rates(), [0; 5]);
         assert_eq!(c.snapshot().as_array(), [0; 5]);
+        // Counting goes on from zero.
+        c.count_conn();
+        c.count_packet(false, 60);
+        assert_eq!(c.snapshot().as_array(), [1, 0, 1, 0, 60]);
+        c.estimate();
+        assert_eq!(c.rates()[0], 0);
     }
 
     #[test]

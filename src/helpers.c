@@ -10,6 +10,7 @@
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/seq_file_net.h>
+#include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/skbuff.h>
 #include <net/genetlink.h>
@@ -1079,4 +1080,41 @@ long ipvs_rs_schedule_timeout(long timeout)
 void ipvs_rs_cond_resched(void)
 {
 	cond_resched();
+}
+
+/*
+ * Counters per CPU. The pointers are __percpu addresses (bindgen does not
+ * know the annotation); the casts put it back.
+ */
+u64 *ipvs_rs_percpu_alloc(unsigned int bytes)
+{
+	return (u64 __force *)__alloc_percpu_gfp(bytes, sizeof(u64), GFP_ATOMIC);
+}
+
+void ipvs_rs_percpu_free(u64 *p)
+{
+	free_percpu((u64 __percpu __force *)p);
+}
+
+void ipvs_rs_percpu_add2(u64 *p, unsigned int i, u64 a, unsigned int j, u64 b)
+{
+	u64 __percpu *c = (u64 __percpu __force *)p;
+
+	this_cpu_add(c[i], a);
+	this_cpu_add(c[j], b);
+}
+
+void ipvs_rs_percpu_sum(u64 *p, unsigned int n, u64 *out)
+{
+	u64 __percpu *c = (u64 __percpu __force *)p;
+	unsigned int i;
+	int cpu;
+
+	memset(out, 0, n * sizeof(*out));
+	for_each_possible_cpu(cpu) {
+		u64 *v = per_cpu_ptr(c, cpu);
+
+		for (i = 0; i < n; i++)
+			out[i] += READ_ONCE(v[i]);
+	}
 }

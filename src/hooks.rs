@@ -80,9 +80,6 @@ enum Seen {
 
 /// Reads what IPVS needs of a packet, from one read of its network header.
 fn inspect(pkt: &Packet<'_>, family: Family) -> Option<Seen> {
-    if pkt.ipvs_property() {
-        return None;
-    }
     let (hdr, af, protocol, saddr, daddr) = match family {
         Family::Ipv4 => {
             let iph = Ipv4Header::parse(&pkt.read::<IPV4_HDRLEN>(0)?)?;
@@ -337,9 +334,13 @@ fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -
     Some(xmit::nat_reply(pkt, state.net, &cp, &p.hdr, reroute))
 }
 
-/// The state of the namespace a packet is in, unless its director only
-/// backs another up (`backup_only`).
-fn balancing<'a>(state: &HookState<'a>) -> Option<&'a IpvsNet> {
+/// The state of the namespace a packet is in, unless IPVS sent the
+/// packet or the director only backs another up (`backup_only`).
+fn balancing<'a>(pkt: &Packet<'_>, state: &HookState<'a>) -> Option<&'a IpvsNet> {
+    // What IPVS sent passes `LOCAL_OUT` and `FORWARD` again: first out.
+    if pkt.ipvs_property() {
+        return None;
+    }
     IpvsNet::get(state.net).filter(|ipvs| !backup_only(ipvs))
 }
 
@@ -350,7 +351,7 @@ struct LocalIn;
 
 impl Hook for LocalIn {
     fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
-        let Some(ipvs) = balancing(state) else {
+        let Some(ipvs) = balancing(&pkt, state) else {
             return Verdict::Accept;
         };
         let seen = inspect(&pkt, state.family);
@@ -366,7 +367,7 @@ struct LocalOut;
 
 impl Hook for LocalOut {
     fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
-        let Some(ipvs) = balancing(state) else {
+        let Some(ipvs) = balancing(&pkt, state) else {
             return Verdict::Accept;
         };
         let seen = inspect(&pkt, state.family);
@@ -379,7 +380,7 @@ struct Forward;
 
 impl Hook for Forward {
     fn hook(mut pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
-        let Some(ipvs) = balancing(state) else {
+        let Some(ipvs) = balancing(&pkt, state) else {
             return Verdict::Accept;
         };
         let mut seen = inspect(&pkt, state.family);

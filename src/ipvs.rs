@@ -42,6 +42,7 @@ mod xmit;
 use kapi::{genl, module, pernet};
 // The container the pure-logic files store into (`host/` has a twin).
 pub(crate) use kapi::list;
+pub(crate) use kapi::percpu;
 pub(crate) use kapi::route;
 
 module! {

@@ -23,6 +23,7 @@ pub mod nlattr;
 pub mod packet;
 #[path = "../../src/params.rs"]
 pub mod params;
+pub(crate) mod percpu;
 pub(crate) mod route;
 #[path = "../../src/sched.rs"]
 pub mod sched;

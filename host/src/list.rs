@@ -23,6 +23,10 @@ impl<T> List<T> {
         Ok(())
     }
 
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
     pub(crate) fn remove(&mut self, i: usize) -> T {
         self.0.remove(i)
     }

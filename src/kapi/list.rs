@@ -34,6 +34,18 @@ impl<T> List<T> {
         Ok(())
     }
 
+    /// Drops every element, keeping the memory for later pushes.
+    pub(crate) fn clear(&mut self) {
+        let len = self.0.len();
+        let items = core::ptr::slice_from_raw_parts_mut(self.0.as_mut_ptr(), len);
+        // SAFETY: the length goes to zero first, so the elements are
+        // neither reachable nor dropped again; each is dropped once here.
+        unsafe {
+            self.0.set_len(0);
+            core::ptr::drop_in_place(items);
+        }
+    }
+
     /// Takes out element `i`, keeping the order of the rest.
     pub(crate) fn remove(&mut self, i: usize) -> T {
         self.0[i..].rotate_left(1);

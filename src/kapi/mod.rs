@@ -16,6 +16,7 @@ pub(crate) mod list;
 pub(crate) mod module;
 pub(crate) mod net;
 pub(crate) mod netfilter;
+pub(crate) mod percpu;
 pub(crate) mod pernet;
 pub(crate) mod proc;
 pub(crate) mod rcu;
