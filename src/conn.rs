@@ -958,8 +958,8 @@ impl Drop for ConnTable {
         // left, templates after the connections they control.
         while self.count() != 0 {
             self.expire_all_now();
-            // SAFETY: process context (namespace teardown / module exit).
-            unsafe { bindings::msleep(10) };
+            // Process context (namespace teardown / module exit).
+            crate::kapi::timer::msleep(10);
         }
         // Let the RCU callbacks that free connections run before the
         // module text can go.

@@ -11,6 +11,8 @@ use crate::nlattr::Attr;
 use crate::packet::{Ipv4Header, IPV4_HDRLEN};
 use crate::params::{Sysctl, SYSCTLS};
 use crate::uapi::{cmd, dest_attr, svc_attr};
+use core::pin::Pin;
+use kernel::alloc::KBox;
 
 const PACKET: [u8; 28] = [
     0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 2, 207, 175, 44, 110, // IPv4
@@ -170,68 +172,95 @@ fn config_table(t: &mut Test) {
     kexpect!(t, table.services().is_empty());
 }
 
+/// A connection table of its own, one real server and one service's
+/// counters, for the connection cases: UDP from 10.0.0.2 to
+/// 10.0.0.100:53, served by 192.168.1.11:53.
+struct ConnFixture {
+    table: Pin<KBox<crate::conn::ConnTable>>,
+    dest: crate::list::Shared<crate::config::DestShared>,
+    stats: crate::list::Shared<crate::config::Counters>,
+}
+
+impl ConnFixture {
+    const CLIENT: [u8; 4] = [10, 0, 0, 2];
+    const VIP: [u8; 4] = [10, 0, 0, 100];
+    const RS: [u8; 4] = [192, 168, 1, 11];
+
+    fn new() -> Option<Self> {
+        Some(Self {
+            table: crate::conn::ConnTable::new(8, 0x1234_5678, None).ok()?,
+            dest: crate::list::share(crate::config::DestShared::default()).ok()?,
+            stats: crate::list::share(crate::config::Counters::default()).ok()?,
+        })
+    }
+
+    fn addr(a: [u8; 4]) -> [u8; 16] {
+        let mut x = [0u8; 16];
+        x[..4].copy_from_slice(&a);
+        x
+    }
+
+    /// A connection from client port `cport`.
+    fn conn(&self, cport: u16, flags: u32, timeout: u32) -> crate::conn::NewConn {
+        crate::conn::NewConn {
+            af: 2,
+            protocol: 17,
+            caddr: Self::addr(Self::CLIENT),
+            cport: cport.to_be_bytes(),
+            vaddr: Self::addr(Self::VIP),
+            vport: 53u16.to_be_bytes(),
+            daddr: Self::addr(Self::RS),
+            dport: 53u16.to_be_bytes(),
+            flags,
+            timeout,
+            dest: self.dest.clone(),
+            svc_stats: self.stats.clone(),
+            control: None,
+            pe_data: None,
+            fwmark: 0,
+        }
+    }
+
+    /// The connection of a client packet from `cport`.
+    fn lookup_in(&self, cport: u16) -> Option<crate::conn::ConnRef> {
+        self.table.lookup_in(&crate::conn::Lookup {
+            af: 2,
+            protocol: 17,
+            saddr: &Self::addr(Self::CLIENT),
+            sport: cport.to_be_bytes(),
+            daddr: &Self::addr(Self::VIP),
+            dport: 53u16.to_be_bytes(),
+        })
+    }
+}
+
 /// Connections: both lookups find a hashed one, counts follow it, a
 /// one-packet connection is freed at once, and dropping the table expires
 /// what is left (timers, RCU) without leaks (kmemleak checks after).
 fn conn_table_lifecycle(t: &mut Test) {
-    use crate::config::{Counters, DestShared};
-    use crate::conn::{ConnTable, Lookup, NewConn};
+    use crate::conn::Lookup;
     use crate::uapi::conn_flags;
     use core::sync::atomic::Ordering;
 
-    let Ok(table) = ConnTable::new(8, 0x1234_5678, None) else {
+    let Some(f) = ConnFixture::new() else {
         kexpect!(t, false);
         return;
     };
-    let (Ok(dest), Ok(stats)) = (
-        crate::list::share(DestShared::default()),
-        crate::list::share(Counters::default()),
-    ) else {
-        kexpect!(t, false);
-        return;
-    };
-    let addr = |a: [u8; 4]| {
-        let mut x = [0u8; 16];
-        x[..4].copy_from_slice(&a);
-        x
-    };
-    let (client, vip, rs) = (
-        addr([10, 0, 0, 2]),
-        addr([10, 0, 0, 100]),
-        addr([192, 168, 1, 11]),
+    let (client, rs) = (
+        ConnFixture::addr(ConnFixture::CLIENT),
+        ConnFixture::addr(ConnFixture::RS),
     );
-    let new = |flags, cport: u16| NewConn {
-        af: 2,
-        protocol: 17,
-        caddr: client,
-        cport: cport.to_be_bytes(),
-        vaddr: vip,
-        vport: 53u16.to_be_bytes(),
-        daddr: rs,
-        dport: 53u16.to_be_bytes(),
-        flags,
-        timeout: 100,
-        dest: dest.clone(),
-        svc_stats: stats.clone(),
-        control: None,
-        pe_data: None,
-        fwmark: 0,
-    };
-    let cp = table.as_ref().create(new(conn_flags::MASQ, 40000));
+    let cp = f
+        .table
+        .as_ref()
+        .create(f.conn(40000, conn_flags::MASQ, 100));
     kexpect!(t, cp.is_ok());
-    kexpect!(t, table.count() == 1);
-    kexpect!(t, dest.inactive.load(Ordering::Relaxed) == 1);
+    kexpect!(t, f.table.count() == 1);
+    kexpect!(t, f.dest.inactive.load(Ordering::Relaxed) == 1);
     drop(cp);
-    let inbound = table.lookup_in(&Lookup {
-        af: 2,
-        protocol: 17,
-        saddr: &client,
-        sport: 40000u16.to_be_bytes(),
-        daddr: &vip,
-        dport: 53u16.to_be_bytes(),
-    });
+    let inbound = f.lookup_in(40000);
     kexpect!(t, inbound.as_ref().is_some_and(|c| c.daddr == rs));
-    let reply = table.lookup_out(&Lookup {
+    let reply = f.table.lookup_out(&Lookup {
         af: 2,
         protocol: 17,
         saddr: &rs,
@@ -241,24 +270,20 @@ fn conn_table_lifecycle(t: &mut Test) {
     });
     kexpect!(t, reply.is_some());
     // A different client port is a different connection.
-    let other = table.lookup_in(&Lookup {
-        af: 2,
-        protocol: 17,
-        saddr: &client,
-        sport: 40001u16.to_be_bytes(),
-        daddr: &vip,
-        dport: 53u16.to_be_bytes(),
-    });
-    kexpect!(t, other.is_none());
+    kexpect!(t, f.lookup_in(40001).is_none());
     drop((inbound, reply));
 
     // One-packet: never hashed, gone with its last reference.
-    let ops = table.as_ref().create(new(conn_flags::ONE_PACKET, 40002));
-    kexpect!(t, ops.is_ok() && table.count() == 2);
+    let ops = f
+        .table
+        .as_ref()
+        .create(f.conn(40002, conn_flags::ONE_PACKET, 100));
+    kexpect!(t, ops.is_ok() && f.table.count() == 2);
     drop(ops);
-    kexpect!(t, table.count() == 1);
+    kexpect!(t, f.table.count() == 1);
 
-    drop(table);
+    let dest = f.dest.clone();
+    drop(f);
     kexpect!(t, dest.inactive.load(Ordering::Relaxed) == 0);
 }
 
@@ -266,57 +291,19 @@ fn conn_table_lifecycle(t: &mut Test) {
 /// the timer, due first, waits for the deadline; a shorter timeout
 /// re-arms it at once.
 fn conn_timer_follows_use(t: &mut Test) {
-    use crate::config::{Counters, DestShared};
-    use crate::conn::{ConnTable, Lookup, NewConn};
     use crate::kapi::abi::hz;
     use crate::kapi::timer::jiffies;
     use crate::uapi::conn_flags;
 
-    let Ok(table) = ConnTable::new(8, 0x1234_5678, None) else {
+    let Some(f) = ConnFixture::new() else {
         kexpect!(t, false);
         return;
     };
-    let (Ok(dest), Ok(stats)) = (
-        crate::list::share(DestShared::default()),
-        crate::list::share(Counters::default()),
-    ) else {
-        kexpect!(t, false);
-        return;
-    };
-    let (mut client, mut vip) = ([0u8; 16], [0u8; 16]);
-    client[..4].copy_from_slice(&[10, 0, 0, 2]);
-    vip[..4].copy_from_slice(&[10, 0, 0, 100]);
-    let new = |cport: u16, timeout| NewConn {
-        af: 2,
-        protocol: 17,
-        caddr: client,
-        cport: cport.to_be_bytes(),
-        vaddr: vip,
-        vport: 53u16.to_be_bytes(),
-        daddr: vip,
-        dport: 53u16.to_be_bytes(),
-        flags: conn_flags::MASQ,
-        timeout,
-        dest: dest.clone(),
-        svc_stats: stats.clone(),
-        control: None,
-        pe_data: None,
-        fwmark: 0,
-    };
-    let lookup = |cport: u16| {
-        table.lookup_in(&Lookup {
-            af: 2,
-            protocol: 17,
-            saddr: &client,
-            sport: cport.to_be_bytes(),
-            daddr: &vip,
-            dport: 53u16.to_be_bytes(),
-        })
-    };
-    let sleep = |ms| {
-        // SAFETY: KUnit cases run in process context.
-        unsafe { crate::bindings::msleep(ms) }
-    };
+    let table = &f.table;
+    let new = |cport: u16, timeout| f.conn(cport, conn_flags::MASQ, timeout);
+    let lookup = |cport: u16| f.lookup_in(cport);
+    // KUnit cases run in process context.
+    let sleep = crate::kapi::timer::msleep;
     let ms = |jiffies: u32| jiffies * 1000 / hz();
 
     // Waits (up to 5 s) until the connection of `cport` is gone.

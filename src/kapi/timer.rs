@@ -14,6 +14,13 @@ pub(crate) fn jiffies() -> u64 {
     unsafe { core::ptr::read_volatile(core::ptr::addr_of!(bindings::jiffies)) as u64 }
 }
 
+/// Sleeps at least `ms` milliseconds (`msleep`); process context only.
+pub(crate) fn msleep(ms: u32) {
+    // SAFETY: no memory is touched; sleeping where that is not allowed is
+    // a bug `might_sleep` reports, not undefined behaviour.
+    unsafe { bindings::msleep(ms) }
+}
+
 /// A timer embedded in a larger object; the object's owner decides when the
 /// callback may run and guarantees the object outlives it.
 #[repr(transparent)]
