@@ -66,8 +66,7 @@ impl PernetState for IpvsNet {
         let mut table = Table::new();
         let seed = |_| u64::from(crate::kapi::abi::random_u32());
         table.set_seed(seed(0) << 32 | seed(1));
-        // SAFETY: reads memory statistics; no preconditions.
-        let free_pages = unsafe { crate::bindings::nr_free_buffer_pages() };
+        let free_pages = crate::kapi::abi::free_buffer_pages();
         Ok(Self {
             sync: crate::sync::SyncState::new()?,
             sysctls: core::array::from_fn(|i| AtomicI32::new(SYSCTLS[i].default)),

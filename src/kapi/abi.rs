@@ -35,6 +35,12 @@ pub(crate) fn conn_tab_bits() -> u32 {
     bits.clamp(8, 20) as u32
 }
 
+/// Free pages in the zones that hold buffers (`nr_free_buffer_pages`).
+pub(crate) fn free_buffer_pages() -> usize {
+    // SAFETY: reads memory statistics; no preconditions.
+    unsafe { bindings::nr_free_buffer_pages() }
+}
+
 /// A random 32-bit number (`get_random_u32`).
 pub(crate) fn random_u32() -> u32 {
     // SAFETY: no preconditions.
