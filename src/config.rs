@@ -479,13 +479,7 @@ impl Service {
     /// (`ip_vs_schedule`); `None` when every one is quiescent (weight 0)
     /// or overloaded.
     pub(crate) fn schedule(&mut self, client: &Addr, port: [u8; 2]) -> Option<&Dest> {
-        self.seen.clear();
-        for d in self.dests.iter() {
-            // Allocation failure only hides the last real servers.
-            if self.seen.push(d.load()).is_err() {
-                break;
-            }
-        }
+        self.look();
         let c = Client {
             af: self.key.af(),
             addr: client,
@@ -518,13 +512,16 @@ impl Service {
             .find(|d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr))
     }
 
-    fn loads(&self) -> List<DestLoad> {
-        let mut l = List::new();
+    /// Refills [`Service::seen`] from the real servers, in their order,
+    /// keeping its memory.
+    fn look(&mut self) {
+        self.seen.clear();
         for d in self.dests.iter() {
-            // Allocation failure only loses the scheduler's rebalancing.
-            let _ = l.push(d.load());
+            // Allocation failure only hides the last real servers.
+            if self.seen.push(d.load()).is_err() {
+                break;
+            }
         }
-        l
     }
 }
 
@@ -1141,11 +1138,11 @@ impl Table {
                 let mut p = params.ok_or(err(EINVAL, c"ipvs: service parameters missing"))?;
                 p.flags = (s.flags & !p.mask) | (p.flags & p.mask);
                 check_svc_params(s.key.af(), &p)?;
-                let loads = s.loads();
+                s.look();
                 // The same scheduler keeps its state (stock does not
                 // re-initialise it either).
                 if s.sched_name() != p.sched.as_str() {
-                    s.sched = scheduler_of(&p, s.key.af(), &loads, keys)?;
+                    s.sched = scheduler_of(&p, s.key.af(), &s.seen, keys)?;
                 }
                 s.flags = p.flags | svc_flags::HASHED;
                 s.timeout = p.timeout;
@@ -1181,9 +1178,9 @@ impl Table {
                     None => Dest::new(&k, &p)?,
                 };
                 s.dests.insert_first(d)?;
-                let loads = s.loads();
+                s.look();
                 if let Some(sch) = s.sched.as_mut() {
-                    sch.dest_added(0, &loads);
+                    sch.dest_added(0, &s.seen);
                 }
                 Ok(())
             }
@@ -1191,18 +1188,18 @@ impl Table {
                 check_dest_params(&p)?;
                 let i = find_dest(s, &k).ok_or(err(ENOENT, c"ipvs: no such real server"))?;
                 s.dests[i].set(&p);
-                let loads = s.loads();
+                s.look();
                 if let Some(sch) = s.sched.as_mut() {
-                    sch.dest_updated(&loads);
+                    sch.dest_updated(&s.seen);
                 }
                 Ok(())
             }
             (cmd::DEL_DEST, Some((k, _))) => {
                 let i = find_dest(s, &k).ok_or(err(ENOENT, c"ipvs: no such real server"))?;
                 let d = s.dests.remove(i);
-                let loads = s.loads();
+                s.look();
                 if let Some(sch) = s.sched.as_mut() {
-                    sch.dest_removed(i, &loads);
+                    sch.dest_removed(i, &s.seen);
                 }
                 let svc = s.key;
                 self.trash_dest(svc, d)

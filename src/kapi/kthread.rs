@@ -48,10 +48,10 @@ impl<T: ThreadFn<C>, C: Sync> Kthread<T, C> {
     pub(crate) unsafe fn start(data: T, ctx: &C, name: &CStr) -> Result<Self> {
         let start = KBox::pin(Start { data, ctx }, GFP_KERNEL)?;
         let arg = (&*start as *const Start<T, C>).cast_mut().cast::<c_void>();
+        let name = name.as_ptr().cast();
         // SAFETY: `arg` points at `start`, pinned and kept until the thread
         // is stopped; `name` is NUL-terminated (copied by the kernel).
-        let task =
-            unsafe { bindings::ipvs_rs_kthread_run(Some(Self::main), arg, name.as_ptr().cast()) };
+        let task = unsafe { bindings::ipvs_rs_kthread_run(Some(Self::main), arg, name) };
         if task.is_null() {
             return Err(ENOMEM);
         }

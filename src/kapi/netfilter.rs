@@ -203,7 +203,7 @@ pub(crate) struct OnDemand<const S: usize> {
 // SAFETY: a handle like `Registration`; attaching and detaching take
 // `&mut self` and may run on any thread.
 unsafe impl<const S: usize> Send for OnDemand<S> {}
-// SAFETY: the one method taking `&self` only reads the slots.
+// SAFETY: no method takes `&self`.
 unsafe impl<const S: usize> Sync for OnDemand<S> {}
 
 impl<const S: usize> OnDemand<S> {
@@ -244,11 +244,6 @@ impl<const S: usize> OnDemand<S> {
     /// If `i` is not below `S`.
     pub(crate) fn detach(&mut self, i: usize) {
         self.slots[i] = None;
-    }
-
-    /// Whether a table is attached in slot `i`.
-    pub(crate) fn attached(&self, i: usize) -> bool {
-        self.slots.get(i).is_some_and(Option::is_some)
     }
 }
 

@@ -355,12 +355,15 @@ impl SkBuff {
     /// Copies `buf.len()` bytes starting `offset` bytes after the network
     /// header into `buf`; `false` if the packet is too short.
     pub(crate) fn read_into(&self, offset: usize, buf: &mut [u8]) -> bool {
-        let (Ok(off), Ok(len)) = (i32::try_from(offset), i32::try_from(buf.len())) else {
+        let (data, nh, headlen) = self.linear();
+        // From `skb->data`, where `skb_header_pointer` counts too.
+        let Some(from_data) = isize::try_from(offset)
+            .ok()
+            .and_then(|o| (nh as isize - data as isize).checked_add(o))
+        else {
             return false;
         };
-        let (data, nh, headlen) = self.linear();
-        let from_data = (nh as isize - data as isize).checked_add(offset as isize);
-        if let Some(start) = from_data.and_then(|f| usize::try_from(f).ok()) {
+        if let Ok(start) = usize::try_from(from_data) {
             if start
                 .checked_add(buf.len())
                 .is_some_and(|end| end <= headlen)
@@ -375,7 +378,7 @@ impl SkBuff {
             }
         }
         // In the fragments (or nowhere): the kernel's copy.
-        let Some(off) = off.checked_add(self.network_offset()) else {
+        let (Ok(off), Ok(len)) = (i32::try_from(from_data), i32::try_from(buf.len())) else {
             return false;
         };
         // SAFETY: `self` is a live skb and `buf` has room for `len` bytes.

@@ -88,10 +88,10 @@ impl Timer {
 
     /// Whether the timer is pending.
     pub(crate) fn pending(&self) -> bool {
+        let t = self.0.get();
         // SAFETY: a live timer; as `timer_pending`, a lockless read of
         // `entry.pprev`, which the timer core writes with `WRITE_ONCE`.
-        let pprev =
-            unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.0.get()).entry.pprev)) };
+        let pprev = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*t).entry.pprev)) };
         !pprev.is_null()
     }
 }
