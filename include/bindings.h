@@ -9,6 +9,8 @@
 #include <linux/module.h>
 #include <linux/rculist.h>
 #include <linux/timer.h>
+#include <linux/workqueue.h>
+#include <linux/random.h>
 #include <linux/seq_file.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>

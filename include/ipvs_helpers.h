@@ -26,6 +26,7 @@ bool ipvs_rs_net_user_ns_is_init(const struct net *net);
 struct net *ipvs_rs_genl_info_net(const struct genl_info *info);
 struct module *ipvs_rs_this_module(void);
 int ipvs_rs_conn_tab_bits(void);
+unsigned long ipvs_rs_totalram_pages(void);
 const char *ipvs_rs_module_name(const struct module *mod);
 int ipvs_rs_notifier_from_errno(int err);
 
@@ -77,19 +78,14 @@ struct net *ipvs_rs_netlink_cb_net(const struct netlink_callback *cb);
 /* locks, timers, RCU hash lists */
 struct lock_class_key;
 struct timer_list;
-struct hlist_head;
-struct hlist_node;
+struct work_struct;
 void ipvs_rs_spin_lock_bh(spinlock_t *lock);
 void ipvs_rs_spin_unlock_bh(spinlock_t *lock);
 void ipvs_rs_timer_setup(struct timer_list *timer,
 			 void (*fn)(struct timer_list *));
-void ipvs_rs_hlist_init(struct hlist_head *head);
-void ipvs_rs_hlist_node_init(struct hlist_node *node);
-bool ipvs_rs_hlist_unhashed(const struct hlist_node *node);
-void ipvs_rs_hlist_add_rcu(struct hlist_node *node, struct hlist_head *head);
-void ipvs_rs_hlist_del_rcu(struct hlist_node *node);
-struct hlist_node *ipvs_rs_hlist_first(struct hlist_head *head);
-struct hlist_node *ipvs_rs_hlist_next(struct hlist_node *node);
+void ipvs_rs_work_init(struct work_struct *work,
+		       void (*fn)(struct work_struct *));
+bool ipvs_rs_work_queue(struct work_struct *work);
 
 /* packet surgery and transmission */
 int ipvs_rs_skb_ensure_writable(struct sk_buff *skb, unsigned int len);

@@ -52,10 +52,10 @@ fi
 
 raw=build/bench-raw.txt
 echo "# booting the benchmark kernel ($(($(date +%s) - start)) s so far)"
-timeout --foreground -k 10 "${IPVS_RS_BENCH_TIMEOUT:-2400}" \
-	vng --run build/kernel-bench --disable-kvm --cpus 2 --memory 2G \
+timeout --foreground -k 10 "${IPVS_RS_BENCH_TIMEOUT:-3600}" \
+	vng --run build/kernel-bench --disable-kvm --cpus 2 --memory "${IPVS_RS_BENCH_MEMORY:-6G}" \
 	--rwdir "$top/build" --cwd "$top" --append "pty.legacy_count=0" \
-	--exec "IPVS_RS_KO=$top/$mod/ipvs_rs.ko IPVS_RS_TRAFFIC=$top/selftests/traffic/target/release/ipvs-traffic PATH=$top/ipvsadm-rs/target/release:\$PATH IPVS_RS_BENCH_ROUNDS=${IPVS_RS_BENCH_ROUNDS:-5} IPVS_RS_BENCH_SERVICES=${IPVS_RS_BENCH_SERVICES:-10000} IPVS_RS_BENCH_PARTS='${IPVS_RS_BENCH_PARTS:-rounds reconnect scale sync perf restore}' IPVS_RS_BENCH_SCALE='${IPVS_RS_BENCH_SCALE:-1000 100000 1000000}' IPVS_RS_BENCH_SYNC_FLOOD=${IPVS_RS_BENCH_SYNC_FLOOD:-1000000} bash selftests/bench.sh" \
+	--exec "IPVS_RS_KO=$top/$mod/ipvs_rs.ko IPVS_RS_TRAFFIC=$top/selftests/traffic/target/release/ipvs-traffic PATH=$top/ipvsadm-rs/target/release:\$PATH IPVS_RS_BENCH_ROUNDS=${IPVS_RS_BENCH_ROUNDS:-5} IPVS_RS_BENCH_SERVICES=${IPVS_RS_BENCH_SERVICES:-10000} IPVS_RS_BENCH_PARTS='${IPVS_RS_BENCH_PARTS:-rounds reconnect scale sync perf restore}' IPVS_RS_BENCH_SCALE='${IPVS_RS_BENCH_SCALE:-1000 100000 1000000 4000000}' IPVS_RS_BENCH_SYNC_FLOOD=${IPVS_RS_BENCH_SYNC_FLOOD:-1000000} bash selftests/bench.sh" \
 	2>&1 </dev/null | tee "$raw"
 grep -q "^BENCH DONE" "$raw" || { echo "bench: the VM run did not finish" >&2; exit 1; }
 
@@ -87,6 +87,16 @@ for w in work:
             if med.get("plain"):
                 r += f"  rs/plain {med['rs'] / med['plain']:.2f}"
         print(f"{w:<32} {m:<6} {num(statistics.median(v))} {num(min(v))} {num(max(v))} {len(v):>3}  {r}")
+# The table-scale flows beside N connections, as a ratio to the same
+# flows beside the first (smallest) N, per way: flat is the goal.
+import re
+sizes = sorted({int(m.group(1)) for w, _ in runs if (m := re.fullmatch(r"scale-(\d+)-udp-nat-8flows", w))})
+if len(sizes) > 1:
+    print(f"\n{'flows beside N connections':<32} {'way':<6} " + " ".join(f"{n:>9}" for n in sizes))
+    for m in ("stock", "rs"):
+        med = [statistics.median(runs.get((f"scale-{n}-udp-nat-8flows", m), [0])) for n in sizes]
+        if med[0]:
+            print(f"{'  / flows beside ' + str(sizes[0]):<32} {m:<6} " + " ".join(f"{v / med[0]:>9.2f}" for v in med))
 EOF
 grep -E '^# (perf|scale|sync|ipvsadm)' "$raw" | tr -d '\r' >>build/bench-results.txt || true
 echo "# make bench took $(($(date +%s) - start)) s; table in build/bench-results.txt"

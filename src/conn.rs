@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The connection table: RCU lookups, one lock per bucket, a timer per
+//! The connection table: RCU lookups in a table that resizes online with
+//! the number of connections (see [`crate::kapi::rhash`]), a timer per
 //! connection.
 //!
 //! Reference counting follows stock IPVS. A hashed connection holds one
@@ -11,19 +12,20 @@
 //! is re-armed for it (as conntrack checks its entries' timeouts lazily),
 //! so a busy connection costs one timer update per timeout, not one per
 //! packet. When the timer fires past the deadline and only the table's
-//! reference is left, the connection is unhashed under its bucket lock
-//! (the count goes 1 -> 0, so lookups cannot revive it) and freed after an
-//! RCU grace period.
+//! reference is left, the count goes 1 -> 0 (so lookups cannot revive
+//! it), the connection is unhashed and freed after an RCU grace period.
 //! Connections that were never hashed (one-packet scheduling) are freed
 //! at once when their last reference goes: no timer, no RCU callback.
 
 use crate::bindings;
 use crate::config::{Addr, Counters, DestShared};
-use crate::hash::conn_bucket;
+use crate::hash::{conn_hash, SipKey};
 use crate::kapi::net::Net;
-use crate::kapi::sync::RawSpinLockBh;
+use crate::kapi::rhash::{self, Step};
+use crate::kapi::sync::{RawGuard, RawSpinLockBh};
 use crate::kapi::timer::{jiffies, Timer};
-use crate::kapi::{hlist, rcu};
+use crate::kapi::work::Work;
+use crate::kapi::{kthread, rcu};
 use crate::list::Shared;
 use crate::sctp::{Event, Sctp, SctpConn};
 use crate::state::{Dir, Flags, Tcp, TcpConn};
@@ -31,7 +33,9 @@ use crate::sync_msg;
 use crate::uapi::conn_flags;
 use core::mem::offset_of;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use kernel::prelude::*;
 
 /// `IP_VS_CONN_F_HASHED`.
@@ -96,7 +100,9 @@ fn unpack(v: u32) -> (u8, bool) {
 
 /// A connection (or persistence template).
 pub(crate) struct Conn {
-    node: hlist::Node,
+    link: rhash::Link,
+    /// [`conn_hash`] of protocol, client address and port.
+    hash: u32,
     timer: Timer,
     rcu: rcu::Head,
     refcnt: AtomicI32,
@@ -147,11 +153,20 @@ pub(crate) struct Conn {
 }
 
 // SAFETY: the shared fields are atomics, or immutable after creation; the
-// intrusive list node, timer and RCU head are only touched under the rules
-// of this module (bucket lock, reference count).
+// table link, timer and RCU head are only touched under the rules of this
+// module (table, reference count).
 unsafe impl Send for Conn {}
 // SAFETY: as above.
 unsafe impl Sync for Conn {}
+
+// SAFETY: `LINK` is the offset of `link`; `hash` is set before the
+// connection is hashed and never changes.
+unsafe impl rhash::Linked for Conn {
+    const LINK: usize = offset_of!(Conn, link);
+    fn hash(&self) -> u32 {
+        self.hash
+    }
+}
 
 impl Conn {
     /// `IP_VS_CONN_F_*` flags.
@@ -483,30 +498,24 @@ impl Conn {
         c.refcnt.fetch_sub(1, Ordering::Release);
     }
 
-    /// Tries to take the last reference away: unhashes under the bucket
-    /// lock. Returns (taken, was hashed).
+    /// Tries to take the last reference away, and unhashes. Returns
+    /// (taken, was hashed).
     fn unlink(&self) -> (bool, bool) {
-        if self.flags() & HASHED == 0 {
-            let ok = self
-                .refcnt
-                .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok();
-            return (ok, false);
-        }
-        let table = self.table();
-        let bucket = &table.buckets[table.bucket_of(self.protocol, &self.caddr, self.cport)];
-        let _guard = bucket.lock.lock();
+        let hashed = self.flags() & HASHED != 0;
         if self
             .refcnt
             .compare_exchange(1, 0, Ordering::AcqRel, Ordering::Relaxed)
             .is_err()
         {
-            return (false, true);
+            return (false, hashed);
         }
-        // SAFETY: hashed in this bucket, and we hold its lock.
-        unsafe { self.node.del_rcu() };
-        self.flags.fetch_and(!HASHED, Ordering::Relaxed);
-        (true, true)
+        if hashed {
+            // SAFETY: hashed in this table (`create`) and removed only
+            // here, once: the count goes 1 -> 0 once.
+            unsafe { self.table().table.remove(self) };
+            self.flags.fetch_and(!HASHED, Ordering::Relaxed);
+        }
+        (true, hashed)
     }
 
     /// The timer's work (`ip_vs_conn_expire`): free the connection if
@@ -527,8 +536,7 @@ impl Conn {
                 c.timer.delete();
                 c.drop_conntrack();
                 c.release_resources();
-                let table = c.table();
-                table.count.fetch_sub(1, Ordering::Relaxed);
+                c.table().count.fetch_sub(1, Ordering::Relaxed);
                 if hashed {
                     // SAFETY: unhashed and unreferenced; RCU readers that
                     // found it before may still look at it until the
@@ -652,36 +660,56 @@ impl Drop for ConnRef {
     }
 }
 
-struct Bucket {
-    lock: RawSpinLockBh,
-    head: hlist::Head,
+/// The bucket memory of a connection table.
+struct ConnBuckets(KVVec<rhash::Head>);
+
+impl rhash::Buckets for ConnBuckets {
+    fn heads(&self) -> &[rhash::Head] {
+        &self.0
+    }
 }
 
-impl Bucket {
-    /// The connections on this bucket, readable while `_rcu` is held.
-    fn conns<'a>(&'a self, _rcu: &'a rcu::ReadGuard) -> impl Iterator<Item = &'a Conn> {
-        // SAFETY: `_rcu` holds `rcu_read_lock` for `'a`, as long as the
-        // iterator and what it yields; entries are freed only after a
-        // grace period.
-        unsafe { self.head.iter() }.map(|node| {
-            // SAFETY: every node on the table is the `node` of a `Conn`.
-            unsafe {
-                &*node
-                    .as_ptr()
-                    .cast::<u8>()
-                    .sub(offset_of!(Conn, node))
-                    .cast::<Conn>()
-            }
-        })
+impl ConnBuckets {
+    fn new(bits: u32) -> Result<Self> {
+        let n = 1usize << bits;
+        let mut v = KVVec::with_capacity(n, GFP_KERNEL | kernel::alloc::flags::__GFP_NOWARN)?;
+        for _ in 0..n {
+            v.push(rhash::Head::new(), GFP_KERNEL)?;
+        }
+        Ok(Self(v))
+    }
+}
+
+/// The table's locks, one per 256th of the hash range.
+struct ConnLocks([RawSpinLockBh; rhash::LOCKS]);
+
+impl rhash::Locks for ConnLocks {
+    type Guard<'a> = RawGuard<'a>;
+    fn lock(&self, i: usize) -> RawGuard<'_> {
+        self.0[i].lock()
     }
 }
 
 /// The connections of one namespace.
 pub(crate) struct ConnTable {
-    buckets: KVVec<Bucket>,
-    bits: u32,
-    seed: u32,
+    table: rhash::Table<Conn, ConnBuckets, ConnLocks>,
+    /// This namespace's hash key.
+    key: SipKey,
+    /// The largest size, bits (the `conn_tab_bits` module parameter).
+    max_bits: u32,
     count: AtomicU32,
+    /// Above this many connections, `create` queues a resize.
+    grow_at: AtomicUsize,
+    /// `conn_lfactor`, as last seen by [`ConnTable::check_size`].
+    lfactor: AtomicI32,
+    /// Resizes the table (process context).
+    resize: Work,
+    /// `resize` is queued and has not started yet.
+    resize_queued: AtomicBool,
+    /// Resizes done, for tests and listings.
+    resizes: AtomicU32,
+    /// The table goes: no more resizes.
+    dying: AtomicBool,
     /// The namespace whose conntrack entries expiring connections drop;
     /// NULL while the namespace goes (conntrack may be gone already).
     ct_net: AtomicPtr<bindings::net>,
@@ -703,45 +731,48 @@ pub(crate) struct Lookup<'a> {
     pub(crate) dport: [u8; 2],
 }
 
+/// Old buckets moved per step of a resize, between two reschedules.
+const RESIZE_STEP: usize = 1024;
+
 impl ConnTable {
-    /// A table of `1 << bits` buckets, in place (`init` follows).
+    /// A table of 2^[`rhash::MIN_BITS`] buckets that grows up to
+    /// `1 << max_bits` at load factor `lfactor`.
     ///
     /// With `net`, expiring connections that use conntrack drop their
     /// entries there.
-    pub(crate) fn new(bits: u32, seed: u32, net: Option<&Net>) -> Result<Pin<KBox<Self>>> {
-        let n = 1usize << bits;
-        let mut buckets = KVVec::with_capacity(n, GFP_KERNEL)?;
-        for _ in 0..n {
-            buckets.push(
-                Bucket {
-                    lock: RawSpinLockBh::uninit(),
-                    head: hlist::Head::uninit(),
-                },
-                GFP_KERNEL,
-            )?;
-        }
-        for b in buckets.iter() {
-            // SAFETY: capacity was reserved up front, so the buckets never
-            // move; nobody else sees them yet.
-            unsafe {
-                b.lock.init();
-                b.head.init();
-            }
-        }
-        Ok(KBox::pin(
+    pub(crate) fn new(
+        max_bits: u32,
+        lfactor: i32,
+        key: SipKey,
+        net: Option<&Net>,
+    ) -> Result<Pin<KBox<Self>>> {
+        let max_bits = max_bits.clamp(rhash::MIN_BITS, rhash::MAX_BITS);
+        let locks = ConnLocks(core::array::from_fn(|_| RawSpinLockBh::uninit()));
+        let table = KBox::pin(
             Self {
-                buckets,
-                bits,
-                seed,
+                table: rhash::Table::new(ConnBuckets::new(rhash::MIN_BITS)?, locks),
+                key,
+                max_bits,
                 count: AtomicU32::new(0),
+                grow_at: AtomicUsize::new(rhash::thresholds(lfactor, rhash::MIN_BITS, max_bits).0),
+                lfactor: AtomicI32::new(lfactor),
+                resize: Work::uninit(),
+                resize_queued: AtomicBool::new(false),
+                resizes: AtomicU32::new(0),
+                dying: AtomicBool::new(false),
                 ct_net: AtomicPtr::new(net.map_or(core::ptr::null_mut(), Net::as_ptr)),
             },
             GFP_KERNEL,
-        )?)
-    }
-
-    fn bucket_of(&self, protocol: u8, addr: &Addr, port: [u8; 2]) -> usize {
-        conn_bucket(protocol, addr, port, self.seed, self.bits)
+        )?;
+        // SAFETY: pinned in its box from here on; nobody else sees the
+        // locks or the work item yet.
+        unsafe {
+            for l in &table.table.locks().0 {
+                l.init();
+            }
+            table.resize.init(ConnTable::resize_fired);
+        }
+        Ok(table)
     }
 
     /// Number of connections (templates included).
@@ -749,7 +780,99 @@ impl ConnTable {
         self.count.load(Ordering::Relaxed)
     }
 
-    /// Finds a connection matching `pred` in the bucket of
+    /// Buckets now (`ipvsadm -Ln`'s "size=").
+    pub(crate) fn size(&self) -> u32 {
+        1 << self.table.bits()
+    }
+
+    /// Resizes done since the table was made.
+    pub(crate) fn resizes(&self) -> u32 {
+        self.resizes.load(Ordering::Relaxed)
+    }
+
+    /// Queues a resize check at load factor `lfactor` if the count is
+    /// past a threshold of the current size (the estimator calls this
+    /// every two seconds, which also catches shrinking and `conn_lfactor`
+    /// changes).
+    pub(crate) fn check_size(&self, lfactor: i32) {
+        self.lfactor.store(lfactor, Ordering::Relaxed);
+        let (grow, shrink) = rhash::thresholds(lfactor, self.table.bits(), self.max_bits);
+        let n = self.count() as usize;
+        if n > grow || n <= shrink {
+            self.queue_resize();
+        } else if !self.table.resizing() {
+            self.grow_at.store(grow, Ordering::Relaxed);
+        }
+    }
+
+    fn queue_resize(&self) {
+        if !self.dying.load(Ordering::Relaxed) && !self.resize_queued.swap(true, Ordering::AcqRel) {
+            self.resize.queue();
+        }
+    }
+
+    /// Queues a resize check and waits for it (process context).
+    pub(crate) fn resize_sync(&self) {
+        self.resize_queued.store(true, Ordering::Release);
+        self.resize.queue();
+        self.resize.flush();
+    }
+
+    /// Resizes until the size fits the count: the work item's body (a
+    /// work item never runs twice at once). Allocation failure leaves the
+    /// size as it is.
+    fn resize_now(&self) {
+        // Nobody queues again for growth until this is over.
+        self.grow_at.store(usize::MAX, Ordering::Relaxed);
+        let lfactor = self.lfactor.load(Ordering::Relaxed);
+        while !self.dying.load(Ordering::Relaxed) {
+            let bits = self.table.bits();
+            let Some(want) =
+                rhash::wanted_bits(self.count() as usize, lfactor, bits, self.max_bits)
+            else {
+                break;
+            };
+            let Ok(buckets) = ConnBuckets::new(want) else {
+                break;
+            };
+            if self.table.start(buckets).is_err() {
+                break;
+            }
+            while self.table.migrate(RESIZE_STEP) == Step::More {
+                kthread::cond_resched();
+            }
+            rcu::synchronize();
+            // SAFETY: a grace period passed since the switch.
+            drop(unsafe { self.table.retire() });
+            self.resizes.fetch_add(1, Ordering::Relaxed);
+        }
+        let bits = self.table.bits();
+        let grow = rhash::thresholds(lfactor, bits, self.max_bits).0;
+        self.grow_at.store(grow, Ordering::Relaxed);
+        // Grown past while resizing: go again.
+        if self.count() as usize > grow {
+            self.queue_resize();
+        }
+    }
+
+    /// The work callback.
+    ///
+    /// # Safety
+    ///
+    /// Called by the workqueue only, for the `resize` of a live table.
+    unsafe extern "C" fn resize_fired(w: *mut bindings::work_struct) {
+        // SAFETY: `w` is the `resize` field of a `ConnTable`, alive: its
+        // drop cancels and waits for this work first.
+        let t = unsafe {
+            &*w.cast::<u8>()
+                .sub(offset_of!(ConnTable, resize))
+                .cast::<ConnTable>()
+        };
+        t.resize_queued.store(false, Ordering::Release);
+        t.resize_now();
+    }
+
+    /// Finds a connection matching `pred` among those with the hash of
     /// (`protocol`, `addr`, `port`), taking a reference.
     fn find(
         &self,
@@ -758,11 +881,11 @@ impl ConnTable {
         port: [u8; 2],
         pred: impl Fn(&Conn) -> bool,
     ) -> Option<ConnRef> {
-        let bucket = &self.buckets[self.bucket_of(protocol, addr, port)];
+        let hash = conn_hash(&self.key, protocol, addr, port);
         let rcu = rcu::read_lock();
-        for c in bucket.conns(&rcu) {
+        let c = self.table.find(&rcu, hash, |c| {
             if !pred(c) {
-                continue;
+                return false;
             }
             // Take a reference unless it is being freed (count 0).
             let mut n = c.refcnt.load(Ordering::Relaxed);
@@ -771,12 +894,13 @@ impl ConnTable {
                     .refcnt
                     .compare_exchange(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
                 {
-                    Ok(_) => return Some(ConnRef(NonNull::from(c))),
+                    Ok(_) => return true,
                     Err(now) => n = now,
                 }
             }
-        }
-        None
+            false
+        })?;
+        Some(ConnRef(NonNull::from(c)))
     }
 
     /// A packet from a client (`ip_vs_conn_in_get`).
@@ -837,7 +961,8 @@ impl ConnTable {
         let no_output = n.flags & NOOUTPUT != 0;
         let conn = KBox::new(
             Conn {
-                node: hlist::Node::uninit(),
+                link: rhash::Link::new(),
+                hash: conn_hash(&self.key, n.protocol, &n.caddr, n.cport),
                 timer: Timer::uninit(),
                 rcu: rcu::Head::uninit(),
                 refcnt: AtomicI32::new(1),
@@ -871,10 +996,7 @@ impl ConnTable {
         // `ptr` and never moves.
         let c = unsafe { ptr.as_ref() };
         // SAFETY: as above; nobody else sees the connection yet.
-        unsafe {
-            c.node.init();
-            c.timer.setup(Conn::timer_fired);
-        }
+        unsafe { c.timer.setup(Conn::timer_fired) };
         let counter = if c.is_template() {
             &c.dest.persist
         } else {
@@ -887,52 +1009,36 @@ impl ConnTable {
             // The reference now lives in `control`.
             core::mem::forget(ctl);
         }
-        self.count.fetch_add(1, Ordering::Relaxed);
+        let count = self.count.fetch_add(1, Ordering::Relaxed) as usize + 1;
         if !c.is_one_packet() {
-            let bucket = &self.buckets[self.bucket_of(c.protocol, &c.caddr, c.cport)];
-            let _guard = bucket.lock.lock();
             c.refcnt.fetch_add(1, Ordering::Relaxed);
             c.flags.fetch_or(HASHED, Ordering::Relaxed);
-            // SAFETY: bucket lock held; the node is on no list; the
-            // connection is freed only after unhashing and a grace period.
-            unsafe { bucket.head.add_rcu(&c.node) };
+            // SAFETY: new, so in no table; boxed, so it does not move; freed
+            // only after `unlink` removed it and a grace period passed.
+            unsafe { self.table.insert(c) };
+            if count > self.grow_at.load(Ordering::Relaxed) {
+                self.queue_resize();
+            }
         }
         Ok(ConnRef(ptr))
     }
 
-    /// Calls `f` on every connection (for `/proc/net/ip_vs_conn`), under
-    /// RCU; `f` returns `false` to stop.
+    /// Calls `f` on every connection, each once even if the table resizes
+    /// meanwhile, until `f` returns `false`. Runs under RCU and the
+    /// table's locks: `f` must not sleep.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Conn) -> bool) {
         let rcu = rcu::read_lock();
-        for b in self.buckets.iter() {
-            for c in b.conns(&rcu) {
-                if !f(c) {
-                    return;
-                }
-            }
-        }
+        self.table.walk(&rcu, 0, &mut f);
     }
 
-    /// Calls `f` on the connections of the buckets from `start` on,
-    /// under RCU, until `f` returns `false`: that bucket is finished, and
-    /// the next one to walk returned (`None`: the table is done). A long
-    /// walk goes in steps, each a short RCU read section.
-    pub(crate) fn walk_from(
-        &self,
-        start: usize,
-        mut f: impl FnMut(&Conn) -> bool,
-    ) -> Option<usize> {
+    /// Calls `f` on the connections whose hash is `start` or more, until
+    /// `f` returns `false`: the walk finishes the range of hashes at hand
+    /// and returns where to go on (`None`: the table is done). A long walk
+    /// goes in steps, each a short RCU read section; resizes in between
+    /// neither repeat nor skip connections.
+    pub(crate) fn walk_from(&self, start: u64, f: impl FnMut(&Conn) -> bool) -> Option<u64> {
         let rcu = rcu::read_lock();
-        for (i, b) in self.buckets.iter().enumerate().skip(start) {
-            let mut more = true;
-            for c in b.conns(&rcu) {
-                more &= f(c);
-            }
-            if !more {
-                return Some(i + 1).filter(|&n| n < self.buckets.len());
-            }
-        }
-        None
+        self.table.walk(&rcu, start, f)
     }
 
     /// Expires every connection now (`ip_vs_conn_flush`).
@@ -952,6 +1058,9 @@ impl ConnTable {
 
 impl Drop for ConnTable {
     fn drop(&mut self) {
+        // A resize under way finishes; none starts after.
+        self.dying.store(true, Ordering::Relaxed);
+        self.resize.cancel_sync();
         // Conntrack may be torn down for the namespace already.
         self.ct_net.store(core::ptr::null_mut(), Ordering::Release);
         // Packets no longer come (the hooks went first); expire what is

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The connection table's hash: Bob Jenkins' `jhash` (as the kernel's
-//! `jhash_3words`), keyed with a per-boot random seed so that clients cannot
-//! aim at one bucket. Pure code, host-tested.
+//! Hashes: SipHash for the connection table (keyed per namespace, so that
+//! clients cannot aim at one chain) and Bob Jenkins' `jhash` (as the
+//! kernel's `jhash_3words`) for the service table. Pure code, host-tested.
 
 fn rol(x: u32, k: u32) -> u32 {
     x.rotate_left(k)
@@ -37,29 +37,70 @@ pub(crate) fn jhash_3words(a: u32, b: u32, c: u32, seed: u32) -> u32 {
     )
 }
 
-/// Bucket of a connection, from the client side of it as stock hashes:
-/// protocol, client address and port. Both directions of a connection
-/// find it this way (replies carry the client as destination).
-pub(crate) fn conn_bucket(
-    protocol: u8,
-    addr: &[u8; 16],
-    port: [u8; 2],
-    seed: u32,
-    bits: u32,
-) -> usize {
-    let w = |i: usize| u32::from_ne_bytes([addr[i], addr[i + 1], addr[i + 2], addr[i + 3]]);
-    let p = u32::from(u16::from_ne_bytes(port));
-    // IPv4 stores zeroes after the first word. An IPv6 address goes
-    // whole through the keyed hash: folding its words first (stock's
-    // XOR) lets any two addresses with the same fold collide whatever
-    // the seed, unlimited colliding clients in one /64.
-    let seed = if w(4) | w(8) | w(12) == 0 {
-        seed
-    } else {
-        jhash_3words(w(4), w(8), w(12), seed)
+/// A 128-bit SipHash key: per namespace, random.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SipKey(pub(crate) [u64; 2]);
+
+fn sip_round(v: &mut [u64; 4]) {
+    v[0] = v[0].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(13) ^ v[0];
+    v[0] = v[0].rotate_left(32);
+    v[2] = v[2].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(16) ^ v[2];
+    v[0] = v[0].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(21) ^ v[0];
+    v[2] = v[2].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(17) ^ v[2];
+    v[2] = v[2].rotate_left(32);
+}
+
+/// SipHash-C-D of the little-endian bytes of `words` (as the kernel's
+/// `siphash_Nu64`: its input is `8 * words.len()` bytes).
+fn siphash<const C: usize, const D: usize>(key: &SipKey, words: &[u64]) -> u64 {
+    let [k0, k1] = key.0;
+    let mut v = [
+        k0 ^ 0x736f_6d65_7073_6575,
+        k1 ^ 0x646f_7261_6e64_6f6d,
+        k0 ^ 0x6c79_6765_6e65_7261,
+        k1 ^ 0x7465_6462_7974_6573,
+    ];
+    let absorb = |m: u64, v: &mut [u64; 4]| {
+        v[3] ^= m;
+        for _ in 0..C {
+            sip_round(v);
+        }
+        v[0] ^= m;
     };
-    let h = jhash_3words(w(0), p, u32::from(protocol), seed);
-    (h & ((1u32 << bits) - 1)) as usize
+    for &m in words {
+        absorb(m, &mut v);
+    }
+    absorb(((words.len() * 8) as u64) << 56, &mut v);
+    v[2] ^= 0xff;
+    for _ in 0..D {
+        sip_round(&mut v);
+    }
+    v[0] ^ v[1] ^ v[2] ^ v[3]
+}
+
+/// Hash of a connection, from the client side of it as stock hashes:
+/// protocol, client address and port (replies carry the client as
+/// destination, so both directions find it). SipHash-1-3 keyed per
+/// namespace, the kernel's `hsiphash` for hash tables on 64-bit: without
+/// the key nobody can aim many clients at one chain. IPv6 addresses go
+/// whole into it; IPv4 keeps zeroes after its first word.
+pub(crate) fn conn_hash(key: &SipKey, protocol: u8, addr: &[u8; 16], port: [u8; 2]) -> u32 {
+    let w = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&addr[i..i + 8]);
+        u64::from_le_bytes(b)
+    };
+    let tail = u64::from(u16::from_ne_bytes(port)) << 8 | u64::from(protocol);
+    let h = if w(4) == 0 && w(8) == 0 {
+        siphash::<1, 3>(key, &[w(0) << 24 | tail])
+    } else {
+        siphash::<1, 3>(key, &[w(0), w(8), tail])
+    };
+    (h ^ h >> 32) as u32
 }
 
 #[cfg(test)]
@@ -77,13 +118,30 @@ mod tests {
     }
 
     #[test]
-    fn buckets_stay_in_range_and_spread() {
+    fn siphash_matches_the_reference_vectors() {
+        // SipHash-2-4, key 00..0f, inputs 00..(n-1) (the paper's
+        // vectors, which the kernel's test_siphash uses too).
+        let key = SipKey([0x0706_0504_0302_0100, 0x0f0e_0d0c_0b0a_0908]);
+        assert_eq!(siphash::<2, 4>(&key, &[]), 0x726f_db47_dd0e_0e31);
+        assert_eq!(
+            siphash::<2, 4>(&key, &[0x0706_0504_0302_0100]),
+            0x93f5_f579_9a93_2462
+        );
+    }
+
+    fn bucket(key: &SipKey, addr: &[u8; 16], port: [u8; 2], bits: u32) -> usize {
+        (conn_hash(key, 6, addr, port) >> (32 - bits)) as usize
+    }
+
+    const KEY: SipKey = SipKey([0x1234_5678_9abc_def0, 0x0fed_cba9_8765_4321]);
+
+    #[test]
+    fn buckets_spread() {
         let mut hits = [0u32; 256];
         for i in 0..25600u32 {
             let mut addr = [0u8; 16];
             addr[..4].copy_from_slice(&[10, 0, (i >> 8) as u8, i as u8]);
-            let b = conn_bucket(6, &addr, (i as u16).to_be_bytes(), 0x1234_5678, 8);
-            hits[b] += 1;
+            hits[bucket(&KEY, &addr, (i as u16).to_be_bytes(), 8)] += 1;
         }
         // 100 per bucket on average; none empty, none far over.
         assert!(hits.iter().all(|&h| h > 40 && h < 200), "{hits:?}");
@@ -99,7 +157,7 @@ mod tests {
             addr[..8].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1]);
             addr[8..12].copy_from_slice(&i.to_ne_bytes());
             addr[12..].copy_from_slice(&i.to_ne_bytes());
-            hits[conn_bucket(6, &addr, [0, 80], 0x1234_5678, 8)] += 1;
+            hits[bucket(&KEY, &addr, [0, 80], 8)] += 1;
         }
         // 16 per bucket on average.
         let max = hits.iter().max().copied().unwrap_or(0);
@@ -107,11 +165,15 @@ mod tests {
     }
 
     #[test]
-    fn seed_changes_the_bucket() {
-        let addr = [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        let a: Vec<usize> = (0..16)
-            .map(|s| conn_bucket(17, &addr, [0x1f, 0x90], s, 12))
-            .collect();
-        assert!(a.iter().any(|&b| b != a[0]));
+    fn every_part_of_the_key_counts() {
+        let v4 = [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let mut v6 = v4;
+        v6[15] = 1;
+        let h = |k: &SipKey, p: u8, a: &[u8; 16], port: u16| conn_hash(k, p, a, port.to_be_bytes());
+        let base = h(&KEY, 17, &v4, 8080);
+        assert_ne!(base, h(&KEY, 6, &v4, 8080));
+        assert_ne!(base, h(&KEY, 17, &v4, 8081));
+        assert_ne!(base, h(&KEY, 17, &v6, 8080));
+        assert_ne!(base, h(&SipKey([1, 2]), 17, &v4, 8080));
     }
 }

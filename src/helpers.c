@@ -19,6 +19,8 @@
 #include <net/netlink.h>
 #include <net/sock.h>
 #include <linux/timer.h>
+#include <linux/workqueue.h>
+#include <linux/mm.h>
 #include <linux/rculist.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
@@ -69,14 +71,19 @@ struct net *ipvs_rs_genl_info_net(const struct genl_info *info)
 	return genl_info_net(info);
 }
 
-static int conn_tab_bits = 12;
+static int conn_tab_bits = 26;
 module_param(conn_tab_bits, int, 0444);
 MODULE_PARM_DESC(conn_tab_bits,
-		 "Set connections' hash size (8..20, as stock ip_vs)");
+		 "Largest connection table, as a power of two (8..27; default 26: 4M connections at conn_lfactor -4; at most 1/16 of RAM)");
 
 int ipvs_rs_conn_tab_bits(void)
 {
 	return conn_tab_bits;
+}
+
+unsigned long ipvs_rs_totalram_pages(void)
+{
+	return totalram_pages();
 }
 
 const char *ipvs_rs_module_name(const struct module *mod)
@@ -407,40 +414,15 @@ void ipvs_rs_timer_setup(struct timer_list *timer,
 	timer_setup(timer, fn, 0);
 }
 
-void ipvs_rs_hlist_init(struct hlist_head *head)
+void ipvs_rs_work_init(struct work_struct *work, work_func_t fn)
 {
-	INIT_HLIST_HEAD(head);
+	INIT_WORK(work, fn);
 }
 
-void ipvs_rs_hlist_node_init(struct hlist_node *node)
+/* Long-running maintenance (table resizes): the unbound queue, as stock. */
+bool ipvs_rs_work_queue(struct work_struct *work)
 {
-	INIT_HLIST_NODE(node);
-}
-
-bool ipvs_rs_hlist_unhashed(const struct hlist_node *node)
-{
-	return hlist_unhashed(node);
-}
-
-void ipvs_rs_hlist_add_rcu(struct hlist_node *node, struct hlist_head *head)
-{
-	hlist_add_head_rcu(node, head);
-}
-
-void ipvs_rs_hlist_del_rcu(struct hlist_node *node)
-{
-	hlist_del_init_rcu(node);
-}
-
-/* Callers hold rcu_read_lock() or the bucket lock. */
-struct hlist_node *ipvs_rs_hlist_first(struct hlist_head *head)
-{
-	return rcu_dereference_raw(hlist_first_rcu(head));
-}
-
-struct hlist_node *ipvs_rs_hlist_next(struct hlist_node *node)
-{
-	return rcu_dereference_raw(hlist_next_rcu(node));
+	return queue_work(system_unbound_wq, work);
 }
 
 /* Packet surgery and transmission. */

@@ -76,11 +76,11 @@ impl kernel::Module for IpvsModule {
         let glue = pernet::Registration::new()?;
         let gate = module::Registration::new()?;
         pr_info!(
-            "IPVS {}.{}.{} loaded (connection table size {})\n",
+            "IPVS {}.{}.{} loaded (connection table up to {} buckets)\n",
             uapi::version_triple(uapi::VERSION_CODE).0,
             uapi::version_triple(uapi::VERSION_CODE).1,
             uapi::version_triple(uapi::VERSION_CODE).2,
-            netlink::conn_tab_size()
+            1u32 << kapi::abi::conn_tab_bits()
         );
         Ok(Self {
             _gate: gate,

@@ -56,11 +56,20 @@ fn init_net_state(t: &mut Test) {
     );
 }
 
-/// The connection table size follows `conn_tab_bits`, within stock bounds.
+/// A namespace's connection table starts small; `conn_tab_bits` bounds
+/// it within 2^8..2^27.
 fn conn_tab_size(t: &mut Test) {
-    let size = crate::netlink::conn_tab_size();
+    let Some(ipvs) = crate::netns::IpvsNet::get(crate::kapi::net::init_net()) else {
+        kexpect!(t, false);
+        return;
+    };
+    let size = ipvs.conns.size();
     kexpect!(t, size.is_power_of_two());
-    kexpect!(t, (256..=1 << 20).contains(&size));
+    kexpect!(
+        t,
+        size >= 256 && size <= 1 << crate::kapi::abi::conn_tab_bits()
+    );
+    kexpect!(t, (8..=27).contains(&crate::kapi::abi::conn_tab_bits()));
 }
 
 /// Netlink attributes built on the stack.
@@ -188,7 +197,13 @@ impl ConnFixture {
 
     fn new() -> Option<Self> {
         Some(Self {
-            table: crate::conn::ConnTable::new(8, 0x1234_5678, None).ok()?,
+            table: crate::conn::ConnTable::new(
+                12,
+                -4,
+                crate::hash::SipKey([0x1234_5678, 0x9abc_def0]),
+                None,
+            )
+            .ok()?,
             dest: crate::list::share(crate::config::DestShared::default()).ok()?,
             stats: crate::list::share(crate::config::Counters::default()).ok()?,
         })
@@ -287,6 +302,63 @@ fn conn_table_lifecycle(t: &mut Test) {
     kexpect!(t, dest.inactive.load(Ordering::Relaxed) == 0);
 }
 
+/// The table grows with its connections and shrinks when they go, and
+/// lookups find every connection after each resize.
+fn conn_table_resizes(t: &mut Test) {
+    use crate::uapi::conn_flags;
+
+    let Some(f) = ConnFixture::new() else {
+        kexpect!(t, false);
+        return;
+    };
+    kexpect!(t, f.table.size() == 256);
+    // 300 connections at 16 buckets each want 2^13; the maximum is 2^12.
+    // The first three stay in use throughout.
+    let mut kept = kernel::alloc::KVec::new();
+    let mut held = kernel::alloc::KVec::new();
+    for p in 0..300u16 {
+        let c = f
+            .table
+            .as_ref()
+            .create(f.conn(20000 + p, conn_flags::MASQ, 100));
+        kexpect!(t, c.is_ok());
+        if let Ok(c) = c {
+            let v = if p < 3 { &mut kept } else { &mut held };
+            kexpect!(t, v.push(c, kernel::alloc::flags::GFP_KERNEL).is_ok());
+        }
+    }
+    // Creating queued the work item: wait for it.
+    f.table.resize_sync();
+    kexpect!(t, f.table.size() == 4096);
+    kexpect!(t, f.table.resizes() >= 1);
+    let found = (0..300u16)
+        .filter(|&p| f.lookup_in(20000 + p).is_some())
+        .count();
+    kexpect!(t, found == 300);
+    let mut listed = 0;
+    f.table.for_each(|_| {
+        listed += 1;
+        true
+    });
+    kexpect!(t, listed == 300);
+    // All but the three go: back to the smallest size.
+    for c in held {
+        c.expire_now();
+    }
+    for _ in 0..500 {
+        if f.table.count() == 3 {
+            break;
+        }
+        crate::kapi::timer::msleep(10);
+    }
+    kexpect!(t, f.table.count() == 3);
+    f.table.check_size(-4);
+    f.table.resize_sync();
+    kexpect!(t, f.table.size() == 256);
+    kexpect!(t, (0..3u16).all(|p| f.lookup_in(20000 + p).is_some()));
+    drop(kept);
+}
+
 /// The lazy timer: using a connection moves its deadline, not its timer;
 /// the timer, due first, waits for the deadline; a shorter timeout
 /// re-arms it at once.
@@ -358,6 +430,7 @@ crate::kunit_suite!(
         conn_tab_size,
         config_table,
         conn_table_lifecycle,
+        conn_table_resizes,
         conn_timer_follows_use
     ]
 );

@@ -63,11 +63,6 @@ static OPS: Ops<16> = Ops::new([
     op(cmd::FLUSH, true, false),
 ]);
 
-/// Size of the connection table, reported by `IPVS_CMD_GET_INFO`.
-pub(crate) fn conn_tab_size() -> u32 {
-    1 << crate::kapi::abi::conn_tab_bits()
-}
-
 /// A `config::Error` as the kernel returns it: errno plus extack text.
 /// Applies a command that changes services or real servers.
 fn apply(ipvs: &IpvsNet, table: &mut config::Table, req: &Request<'_>, c: u8) -> Result {
@@ -230,13 +225,16 @@ impl Family for IpvsFamily {
     }
 
     fn doit(c: u8, req: &mut Request<'_>) -> Result {
+        let ipvs = IpvsNet::get(req.net()).ok_or(ENOENT)?;
         if c == cmd::GET_INFO {
+            // The namespace's table as it is now (upstream since 2026;
+            // stock 6.12 gives its fixed size).
+            let size = ipvs.conns.size();
             return req.reply(cmd::SET_INFO, |m| {
                 m.put_u32(info_attr::VERSION, VERSION_CODE)?;
-                m.put_u32(info_attr::CONN_TAB_SIZE, conn_tab_size())
+                m.put_u32(info_attr::CONN_TAB_SIZE, size)
             });
         }
-        let ipvs = IpvsNet::get(req.net()).ok_or(ENOENT)?;
         if config::adds_ipv6(c, req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST)) {
             // Before the lock: this may sleep.
             if let Err(e) = ipvs.defrag6.enable() {

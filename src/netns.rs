@@ -10,6 +10,7 @@
 
 use crate::config::{Counters, Estimator, Table, Timeouts};
 use crate::conn::ConnTable;
+use crate::hash::SipKey;
 use crate::kapi::abi::hz;
 use crate::kapi::net::Net;
 use crate::kapi::pernet::{PernetId, PernetState};
@@ -80,7 +81,8 @@ impl PernetState for IpvsNet {
             )?,
             conns: ConnTable::new(
                 crate::kapi::abi::conn_tab_bits(),
-                crate::kapi::abi::random_u32(),
+                SYSCTLS[Sysctl::ConnLfactor as usize].default,
+                SipKey(crate::kapi::abi::random_u64s()),
                 Some(net),
             )?,
             totals: Counters::default(),
@@ -169,6 +171,8 @@ impl Drop for IpvsNet {
 /// The rate estimator (`ip_vs_est.c`), unless `run_estimation` is 0.
 impl Tick for IpvsNet {
     fn tick(&self) {
+        // Also the table's check for shrinking and `conn_lfactor` changes.
+        self.conns.check_size(self.sysctl(Sysctl::ConnLfactor));
         if self.sysctl(Sysctl::RunEstimation) == 0 {
             return;
         }

@@ -104,6 +104,9 @@ sysctls! {
     RunEstimation => c"run_estimation", 1, Int, true;
     EstCpulist => c"est_cpulist", 0, CpuList, true;
     EstNice => c"est_nice", 0, IntRange(-20, 19), true;
+    // Upstream since 2026 (resizable tables); read-only for unprivileged
+    // namespaces, as there.
+    ConnLfactor => c"conn_lfactor", -4, IntRange(-8, 8), true;
     // Not in stock: see Documentation/deviations.rst.
     ConnOut => c"conn_out", 0, IntRange(0, 1), false;
     ConnReuseOldConntrack => c"conn_reuse_old_conntrack", 1, IntRange(0, 1), false;
@@ -231,8 +234,9 @@ mod tests {
     #[test]
     fn enum_indexes_the_table() {
         assert_eq!(Sysctl::ConnReuseOldConntrack as usize, COUNT - 1);
-        // Stock's 29 (without debug_level) and our two.
-        assert_eq!(COUNT, 31);
+        // Stock's 29 (without debug_level), upstream's conn_lfactor and
+        // our two.
+        assert_eq!(COUNT, 32);
         assert_eq!(Sysctl::ConnReuseMode.def().name, c"conn_reuse_mode");
     }
 }

@@ -6,7 +6,6 @@
 use crate::kapi::net::Net;
 use crate::kapi::proc::{SeqOut, Show};
 use crate::listing;
-use crate::netlink::conn_tab_size;
 use crate::netns::IpvsNet;
 use core::ffi::CStr;
 use core::fmt::Write;
@@ -21,8 +20,9 @@ impl Show for Info {
         let Some(ipvs) = IpvsNet::get(net) else {
             return Ok(());
         };
+        let size = ipvs.conns.size();
         let table = ipvs.config.lock();
-        listing::ip_vs(out, &table, conn_tab_size(), crate::kapi::abi::hz())
+        listing::ip_vs(out, &table, size, crate::kapi::abi::hz())
     }
 }
 

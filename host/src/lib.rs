@@ -24,6 +24,10 @@ pub mod packet;
 #[path = "../../src/params.rs"]
 pub mod params;
 pub(crate) mod percpu;
+#[path = "../../src/kapi/rhash.rs"]
+pub mod rhash;
+#[cfg(test)]
+mod rhash_tests;
 pub(crate) mod route;
 #[path = "../../src/sched.rs"]
 pub mod sched;

@@ -51,8 +51,11 @@ virtual_server $VIP 53 {
 EOF
 
 # The listing without counters, sorted: both depend on the checks' timing.
+# The table's size is stock's fixed 4096 and ipvs_rs's current one (256
+# here; see deviations.rst).
 listing() {
-	director ipvsadm -Ln --sort | awk '{ NF = ($1 == "->") ? 4 : NF; print }'
+	director ipvsadm -Ln --sort | awk '{ NF = ($1 == "->") ? 4 : NF; print }' |
+		sed 's/(size=[0-9]*)/(size=N)/'
 }
 
 scenario() {
@@ -86,7 +89,7 @@ echo "$out"
 dp_teardown
 rmmod ipvs_rs || { cat /tmp/keepalived.log; fail "rmmod ipvs_rs"; }
 want="--- configured by keepalived
-IP Virtual Server version 1.2.1 (size=4096)
+IP Virtual Server version 1.2.1 (size=N)
 Prot LocalAddress:Port Scheduler Flags
 -> RemoteAddress:Port Forward Weight
 TCP $VIP:80 wrr
@@ -98,7 +101,7 @@ UDP $VIP:53 rr persistent 120
 r1=10 r2=20 r3=0 other=0
 r1=0 r2=0 r3=3 other=0
 --- after keepalived stopped
-IP Virtual Server version 1.2.1 (size=4096)
+IP Virtual Server version 1.2.1 (size=N)
 Prot LocalAddress:Port Scheduler Flags
 -> RemoteAddress:Port Forward Weight"
 expect_eq "transcript" "$want" "$out"

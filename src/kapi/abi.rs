@@ -28,17 +28,28 @@ pub(crate) const fn hz() -> u32 {
     bindings::CONFIG_HZ
 }
 
-/// The `conn_tab_bits` module parameter, clamped to stock's 8..=20.
+/// The largest connection table, bits: the `conn_tab_bits` module
+/// parameter within [`super::rhash::max_bits`]'s bounds.
 pub(crate) fn conn_tab_bits() -> u32 {
     // SAFETY: reads an int module parameter, set before init runs.
     let bits = unsafe { bindings::ipvs_rs_conn_tab_bits() };
-    bits.clamp(8, 20) as u32
+    // SAFETY: reads a counter; no preconditions.
+    let pages = unsafe { bindings::ipvs_rs_totalram_pages() } as u64;
+    super::rhash::max_bits(bits, pages * kernel::page::PAGE_SIZE as u64)
 }
 
 /// Free pages in the zones that hold buffers (`nr_free_buffer_pages`).
 pub(crate) fn free_buffer_pages() -> usize {
     // SAFETY: reads memory statistics; no preconditions.
     unsafe { bindings::nr_free_buffer_pages() }
+}
+
+/// `N` random `u64`s (`get_random_bytes`), for hash keys.
+pub(crate) fn random_u64s<const N: usize>() -> [u64; N] {
+    let mut v = [0u64; N];
+    // SAFETY: writes exactly `size_of_val(&v)` bytes into `v`.
+    unsafe { bindings::get_random_bytes(v.as_mut_ptr().cast(), core::mem::size_of_val(&v)) };
+    v
 }
 
 /// A random 32-bit number (`get_random_u32`).

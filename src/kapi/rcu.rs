@@ -17,6 +17,17 @@ pub(crate) fn read_lock() -> ReadGuard {
     ReadGuard(PhantomData)
 }
 
+// SAFETY: a grace period cannot end while `rcu_read_lock` is held.
+unsafe impl super::rhash::ReadSide for ReadGuard {}
+
+/// Waits until every RCU reader that started before has finished
+/// (`synchronize_rcu`); process context only.
+pub(crate) fn synchronize() {
+    // SAFETY: no memory is touched; sleeping where that is not allowed is
+    // a bug `might_sleep` reports, not undefined behaviour.
+    unsafe { bindings::synchronize_rcu() }
+}
+
 impl Drop for ReadGuard {
     fn drop(&mut self) {
         // SAFETY: the guard proves a matching `rcu_read_lock` on this task.

@@ -50,6 +50,9 @@
 //!   until GOFILE exists (a failover happens meanwhile), asks each again
 //!   and prints `tcp same=N moved=N lost=N` and the same for UDP: same
 //!   real server, another one, or no answer (reset, timeout).
+//! - `steady ADDR:PORT TCP UDP GOFILE`: the same flows, asked round after
+//!   round until GOFILE exists (a table resizes meanwhile); prints the
+//!   same tallies over all rounds, and the rounds.
 //!
 //! - `sync-bad GROUP:PORT IFADDR COUNT SYNCID`: COUNT connection sync
 //!   datagrams of SYNCID (one in 13 of the next id) to a backup's group
@@ -232,6 +235,54 @@ fn hold(to: SocketAddr, tcp: u32, udp: u32, gofile: &str) -> Option<()> {
         .collect();
     println!("tcp {}", tally(t));
     println!("udp {}", tally(u));
+    Some(())
+}
+
+/// TCP and UDP flows asked again and again, round after round, until
+/// `gofile` exists. Prints per protocol how many answers came from the
+/// flow's first real server (`same`), from another (`moved`: the director
+/// lost the connection and scheduled the flow anew) or none (`lost`; a
+/// UDP question is asked up to three times before it counts as lost, as
+/// the path may drop a datagram), and the rounds.
+fn steady(to: SocketAddr, tcp: u32, udp: u32, gofile: &str) -> Option<()> {
+    let mut conns: Vec<(Option<TcpStream>, Option<String>)> = (0..tcp)
+        .map(|_| {
+            let mut s = TcpStream::connect_timeout(&to, WAIT).ok();
+            let who = s.as_mut().and_then(|s| {
+                s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+                ask_tcp(s)
+            });
+            (s, who)
+        })
+        .collect();
+    let flows: Vec<(Option<UdpSocket>, Option<String>)> = (0..udp)
+        .map(|_| {
+            let s = udp_socket(to, 0);
+            let who = s.as_ref().and_then(udp_once);
+            (s, who)
+        })
+        .collect();
+    let (mut t, mut u) = ([0u64; 3], [0u64; 3]);
+    let tally = |n: &mut [u64; 3], first: &Option<String>, now: Option<String>| match (first, now) {
+        (Some(f), Some(a)) if *f == a => n[0] += 1,
+        (_, Some(_)) => n[1] += 1,
+        _ => n[2] += 1,
+    };
+    let mut rounds = 0u64;
+    while !std::path::Path::new(gofile).exists() {
+        for (s, first) in conns.iter_mut() {
+            let a = s.as_mut().and_then(ask_tcp);
+            tally(&mut t, first, a);
+        }
+        for (s, first) in &flows {
+            let a = (0..3).find_map(|_| s.as_ref().and_then(udp_once));
+            tally(&mut u, first, a);
+        }
+        rounds += 1;
+    }
+    println!("tcp same={} moved={} lost={}", t[0], t[1], t[2]);
+    println!("udp same={} moved={} lost={}", u[0], u[1], u[2]);
+    println!("rounds {rounds}");
     Some(())
 }
 
@@ -936,7 +987,7 @@ fn usage() -> ExitCode {
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
          bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST | \
          tcp-ack ADDR:PORT SPORT | serve-echo NAME PORT [UDPADDR] | \
-         hold ADDR:PORT TCP UDP GOFILE | sync-bad GROUP:PORT IFADDR COUNT SYNCID | \
+         hold ADDR:PORT TCP UDP GOFILE | steady ADDR:PORT TCP UDP GOFILE | sync-bad GROUP:PORT IFADDR COUNT SYNCID | \
          sync-record GROUP:PORT IFADDR SECS FILE | sync-replay GROUP:PORT IFADDR FILE"
     );
     ExitCode::from(2)
@@ -1001,6 +1052,14 @@ fn main() -> ExitCode {
                 return usage();
             };
             if hold(to, tcp, udp, go).is_none() {
+                return ExitCode::FAILURE;
+            }
+        }
+        (Some("steady"), Some(to), Some(tcp)) => {
+            let (Some(Ok(udp)), Some(go)) = (arg(3).map(str::parse::<u32>), arg(4)) else {
+                return usage();
+            };
+            if steady(to, tcp, udp, go).is_none() {
                 return ExitCode::FAILURE;
             }
         }

@@ -1,0 +1,91 @@
+#!/bin/bash
+# The connection table resizes online (ipvs_rs.ko only): from 256 buckets
+# it grows with IPVS_RS_RESIZE_CONNS connections (run.sh: 100k; make
+# bench goes to 4M), one UDP datagram each from its own source, and
+# shrinks back as they expire, while TCP and UDP flows through NAT keep
+# being asked: every answer must come from the flow's first real server
+# (a lookup that missed its connection would schedule the flow anew, or
+# reset the TCP one). The guest's log check fails the run on a lockdep,
+# KASAN or RCU splat and kmemleak on a leak.
+. selftests/lib.sh
+. selftests/sync.sh
+
+n=${IPVS_RS_RESIZE_CONNS:-100000}
+PORT=9
+# The sprayed connections' UDP timeout, seconds; the flows keep theirs
+# alive by asking.
+UDP_T=${IPVS_RS_RESIZE_UDP_TIMEOUT:-90}
+# spray's sources from 10.0.0.24 up: past the directors and servers.
+FIRST=$((21 * 64512))
+MAX_BITS=20
+
+size() { sy_in m ipvsadm -Ln | awk 'NR == 1 { gsub(/.*size=|\).*/, ""); print }'; }
+conns() { sy_in m ipvsadm -Ln -u "$SY_VIP:$PORT" | awk '$1 == "->" && $2 ~ /^10\.1\.0\.11:/ { print $6 }'; }
+
+load_rs conn_tab_bits=$MAX_BITS
+sy_setup nat
+sy_services nat
+printf '%s\n' "-A -u $SY_VIP:$PORT -s rr" "-a -u $SY_VIP:$PORT -r 10.1.0.11:$PORT -m" |
+	sy_in m ipvsadm -R || fail "spray service"
+# The datagrams end at r1 unanswered.
+sy_in r1 iptables -A INPUT -p udp --dport $PORT -j DROP || fail "iptables in r1"
+sy_in m ipvsadm --set 0 0 "$UDP_T" || fail "UDP timeout"
+expect_eq "size before" 256 "$(size)"
+expect_eq "/proc/net/ip_vs size before" 256 "$(sy_in m head -1 /proc/net/ip_vs | sed 's/.*size=\(.*\))/\1/')"
+
+go=/tmp/resize.go
+rm -f "$go"
+sy_in c "$TRAFFIC" steady "$SY_VIP:80" 4 4 "$go" >/tmp/resize.steady &
+steady=$!
+# What size the listing shows, every two seconds, for the log.
+(while [ ! -e "$go" ]; do size; sleep 2; done) >/tmp/resize.sizes 2>/dev/null &
+sampler=$!
+sleep 3
+
+t0=$SECONDS
+sent=$(sy_in c "$TRAFFIC" spray "$SY_VIP:$PORT" "$n" "$FIRST")
+t1=$SECONDS
+sleep 3
+peak=$(conns)
+peak_size=$(size)
+echo "# $sent datagrams in $((t1 - t0)) s; $peak connections, size=$peak_size"
+[ "$peak" -ge $((n / 2)) ] || fail "only $peak connections of $n"
+# At conn_lfactor -4 the table keeps 16 buckets a connection, up to the
+# maximum.
+want=$(awk -v c="$peak" -v m=$((1 << MAX_BITS)) 'BEGIN { s = 256; while (s < 16 * c && s < m) s *= 2; print s }')
+expect_eq "size with $peak connections" "$want" "$peak_size"
+# A larger load factor shrinks it, online: 2^2 connections a bucket.
+sy_in m sysctl -qw net.ipv4.vs.conn_lfactor=2 || fail "conn_lfactor=2"
+for _ in $(seq 30); do
+	[ "$(size)" -lt "$peak_size" ] && break
+	sleep 1
+done
+small=$(size)
+echo "# conn_lfactor 2: size=$small"
+[ "$small" -lt "$peak_size" ] || fail "conn_lfactor=2 left the size at $small"
+sy_in m sysctl -qw net.ipv4.vs.conn_lfactor=-4 || fail "conn_lfactor=-4"
+
+# The sprayed connections expire: back to the smallest table.
+for _ in $(seq $((UDP_T * 3))); do
+	[ "$(size)" = 256 ] && break
+	sleep 2
+done
+echo "# $((SECONDS - t1)) s after the spray: $(conns) connections, size=$(size)"
+expect_eq "size after expiry" 256 "$(size)"
+
+touch "$go"
+wait "$steady" || fail "steady flows"
+wait "$sampler"
+echo "# sizes seen: $(uniq /tmp/resize.sizes | tr '\n' ' ')"
+cat /tmp/resize.steady
+rounds=$(awk '$1 == "rounds" { print $2 }' /tmp/resize.steady)
+[ "${rounds:-0}" -ge 10 ] || fail "only ${rounds:-0} rounds of flows"
+for p in tcp udp; do
+	line=$(grep "^$p " /tmp/resize.steady)
+	case $line in *" moved=0 lost=0") ;; *) fail "$p flows: $line" ;; esac
+done
+# The listing saw the steps: up, down with conn_lfactor, down by expiry.
+[ "$(uniq /tmp/resize.sizes | wc -l)" -ge 4 ] || fail "resizes not seen in the listing"
+sy_teardown
+rmmod ipvs_rs || fail "rmmod"
+echo "conn table resizes ok"
