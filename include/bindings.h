@@ -11,6 +11,7 @@
 #include <linux/timer.h>
 #include <linux/workqueue.h>
 #include <linux/random.h>
+#include <linux/slab.h>
 #include <linux/seq_file.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>

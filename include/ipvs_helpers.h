@@ -32,7 +32,7 @@ int ipvs_rs_notifier_from_errno(int err);
 
 /* /proc/net files */
 struct seq_file;
-int ipvs_rs_proc_create(struct net *net, const char *name,
+int ipvs_rs_proc_create(struct net *net, const char *name, umode_t mode,
 			int (*show)(struct seq_file *seq, void *v));
 void ipvs_rs_proc_remove(struct net *net, const char *name);
 struct net *ipvs_rs_seq_net(struct seq_file *seq);
@@ -79,6 +79,10 @@ struct net *ipvs_rs_netlink_cb_net(const struct netlink_callback *cb);
 struct lock_class_key;
 struct timer_list;
 struct work_struct;
+struct kmem_cache;
+struct kmem_cache *ipvs_rs_cache_create(const char *name, unsigned int size,
+					 unsigned int align);
+void *ipvs_rs_cache_alloc_atomic(struct kmem_cache *cache);
 void ipvs_rs_spin_lock_bh(spinlock_t *lock);
 void ipvs_rs_spin_unlock_bh(spinlock_t *lock);
 void ipvs_rs_timer_setup(struct timer_list *timer,

@@ -8,10 +8,11 @@
 //! Pure code: it sees netlink attributes through [`crate::nlattr`] and
 //! stores through [`crate::list::List`], so the host tests run it as is.
 
-use crate::hash::jhash_3words;
+use crate::hash::{sip13, SipKey};
 use crate::list::{share, List, NoMem, Shared};
 use crate::nlattr::{Attr, Nested};
 use crate::percpu::Tally;
+use crate::rhash::wanted_bits_in;
 use crate::route::RouteCache;
 use crate::sched::{Client, DestLoad, Kind, Scheduler};
 use crate::uapi::{cmd, conn_flags, dest_attr, svc_attr, svc_flags};
@@ -548,22 +549,40 @@ impl Default for Timeouts {
 }
 
 /// Where each service sits in [`Table`]'s list, by key (stock hashes its
-/// services too): open addressing with linear probing, kept at most half
-/// full. A removal shifts positions, so it rebuilds the index.
+/// services too): open addressing with linear probing, sized by the
+/// number of services at load factor `svc_lfactor` (upstream's sysctl:
+/// 2^lfactor services a slot, within 2^4..2^20 slots) and never more
+/// than half full, which open addressing needs (so positive factors act
+/// as 0 past a half). A removal shifts positions, so it rebuilds the
+/// index.
 #[derive(Debug)]
 struct SvcIndex {
     /// Positions, or [`SvcIndex::EMPTY`]; a power of two of them.
     slots: List<u32>,
+    /// The hash key (per namespace, from [`Table::set_seed`]).
+    key: SipKey,
 }
+
+/// Smallest and largest service index, bits (upstream's service table).
+const SVC_MIN_BITS: u32 = 4;
+const SVC_MAX_BITS: u32 = 20;
 
 impl SvcIndex {
     const EMPTY: u32 = u32::MAX;
 
     const fn new() -> Self {
-        Self { slots: List::new() }
+        Self {
+            slots: List::new(),
+            key: SipKey([0, 0]),
+        }
     }
 
-    fn hash(key: &SvcKey) -> usize {
+    fn hash(&self, key: &SvcKey) -> usize {
+        let w = |a: &Addr, i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&a[i..i + 8]);
+            u64::from_le_bytes(b)
+        };
         let h = match *key {
             SvcKey::Tuple {
                 af,
@@ -571,23 +590,32 @@ impl SvcIndex {
                 addr,
                 port,
             } => {
-                let words = if af == AF_INET6 { 4 } else { 1 };
-                let a = addr[..4 * words]
-                    .chunks(4)
-                    .fold(0, |h, w| h ^ u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
-                let p = u32::from(u16::from_ne_bytes(port));
-                jhash_3words(a, u32::from(af) << 16 | u32::from(protocol), p, 0)
+                let tail = u64::from(af) << 32
+                    | u64::from(protocol) << 16
+                    | u64::from(u16::from_ne_bytes(port));
+                sip13(&self.key, &[w(&addr, 0), w(&addr, 8), tail])
             }
-            SvcKey::Fwmark { af, mark } => jhash_3words(mark, u32::from(af), 0, 1),
+            SvcKey::Fwmark { af, mark } => {
+                sip13(&self.key, &[u64::from(af) << 32 | u64::from(mark), 1 << 63])
+            }
         };
         h as usize
+    }
+
+    /// Slots now, as bits (0 before the first service).
+    fn bits(&self) -> u32 {
+        if self.slots.is_empty() {
+            0
+        } else {
+            self.slots.len().trailing_zeros()
+        }
     }
 
     /// The slot that holds `key`, or the empty one where it would go;
     /// `None` while the index has no slots.
     fn slot(&self, services: &[Service], key: &SvcKey) -> Option<usize> {
         let mask = self.slots.len().checked_sub(1)?;
-        let mut i = Self::hash(key) & mask;
+        let mut i = self.hash(key) & mask;
         loop {
             match self.slots[i] {
                 Self::EMPTY => return Some(i),
@@ -605,22 +633,39 @@ impl SvcIndex {
         }
     }
 
-    /// Makes room for one service more than `services`.
-    fn reserve(&mut self, services: &[Service]) -> Result<(), NoMem> {
-        let want = ((services.len() + 1) * 2).next_power_of_two().max(16);
-        if self.slots.len() >= want {
+    /// The size `n` services want at `lfactor`, as bits.
+    fn wanted(&self, n: usize, lfactor: i32) -> u32 {
+        let bits = self.bits().max(SVC_MIN_BITS);
+        let by_load = wanted_bits_in(n, lfactor, bits, SVC_MIN_BITS, SVC_MAX_BITS).unwrap_or(bits);
+        // At most half full, whatever the factor and the maximum.
+        let half = usize::BITS - (2 * n).saturating_sub(1).leading_zeros();
+        by_load.max(half)
+    }
+
+    /// Resizes for `n` services (`services` and maybe one to come) and
+    /// indexes `services` anew if the size changed. On allocation failure
+    /// the index keeps its size, which fails only if it has no room.
+    fn fit(&mut self, services: &[Service], n: usize, lfactor: i32) -> Result<(), NoMem> {
+        let want = self.wanted(n, lfactor);
+        if want == self.bits() {
             return Ok(());
         }
         let mut slots = List::new();
-        for _ in 0..want {
-            slots.push(Self::EMPTY)?;
+        for _ in 0..1usize << want {
+            if let Err(e) = slots.push(Self::EMPTY) {
+                if self.slots.len() < 2 * n {
+                    return Err(e);
+                }
+                self.rebuild(services);
+                return Ok(());
+            }
         }
         self.slots = slots;
         self.rebuild(services);
         Ok(())
     }
 
-    /// Indexes the service at `pos` (after [`SvcIndex::reserve`]).
+    /// Indexes the service at `pos` (after [`SvcIndex::fit`]).
     fn insert(&mut self, services: &[Service], pos: usize) {
         if let Some(i) = self.slot(services, &services[pos].key) {
             self.slots[i] = pos as u32;
@@ -648,9 +693,11 @@ pub(crate) struct Table {
     /// Services per address family (IPv4, IPv6): a family's hooks are
     /// attached while it has any (stock: `num_services`, `num_services6`).
     per_family: [usize; 2],
-    /// Secret that seeds the hash keys of Maglev schedulers (the kernel
-    /// glue sets a random one).
+    /// Secret that seeds the hash keys of Maglev schedulers and of the
+    /// index (the kernel glue sets a random one).
     seed: u64,
+    /// `svc_lfactor`, as last set.
+    svc_lfactor: i32,
     /// Schedulers keyed so far, so that each gets its own keys.
     keyed: u64,
 }
@@ -937,13 +984,32 @@ impl Table {
             timeouts: Timeouts::default(),
             per_family: [0; 2],
             seed: 0,
+            svc_lfactor: -3,
             keyed: 0,
         }
     }
 
-    /// Sets the secret the hashing schedulers' keys derive from.
+    /// Sets the secret the hashing schedulers' keys and the index's key
+    /// derive from (before any service is added).
     pub(crate) fn set_seed(&mut self, seed: u64) {
         self.seed = seed;
+        let [a, b, ..] = self.next_keys();
+        self.index.key = SipKey([a, b]);
+    }
+
+    /// Sets the service index's load factor (`svc_lfactor`), resizing it
+    /// if that changes its size.
+    pub(crate) fn set_svc_lfactor(&mut self, lfactor: i32) {
+        if lfactor != self.svc_lfactor {
+            self.svc_lfactor = lfactor;
+            // Shrinking may fail for memory and keeps the size then.
+            let _ = self.index.fit(&self.services, self.services.len(), lfactor);
+        }
+    }
+
+    /// Slots of the service index, and the factor it follows.
+    pub(crate) fn index_size(&self) -> (usize, i32) {
+        (self.index.slots.len(), self.svc_lfactor)
     }
 
     /// Fresh keys for one scheduler (splitmix64 over the seed).
@@ -1081,6 +1147,7 @@ impl Table {
                         break;
                     }
                 }
+                let _ = self.index.fit(&self.services, 0, self.svc_lfactor);
                 self.index.rebuild(&self.services);
                 return res;
             }
@@ -1152,6 +1219,8 @@ impl Table {
             (cmd::DEL_SERVICE, _) => {
                 let s = self.services.remove(idx);
                 self.count_service(&s.key, false);
+                let n = self.services.len();
+                let _ = self.index.fit(&self.services, n, self.svc_lfactor);
                 self.index.rebuild(&self.services);
                 self.discard(s)
             }
@@ -1259,7 +1328,8 @@ impl Table {
     fn add_service(&mut self, key: SvcKey, p: &SvcParams) -> Result<(), Error> {
         check_svc_params(key.af(), p)?;
         let sched = scheduler_of(p, key.af(), &[], self.next_keys())?;
-        self.index.reserve(&self.services)?;
+        let n = self.services.len() + 1;
+        self.index.fit(&self.services, n, self.svc_lfactor)?;
         self.services.push(Service {
             key,
             sched,
@@ -1844,5 +1914,41 @@ mod tests {
             .lookup(Some(Attr::new(&svc(1, "", false))))
             .unwrap()
             .is_some());
+    }
+
+    #[test]
+    fn the_index_follows_svc_lfactor_both_ways() {
+        let mut t = Table::new();
+        t.set_seed(0x5eed);
+        let found = |t: &Table, port: u16| {
+            t.lookup(Some(Attr::new(&svc(port, "", false))))
+                .unwrap()
+                .is_some()
+        };
+        assert_eq!(t.index_size().0, 0);
+        // Default -3: eight slots a service, from 16 slots up.
+        apply(&mut t, cmd::NEW_SERVICE, &svc(1, "rr", true), None).unwrap();
+        assert_eq!(t.index_size().0, 16);
+        for port in 2..=100 {
+            apply(&mut t, cmd::NEW_SERVICE, &svc(port, "rr", true), None).unwrap();
+        }
+        assert_eq!(t.index_size().0, 1024);
+        // 10 left want 80 slots: a quarter of the load shrinks, to twice
+        // what the load needs.
+        for port in 11..=100 {
+            apply(&mut t, cmd::DEL_SERVICE, &svc(port, "", false), None).unwrap();
+        }
+        assert_eq!(t.index_size().0, 256);
+        assert!((1..=10).all(|p| found(&t, p)) && !found(&t, 11));
+        // A positive factor stops at half full (open addressing).
+        t.set_svc_lfactor(2);
+        assert_eq!(t.index_size().0, 32);
+        assert!((1..=10).all(|p| found(&t, p)));
+        t.set_svc_lfactor(-8);
+        assert_eq!(t.index_size().0, 4096);
+        assert!((1..=10).all(|p| found(&t, p)) && !found(&t, 11));
+        t.apply(cmd::FLUSH, None, None).unwrap();
+        assert_eq!(t.index_size().0, 16);
+        assert!(!found(&t, 1));
     }
 }

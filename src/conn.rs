@@ -22,6 +22,7 @@ use crate::config::{Addr, Counters, DestShared};
 use crate::hash::{conn_hash, SipKey};
 use crate::kapi::net::Net;
 use crate::kapi::rhash::{self, Step};
+use crate::kapi::slab::{CacheBox, StaticCache};
 use crate::kapi::sync::{RawGuard, RawSpinLockBh};
 use crate::kapi::timer::{jiffies, Timer};
 use crate::kapi::work::Work;
@@ -48,6 +49,10 @@ const DEAD: u32 = 1 << 24;
 
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_SCTP: u8 = 132;
+
+/// The connections' slab cache ("ipvs_rs_conn" in `/proc/slabinfo`),
+/// created at module load: objects of exactly `Conn`'s size.
+pub(crate) static CONNS: StaticCache<Conn> = StaticCache::new();
 
 /// What a new connection is made of.
 pub(crate) struct NewConn {
@@ -545,7 +550,7 @@ impl Conn {
                 } else {
                     // SAFETY: never hashed, so nobody else ever saw it:
                     // the fast free path. The box came from `create`.
-                    drop(unsafe { KBox::from_raw(this.as_ptr()) });
+                    drop(unsafe { CacheBox::from_raw(this, &CONNS) });
                 }
                 return;
             }
@@ -622,9 +627,13 @@ impl Conn {
     ///
     /// Called by RCU only, for the `rcu` head `expire` queued.
     unsafe extern "C" fn free_rcu(h: *mut bindings::callback_head) {
+        let c = h
+            .cast::<u8>()
+            .wrapping_sub(offset_of!(Conn, rcu))
+            .cast::<Conn>();
         // SAFETY: the head is the `rcu` field of a `Conn` queued by
         // `expire`, which owns it; the box came from `create`.
-        drop(unsafe { KBox::from_raw(h.cast::<u8>().sub(offset_of!(Conn, rcu)).cast::<Conn>()) });
+        drop(unsafe { CacheBox::from_raw(NonNull::new_unchecked(c), &CONNS) });
     }
 }
 
@@ -783,6 +792,17 @@ impl ConnTable {
     /// Buckets now (`ipvsadm -Ln`'s "size=").
     pub(crate) fn size(&self) -> u32 {
         1 << self.table.bits()
+    }
+
+    /// Bits of the current size, and the factor it follows.
+    pub(crate) fn sizing(&self) -> (u32, i32) {
+        (self.table.bits(), self.lfactor.load(Ordering::Relaxed))
+    }
+
+    /// How many chains have 0, 1, ... 7 or more connections.
+    pub(crate) fn chain_lengths(&self) -> [u32; 8] {
+        let rcu = rcu::read_lock();
+        self.table.chain_lengths(&rcu)
     }
 
     /// Resizes done since the table was made.
@@ -959,39 +979,36 @@ impl ConnTable {
     /// is a one-packet connection) hashes it.
     pub(crate) fn create(self: Pin<&Self>, n: NewConn) -> Result<ConnRef> {
         let no_output = n.flags & NOOUTPUT != 0;
-        let conn = KBox::new(
-            Conn {
-                link: rhash::Link::new(),
-                hash: conn_hash(&self.key, n.protocol, &n.caddr, n.cport),
-                timer: Timer::uninit(),
-                rcu: rcu::Head::uninit(),
-                refcnt: AtomicI32::new(1),
-                n_control: AtomicI32::new(0),
-                flags: AtomicU32::new(n.flags & !HASHED),
-                state: AtomicU32::new(pack((0, no_output))),
-                timeout: AtomicU32::new(n.timeout),
-                deadline: AtomicU64::new(0),
-                control: AtomicPtr::new(core::ptr::null_mut()),
-                table: NonNull::from(self.get_ref()),
-                af: n.af,
-                protocol: n.protocol,
-                caddr: n.caddr,
-                cport: n.cport,
-                vaddr: n.vaddr,
-                vport: n.vport,
-                daddr: n.daddr,
-                dport: n.dport,
-                dest: n.dest,
-                svc_stats: n.svc_stats,
-                pe_data: n.pe_data,
-                fwmark: n.fwmark,
-                in_pkts: AtomicI32::new(0),
-                old_state: AtomicU8::new(0),
-                sync_endtime: AtomicU64::new(0),
-            },
-            GFP_ATOMIC,
-        )?;
-        let ptr = NonNull::from(KBox::leak(conn));
+        let conn = CONNS.alloc_atomic(Conn {
+            link: rhash::Link::new(),
+            hash: conn_hash(&self.key, n.protocol, &n.caddr, n.cport),
+            timer: Timer::uninit(),
+            rcu: rcu::Head::uninit(),
+            refcnt: AtomicI32::new(1),
+            n_control: AtomicI32::new(0),
+            flags: AtomicU32::new(n.flags & !HASHED),
+            state: AtomicU32::new(pack((0, no_output))),
+            timeout: AtomicU32::new(n.timeout),
+            deadline: AtomicU64::new(0),
+            control: AtomicPtr::new(core::ptr::null_mut()),
+            table: NonNull::from(self.get_ref()),
+            af: n.af,
+            protocol: n.protocol,
+            caddr: n.caddr,
+            cport: n.cport,
+            vaddr: n.vaddr,
+            vport: n.vport,
+            daddr: n.daddr,
+            dport: n.dport,
+            dest: n.dest,
+            svc_stats: n.svc_stats,
+            pe_data: n.pe_data,
+            fwmark: n.fwmark,
+            in_pkts: AtomicI32::new(0),
+            old_state: AtomicU8::new(0),
+            sync_endtime: AtomicU64::new(0),
+        })?;
+        let ptr = conn.into_raw();
         // SAFETY: just allocated; from here on the box is only reached via
         // `ptr` and never moves.
         let c = unsafe { ptr.as_ref() };

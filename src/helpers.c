@@ -21,6 +21,7 @@
 #include <linux/timer.h>
 #include <linux/workqueue.h>
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <linux/rculist.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
@@ -101,10 +102,10 @@ struct module *ipvs_rs_this_module(void)
 	return THIS_MODULE;
 }
 
-int ipvs_rs_proc_create(struct net *net, const char *name,
+int ipvs_rs_proc_create(struct net *net, const char *name, umode_t mode,
 			int (*show)(struct seq_file *seq, void *v))
 {
-	return proc_create_net_single(name, 0, net->proc_net, show, NULL) ?
+	return proc_create_net_single(name, mode, net->proc_net, show, NULL) ?
 		0 : -ENOMEM;
 }
 
@@ -412,6 +413,18 @@ void ipvs_rs_timer_setup(struct timer_list *timer,
 			 void (*fn)(struct timer_list *))
 {
 	timer_setup(timer, fn, 0);
+}
+
+struct kmem_cache *ipvs_rs_cache_create(const char *name, unsigned int size,
+					 unsigned int align)
+{
+	return kmem_cache_create(name, size, align, 0, NULL);
+}
+
+/* Packet path: GFP_ATOMIC. */
+void *ipvs_rs_cache_alloc_atomic(struct kmem_cache *cache)
+{
+	return kmem_cache_alloc(cache, GFP_ATOMIC);
 }
 
 void ipvs_rs_work_init(struct work_struct *work, work_func_t fn)

@@ -43,6 +43,7 @@ use kapi::{genl, module, pernet};
 // The container the pure-logic files store into (`host/` has a twin).
 pub(crate) use kapi::list;
 pub(crate) use kapi::percpu;
+pub(crate) use kapi::rhash;
 pub(crate) use kapi::route;
 
 module! {
@@ -59,10 +60,13 @@ struct IpvsModule {
     _glue: pernet::Registration<netns::NetGlue>,
     _family: genl::Registration<netlink::IpvsFamily>,
     _state: pernet::Registration<netns::IpvsNet>,
+    /// Last: the namespaces' connections are all freed by then.
+    _conns: kapi::slab::CacheGuard<conn::Conn>,
 }
 
 impl kernel::Module for IpvsModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let conns = conn::CONNS.create(c"ipvs_rs_conn")?;
         let state = pernet::Registration::new()?;
         // The family name is the one stock IPVS registers, so this is where
         // a loaded ip_vs.ko shows, before we touch hooks or sysctls.
@@ -76,17 +80,19 @@ impl kernel::Module for IpvsModule {
         let glue = pernet::Registration::new()?;
         let gate = module::Registration::new()?;
         pr_info!(
-            "IPVS {}.{}.{} loaded (connection table up to {} buckets)\n",
+            "IPVS {}.{}.{} loaded (connection table up to {} buckets, {} bytes a connection)\n",
             uapi::version_triple(uapi::VERSION_CODE).0,
             uapi::version_triple(uapi::VERSION_CODE).1,
             uapi::version_triple(uapi::VERSION_CODE).2,
-            1u32 << kapi::abi::conn_tab_bits()
+            1u32 << kapi::abi::conn_tab_bits(),
+            core::mem::size_of::<conn::Conn>()
         );
         Ok(Self {
             _gate: gate,
             _glue: glue,
             _family: family,
             _state: state,
+            _conns: conns,
         })
     }
 }

@@ -68,6 +68,7 @@ static OPS: Ops<16> = Ops::new([
 fn apply(ipvs: &IpvsNet, table: &mut config::Table, req: &Request<'_>, c: u8) -> Result {
     let (svc, dest) = (req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST));
     table.empty_trash(jiffies() / u64::from(hz().max(1)));
+    table.set_svc_lfactor(ipvs.sysctl(crate::params::Sysctl::SvcLfactor));
     let res = table.apply(c, svc, dest).map_err(|e| refuse(req, e));
     // Only service commands change which services use an engine;
     // counting on each of 100k real-server commands would cost.

@@ -168,15 +168,20 @@ impl Drop for IpvsNet {
     }
 }
 
-/// The rate estimator (`ip_vs_est.c`), unless `run_estimation` is 0.
+/// The rate estimator (`ip_vs_est.c`), unless `run_estimation` is 0,
+/// and the tables' size checks.
 impl Tick for IpvsNet {
     fn tick(&self) {
-        // Also the table's check for shrinking and `conn_lfactor` changes.
+        // Also where the tables follow their load factors' sysctls, and
+        // the connection table shrinks.
         self.conns.check_size(self.sysctl(Sysctl::ConnLfactor));
+        let mut config = self.config.lock();
+        config.set_svc_lfactor(self.sysctl(Sysctl::SvcLfactor));
         if self.sysctl(Sysctl::RunEstimation) == 0 {
             return;
         }
-        self.config.lock().estimate();
+        config.estimate();
+        drop(config);
         self.totals.estimate();
     }
 }
@@ -202,7 +207,7 @@ static THRESHOLD: sysctl::Check = sysctl::Check(|v| Handler::Threshold.accepts(v
 /// What ties a namespace's [`IpvsNet`] to the rest of the kernel.
 pub(crate) struct NetGlue {
     _sysctls: sysctl::Table,
-    _proc: [proc::Entry; 5],
+    _proc: [proc::Entry; 6],
     _estimator: Pin<KBox<Ticker<IpvsNet>>>,
 }
 
@@ -252,7 +257,7 @@ impl PernetState for NetGlue {
         // dropped after this `NetGlue` (reverse registration order), and the
         // table is dropped with the namespace's glue, before `net` goes.
         let sysctls = unsafe { sysctl::Table::register(net, c"net/ipv4/vs", entries)? };
-        // SAFETY: all five entries are kept in this namespace's pernet
+        // SAFETY: all six entries are kept in this namespace's pernet
         // state and dropped before the namespace is freed.
         let proc = unsafe {
             [
@@ -261,6 +266,7 @@ impl PernetState for NetGlue {
                 proc::Entry::new::<procfs::Conn>(net)?,
                 proc::Entry::new::<procfs::ConnSync>(net)?,
                 proc::Entry::new::<procfs::SyncStats>(net)?,
+                proc::Entry::new::<procfs::Status>(net)?,
             ]
         };
         let period = u64::from(Estimator::PERIOD_SECS * hz());

@@ -107,6 +107,7 @@ sysctls! {
     // Upstream since 2026 (resizable tables); read-only for unprivileged
     // namespaces, as there.
     ConnLfactor => c"conn_lfactor", -4, IntRange(-8, 8), true;
+    SvcLfactor => c"svc_lfactor", -3, IntRange(-8, 8), true;
     // Not in stock: see Documentation/deviations.rst.
     ConnOut => c"conn_out", 0, IntRange(0, 1), false;
     ConnReuseOldConntrack => c"conn_reuse_old_conntrack", 1, IntRange(0, 1), false;
@@ -235,8 +236,8 @@ mod tests {
     fn enum_indexes_the_table() {
         assert_eq!(Sysctl::ConnReuseOldConntrack as usize, COUNT - 1);
         // Stock's 29 (without debug_level), upstream's conn_lfactor and
-        // our two.
-        assert_eq!(COUNT, 32);
+        // svc_lfactor, and our two.
+        assert_eq!(COUNT, 33);
         assert_eq!(Sysctl::ConnReuseMode.def().name, c"conn_reuse_mode");
     }
 }

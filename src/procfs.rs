@@ -86,6 +86,54 @@ impl Show for ConnSync {
     }
 }
 
+/// `/proc/net/ip_vs_status`: the tables' sizes and the connection
+/// table's chains, in upstream's format (without its estimator kthread
+/// lines: the estimator is a timer here). Root only, as upstream: a read
+/// walks every bucket.
+pub(crate) struct Status;
+
+impl Show for Status {
+    const NAME: &'static CStr = c"ip_vs_status";
+    const MODE: u16 = 0o440;
+
+    fn show(net: &Net, out: &mut SeqOut) -> core::fmt::Result {
+        let Some(ipvs) = IpvsNet::get(net) else {
+            return Ok(());
+        };
+        let (bits, lfactor) = ipvs.conns.sizing();
+        let n = ipvs.conns.count();
+        writeln!(out, "Conns:\t{n}")?;
+        writeln!(
+            out,
+            "Conn buckets:\t{} ({bits} bits, lfactor {lfactor})",
+            1u32 << bits
+        )?;
+        if n != 0 {
+            let counts = ipvs.conns.chain_lengths();
+            let sum: u32 = counts.iter().sum();
+            let used = sum - counts[0];
+            let pct = |v: u32, of: u32| u64::from(v) * 100 / u64::from(of.max(1));
+            writeln!(
+                out,
+                "Conn buckets empty:\t{} ({}%)",
+                counts[0],
+                pct(counts[0], sum)
+            )?;
+            for (len, &c) in counts.iter().enumerate().skip(1).filter(|(_, &c)| c != 0) {
+                writeln!(out, "Conn buckets len-{len}:\t{c} ({}%)", pct(c, used))?;
+            }
+        }
+        let table = ipvs.config.lock();
+        let (slots, svc_lfactor) = table.index_size();
+        writeln!(out, "Services:\t{}", table.services().len())?;
+        writeln!(
+            out,
+            "Service buckets:\t{slots} ({} bits, lfactor {svc_lfactor})",
+            slots.trailing_zeros() * u32::from(slots != 0)
+        )
+    }
+}
+
 /// `/proc/net/ip_vs_sync_stats` (ipvs_rs only): what the sync daemons
 /// sent, received and dropped.
 pub(crate) struct SyncStats;

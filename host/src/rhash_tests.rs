@@ -346,3 +346,20 @@ fn policy_grows_past_the_factor_and_shrinks_below_a_quarter() {
         }
     }
 }
+
+#[test]
+fn chain_lengths_count_every_bucket() {
+    let rcu = Rcu(RwLock::new(()));
+    let t = table(MIN_BITS);
+    let es: Vec<Box<E>> = (0..512).map(entry).collect();
+    for e in &es {
+        // SAFETY: boxed and kept until the end.
+        unsafe { t.insert(e) };
+    }
+    let r = rcu.read();
+    let c: [u32; 8] = t.chain_lengths(&r);
+    assert_eq!(c.iter().sum::<u32>(), 256, "one count per bucket");
+    // Every entry is counted, the last count at least 7 each.
+    let counted: u32 = c.iter().enumerate().map(|(len, &n)| len as u32 * n).sum();
+    assert!(counted <= 512 && counted > 400, "{c:?}");
+}

@@ -19,15 +19,18 @@ rs=$(knobs)
 echo "$rs"
 if [ -n "${stock:-}" ]; then
 	# Stock's knobs, with stock defaults, plus ours.
-	expect_eq "knobs and defaults" "$stock" "$(echo "$rs" | grep -Ev '^(conn_out|conn_reuse_old_conntrack|conn_lfactor)=')"
+	expect_eq "knobs and defaults" "$stock" "$(echo "$rs" | grep -Ev '^(conn_out|conn_reuse_old_conntrack|conn_lfactor|svc_lfactor)=')"
 fi
-expect_eq "knob count" 32 "$(echo "$rs" | wc -l)"
+expect_eq "knob count" 33 "$(echo "$rs" | wc -l)"
 # Upstream's name, range and default (net-next, 2026).
 expect_eq conn_lfactor "conn_lfactor=-4" "$(echo "$rs" | grep '^conn_lfactor=')"
 echo 9 > $sysvs/conn_lfactor 2>/dev/null && fail "conn_lfactor=9 accepted"
 echo -9 > $sysvs/conn_lfactor 2>/dev/null && fail "conn_lfactor=-9 accepted"
 echo -8 > $sysvs/conn_lfactor || fail "conn_lfactor=-8 refused"
 expect_eq "conn_lfactor after write" -8 "$(cat $sysvs/conn_lfactor)"
+expect_eq svc_lfactor "svc_lfactor=-3" "$(echo "$rs" | grep '^svc_lfactor=')"
+echo 9 > $sysvs/svc_lfactor 2>/dev/null && fail "svc_lfactor=9 accepted"
+echo 8 > $sysvs/svc_lfactor || fail "svc_lfactor=8 refused"
 expect_eq conn_out "conn_out=0" "$(echo "$rs" | grep '^conn_out=')"
 expect_eq conn_reuse_old_conntrack "conn_reuse_old_conntrack=1" "$(echo "$rs" | grep '^conn_reuse_old_conntrack=')"
 expect_eq amemthresh 1024 "$(cat $sysvs/amemthresh)"

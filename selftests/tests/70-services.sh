@@ -50,6 +50,9 @@ rmmod ipvs_rs || fail "rmmod"
 modprobe ip_vs || fail "modprobe ip_vs"
 scenario >/tmp/stock.out
 unload_all
+# The table's size: stock's fixed 4096, ipvs_rs's current one (see
+# deviations.rst).
+sed -i 's/(size=[0-9]*)/(size=N)/' /tmp/stock.out /tmp/rs.out
 if ! diff -u /tmp/stock.out /tmp/rs.out; then
 	fail "ipvsadm on ipvs_rs differs from stock (- stock, + ipvs_rs)"
 fi

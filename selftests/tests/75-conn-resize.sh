@@ -20,6 +20,8 @@ FIRST=$((21 * 64512))
 MAX_BITS=20
 
 size() { sy_in m ipvsadm -Ln | awk 'NR == 1 { gsub(/.*size=|\).*/, ""); print }'; }
+status() { sy_in m cat /proc/net/ip_vs_status; }
+svc_slots() { status | awk -F'\t' '$1 == "Service buckets:" { split($2, a, " "); print a[1] }'; }
 conns() { sy_in m ipvsadm -Ln -u "$SY_VIP:$PORT" | awk '$1 == "->" && $2 ~ /^10\.1\.0\.11:/ { print $6 }'; }
 
 load_rs conn_tab_bits=$MAX_BITS
@@ -30,6 +32,17 @@ printf '%s\n' "-A -u $SY_VIP:$PORT -s rr" "-a -u $SY_VIP:$PORT -r 10.1.0.11:$POR
 # The datagrams end at r1 unanswered.
 sy_in r1 iptables -A INPUT -p udp --dport $PORT -j DROP || fail "iptables in r1"
 sy_in m ipvsadm --set 0 0 "$UDP_T" || fail "UDP timeout"
+
+# The service index follows svc_lfactor (-3: eight slots a service).
+expect_eq "index of 3 services" 32 "$(svc_slots)"
+seq 10000 10999 | awk '{ printf "-A -t 10.9.9.9:%d -s rr\n", $1 }' | sy_in m ipvsadm -R ||
+	fail "1000 services"
+expect_eq "index of 1003 services" 8192 "$(svc_slots)"
+seq 10000 10999 | awk '{ printf "-D -t 10.9.9.9:%d\n", $1 }' | sy_in m ipvsadm -R ||
+	fail "deleting 1000 services"
+slots=$(svc_slots)
+echo "# index of 3 services again: $slots slots"
+[ "$slots" -lt 8192 ] && [ "$slots" -ge 16 ] || fail "the index did not shrink: $slots slots"
 expect_eq "size before" 256 "$(size)"
 expect_eq "/proc/net/ip_vs size before" 256 "$(sy_in m head -1 /proc/net/ip_vs | sed 's/.*size=\(.*\))/\1/')"
 
@@ -50,6 +63,9 @@ peak=$(conns)
 peak_size=$(size)
 echo "# $sent datagrams in $((t1 - t0)) s; $peak connections, size=$peak_size"
 [ "$peak" -ge $((n / 2)) ] || fail "only $peak connections of $n"
+# Keyed hashing spreads them: no chain near the histogram's top.
+status | sed 's/^/# /'
+status | grep -qE '^Conn buckets len-[67]:' && fail "chains of 6 or more connections"
 # At conn_lfactor -4 the table keeps 16 buckets a connection, up to the
 # maximum.
 want=$(awk -v c="$peak" -v m=$((1 << MAX_BITS)) 'BEGIN { s = 256; while (s < 16 * c && s < m) s *= 2; print s }')

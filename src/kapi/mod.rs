@@ -22,6 +22,7 @@ pub(crate) mod rcu;
 pub(crate) mod rhash;
 pub(crate) mod route;
 pub(crate) mod skb;
+pub(crate) mod slab;
 pub(crate) mod socket;
 pub(crate) mod sync;
 pub(crate) mod sysctl;

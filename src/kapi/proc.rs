@@ -26,6 +26,8 @@ impl core::fmt::Write for SeqOut {
 pub(crate) trait Show: 'static {
     /// File name.
     const NAME: &'static CStr;
+    /// Permissions; 0 is the default, readable by all.
+    const MODE: u16 = 0;
     /// Writes the whole content for namespace `net`.
     fn show(net: &Net, out: &mut SeqOut) -> core::fmt::Result;
 }
@@ -55,6 +57,7 @@ impl Entry {
             bindings::ipvs_rs_proc_create(
                 net.as_ptr(),
                 S::NAME.as_ptr().cast(),
+                S::MODE,
                 Some(show_callback::<S>),
             )
         };

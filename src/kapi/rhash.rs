@@ -408,6 +408,27 @@ impl<T: Linked, B: Buckets, L: Locks> Table<T, B, L> {
         (pos < 1 << 32).then_some(pos)
     }
 
+    /// Counts the chains of each length in the bucket arrays in use,
+    /// the last count taking the longer ones too (for
+    /// `/proc/net/ip_vs_status`; a resize meanwhile makes it approximate).
+    pub(crate) fn chain_lengths<R: ReadSide, const N: usize>(&self, _rcu: &R) -> [u32; N] {
+        let mut counts = [0u32; N];
+        for (heads, _) in [self.heads(0), self.heads(1)].into_iter().flatten() {
+            for head in heads {
+                let mut len = 0;
+                let mut v = head.0.load(Ordering::Acquire);
+                while !is_marker(v) && len + 1 < N {
+                    len += 1;
+                    v = Self::link(Self::entry(v)).next.load(Ordering::Acquire);
+                }
+                if let Some(c) = counts.get_mut(len) {
+                    *c += 1;
+                }
+            }
+        }
+        counts
+    }
+
     fn claim(&self) -> Option<Busy<'_>> {
         self.busy
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -421,12 +442,16 @@ impl<T: Linked, B: Buckets, L: Locks> Table<T, B, L> {
     pub(crate) fn start(&self, buckets: B) -> Result<(), B> {
         let n = buckets.heads().len();
         let bits = n.trailing_zeros();
-        if !n.is_power_of_two() || !(MIN_BITS..=MAX_BITS).contains(&bits) || self.resizing() {
+        if !n.is_power_of_two() || !(MIN_BITS..=MAX_BITS).contains(&bits) {
             return Err(buckets);
         }
         let Some(_busy) = self.claim() else {
             return Err(buckets);
         };
+        // Checked as the resizer: another may have started since.
+        if self.resizing() {
+            return Err(buckets);
+        }
         let s = self.cur.load(Ordering::Relaxed) ^ 1;
         for (i, h) in buckets.heads().iter().enumerate() {
             h.0.store(marker(s, i), Ordering::Relaxed);
@@ -525,7 +550,23 @@ impl<T: Linked, B: Buckets, L: Locks> Table<T, B, L> {
 /// it, to twice the size the load needs: a table that grew does not
 /// shrink back until it lost three quarters of its entries.
 pub(crate) fn wanted_bits(count: usize, lfactor: i32, bits: u32, max_bits: u32) -> Option<u32> {
-    let max_bits = max_bits.clamp(MIN_BITS, MAX_BITS);
+    wanted_bits_in(
+        count,
+        lfactor,
+        bits,
+        MIN_BITS,
+        max_bits.clamp(MIN_BITS, MAX_BITS),
+    )
+}
+
+/// [`wanted_bits`] within `min_bits..=max_bits`.
+pub(crate) fn wanted_bits_in(
+    count: usize,
+    lfactor: i32,
+    bits: u32,
+    min_bits: u32,
+    max_bits: u32,
+) -> Option<u32> {
     // Buckets the load needs: count / 2^lfactor, rounded up.
     let need = if lfactor < 0 {
         (count as u64) << lfactor.unsigned_abs().min(16)
@@ -536,7 +577,7 @@ pub(crate) fn wanted_bits(count: usize, lfactor: i32, bits: u32, max_bits: u32) 
     let target = if fit > bits {
         fit.min(max_bits)
     } else if fit + 2 <= bits {
-        (fit + 1).max(MIN_BITS)
+        (fit + 1).max(min_bits)
     } else {
         bits
     };
