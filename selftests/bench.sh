@@ -20,7 +20,7 @@ result() { echo "RESULT $1 $2 $3"; }
 
 # want <part>: whether IPVS_RS_BENCH_PARTS (default: all of them) names it.
 want() {
-	[[ " ${IPVS_RS_BENCH_PARTS:-rounds reconnect scale sync perf restore} " == *" $1 "* ]]
+	[[ " ${IPVS_RS_BENCH_PARTS:-rounds reconnect scale resize sync perf restore} " == *" $1 "* ]]
 }
 
 # way <plain|stock|rs>: load what that way needs, configure the services.
@@ -175,6 +175,9 @@ if want scale; then
 	for n in ${IPVS_RS_BENCH_SCALE:-1000 100000 1000000 4000000}; do
 		for w in stock rs; do
 			way $w
+			# Long enough for stock's slow fill of a large table: every
+			# sprayed connection is still there at the end.
+			director ipvsadm --set 0 0 1800
 			director sysctl -qw net.ipv4.vs.conntrack=0
 			sync
 			echo 3 >/proc/sys/vm/drop_caches
@@ -208,6 +211,21 @@ if want scale; then
 	done
 fi
 echo "# ${SECONDS} s into the VM run, after scale"
+
+# The table resizing online under IPVS_RS_BENCH_RESIZE connections
+# (1.5M; the debug kernel's make check runs 100k): 75-conn-resize on this
+# kernel, its flows checked as there (every answer from the flow's first
+# real server) while the table grows to 2^25 buckets and back.
+if want resize; then
+	way plain
+	n=${IPVS_RS_BENCH_RESIZE:-1500000}
+	out=$(IPVS_RS_RESIZE_CONNS=$n IPVS_RS_RESIZE_MAX_BITS=25 bash selftests/tests/75-conn-resize.sh 2>&1)
+	ok=$?
+	echo "$out" | sed 's/^/# resize: /'
+	result "resize-$n-flows-kept" rs $((ok == 0))
+	unload_all >/dev/null 2>&1
+fi
+echo "# ${SECONDS} s into the VM run, after resize"
 
 # Connection sync. What a master's daemon costs per new TCP connection
 # (the same client with the daemon off and on) and how many of them the
@@ -297,6 +315,9 @@ if want sync; then
 		echo "# sync round $round"
 		for w in stock rs; do
 			way $w
+			# Long enough for stock's slow fill of a large table: every
+			# sprayed connection is still there at the end.
+			director ipvsadm --set 0 0 1800
 			director sysctl -qw net.ipv4.vs.conntrack=0
 			# Off and on take turns at going first.
 			if [ $((round % 2)) = 1 ]; then
@@ -324,6 +345,9 @@ if want sync; then
 	if want perf && perf_ok; then
 		for w in stock rs; do
 			way $w
+			# Long enough for stock's slow fill of a large table: every
+			# sprayed connection is still there at the end.
+			director ipvsadm --set 0 0 1800
 			director sysctl -qw net.ipv4.vs.conntrack=0
 			sync_on
 			in_ns c "$TRAFFIC" tcp-rate "$VIP:80" 7 >/dev/null &

@@ -981,7 +981,12 @@ impl ConnTable {
         let no_output = n.flags & NOOUTPUT != 0;
         let conn = CONNS.alloc_atomic(Conn {
             link: rhash::Link::new(),
-            hash: conn_hash(&self.key, n.protocol, &n.caddr, n.cport),
+            // One-packet connections are never hashed.
+            hash: if n.flags & conn_flags::ONE_PACKET == 0 {
+                conn_hash(&self.key, n.protocol, &n.caddr, n.cport)
+            } else {
+                0
+            },
             timer: Timer::uninit(),
             rcu: rcu::Head::uninit(),
             refcnt: AtomicI32::new(1),

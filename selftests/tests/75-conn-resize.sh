@@ -1,7 +1,8 @@
 #!/bin/bash
 # The connection table resizes online (ipvs_rs.ko only): from 256 buckets
 # it grows with IPVS_RS_RESIZE_CONNS connections (run.sh: 100k; make
-# bench goes to 4M), one UDP datagram each from its own source, and
+# bench's resize part runs this with 1.5M on its kernel), one UDP
+# datagram each from its own source, and
 # shrinks back as they expire, while TCP and UDP flows through NAT keep
 # being asked: every answer must come from the flow's first real server
 # (a lookup that missed its connection would schedule the flow anew, or
@@ -17,7 +18,8 @@ PORT=9
 UDP_T=${IPVS_RS_RESIZE_UDP_TIMEOUT:-90}
 # spray's sources from 10.0.0.24 up: past the directors and servers.
 FIRST=$((21 * 64512))
-MAX_BITS=20
+# The largest table (make bench's resize part: 2^25 for 1.5M).
+MAX_BITS=${IPVS_RS_RESIZE_MAX_BITS:-20}
 
 size() { sy_in m ipvsadm -Ln | awk 'NR == 1 { gsub(/.*size=|\).*/, ""); print }'; }
 status() { sy_in m cat /proc/net/ip_vs_status; }
