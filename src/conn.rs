@@ -852,19 +852,9 @@ impl ConnTable {
             else {
                 break;
             };
-            let Ok(buckets) = ConnBuckets::new(want) else {
-                break;
-            };
-            if self.table.start(buckets).is_err() {
+            if !self.resize_to(want, RESIZE_STEP, kthread::cond_resched) {
                 break;
             }
-            while self.table.migrate(RESIZE_STEP) == Step::More {
-                kthread::cond_resched();
-            }
-            rcu::synchronize();
-            // SAFETY: a grace period passed since the switch.
-            drop(unsafe { self.table.retire() });
-            self.resizes.fetch_add(1, Ordering::Relaxed);
         }
         let bits = self.table.bits();
         let grow = rhash::thresholds(lfactor, bits, self.max_bits).0;
@@ -873,6 +863,27 @@ impl ConnTable {
         if self.count() as usize > grow {
             self.queue_resize();
         }
+    }
+
+    /// Resizes to `1 << bits` buckets, moving `step` old buckets at a
+    /// time and calling `between` after each step; process context.
+    /// Returns `false` if a resize was under way or the memory was not
+    /// there.
+    pub(crate) fn resize_to(&self, bits: u32, step: usize, mut between: impl FnMut()) -> bool {
+        let Ok(buckets) = ConnBuckets::new(bits) else {
+            return false;
+        };
+        if self.table.start(buckets).is_err() {
+            return false;
+        }
+        while self.table.migrate(step) == Step::More {
+            between();
+        }
+        rcu::synchronize();
+        // SAFETY: a grace period passed since the switch.
+        drop(unsafe { self.table.retire() });
+        self.resizes.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// The work callback.

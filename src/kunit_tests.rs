@@ -359,6 +359,78 @@ fn conn_table_resizes(t: &mut Test) {
     drop(kept);
 }
 
+/// A resize in steps of one old bucket, with a connection created, one
+/// expired and live ones looked up between two steps: none is missed,
+/// none expired is found; growing, then shrinking.
+fn conn_table_resizes_in_steps(t: &mut Test) {
+    use crate::uapi::conn_flags;
+    const N: usize = 600;
+
+    let Some(f) = ConnFixture::new() else {
+        kexpect!(t, false);
+        return;
+    };
+    // 256 connections a bucket: no resize of its own meanwhile.
+    f.table.check_size(8);
+    let mut held = kernel::alloc::KVec::new();
+    for _ in 0..N {
+        kexpect!(t, held.push(None, kernel::alloc::flags::GFP_KERNEL).is_ok());
+    }
+    let port = |i: usize| 20000 + i as u16;
+    let (mut made, mut expired, mut steps, mut missed, mut revived) = (0, 0, 0, 0, 0);
+    let make = |held: &mut kernel::alloc::KVec<Option<crate::conn::ConnRef>>, i: usize| {
+        held.as_mut_slice()[i] = f
+            .table
+            .as_ref()
+            .create(f.conn(port(i), conn_flags::MASQ, 100_000))
+            .ok();
+    };
+    for i in 0..200 {
+        make(&mut held, i);
+        made += 1;
+    }
+    for bits in [10, 8] {
+        let ok = f.table.resize_to(bits, 1, || {
+            steps += 1;
+            if made < N {
+                make(&mut held, made);
+                made += 1;
+            }
+            // Fifty stay in use to the end.
+            if expired + 50 < made {
+                if let Some(c) = held.as_mut_slice()[expired].take() {
+                    c.expire_now();
+                }
+                expired += 1;
+            }
+            // Sixteen live ones each step, all of them every 128 steps
+            // (this runs at every module load).
+            let all = steps % 128 == 0;
+            let from = if all {
+                expired
+            } else {
+                (expired + steps * 16 % 50).min(made)
+            };
+            let to = if all { made } else { (from + 16).min(made) };
+            for i in from..to {
+                missed += usize::from(f.lookup_in(port(i)).is_none());
+            }
+            for i in expired.saturating_sub(3)..expired {
+                revived += usize::from(f.lookup_in(port(i)).is_some());
+            }
+        });
+        kexpect!(t, ok);
+        kexpect!(t, f.table.size() == 1 << bits);
+    }
+    // A step between two of the 256, then of the 1024, old buckets.
+    kexpect!(t, steps == 255 + 1023);
+    kexpect!(t, made == N && expired == N - 50);
+    kexpect!(t, missed == 0);
+    kexpect!(t, revived == 0);
+    kexpect!(t, (expired..made).all(|i| f.lookup_in(port(i)).is_some()));
+    drop(held);
+}
+
 /// The lazy timer: using a connection moves its deadline, not its timer;
 /// the timer, due first, waits for the deadline; a shorter timeout
 /// re-arms it at once.
@@ -431,6 +503,7 @@ crate::kunit_suite!(
         config_table,
         conn_table_lifecycle,
         conn_table_resizes,
+        conn_table_resizes_in_steps,
         conn_timer_follows_use
     ]
 );

@@ -101,8 +101,9 @@ fn find(t: &T, rcu: &Rcu, key: u64) -> bool {
     found.is_some()
 }
 
-/// Every key once, by walking in steps of about `step` entries.
-fn walk_all(t: &T, rcu: &Rcu, step: usize) -> Vec<u64> {
+/// Every key once, by walking in steps of about `step` entries, calling
+/// `between` after each step.
+fn walk_steps(t: &T, rcu: &Rcu, step: usize, mut between: impl FnMut()) -> Vec<u64> {
     let mut keys = Vec::new();
     let mut pos = Some(0);
     while let Some(p) = pos {
@@ -113,8 +114,14 @@ fn walk_all(t: &T, rcu: &Rcu, step: usize) -> Vec<u64> {
             n += 1;
             n < step
         });
+        drop(r);
+        between();
     }
     keys
+}
+
+fn walk_all(t: &T, rcu: &Rcu, step: usize) -> Vec<u64> {
+    walk_steps(t, rcu, step, || {})
 }
 
 /// Resizes to `bits`, `per_step` old buckets at a time, calling `between`
@@ -196,25 +203,15 @@ fn walk_resumes_across_resizes() {
         // SAFETY: boxed and kept until the end.
         unsafe { t.insert(e) };
     }
-    let mut keys = Vec::new();
-    let mut pos = Some(0);
     let sizes = [15, 8, 12, 9, 16, 11];
     let mut i = 0;
-    while let Some(p) = pos {
-        let r = rcu.read();
-        let mut n = 0;
-        pos = t.walk(&r, p, |e| {
-            keys.push(e.key);
-            n += 1;
-            n < 300
-        });
-        drop(r);
+    let keys = walk_steps(&t, &rcu, 300, || {
         // Half the time, resize between two parts of a listing.
         if i % 2 == 0 {
             resize(&t, &rcu, sizes[(i / 2) % sizes.len()], 64, || {});
         }
         i += 1;
-    }
+    });
     let set: HashSet<u64> = keys.iter().copied().collect();
     assert_eq!(set.len(), keys.len(), "an entry listed twice");
     assert_eq!(set.len(), es.len(), "an entry not listed");

@@ -310,10 +310,10 @@ impl<T: Linked, B: Buckets, L: Locks> Table<T, B, L> {
         // bucket, so `ins` cannot name a slot whose bucket for this hash
         // was moved already.
         let s = self.ins.load(Ordering::Acquire);
-        let Some((heads, bits)) = self.heads(s) else {
-            unreachable!("the insert slot always has buckets");
-        };
-        Self::push(&heads[bucket_of(hash, bits)], Self::link(e));
+        // The insert slot always has buckets (type invariant).
+        if let Some((heads, bits)) = self.heads(s) {
+            Self::push(&heads[bucket_of(hash, bits)], Self::link(e));
+        }
     }
 
     /// Links `l` first on `head`. Caller holds the chain's lock.
@@ -481,14 +481,17 @@ impl<T: Linked, B: Buckets, L: Locks> Table<T, B, L> {
         if old == new {
             return Step::Switched;
         }
-        let (Some((from, _)), Some((to, to_bits))) = (self.heads(old), self.heads(new)) else {
-            unreachable!("both slots are in use while moving");
+        // Both slots have buckets while moving (type invariant).
+        let (Some((from, from_bits)), Some((to, to_bits))) = (self.heads(old), self.heads(new))
+        else {
+            return Step::Switched;
         };
-        let per_lock = from.len() / LOCKS;
+        // Old bucket `i`'s lock: the top LOCK_BITS of its hashes.
+        let lock_shift = from_bits - LOCK_BITS;
         let mut i = self.moved.load(Ordering::Relaxed);
         let stop = from.len().min(i + max.max(1));
         while i < stop {
-            let _g = self.locks.lock(i / per_lock);
+            let _g = self.locks.lock(i >> lock_shift);
             let head = &from[i].0;
             loop {
                 let v = head.load(Ordering::Relaxed);

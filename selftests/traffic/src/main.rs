@@ -183,29 +183,43 @@ fn ask_tcp(s: &mut TcpStream) -> Option<String> {
     None
 }
 
-fn hold(to: SocketAddr, tcp: u32, udp: u32, gofile: &str) -> Option<()> {
-    let mut conns: Vec<(Option<TcpStream>, Option<String>)> = (0..tcp)
+/// TCP connections and UDP flows (one socket each) to `to`, each asked
+/// who answers once (UDP flows `udp_asks` times), with who answered first;
+/// a TCP answer is awaited `tcp_wait` seconds.
+type Flows = (
+    Vec<(Option<TcpStream>, Option<String>)>,
+    Vec<(Option<UdpSocket>, Option<String>)>,
+);
+
+fn open_flows(to: SocketAddr, tcp: u32, udp: u32, udp_asks: usize, tcp_wait: u64) -> Flows {
+    let conns = (0..tcp)
         .map(|_| {
             let mut s = TcpStream::connect_timeout(&to, WAIT).ok();
             let who = s.as_mut().and_then(|s| {
-                s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+                s.set_read_timeout(Some(Duration::from_secs(tcp_wait)))
+                    .ok()?;
                 ask_tcp(s)
             });
             (s, who)
         })
         .collect();
-    let flows: Vec<(Option<UdpSocket>, Option<String>)> = (0..udp)
+    let flows = (0..udp)
         .map(|_| {
             let s = udp_socket(to, 0);
             let who = s.as_ref().and_then(udp_once);
-            // Two more: a flow is synced at its third packet (the
-            // default sync_threshold).
-            for _ in 0..2 {
+            for _ in 1..udp_asks {
                 s.as_ref().and_then(udp_once);
             }
             (s, who)
         })
         .collect();
+    (conns, flows)
+}
+
+fn hold(to: SocketAddr, tcp: u32, udp: u32, gofile: &str) -> Option<()> {
+    // Three UDP questions: a flow is synced at its third packet (the
+    // default sync_threshold).
+    let (mut conns, flows) = open_flows(to, tcp, udp, 3, 5);
     print!("tcp ");
     report(conns.iter().map(|c| c.1.clone()));
     print!("udp ");
@@ -245,23 +259,8 @@ fn hold(to: SocketAddr, tcp: u32, udp: u32, gofile: &str) -> Option<()> {
 /// UDP question is asked up to three times before it counts as lost, as
 /// the path may drop a datagram), and the rounds.
 fn steady(to: SocketAddr, tcp: u32, udp: u32, gofile: &str) -> Option<()> {
-    let mut conns: Vec<(Option<TcpStream>, Option<String>)> = (0..tcp)
-        .map(|_| {
-            let mut s = TcpStream::connect_timeout(&to, WAIT).ok();
-            let who = s.as_mut().and_then(|s| {
-                s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-                ask_tcp(s)
-            });
-            (s, who)
-        })
-        .collect();
-    let flows: Vec<(Option<UdpSocket>, Option<String>)> = (0..udp)
-        .map(|_| {
-            let s = udp_socket(to, 0);
-            let who = s.as_ref().and_then(udp_once);
-            (s, who)
-        })
-        .collect();
+    // The director may be busy with a flood and a resize: wait longer.
+    let (mut conns, flows) = open_flows(to, tcp, udp, 1, 10);
     let (mut t, mut u) = ([0u64; 3], [0u64; 3]);
     let tally = |n: &mut [u64; 3], first: &Option<String>, now: Option<String>| match (first, now) {
         (Some(f), Some(a)) if *f == a => n[0] += 1,
