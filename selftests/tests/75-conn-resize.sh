@@ -15,7 +15,7 @@ n=${IPVS_RS_RESIZE_CONNS:-100000}
 PORT=9
 # The sprayed connections' UDP timeout, seconds; the flows keep theirs
 # alive by asking.
-UDP_T=${IPVS_RS_RESIZE_UDP_TIMEOUT:-120}
+UDP_T=${IPVS_RS_RESIZE_UDP_TIMEOUT:-90}
 # spray's sources from 10.0.0.24 up: past the directors and servers.
 FIRST=$((21 * 64512))
 # The largest table (make bench's resize part: 2^25 for 1.5M).
@@ -51,33 +51,17 @@ expect_eq "/proc/net/ip_vs size before" 256 "$(sy_in m head -1 /proc/net/ip_vs |
 go=/tmp/resize.go
 rm -f "$go"
 # On failure too, the background loops below end.
-trap 'touch "$go" /tmp/resize.sprayed; sy_exit' EXIT
+trap 'touch "$go"; sy_exit' EXIT
 sy_in c "$TRAFFIC" steady "$SY_VIP:80" 4 4 "$go" >/tmp/resize.steady &
 steady=$!
 # What size the listing shows, every two seconds, for the log.
 (while [ ! -e "$go" ]; do size; sleep 2; done) >/tmp/resize.sizes 2>/dev/null &
 sampler=$!
-# Listings while the table resizes: each connection once (lines repeated
-# and lines listed), until the spray is over.
-rm -f /tmp/resize.sprayed
-(while [ ! -e /tmp/resize.sprayed ]; do
-	sy_in m cat /proc/net/ip_vs_conn | tail -n +2 | sort | uniq -c |
-		awk '{ n++; if ($1 > 1) d++ } END { print d + 0, n + 0 }'
-	# A listing costs the spray time (connections expire meanwhile).
-	sleep 20
-done) >/tmp/resize.listings 2>/dev/null &
-lister=$!
 sleep 3
 
 t0=$SECONDS
 sent=$(sy_in c "$TRAFFIC" spray "$SY_VIP:$PORT" "$n" "$FIRST")
 t1=$SECONDS
-touch /tmp/resize.sprayed
-wait "$lister"
-echo "# listings during the spray (repeated, listed): $(tr '\n' ' ' </tmp/resize.listings)"
-awk '$2 >= 1000 { ok = 1 } END { exit !ok }' /tmp/resize.listings ||
-	fail "no listing of 1000 connections or more during the spray"
-awk '$1 != 0 { exit 1 }' /tmp/resize.listings || fail "a listing repeated connections"
 sleep 3
 peak=$(conns)
 peak_size=$(size)
