@@ -643,12 +643,13 @@ impl SvcIndex {
     }
 
     /// Resizes for `n` services (`services` and maybe one to come) and
-    /// indexes `services` anew if the size changed. On allocation failure
-    /// the index keeps its size, which fails only if it has no room.
-    fn fit(&mut self, services: &[Service], n: usize, lfactor: i32) -> Result<(), NoMem> {
+    /// indexes `services` anew if the size changed; returns whether it
+    /// did. On allocation failure the index keeps its size, which fails
+    /// only if it has no room.
+    fn fit(&mut self, services: &[Service], n: usize, lfactor: i32) -> Result<bool, NoMem> {
         let want = self.wanted(n, lfactor);
         if want == self.bits() {
-            return Ok(());
+            return Ok(false);
         }
         let mut slots = List::new();
         for _ in 0..1usize << want {
@@ -657,12 +658,20 @@ impl SvcIndex {
                     return Err(e);
                 }
                 self.rebuild(services);
-                return Ok(());
+                return Ok(true);
             }
         }
         self.slots = slots;
         self.rebuild(services);
-        Ok(())
+        Ok(true)
+    }
+
+    /// After a removal (positions shifted): fits the index to `services`
+    /// and indexes them anew, once.
+    fn refit(&mut self, services: &[Service], lfactor: i32) {
+        if !matches!(self.fit(services, services.len(), lfactor), Ok(true)) {
+            self.rebuild(services);
+        }
     }
 
     /// Indexes the service at `pos` (after [`SvcIndex::fit`]).
@@ -1147,8 +1156,7 @@ impl Table {
                         break;
                     }
                 }
-                let _ = self.index.fit(&self.services, 0, self.svc_lfactor);
-                self.index.rebuild(&self.services);
+                self.index.refit(&self.services, self.svc_lfactor);
                 return res;
             }
             cmd::ZERO if svc.is_none() => {
@@ -1219,9 +1227,7 @@ impl Table {
             (cmd::DEL_SERVICE, _) => {
                 let s = self.services.remove(idx);
                 self.count_service(&s.key, false);
-                let n = self.services.len();
-                let _ = self.index.fit(&self.services, n, self.svc_lfactor);
-                self.index.rebuild(&self.services);
+                self.index.refit(&self.services, self.svc_lfactor);
                 self.discard(s)
             }
             (cmd::ZERO, _) => {

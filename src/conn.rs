@@ -715,7 +715,7 @@ pub(crate) struct ConnTable {
     resize: Work,
     /// `resize` is queued and has not started yet.
     resize_queued: AtomicBool,
-    /// Resizes done, for tests and listings.
+    /// Resizes done, for tests.
     resizes: AtomicU32,
     /// The table goes: no more resizes.
     dying: AtomicBool,
@@ -816,9 +816,11 @@ impl ConnTable {
     /// changes).
     pub(crate) fn check_size(&self, lfactor: i32) {
         self.lfactor.store(lfactor, Ordering::Relaxed);
-        let (grow, shrink) = rhash::thresholds(lfactor, self.table.bits(), self.max_bits);
+        let bits = self.table.bits();
+        let (grow, shrink) = rhash::thresholds(lfactor, bits, self.max_bits);
         let n = self.count() as usize;
-        if n > grow || n <= shrink {
+        // The smallest table never shrinks: no work for an idle namespace.
+        if n > grow || (n <= shrink && bits > rhash::MIN_BITS) {
             self.queue_resize();
         } else if !self.table.resizing() {
             self.grow_at.store(grow, Ordering::Relaxed);
@@ -1059,9 +1061,8 @@ impl ConnTable {
     /// Calls `f` on every connection, each once even if the table resizes
     /// meanwhile, until `f` returns `false`. Runs under RCU and the
     /// table's locks: `f` must not sleep.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Conn) -> bool) {
-        let rcu = rcu::read_lock();
-        self.table.walk(&rcu, 0, &mut f);
+    pub(crate) fn for_each(&self, f: impl FnMut(&Conn) -> bool) {
+        self.walk_from(0, f);
     }
 
     /// Calls `f` on the connections whose hash is `start` or more, until

@@ -21,9 +21,15 @@ fn sip_round(v: &mut [u64; 4]) {
     v[2] = v[2].rotate_left(32);
 }
 
-/// SipHash-C-D of the little-endian bytes of `words` (as the kernel's
-/// `siphash_Nu64`: its input is `8 * words.len()` bytes).
-fn siphash<const C: usize, const D: usize>(key: &SipKey, words: &[u64]) -> u64 {
+/// SipHash-C-D of `len` bytes: the little-endian bytes of `words`, then
+/// the `len % 8` bytes of `tail` (the kernel's `siphash_Nu64` and
+/// `hsiphash_1u32` are such inputs).
+fn siphash<const C: usize, const D: usize>(
+    key: &SipKey,
+    words: &[u64],
+    tail: u64,
+    len: usize,
+) -> u64 {
     let [k0, k1] = key.0;
     let mut v = [
         k0 ^ 0x736f_6d65_7073_6575,
@@ -41,7 +47,7 @@ fn siphash<const C: usize, const D: usize>(key: &SipKey, words: &[u64]) -> u64 {
     for &m in words {
         absorb(m, &mut v);
     }
-    absorb(((words.len() * 8) as u64) << 56, &mut v);
+    absorb((len as u64) << 56 | tail, &mut v);
     v[2] ^= 0xff;
     for _ in 0..D {
         sip_round(&mut v);
@@ -51,7 +57,12 @@ fn siphash<const C: usize, const D: usize>(key: &SipKey, words: &[u64]) -> u64 {
 
 /// SipHash-1-3 of `words` (the kernel's `hsiphash_Nu64` on 64-bit).
 pub(crate) fn sip13(key: &SipKey, words: &[u64]) -> u64 {
-    siphash::<1, 3>(key, words)
+    siphash::<1, 3>(key, words, 0, words.len() * 8)
+}
+
+/// `hsiphash_1u32` of a 64-bit kernel: SipHash-1-3 of 4 bytes, truncated.
+pub(crate) fn hsiphash_u32(v: u32, key: &SipKey) -> u32 {
+    siphash::<1, 3>(key, &[], u64::from(v), 4) as u32
 }
 
 /// Hash of a connection, from the client side of it as stock hashes:
@@ -68,9 +79,9 @@ pub(crate) fn conn_hash(key: &SipKey, protocol: u8, addr: &[u8; 16], port: [u8; 
     };
     let tail = u64::from(u16::from_ne_bytes(port)) << 8 | u64::from(protocol);
     let h = if w(4) == 0 && w(8) == 0 {
-        siphash::<1, 3>(key, &[w(0) << 24 | tail])
+        sip13(key, &[w(0) << 24 | tail])
     } else {
-        siphash::<1, 3>(key, &[w(0), w(8), tail])
+        sip13(key, &[w(0), w(8), tail])
     };
     (h ^ h >> 32) as u32
 }
@@ -84,10 +95,23 @@ mod tests {
         // SipHash-2-4, key 00..0f, inputs 00..(n-1) (the paper's
         // vectors, which the kernel's test_siphash uses too).
         let key = SipKey([0x0706_0504_0302_0100, 0x0f0e_0d0c_0b0a_0908]);
-        assert_eq!(siphash::<2, 4>(&key, &[]), 0x726f_db47_dd0e_0e31);
+        assert_eq!(siphash::<2, 4>(&key, &[], 0, 0), 0x726f_db47_dd0e_0e31);
         assert_eq!(
-            siphash::<2, 4>(&key, &[0x0706_0504_0302_0100]),
+            siphash::<2, 4>(&key, &[0x0706_0504_0302_0100], 0, 8),
             0x93f5_f579_9a93_2462
+        );
+    }
+
+    #[test]
+    fn hsiphash_matches_the_kernel() {
+        // hsiphash_1u32 of lib/siphash.c (64-bit), compiled in C.
+        assert_eq!(hsiphash_u32(0x0a00_0002, &SipKey([1, 2])), 0xf04e_26a5);
+        assert_eq!(hsiphash_u32(0, &SipKey([0, 0])), 0x9ac4_8af0);
+        // Three bytes in a tail, as the reference vector of 00 01 02.
+        let key = SipKey([0x0706_0504_0302_0100, 0x0f0e_0d0c_0b0a_0908]);
+        assert_eq!(
+            siphash::<2, 4>(&key, &[], 0x02_0100, 3),
+            0x8567_6696_d7fb_7e2d
         );
     }
 
