@@ -101,7 +101,8 @@ void ipvs_rs_sctp_set_checksum(struct sk_buff *skb, unsigned int off);
 struct dst_entry;
 unsigned int ipvs_rs_dst_mtu(const struct dst_entry *dst);
 void ipvs_rs_dst_release(struct dst_entry *dst);
-void ipvs_rs_skb_dst_attach(struct sk_buff *skb, struct dst_entry *dst);
+void ipvs_rs_skb_dst_attach(struct sk_buff *skb, struct dst_entry *dst,
+			    bool noref);
 int ipvs_rs_snat_reroute(struct net *net, struct sk_buff *skb, bool ipv6);
 void ipvs_rs_icmp_time_exceeded(struct net *net, struct sk_buff *skb,
 				bool ipv6);
@@ -115,19 +116,24 @@ void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb);
 
 void ipvs_rs_bucket_lock_init(spinlock_t *lock);
 u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
-struct dst_cache;
-void ipvs_rs_dst_cache_init(struct dst_cache *c);
-void ipvs_rs_dst_cache_destroy(struct dst_cache *c);
-int ipvs_rs_route4_cached(struct net *net, struct dst_cache *c, __be32 daddr,
-			  __be32 *saddr, struct dst_entry **dst);
+struct ipvs_rs_dest_dst;
+/* A real server's route cache: NULL or an entry, replaced under RCU. */
+struct ipvs_rs_route_cache {
+	struct ipvs_rs_dest_dst __rcu *cur;
+};
+void ipvs_rs_route_cache_reset(struct ipvs_rs_route_cache *c);
+int ipvs_rs_route4_cached(struct net *net, struct ipvs_rs_route_cache *c,
+			  __be32 daddr, __be32 *saddr, struct dst_entry **dst,
+			  bool *noref);
 int ipvs_rs_route_saddr(const struct sk_buff *skb, bool ipv6, void *saddr);
 void ipvs_rs_icmp_port_unreach(struct sk_buff *skb);
 int ipvs_rs_ip_gather_frags(struct net *net, struct sk_buff *skb,
 			    unsigned int hooknum);
 
 struct in6_addr;
-int ipvs_rs_route6(struct net *net, const struct in6_addr *daddr,
-		   bool known_nh, struct dst_entry **dst);
+int ipvs_rs_route6_cached(struct net *net, struct ipvs_rs_route_cache *c,
+			  const struct in6_addr *daddr, bool known_nh,
+			  struct dst_entry **dst, bool *noref);
 void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb);
 int ipvs_rs_push_ip6ip6(struct sk_buff *skb, const struct in6_addr *daddr,
 			struct in6_addr *saddr);

@@ -20,7 +20,14 @@ result() { echo "RESULT $1 $2 $3"; }
 
 # want <part>: whether IPVS_RS_BENCH_PARTS (default: all of them) names it.
 want() {
-	[[ " ${IPVS_RS_BENCH_PARTS:-rounds reconnect scale resize sync perf restore} " == *" $1 "* ]]
+	[[ " ${IPVS_RS_BENCH_PARTS:-rounds idle reconnect scale resize sync perf restore} " == *" $1 "* ]]
+}
+
+# ways <round>: the three ways, in an order that turns each round, so
+# that none always goes first or last (drift within a round).
+ways() {
+	local all=(plain stock rs) i
+	for i in 0 1 2; do echo "${all[$(((i + $1) % 3))]}"; done
 }
 
 # way <plain|stock|rs>: load what that way needs, configure the services.
@@ -57,8 +64,9 @@ way() {
 	EOF
 }
 
-# target <way> <port>: where the client sends.
-target() { if [ "$1" = plain ]; then echo "$R1:$2"; else echo "$VIP:$2"; fi; }
+# target <way> <port>: where the client sends (r1 itself with
+# TO_R1 set).
+target() { if [ "$1" = plain ] || [ -n "${TO_R1:-}" ]; then echo "$R1:$2"; else echo "$VIP:$2"; fi; }
 
 # Busy CPU time of the whole VM so far, microseconds (/proc/stat: all
 # but idle and iowait; USER_HZ ticks).
@@ -99,7 +107,7 @@ director sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.cli.rp_filter=0
 if want rounds; then
 	for round in $(seq "$rounds"); do
 		echo "# round $round"
-		for w in plain stock rs; do
+		for w in $(ways "$round"); do
 			way $w
 			director sysctl -qw net.ipv4.vs.conntrack=0 2>/dev/null
 			udp udp-nat-8flows "$w" 9000 8
@@ -119,6 +127,39 @@ if want rounds; then
 	done
 fi
 echo "# ${SECONDS} s into the VM run, after rounds"
+
+# Namespaces without services: a module whose services are elsewhere
+# (here in r3's namespace) must cost nothing in them. The director only
+# forwards to r1's own address, and r1 connects to itself; "plain" is
+# no IPVS module loaded, "stock" and "rs" each module loaded with one
+# service in r3 (rs/plain is the figure: loaded against not loaded).
+idle_way() {
+	in_ns r3 ipvsadm -C 2>/dev/null
+	director ipvsadm -C 2>/dev/null
+	unload_all >/dev/null 2>&1
+	director conntrack -F >/dev/null 2>&1
+	case $1 in
+	plain) return 0 ;;
+	stock) modprobe ip_vs && modprobe ip_vs_rr ;;
+	rs) insmod "$IPVS_RS_KO" ;;
+	esac || fail "loading for $1"
+	in_ns r3 ipvsadm -A -u 10.9.9.9:9000 -s rr &&
+		in_ns r3 ipvsadm -a -u 10.9.9.9:9000 -r 192.168.1.11:9000 -m ||
+		fail "a service in r3 for $1"
+}
+if want idle; then
+	for round in $(seq "$rounds"); do
+		echo "# idle round $round"
+		for w in $(ways "$round"); do
+			idle_way $w
+			TO_R1=1 udp idle-fwd-udp-8flows "$w" 9000 8
+			result idle-fwd-tcp-conn-per-s "$w" "$(TO_R1=1 in_ns c "$TRAFFIC" tcp-rate "$(TO_R1=1 target $w 80)" $secs)"
+			result idle-local-tcp-conn-per-s "$w" "$(in_ns r1 "$TRAFFIC" tcp-rate 127.0.0.1:80 $secs)"
+		done
+	done
+	in_ns r3 ipvsadm -C 2>/dev/null
+fi
+echo "# ${SECONDS} s into the VM run, after idle"
 
 # Reconnect delay from a reused client port after its real server was
 # quiesced (conntrack=1, expire_nodest_conn=1), as 95-conntrack checks.
@@ -299,7 +340,10 @@ profile() {
 		awk -v w="$1" '/^ +[0-9.]+%/ {
 			pct = $1; sub(/%/, "", pct)
 			if ($4 ~ /halt|idle/) { idle += pct; next }
-			if ($2 ~ /^\[ip_vs|^\[ipvs_rs/) mod += pct
+			if ($2 ~ /^\[ip_vs|^\[ipvs_rs/) {
+				mod += pct
+				if (m < 25) { mp[m] = pct; ms[m] = $4; m++ }
+			}
 			if (n < 30) { p[n] = pct; d[n] = $2; s[n] = $4; n++ }
 		}
 		END {
@@ -307,6 +351,8 @@ profile() {
 			printf "# perf %s: all of the IPVS module(s) %.2f%%\n", w, mod * 100 / (100 - idle)
 			for (i = 0; i < n; i++)
 				printf "# perf %s %6.2f%% %-18s %s\n", w, p[i] * 100 / (100 - idle), d[i], s[i]
+			for (i = 0; i < m; i++)
+				printf "# perf %s module %6.2f%% %s\n", w, mp[i] * 100 / (100 - idle), ms[i]
 		}'
 }
 if want sync; then

@@ -46,6 +46,10 @@ pub(crate) const NOOUTPUT: u32 = 0x0080;
 /// Must not be found again: a template whose real server went away, or a
 /// connection expired to make room for a new one.
 const DEAD: u32 = 1 << 24;
+/// A NAT connection whose replies may come to this host's `LOCAL_IN`:
+/// its client is on this host, or it was synced (its client may have
+/// been on the master). Counted in the table (`ConnTable::local_replies`).
+pub(crate) const LOCAL_REPLY: u32 = 1 << 25;
 
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_SCTP: u8 = 132;
@@ -93,6 +97,11 @@ pub(crate) struct NewConn {
 fn pack((state, no_output): (u8, bool)) -> u32 {
     u32::from(state) | u32::from(no_output) << 8
 }
+
+/// In the state word once the connection gave back its real server's
+/// count ([`Conn::release_resources`]): a packet still using it (under
+/// RCU, uncounted) moves no count with a later transition.
+const RELEASED: u32 = 0x200;
 
 /// A template's state: `IP_VS_CTPL_S_ASSURED` (templates have no
 /// protocol state; 0 is `NONE`).
@@ -395,11 +404,6 @@ impl Conn {
         self.in_pkts.store(in_pkts, Ordering::Relaxed);
     }
 
-    /// Whether the protocol state counts as active on the real server.
-    fn active(&self) -> bool {
-        self.is_active(self.state.load(Ordering::Relaxed) as u8)
-    }
-
     /// Whether state number `state` of this protocol is an active one.
     fn is_active(&self, state: u8) -> bool {
         match self.protocol {
@@ -418,12 +422,14 @@ impl Conn {
         loop {
             let was = self.is_active(cur as u8);
             let (next, active) = step(unpack(cur));
-            match self
-                .state
-                .compare_exchange(cur, pack(next), Ordering::AcqRel, Ordering::Relaxed)
-            {
+            match self.state.compare_exchange(
+                cur,
+                pack(next) | cur & RELEASED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => {
-                    if was != active && !self.is_template() {
+                    if was != active && !self.is_template() && cur & RELEASED == 0 {
                         let (from, to) = if was {
                             (&self.dest.active, &self.dest.inactive)
                         } else {
@@ -477,6 +483,35 @@ impl Conn {
         // SAFETY: the table outlives its connections: it flushes them all
         // before it is dropped (`ConnTable::drop`).
         unsafe { self.table.as_ref() }
+    }
+
+    /// A counted reference to this connection, found under RCU; `None`
+    /// if it is being freed (count 0).
+    fn counted(&self) -> Option<ConnRef> {
+        let mut n = self.refcnt.load(Ordering::Relaxed);
+        while n != 0 {
+            match self
+                .refcnt
+                .compare_exchange(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(ConnRef(NonNull::from(self))),
+                Err(now) => n = now,
+            }
+        }
+        None
+    }
+
+    /// A use without a reference (a packet under RCU) ends: the deadline
+    /// moves, and a pending timer due after it (the timeout shrank) moves
+    /// in. A timer that is not pending is left alone: it is running, and
+    /// reads the deadline itself, or the connection goes (the packet raced
+    /// its expiry and is its last, as one a moment later would find none).
+    fn touch(&self) {
+        let deadline = jiffies() + u64::from(self.timeout.load(Ordering::Relaxed));
+        self.deadline.store(deadline, Ordering::Relaxed);
+        if self.timer.pending() && after(self.timer.expires(), deadline) {
+            self.timer.modify_pending(deadline);
+        }
     }
 
     /// Drops one reference (`ip_vs_conn_put`).
@@ -541,7 +576,11 @@ impl Conn {
                 c.timer.delete();
                 c.drop_conntrack();
                 c.release_resources();
-                c.table().count.fetch_sub(1, Ordering::Relaxed);
+                let table = c.table();
+                table.count.fetch_sub(1, Ordering::Relaxed);
+                if c.flags() & LOCAL_REPLY != 0 {
+                    table.local_replies.fetch_sub(1, Ordering::Relaxed);
+                }
                 if hashed {
                     // SAFETY: unhashed and unreferenced; RCU readers that
                     // found it before may still look at it until the
@@ -591,9 +630,11 @@ impl Conn {
     /// Gives back what the connection counted and held.
     fn release_resources(&self) {
         let d = &self.dest;
+        // The state it is counted in, and no transition moves it after.
+        let state = self.state.fetch_or(RELEASED, Ordering::AcqRel);
         let counter = if self.is_template() {
             &d.persist
-        } else if self.active() {
+        } else if self.is_active(state as u8) {
             &d.active
         } else {
             &d.inactive
@@ -669,6 +710,57 @@ impl Drop for ConnRef {
     }
 }
 
+/// A connection a hook's packet uses: found under the hook's RCU read
+/// side without taking a reference (the established path: no atomic on
+/// the count per packet, as stock pays), or made for the packet (counted).
+/// Dropping it is the end of the use: the deadline moves on.
+pub(crate) enum InUse<'a> {
+    /// Found by a lookup; RCU keeps it alive for `'a`.
+    Found(&'a Conn),
+    /// Made for this packet, or counted.
+    Counted(ConnRef),
+}
+
+impl core::ops::Deref for InUse<'_> {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        match self {
+            InUse::Found(c) => c,
+            InUse::Counted(c) => c,
+        }
+    }
+}
+
+impl InUse<'_> {
+    /// A counted reference, to keep beyond the read side; `None` if the
+    /// connection is being freed.
+    pub(crate) fn counted(self) -> Option<ConnRef> {
+        let this = core::mem::ManuallyDrop::new(self);
+        match &*this {
+            InUse::Found(c) => c.counted(),
+            // SAFETY: moved out once; `this` is never dropped.
+            InUse::Counted(c) => Some(unsafe { core::ptr::read(c) }),
+        }
+    }
+
+    /// Expires the connection now (`ip_vs_conn_expire_now`): lookups no
+    /// longer find it, its timer frees it.
+    pub(crate) fn expire_now(self) {
+        self.flags.fetch_or(DEAD, Ordering::Relaxed);
+        self.timeout.store(0, Ordering::Relaxed);
+        // The drop moves the deadline, and the timer, to now.
+    }
+}
+
+impl Drop for InUse<'_> {
+    fn drop(&mut self) {
+        if let InUse::Found(c) = self {
+            c.touch();
+        }
+    }
+}
+
 /// The bucket memory of a connection table.
 struct ConnBuckets(KVVec<rhash::Head>);
 
@@ -707,6 +799,8 @@ pub(crate) struct ConnTable {
     /// The largest size, bits (the `conn_tab_bits` module parameter).
     max_bits: u32,
     count: AtomicU32,
+    /// Connections with [`LOCAL_REPLY`].
+    local_replies: AtomicU32,
     /// Above this many connections, `create` queues a resize.
     grow_at: AtomicUsize,
     /// `conn_lfactor`, as last seen by [`ConnTable::check_size`].
@@ -763,6 +857,7 @@ impl ConnTable {
                 key,
                 max_bits,
                 count: AtomicU32::new(0),
+                local_replies: AtomicU32::new(0),
                 grow_at: AtomicUsize::new(rhash::thresholds(lfactor, rhash::MIN_BITS, max_bits).0),
                 lfactor: AtomicI32::new(lfactor),
                 resize: Work::uninit(),
@@ -787,6 +882,12 @@ impl ConnTable {
     /// Number of connections (templates included).
     pub(crate) fn count(&self) -> u32 {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// Whether a reply at `LOCAL_IN` may belong to a connection: only
+    /// while one has [`LOCAL_REPLY`].
+    pub(crate) fn local_replies(&self) -> bool {
+        self.local_replies.load(Ordering::Relaxed) != 0
     }
 
     /// Buckets now (`ipvsadm -Ln`'s "size=").
@@ -906,39 +1007,31 @@ impl ConnTable {
     }
 
     /// Finds a connection matching `pred` among those with the hash of
-    /// (`protocol`, `addr`, `port`), taking a reference.
-    fn find(
-        &self,
+    /// (`protocol`, `addr`, `port`), under `rcu`, unless it is being
+    /// freed (count 0); no reference is taken.
+    fn find<'a>(
+        &'a self,
+        rcu: &'a impl rhash::ReadSide,
         protocol: u8,
         addr: &Addr,
         port: [u8; 2],
         pred: impl Fn(&Conn) -> bool,
-    ) -> Option<ConnRef> {
+    ) -> Option<&'a Conn> {
         let hash = conn_hash(&self.key, protocol, addr, port);
-        let rcu = rcu::read_lock();
-        let c = self.table.find(&rcu, hash, |c| {
-            if !pred(c) {
-                return false;
-            }
-            // Take a reference unless it is being freed (count 0).
-            let mut n = c.refcnt.load(Ordering::Relaxed);
-            while n != 0 {
-                match c
-                    .refcnt
-                    .compare_exchange(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
-                {
-                    Ok(_) => return true,
-                    Err(now) => n = now,
-                }
-            }
-            false
-        })?;
-        Some(ConnRef(NonNull::from(c)))
+        self.table.find(rcu, hash, |c| {
+            pred(c) && c.refcnt.load(Ordering::Relaxed) != 0
+        })
     }
 
-    /// A packet from a client (`ip_vs_conn_in_get`).
-    pub(crate) fn lookup_in(&self, l: &Lookup<'_>) -> Option<ConnRef> {
-        self.find(l.protocol, l.saddr, l.sport, |c| {
+    /// A packet from a client (`ip_vs_conn_in_get`), under `rcu` (a
+    /// hook's, or [`rcu::read_lock`]); [`InUse::counted`] makes it a
+    /// counted reference.
+    pub(crate) fn lookup_in<'a>(
+        &'a self,
+        rcu: &'a impl rhash::ReadSide,
+        l: &Lookup<'_>,
+    ) -> Option<InUse<'a>> {
+        self.find(rcu, l.protocol, l.saddr, l.sport, |c| {
             c.af == l.af
                 && c.protocol == l.protocol
                 && c.cport == l.sport
@@ -948,11 +1041,17 @@ impl ConnTable {
                 && !c.is_template()
                 && c.flags() & DEAD == 0
         })
+        .map(InUse::Found)
     }
 
-    /// A packet from a real server to a client (`ip_vs_conn_out_get`).
-    pub(crate) fn lookup_out(&self, l: &Lookup<'_>) -> Option<ConnRef> {
-        self.find(l.protocol, l.daddr, l.dport, |c| {
+    /// A packet from a real server to a client (`ip_vs_conn_out_get`),
+    /// under `rcu`.
+    pub(crate) fn lookup_out<'a>(
+        &'a self,
+        rcu: &'a impl rhash::ReadSide,
+        l: &Lookup<'_>,
+    ) -> Option<InUse<'a>> {
+        self.find(rcu, l.protocol, l.daddr, l.dport, |c| {
             c.af == l.af
                 && c.protocol == l.protocol
                 && c.dport == l.sport
@@ -962,6 +1061,7 @@ impl ConnTable {
                 && !c.is_template()
                 && c.flags() & DEAD == 0
         })
+        .map(InUse::Found)
     }
 
     /// A persistence template (`ip_vs_ct_in_get`), with the persistence
@@ -975,7 +1075,8 @@ impl ConnTable {
         vport: [u8; 2],
         pe_data: Option<&[u8]>,
     ) -> Option<ConnRef> {
-        self.find(protocol, caddr, [0, 0], |c| {
+        let rcu = rcu::read_lock();
+        let found = self.find(&rcu, protocol, caddr, [0, 0], |c| {
             c.af == af
                 && c.protocol == protocol
                 && c.cport == [0, 0]
@@ -985,7 +1086,8 @@ impl ConnTable {
                 && c.is_template()
                 && c.flags() & DEAD == 0
                 && c.pe_data.as_deref() == pe_data
-        })
+        });
+        found.and_then(Conn::counted)
     }
 
     /// Creates a connection, counts it on its real server and (unless it
@@ -1043,6 +1145,9 @@ impl ConnTable {
             c.control.store(ctl.0.as_ptr(), Ordering::Release);
             // The reference now lives in `control`.
             core::mem::forget(ctl);
+        }
+        if c.flags() & LOCAL_REPLY != 0 {
+            self.local_replies.fetch_add(1, Ordering::Relaxed);
         }
         let count = self.count.fetch_add(1, Ordering::Relaxed) as usize + 1;
         if !c.is_one_packet() {

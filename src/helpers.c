@@ -32,7 +32,6 @@
 #include <linux/icmpv6.h>
 #include <net/route.h>
 #include <net/dst.h>
-#include <net/dst_cache.h>
 #include <net/addrconf.h>
 #include <linux/inetdevice.h>
 #include <net/ip_tunnels.h>
@@ -481,57 +480,119 @@ void ipvs_rs_sctp_set_checksum(struct sk_buff *skb, unsigned int off)
 }
 
 /*
- * A real server's route cache (stock: ip_vs_dest_dst). Without memory
- * for it the cache stays empty and every packet is routed afresh.
+ * A real server's route (stock: struct ip_vs_dest_dst). An entry is
+ * replaced whole and freed a grace period later, so packets use its route
+ * without taking a reference while their hook runs under RCU.
  */
-void ipvs_rs_dst_cache_init(struct dst_cache *c)
+struct ipvs_rs_dest_dst {
+	struct dst_entry *dst;	/* one reference */
+	u32 cookie;		/* IPv6: for dst_check */
+	__be32 saddr;		/* IPv4: the source the route picks */
+	bool local;		/* the real server is this host */
+	bool known_nh;		/* looked up with the real server as next hop */
+	struct rcu_head rcu;
+};
+
+static void ipvs_rs_dest_dst_free(struct rcu_head *head)
 {
-	if (dst_cache_init(c, GFP_ATOMIC))
-		c->cache = NULL;
+	struct ipvs_rs_dest_dst *dd =
+		container_of(head, struct ipvs_rs_dest_dst, rcu);
+
+	dst_release(dd->dst);
+	kfree(dd);
 }
 
-void ipvs_rs_dst_cache_destroy(struct dst_cache *c)
+/* Empties the cache (its entry goes after a grace period). */
+void ipvs_rs_route_cache_reset(struct ipvs_rs_route_cache *c)
 {
-	dst_cache_destroy(c);
+	struct ipvs_rs_dest_dst *old;
+
+	old = unrcu_pointer(xchg(&c->cur, RCU_INITIALIZER(NULL)));
+	if (old)
+		call_rcu(&old->rcu, ipvs_rs_dest_dst_free);
+}
+
+/* The cached entry for known_nh if still valid; under RCU. */
+static struct ipvs_rs_dest_dst *
+ipvs_rs_dest_dst_get(struct ipvs_rs_route_cache *c, bool known_nh)
+{
+	struct ipvs_rs_dest_dst *dd = rcu_dereference(c->cur);
+
+	if (!dd || dd->known_nh != known_nh || !dst_check(dd->dst, dd->cookie))
+		return NULL;
+	return dd;
+}
+
+/*
+ * Caches dst (its reference moves in) in place of the entry there; NULL
+ * without memory (dst untouched). Under RCU: the entry lives until the
+ * caller's read side ends even if another CPU replaces it at once.
+ */
+static struct ipvs_rs_dest_dst *
+ipvs_rs_dest_dst_set(struct ipvs_rs_route_cache *c, struct dst_entry *dst,
+		     u32 cookie, __be32 saddr, bool local, bool known_nh)
+{
+	struct ipvs_rs_dest_dst *dd, *old;
+
+	dd = kmalloc(sizeof(*dd), GFP_ATOMIC);
+	if (!dd)
+		return NULL;
+	dd->dst = dst;
+	dd->cookie = cookie;
+	dd->saddr = saddr;
+	dd->local = local;
+	dd->known_nh = known_nh;
+	old = unrcu_pointer(xchg(&c->cur, RCU_INITIALIZER(dd)));
+	if (old)
+		call_rcu(&old->rcu, ipvs_rs_dest_dst_free);
+	return dd;
 }
 
 /*
  * Looks up the route to the real server daddr (IPv4) through its cache c,
  * with daddr as the next hop: daddr is the real server, so that serves
  * NAT, direct routing and tunnels alike. Returns 1 when daddr is local,
- * 0 with *dst holding a reference to the route (not attached to any
- * packet yet) and *saddr the source it picks, or -errno. Route changes
- * invalidate the cached entry (dst_check).
+ * 0 with *dst the route (not attached to any packet yet) and *saddr the
+ * source it picks, or -errno. With *noref the route holds no reference
+ * and lasts until the caller's RCU read side ends; else (no memory to
+ * cache it) the caller owns a reference. Route changes invalidate the
+ * cached entry (dst_check). Under RCU.
  */
-int ipvs_rs_route4_cached(struct net *net, struct dst_cache *c, __be32 daddr,
-			  __be32 *saddr, struct dst_entry **dst)
+int ipvs_rs_route4_cached(struct net *net, struct ipvs_rs_route_cache *c,
+			  __be32 daddr, __be32 *saddr, struct dst_entry **dst,
+			  bool *noref)
 {
-	struct rtable *rt;
-	__be32 src;
+	struct ipvs_rs_dest_dst *dd = ipvs_rs_dest_dst_get(c, true);
 
-	local_bh_disable();
-	rt = dst_cache_get_ip4(c, &src);
-	if (!rt) {
+	if (!dd) {
 		struct flowi4 fl4 = {
 			.daddr = daddr,
 			.flowi4_flags = FLOWI_FLAG_KNOWN_NH,
 		};
+		struct rtable *rt = ip_route_output_key(net, &fl4);
+		bool local;
 
-		rt = ip_route_output_key(net, &fl4);
-		if (IS_ERR(rt)) {
-			local_bh_enable();
+		if (IS_ERR(rt))
 			return PTR_ERR(rt);
+		local = rt->rt_flags & RTCF_LOCAL;
+		dd = ipvs_rs_dest_dst_set(c, &rt->dst, 0, fl4.saddr, local,
+					  true);
+		if (!dd) {
+			if (local) {
+				ip_rt_put(rt);
+				return 1;
+			}
+			*saddr = fl4.saddr;
+			*dst = &rt->dst;
+			*noref = false;
+			return 0;
 		}
-		src = fl4.saddr;
-		dst_cache_set_ip4(c, &rt->dst, src);
 	}
-	local_bh_enable();
-	if (rt->rt_flags & RTCF_LOCAL) {
-		ip_rt_put(rt);
+	if (dd->local)
 		return 1;
-	}
-	*saddr = src;
-	*dst = &rt->dst;
+	*saddr = dd->saddr;
+	*dst = dd->dst;
+	*noref = true;
 	return 0;
 }
 
@@ -545,11 +606,19 @@ void ipvs_rs_dst_release(struct dst_entry *dst)
 	dst_release(dst);
 }
 
-/* Replaces skb's route with dst, whose reference skb takes over. */
-void ipvs_rs_skb_dst_attach(struct sk_buff *skb, struct dst_entry *dst)
+/*
+ * Replaces skb's route with dst: its reference moves to skb, or with
+ * noref it has none and lasts until the caller's RCU read side ends
+ * (the stack takes one if it keeps skb longer, skb_dst_force).
+ */
+void ipvs_rs_skb_dst_attach(struct sk_buff *skb, struct dst_entry *dst,
+			    bool noref)
 {
 	skb_dst_drop(skb);
-	skb_dst_set(skb, dst);
+	if (noref)
+		skb_dst_set_noref(skb, dst);
+	else
+		skb_dst_set(skb, dst);
 }
 
 /*
@@ -757,29 +826,47 @@ int ipvs_rs_ip_gather_frags(struct net *net, struct sk_buff *skb,
 
 #if IS_ENABLED(CONFIG_IPV6)
 /*
- * Looks up the route to daddr (IPv6), as ipvs_rs_route4_cached (without
- * a cache). Returns 1 when daddr is local, 0 with *dst holding a
- * reference, or -errno.
+ * Looks up the route to the real server daddr (IPv6) through its cache c,
+ * as ipvs_rs_route4_cached; with known_nh, daddr is the next hop whatever
+ * the packet's destination (direct routing).
  */
-int ipvs_rs_route6(struct net *net, const struct in6_addr *daddr,
-		   bool known_nh, struct dst_entry **out)
+int ipvs_rs_route6_cached(struct net *net, struct ipvs_rs_route_cache *c,
+			  const struct in6_addr *daddr, bool known_nh,
+			  struct dst_entry **out, bool *noref)
 {
-	struct flowi6 fl6 = {
-		.daddr = *daddr,
-		.flowi6_flags = known_nh ? FLOWI_FLAG_KNOWN_NH : 0,
-	};
-	struct dst_entry *dst = ip6_route_output(net, NULL, &fl6);
-	int err = dst->error;
+	struct ipvs_rs_dest_dst *dd = ipvs_rs_dest_dst_get(c, known_nh);
 
-	if (err) {
-		dst_release(dst);
-		return err;
+	if (!dd) {
+		struct flowi6 fl6 = {
+			.daddr = *daddr,
+			.flowi6_flags = known_nh ? FLOWI_FLAG_KNOWN_NH : 0,
+		};
+		struct dst_entry *dst = ip6_route_output(net, NULL, &fl6);
+		int err = dst->error;
+		bool local;
+
+		if (err) {
+			dst_release(dst);
+			return err;
+		}
+		local = dst->dev && (dst->dev->flags & IFF_LOOPBACK);
+		dd = ipvs_rs_dest_dst_set(c, dst,
+					  rt6_get_cookie(dst_rt6_info(dst)), 0,
+					  local, known_nh);
+		if (!dd) {
+			if (local) {
+				dst_release(dst);
+				return 1;
+			}
+			*out = dst;
+			*noref = false;
+			return 0;
+		}
 	}
-	if (dst->dev && (dst->dev->flags & IFF_LOOPBACK)) {
-		dst_release(dst);
+	if (dd->local)
 		return 1;
-	}
-	*out = dst;
+	*out = dd->dst;
+	*noref = true;
 	return 0;
 }
 

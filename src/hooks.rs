@@ -11,7 +11,7 @@
 //! again.
 
 use crate::config::{Addr, AF_INET, AF_INET6};
-use crate::conn::{self, ConnRef, Lookup};
+use crate::conn::{self, InUse, Lookup};
 use crate::kapi::abi::hz;
 use crate::kapi::netfilter::{Family, Hook, HookOps, HookPoint, HookSpec, HookState, Verdict};
 use crate::kapi::skb::Packet;
@@ -215,13 +215,13 @@ fn track(ipvs: &IpvsNet, cp: &conn::Conn, dir: Dir, p: &Parsed) {
 /// it (the entry goes with the old connection; the client's retransmit a
 /// second later starts afresh). With `conn_reuse_old_conntrack` a SYN
 /// gets a fresh entry at once instead and goes on.
-fn still_valid(
+fn still_valid<'a>(
     ipvs: &IpvsNet,
     pkt: &Packet<'_>,
     state: &HookState<'_>,
-    cp: ConnRef,
+    cp: InUse<'a>,
     p: &Parsed,
-) -> Result<Option<ConnRef>, Verdict> {
+) -> Result<Option<InUse<'a>>, Verdict> {
     let nodest = ipvs.sysctl(Sysctl::ExpireNodestConn) != 0;
     let syn = p.tcp_flags.is_some_and(|f| f.syn);
     let resched = if !cp.dest.available.load(Ordering::Relaxed) {
@@ -260,11 +260,12 @@ fn still_valid(
 /// (`LOCAL_OUT`: [`xmit`] sends the packet on its new route and steals
 /// it, as for the others).
 fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<Seen>) -> Verdict {
+    let rcu = pkt.rcu();
     let p = match seen {
         Some(Seen::Transport(p)) => p,
         Some(Seen::IcmpError(hdr, e)) => {
             // About a reply (virtual service to client).
-            let Some(cp) = ipvs.conns.lookup_in(&quoted(hdr.af(), &e)) else {
+            let Some(cp) = ipvs.conns.lookup_in(&rcu, &quoted(hdr.af(), &e)) else {
                 return Verdict::Accept;
             };
             cp.count_packet(true, pkt.len());
@@ -274,7 +275,7 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
         // fragmentation.
         Some(Seen::Fragment) | None => return Verdict::Accept,
     };
-    let found = match ipvs.conns.lookup_in(&p.lookup()) {
+    let found = match ipvs.conns.lookup_in(&rcu, &p.lookup()) {
         Some(cp) => match still_valid(ipvs, &pkt, state, cp, &p) {
             Ok(cp) => cp,
             Err(v) => return v,
@@ -283,8 +284,8 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
     };
     let cp = match found {
         Some(cp) => cp,
-        None => match newconn::schedule(ipvs, &pkt, &p) {
-            Ok(Some(cp)) => cp,
+        None => match newconn::schedule(ipvs, &pkt, &p, state.point == HookPoint::LocalOut) {
+            Ok(Some(cp)) => InUse::Counted(cp),
             Ok(None) => return Verdict::Accept,
             Err(v) => return v,
         },
@@ -302,11 +303,12 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
 /// `seen` as a reply gets, passing through (`FORWARD`) or to a client on
 /// this host (`LOCAL_IN`); `None` if it is not one.
 fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -> Option<Verdict> {
+    let rcu = pkt.rcu();
     let p = match seen {
         Seen::Transport(p) => p,
         Seen::IcmpError(hdr, e) => {
             // About a request a real server got (client to real server).
-            let cp = ipvs.conns.lookup_out(&quoted(hdr.af(), e))?;
+            let cp = ipvs.conns.lookup_out(&rcu, &quoted(hdr.af(), e))?;
             if cp.fwd() != conn_flags::MASQ {
                 return None;
             }
@@ -318,10 +320,10 @@ fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -
     };
     // Real servers start connections only with packets that pass
     // through (stock: `__ip_vs_rs_conn_out`).
-    let found = ipvs.conns.lookup_out(&p.lookup());
+    let found = ipvs.conns.lookup_out(&rcu, &p.lookup());
     let cp = found.or_else(|| match state.point {
         HookPoint::LocalIn => None,
-        _ => newconn::conn_out(ipvs, pkt, p),
+        _ => newconn::conn_out(ipvs, pkt, p).map(InUse::Counted),
     })?;
     if cp.fwd() != conn_flags::MASQ {
         return None;
@@ -355,8 +357,12 @@ impl Hook for LocalIn {
             return Verdict::Accept;
         };
         let seen = inspect(&pkt, state.family);
-        if let Some(v) = seen.as_ref().and_then(|s| reply(ipvs, &pkt, state, s)) {
-            return v;
+        // Replies come here only to clients on this host: no lookup
+        // without such connections.
+        if ipvs.conns.local_replies() {
+            if let Some(v) = seen.as_ref().and_then(|s| reply(ipvs, &pkt, state, s)) {
+                return v;
+            }
         }
         request(ipvs, pkt, state, seen)
     }

@@ -60,8 +60,11 @@ struct IpvsModule {
     _glue: pernet::Registration<netns::NetGlue>,
     _family: genl::Registration<netlink::IpvsFamily>,
     _state: pernet::Registration<netns::IpvsNet>,
-    /// Last: the namespaces' connections are all freed by then.
+    /// The namespaces' connections are all freed by then.
     _conns: kapi::slab::CacheGuard<conn::Conn>,
+    /// Last: real servers' routes freed after a grace period (the last
+    /// connections drop them in RCU callbacks) are gone before the code.
+    _rcu: kapi::rcu::Barrier,
 }
 
 impl kernel::Module for IpvsModule {
@@ -93,6 +96,7 @@ impl kernel::Module for IpvsModule {
             _family: family,
             _state: state,
             _conns: conns,
+            _rcu: kapi::rcu::Barrier,
         })
     }
 }

@@ -238,14 +238,19 @@ impl ConnFixture {
 
     /// The connection of a client packet from `cport`.
     fn lookup_in(&self, cport: u16) -> Option<crate::conn::ConnRef> {
-        self.table.lookup_in(&crate::conn::Lookup {
-            af: 2,
-            protocol: 17,
-            saddr: &Self::addr(Self::CLIENT),
-            sport: cport.to_be_bytes(),
-            daddr: &Self::addr(Self::VIP),
-            dport: 53u16.to_be_bytes(),
-        })
+        let rcu = crate::kapi::rcu::read_lock();
+        let found = self.table.lookup_in(
+            &rcu,
+            &crate::conn::Lookup {
+                af: 2,
+                protocol: 17,
+                saddr: &Self::addr(Self::CLIENT),
+                sport: cport.to_be_bytes(),
+                daddr: &Self::addr(Self::VIP),
+                dport: 53u16.to_be_bytes(),
+            },
+        );
+        found.and_then(crate::conn::InUse::counted)
     }
 }
 
@@ -275,18 +280,24 @@ fn conn_table_lifecycle(t: &mut Test) {
     drop(cp);
     let inbound = f.lookup_in(40000);
     kexpect!(t, inbound.as_ref().is_some_and(|c| c.daddr == rs));
-    let reply = f.table.lookup_out(&Lookup {
-        af: 2,
-        protocol: 17,
-        saddr: &rs,
-        sport: 53u16.to_be_bytes(),
-        daddr: &client,
-        dport: 40000u16.to_be_bytes(),
-    });
+    let rcu = crate::kapi::rcu::read_lock();
+    let reply = f.table.lookup_out(
+        &rcu,
+        &Lookup {
+            af: 2,
+            protocol: 17,
+            saddr: &rs,
+            sport: 53u16.to_be_bytes(),
+            daddr: &client,
+            dport: 40000u16.to_be_bytes(),
+        },
+    );
     kexpect!(t, reply.is_some());
+    drop(reply);
+    drop(rcu);
     // A different client port is a different connection.
     kexpect!(t, f.lookup_in(40001).is_none());
-    drop((inbound, reply));
+    drop(inbound);
 
     // One-packet: never hashed, gone with its last reference.
     let ops = f
@@ -494,6 +505,34 @@ fn conn_timer_follows_use(t: &mut Test) {
     kexpect!(t, gone(40001));
 }
 
+/// `LOCAL_IN` looks for replies only while a connection may get one
+/// there: the table counts them from creation until they are freed.
+fn conn_local_replies(t: &mut Test) {
+    use crate::conn::LOCAL_REPLY;
+    use crate::uapi::conn_flags;
+
+    let Some(f) = ConnFixture::new() else {
+        kexpect!(t, false);
+        return;
+    };
+    let table = &f.table;
+    drop(table.as_ref().create(f.conn(40000, conn_flags::MASQ, 2)));
+    kexpect!(t, table.count() == 1 && !table.local_replies());
+    let local = table
+        .as_ref()
+        .create(f.conn(40001, conn_flags::MASQ | LOCAL_REPLY, 2));
+    kexpect!(t, local.is_ok() && table.local_replies());
+    drop(local);
+    // Both expire after two jiffies; the count goes with the last.
+    for _ in 0..500 {
+        if table.count() == 0 {
+            break;
+        }
+        crate::kapi::timer::msleep(10);
+    }
+    kexpect!(t, table.count() == 0 && !table.local_replies());
+}
+
 crate::kunit_suite!(
     "ipvs_rs",
     [
@@ -504,6 +543,7 @@ crate::kunit_suite!(
         conn_table_lifecycle,
         conn_table_resizes,
         conn_table_resizes_in_steps,
-        conn_timer_follows_use
+        conn_timer_follows_use,
+        conn_local_replies
     ]
 );

@@ -5,7 +5,7 @@
 //! (`ip_vs_new_conn_out`, here for every UDP service with `conn_out`).
 
 use crate::config::{Addr, Counters, DestShared, Service, SvcKey, AF_INET6};
-use crate::conn::{ConnRef, NewConn, NOOUTPUT};
+use crate::conn::{ConnRef, NewConn, LOCAL_REPLY, NOOUTPUT};
 use crate::hooks::{addr16, Parsed};
 use crate::kapi::abi::hz;
 use crate::kapi::netfilter::Verdict;
@@ -173,6 +173,8 @@ fn sip_call_id(pkt: &Packet<'_>, p: &Parsed) -> Option<KVec<u8>> {
 
 /// The client and virtual ends of a new connection.
 struct Ends {
+    /// The client is on this host.
+    local: bool,
     fwmark: u32,
     af: u16,
     caddr: Addr,
@@ -197,6 +199,10 @@ fn create(
     }
     if one_packet {
         flags |= conn_flags::ONE_PACKET;
+    }
+    if ends.local && pick.fwd == conn_flags::MASQ {
+        // Its replies come to `LOCAL_IN`.
+        flags |= LOCAL_REPLY;
     }
     if ipvs.sysctl(Sysctl::Conntrack) != 0 {
         flags |= conn_flags::NFCT;
@@ -232,12 +238,13 @@ fn create(
 }
 
 /// Schedules a new connection for a packet to a virtual service
-/// (`ip_vs_schedule`, `ip_vs_sched_persist`). `Ok(None)`: not ours;
-/// `Err`: the verdict to return.
+/// (`ip_vs_schedule`, `ip_vs_sched_persist`), from a client on this host
+/// if `local`. `Ok(None)`: not ours; `Err`: the verdict to return.
 pub(crate) fn schedule(
     ipvs: &IpvsNet,
     pkt: &Packet<'_>,
     p: &Parsed,
+    local: bool,
 ) -> Result<Option<ConnRef>, Verdict> {
     let af = p.af;
     let mut table = ipvs.config.lock();
@@ -292,6 +299,7 @@ pub(crate) fn schedule(
     let svc_stats = svc.stats.clone();
     drop(table);
     let ends = Ends {
+        local,
         fwmark: pkt.mark(),
         af,
         caddr: p.saddr,
@@ -347,6 +355,8 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
     let svc_stats = svc.stats.clone();
     drop(table);
     let ends = Ends {
+        // Started by a real server's packet passing through.
+        local: false,
         fwmark: pkt.mark(),
         af: p.af,
         caddr: p.daddr,

@@ -23,11 +23,12 @@
 //! `/proc/net/ip_vs_sync_stats`.
 
 use crate::config::{Addr, Counters, DestShared, AF_INET, AF_INET6};
-use crate::conn::{self, Conn, Lookup, NewConn, NOOUTPUT};
+use crate::conn::{self, Conn, Lookup, NewConn, LOCAL_REPLY, NOOUTPUT};
 use crate::daemon::{DaemonCfg, BACKUP, MASTER};
 use crate::kapi::abi::hz;
 use crate::kapi::kthread::{self, Kthread, ThreadFn};
 use crate::kapi::net::Net;
+use crate::kapi::rcu;
 use crate::kapi::socket::{self, UdpSocket};
 use crate::kapi::sync::SpinLockBh;
 use crate::kapi::timer::jiffies;
@@ -766,7 +767,13 @@ fn apply(ipvs: &IpvsNet, c: &SyncConn<'_>) -> bool {
             daddr: &c.vaddr,
             dport: c.vport,
         };
-        match ipvs.conns.lookup_in(&l) {
+        let rcu = rcu::read_lock();
+        let found = ipvs
+            .conns
+            .lookup_in(&rcu, &l)
+            .and_then(conn::InUse::counted);
+        drop(rcu);
+        match found {
             Some(cp) if cp.dport != c.dport || !addr_eq(c.af, &cp.daddr, &c.daddr) => {
                 if c.flags & flags::INACTIVE != 0 {
                     // The end of a connection that was replaced already.
@@ -788,6 +795,10 @@ fn apply(ipvs: &IpvsNet, c: &SyncConn<'_>) -> bool {
         return false;
     };
     fl |= c.flags & (flags::TEMPLATE | flags::INACTIVE) | flags::SYNC;
+    if fl & flags::FWD_MASK == conn_flags::MASQ {
+        // Its client may have been on the master.
+        fl |= LOCAL_REPLY;
+    }
     let pe_data = match pe {
         Some(d) if template => {
             let mut v = KVec::new();

@@ -9,7 +9,7 @@ use crate::config::{Addr, AF_INET, AF_INET6};
 use crate::conn::Conn;
 use crate::kapi::net::Net;
 use crate::kapi::netfilter::Verdict;
-use crate::kapi::route::{self, Route};
+use crate::kapi::route::Route;
 use crate::kapi::skb::{Csum, Packet};
 use crate::nat::{self, End};
 use crate::netns::IpvsNet;
@@ -131,11 +131,18 @@ fn rewrite(
 /// keeps its destination and only its next hop is the real server, which
 /// has the virtual address on a non-ARPing interface (IPv4 routes always
 /// take the real server as next hop, through its cache).
-fn route(net: &Net, hdr: &Hdr, cp: &Conn, via_daddr: bool) -> Option<Route> {
+fn route<'a>(
+    pkt: &Packet<'a>,
+    net: &Net,
+    hdr: &Hdr,
+    cp: &'a Conn,
+    via_daddr: bool,
+) -> Option<Route<'a>> {
+    let cache = &cp.dest.route;
     let route = if hdr.is_v6() {
-        route::route6(net, &cp.daddr, via_daddr)
+        cache.route6(pkt, net, &cp.daddr, via_daddr)
     } else {
-        cp.dest.route.route4(net, v4(&cp.daddr)).map(|(r, _)| r)
+        cache.route4(pkt, net, v4(&cp.daddr)).map(|(r, _)| r)
     };
     route.ok()
 }
@@ -175,15 +182,15 @@ fn fits(pkt: &Packet<'_>, net: &Net, hdr: &Hdr, mtu: u32) -> bool {
 /// The way on to the real server ([`route`]); for another host the hop
 /// is taken ([`hop`]) and, with `mtu_check`, the size checked
 /// ([`fits`]). `None`: the packet must be dropped.
-fn next_hop(
-    pkt: &Packet<'_>,
+fn next_hop<'a>(
+    pkt: &Packet<'a>,
     net: &Net,
     hdr: &Hdr,
-    cp: &Conn,
+    cp: &'a Conn,
     via_daddr: bool,
     mtu_check: bool,
-) -> Option<Route> {
-    match route(net, hdr, cp, via_daddr)? {
+) -> Option<Route<'a>> {
+    match route(pkt, net, hdr, cp, via_daddr)? {
         Route::Remote(dst) => {
             let ok = hop(pkt, net, hdr) && (!mtu_check || fits(pkt, net, hdr, dst.mtu()));
             ok.then_some(Route::Remote(dst))
@@ -193,7 +200,7 @@ fn next_hop(
 }
 
 /// Sends a packet by its route, or lets a local one go on to its socket.
-fn deliver(pkt: Packet<'_>, net: &Net, hdr: &Hdr, route: Route) -> Verdict {
+fn deliver<'a>(pkt: Packet<'a>, net: &Net, hdr: &Hdr, route: Route<'a>) -> Verdict {
     match route {
         Route::Remote(dst) => {
             pkt.attach(dst);
@@ -271,7 +278,7 @@ fn to_client(pkt: &Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, reroute: bool) -
 /// header lets routers fragment whatever the inner one says.
 fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header, mtu_check: bool) -> Verdict {
     let daddr = v4(&cp.daddr);
-    let (dst, saddr) = match cp.dest.route.route4(net, daddr) {
+    let (dst, saddr) = match cp.dest.route.route4(&pkt, net, daddr) {
         Ok((Route::Remote(dst), saddr)) => (dst, saddr),
         Ok((Route::Local, _)) => {
             pkt.set_ipvs_property();
@@ -319,7 +326,7 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header, mtu_check: bo
 
 /// IPv6-in-IPv6 tunnel (`ip_vs_tunnel_xmit_v6`).
 fn tunnel6(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> Verdict {
-    let dst = match route::route6(net, &cp.daddr, false) {
+    let dst = match cp.dest.route.route6(&pkt, net, &cp.daddr, false) {
         Ok(Route::Remote(dst)) => dst,
         Ok(Route::Local) => {
             pkt.set_ipvs_property();

@@ -9,6 +9,41 @@ use crate::bindings;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+/// Adds `v` to this CPU's copy of the per-CPU `u64` at `p`
+/// (`this_cpu_add`): one instruction relative to the CPU's per-CPU base
+/// (`%gs`), so neither preemption nor an interrupt can split it.
+///
+/// # Safety
+///
+/// `p` must be the (`__percpu`) address of a `u64` in a live per-CPU
+/// allocation.
+#[cfg(all(target_arch = "x86_64", CONFIG_SMP))]
+#[inline(always)]
+unsafe fn this_cpu_add(p: *mut u64, v: u64) {
+    // SAFETY: `%gs` holds this CPU's per-CPU base and `p` is a per-CPU
+    // address (the caller's guarantee), so the operand is this CPU's copy.
+    unsafe {
+        core::arch::asm!(
+            "add qword ptr gs:[{p}], {v}",
+            p = in(reg) p,
+            v = in(reg) v,
+            options(nostack)
+        )
+    };
+}
+
+/// Adds `v` to this CPU's copy of the per-CPU `u64` at `p`, through C.
+///
+/// # Safety
+///
+/// As the inline version.
+#[cfg(not(all(target_arch = "x86_64", CONFIG_SMP)))]
+unsafe fn this_cpu_add(p: *mut u64, v: u64) {
+    // SAFETY: a per-CPU address of a live allocation (the caller's
+    // guarantee); index 0 of it.
+    unsafe { bindings::ipvs_rs_percpu_add2(p, 0, v, 0, 0) }
+}
+
 /// `N` counters that only grow (wrapping), summed over the CPUs.
 pub(crate) struct Tally<const N: usize>(Cells<N>);
 
@@ -57,7 +92,8 @@ impl<const N: usize> Tally<N> {
             // SAFETY: a live per-CPU allocation of `N` u64s (type
             // invariant) and both indices inside it.
             Cells::PerCpu(p) => unsafe {
-                bindings::ipvs_rs_percpu_add2(p.as_ptr(), i as u32, a, j as u32, b)
+                this_cpu_add(p.as_ptr().add(i), a);
+                this_cpu_add(p.as_ptr().add(j), b);
             },
             Cells::Shared(c) => {
                 c[i].fetch_add(a, Ordering::Relaxed);

@@ -75,3 +75,13 @@ pub(crate) fn barrier() {
     // SAFETY: no preconditions; may sleep (callers run in process context).
     unsafe { bindings::rcu_barrier() }
 }
+
+/// Waits on drop until every RCU callback queued before has run, so that
+/// a module's callbacks are done before its code goes.
+pub(crate) struct Barrier;
+
+impl Drop for Barrier {
+    fn drop(&mut self) {
+        barrier();
+    }
+}

@@ -1,43 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A real server's route cache (`struct dst_cache`; stock keeps one per
-//! real server too, `ip_vs_dest_dst`), so that packets to it skip the
-//! route lookup, and routes looked up for a packet. Host twin:
+//! A real server's route cache (stock keeps one per real server too,
+//! `ip_vs_dest_dst`), so that packets to it skip the route lookup and
+//! take no reference to the route. Host twin:
 //! `host/src/route.rs`.
 
 use crate::bindings;
 use crate::kapi::net::Net;
 use crate::kapi::skb::Packet;
+use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ptr::NonNull;
 use kernel::error::{code::EINVAL, to_result, Result};
 use kernel::types::Opaque;
 
-/// The routes to one real server, per CPU.
-pub(crate) struct RouteCache(Opaque<bindings::dst_cache>);
+/// The route to one real server (`struct ipvs_rs_route_cache`; stock's
+/// `ip_vs_dest_dst`): an entry replaced whole under RCU, whose route
+/// packets use without a reference.
+pub(crate) struct RouteCache(Opaque<bindings::ipvs_rs_route_cache>);
 
-// SAFETY: `dst_cache` is per CPU and used with bottom halves off; its
-// owner may live anywhere.
+// SAFETY: the entry is replaced atomically and freed after a grace
+// period (`helpers.c`); the cache holds no pointer to itself.
 unsafe impl Send for RouteCache {}
-// SAFETY: as above: each CPU touches only its own entry.
+// SAFETY: as above.
 unsafe impl Sync for RouteCache {}
 
 impl Default for RouteCache {
-    /// A cache; without memory for it, an empty one that routes every
-    /// packet afresh.
+    /// An empty cache.
     fn default() -> Self {
-        let c = Self(Opaque::uninit());
-        // SAFETY: `c.0` is writable storage for a `dst_cache`; it holds
-        // no pointer to itself, so it may move after this.
-        unsafe { bindings::ipvs_rs_dst_cache_init(c.0.get()) };
-        c
+        Self(Opaque::new(bindings::ipvs_rs_route_cache {
+            cur: core::ptr::null_mut(),
+        }))
     }
 }
 
 impl Drop for RouteCache {
     fn drop(&mut self) {
-        // SAFETY: initialised in `default`, and no one else uses it now.
-        unsafe { bindings::ipvs_rs_dst_cache_destroy(self.0.get()) };
+        // SAFETY: a valid cache; its entry, if any, goes after a grace
+        // period (the module waits for that before unloading).
+        unsafe { bindings::ipvs_rs_route_cache_reset(self.0.get()) };
     }
 }
 
@@ -54,60 +55,79 @@ impl core::fmt::Debug for RouteCache {
 ///
 /// # Invariants
 ///
-/// `self.0` points to a live `struct dst_entry` of which this value owns
-/// one reference.
-pub(crate) struct Dst(NonNull<bindings::dst_entry>);
+/// `ptr` points to a live `struct dst_entry`. With `owned` this value owns
+/// one reference to it; without, the route is a cache entry's and stays
+/// live for `'a`, the hook (an RCU read side) it was looked up in.
+pub(crate) struct Dst<'a> {
+    ptr: NonNull<bindings::dst_entry>,
+    owned: bool,
+    _hook: PhantomData<&'a ()>,
+}
 
-impl Dst {
+impl Dst<'_> {
     /// The route's MTU.
     pub(crate) fn mtu(&self) -> u32 {
         // SAFETY: live, by the type invariant.
-        unsafe { bindings::ipvs_rs_dst_mtu(self.0.as_ptr()) }
+        unsafe { bindings::ipvs_rs_dst_mtu(self.ptr.as_ptr()) }
     }
 }
 
-impl Drop for Dst {
+impl Drop for Dst<'_> {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant this value owns a reference, and
-        // gives it up here.
-        unsafe { bindings::ipvs_rs_dst_release(self.0.as_ptr()) }
+        if self.owned {
+            // SAFETY: by the type invariant this value owns a reference,
+            // and gives it up here.
+            unsafe { bindings::ipvs_rs_dst_release(self.ptr.as_ptr()) }
+        }
     }
 }
 
 /// Where a lookup found the destination.
-pub(crate) enum Route {
+pub(crate) enum Route<'a> {
     /// On this host.
     Local,
     /// Elsewhere, by this route.
-    Remote(Dst),
+    Remote(Dst<'a>),
 }
 
 /// Builds a [`Route`] from a lookup helper's answer.
 ///
 /// # Safety
 ///
-/// When `r` is 0, `dst` must point to a live `struct dst_entry` whose
-/// reference the caller passes on.
-unsafe fn route_of(r: i32, dst: *mut bindings::dst_entry) -> Result<Route> {
+/// When `r` is 0, `dst` must point to a live `struct dst_entry`: one whose
+/// reference the caller passes on unless `noref`, else one that stays
+/// live for `'a`.
+unsafe fn route_of<'a>(r: i32, dst: *mut bindings::dst_entry, noref: bool) -> Result<Route<'a>> {
     to_result(r)?;
     if r == 1 {
         return Ok(Route::Local);
     }
-    let dst = NonNull::new(dst).ok_or(EINVAL)?;
-    // INVARIANT: the caller passes on a live reference.
-    Ok(Route::Remote(Dst(dst)))
+    let ptr = NonNull::new(dst).ok_or(EINVAL)?;
+    // INVARIANT: as the caller guarantees.
+    Ok(Route::Remote(Dst {
+        ptr,
+        owned: !noref,
+        _hook: PhantomData,
+    }))
 }
 
 impl RouteCache {
-    /// Looks up the route to the real server at `daddr` (IPv4) through
-    /// this cache, with `daddr` as the next hop (right for NAT, direct
-    /// routing and tunnels alike, as `daddr` is the real server); also
-    /// returns the source address the route picks.
-    pub(crate) fn route4(&self, net: &Net, daddr: [u8; 4]) -> Result<(Route, [u8; 4])> {
+    /// Looks up the route to the real server at `daddr` (IPv4) for the
+    /// hook's packet `_pkt` (whose hook is the RCU read side a cached
+    /// route lasts for) through this cache, with `daddr` as the next hop (right for NAT,
+    /// direct routing and tunnels alike, as `daddr` is the real server);
+    /// also returns the source address the route picks.
+    pub(crate) fn route4<'a>(
+        &'a self,
+        _pkt: &Packet<'a>,
+        net: &Net,
+        daddr: [u8; 4],
+    ) -> Result<(Route<'a>, [u8; 4])> {
         let mut saddr = 0u32;
         let mut dst = core::ptr::null_mut();
-        // SAFETY: a live namespace, an initialised cache and writable
-        // out-parameters.
+        let mut noref = false;
+        // SAFETY: a live namespace, a valid cache, writable out-parameters;
+        // under RCU, as `_pkt` is a hook's (see `Packet`).
         let r = unsafe {
             bindings::ipvs_rs_route4_cached(
                 net.as_ptr(),
@@ -115,34 +135,55 @@ impl RouteCache {
                 u32::from_ne_bytes(daddr),
                 &mut saddr,
                 &mut dst,
+                &mut noref,
             )
         };
-        // SAFETY: on 0 the helper set `dst` and passes its reference on.
-        let route = unsafe { route_of(r, dst) }?;
+        // SAFETY: on 0 the helper set `dst`, with a reference for us or
+        // (`noref`) a cache entry's, which a grace period keeps alive
+        // while the hook of `_pkt` runs, and `self` at least as long.
+        let route = unsafe { route_of(r, dst, noref) }?;
         Ok((route, saddr.to_ne_bytes()))
+    }
+
+    /// Looks up the route to the real server at `daddr` (IPv6) for the
+    /// hook's packet `_pkt` through this cache. With `via_daddr` the next hop is `daddr`
+    /// whatever the packet's header says (direct routing).
+    pub(crate) fn route6<'a>(
+        &'a self,
+        _pkt: &Packet<'a>,
+        net: &Net,
+        daddr: &[u8; 16],
+        via_daddr: bool,
+    ) -> Result<Route<'a>> {
+        let mut dst = core::ptr::null_mut();
+        let mut noref = false;
+        // SAFETY: a live namespace, a valid cache, 16 readable bytes
+        // (`struct in6_addr` is plain bytes) and writable out-parameters;
+        // under RCU, as `_pkt` is a hook's.
+        let r = unsafe {
+            bindings::ipvs_rs_route6_cached(
+                net.as_ptr(),
+                self.0.get(),
+                daddr.as_ptr().cast(),
+                via_daddr,
+                &mut dst,
+                &mut noref,
+            )
+        };
+        // SAFETY: as in `route4`.
+        unsafe { route_of(r, dst, noref) }
     }
 }
 
-/// Looks up the route to `daddr` (IPv6). With `via_daddr` the next hop is
-/// `daddr` whatever the packet's header says (direct routing).
-pub(crate) fn route6(net: &Net, daddr: &[u8; 16], via_daddr: bool) -> Result<Route> {
-    let mut dst = core::ptr::null_mut();
-    // SAFETY: a live namespace, 16 readable bytes (`struct in6_addr` is
-    // plain bytes) and a writable out-parameter.
-    let r = unsafe {
-        bindings::ipvs_rs_route6(net.as_ptr(), daddr.as_ptr().cast(), via_daddr, &mut dst)
-    };
-    // SAFETY: on 0 the helper set `dst` and passes its reference on.
-    unsafe { route_of(r, dst) }
-}
-
-impl Packet<'_> {
+impl<'a> Packet<'a> {
     /// Makes `dst` the packet's route (its old one is dropped).
-    pub(crate) fn attach(&self, dst: Dst) {
+    pub(crate) fn attach(&self, dst: Dst<'a>) {
         let dst = ManuallyDrop::new(dst);
-        // SAFETY: a live skb owned by the caller's hook; the reference
-        // `dst` owned moves into the skb (hence no drop).
-        unsafe { bindings::ipvs_rs_skb_dst_attach(self.as_ptr(), dst.0.as_ptr()) }
+        // SAFETY: a live skb owned by the caller's hook; a reference `dst`
+        // owned moves into the skb (hence no drop). A cache's route lasts
+        // for `'a`, this hook; the stack takes a reference if it keeps the
+        // skb beyond it (`skb_dst_force`).
+        unsafe { bindings::ipvs_rs_skb_dst_attach(self.as_ptr(), dst.ptr.as_ptr(), !dst.owned) }
     }
 
     /// Routes a NAT reply again from its new source address, as if this

@@ -6,6 +6,7 @@ use crate::bindings;
 use crate::kapi::net::Net;
 use crate::kapi::netfilter::HookState;
 use crate::kapi::netfilter::Verdict;
+use core::marker::PhantomData;
 use kernel::error::{to_result, Result};
 use kernel::types::Opaque;
 
@@ -251,9 +252,28 @@ impl SkBuff {
 
 /// A packet a hook owns: it may be rewritten, and sending it ends the
 /// hook's ownership.
+///
+/// # Invariants
+///
+/// Exists only while the netfilter hook it was passed to runs, which is
+/// an RCU read-side critical section (`nf_hook` holds `rcu_read_lock`)
+/// for all of `'a`.
 pub(crate) struct Packet<'a>(&'a SkBuff);
 
+/// The RCU read side a hook holds while it runs (see [`Packet`]).
+pub(crate) struct HookRcu<'a>(PhantomData<&'a ()>);
+
+// SAFETY: only [`Packet::rcu`] makes one, for no longer than the packet's
+// hook runs, which holds `rcu_read_lock` throughout (`Packet`'s
+// invariant).
+unsafe impl crate::kapi::rhash::ReadSide for HookRcu<'_> {}
+
 impl<'a> Packet<'a> {
+    /// The read side this packet's hook holds: no need to take another.
+    pub(crate) fn rcu(&self) -> HookRcu<'a> {
+        HookRcu(PhantomData)
+    }
+
     /// Wraps the packet a hook got.
     ///
     /// # Safety

@@ -64,6 +64,14 @@ impl Timer {
         unsafe { bindings::mod_timer(self.0.get(), expires as _) != 0 }
     }
 
+    /// Moves the timer to `expires` (jiffies) if it is pending; an idle
+    /// one stays idle (`mod_timer_pending`). Returns whether it was
+    /// pending.
+    pub(crate) fn modify_pending(&self, expires: u64) -> bool {
+        // SAFETY: as in `modify`.
+        unsafe { bindings::mod_timer_pending(self.0.get(), expires as _) != 0 }
+    }
+
     /// Deactivates the timer if pending; does not wait for a running
     /// callback. Returns whether it was pending.
     pub(crate) fn delete(&self) -> bool {
