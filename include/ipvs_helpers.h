@@ -34,6 +34,17 @@ int ipvs_rs_notifier_from_errno(int err);
 struct seq_file;
 int ipvs_rs_proc_create(struct net *net, const char *name, umode_t mode,
 			int (*show)(struct seq_file *seq, void *v));
+/*
+ * A /proc/net file listed in parts: header() writes the first line,
+ * records(pos) what begins at position pos (below 2^32) or after and
+ * returns where the next part begins, or 2^32 at the end.
+ */
+struct ipvs_rs_walk_ops {
+	void (*header)(struct seq_file *seq, struct net *net);
+	u64 (*records)(struct seq_file *seq, struct net *net, u64 pos);
+};
+int ipvs_rs_proc_create_walk(struct net *net, const char *name, umode_t mode,
+			     const struct ipvs_rs_walk_ops *ops);
 void ipvs_rs_proc_remove(struct net *net, const char *name);
 struct net *ipvs_rs_seq_net(struct seq_file *seq);
 

@@ -108,6 +108,74 @@ int ipvs_rs_proc_create(struct net *net, const char *name, umode_t mode,
 		0 : -ENOMEM;
 }
 
+/*
+ * /proc/net files listed in parts (the connection tables): a record is
+ * what walk() writes from a position on (a range of the table), and the
+ * seq_file position is that position + 1 (0: the header). Nothing is
+ * held between two records, so a listing of any size neither keeps a
+ * lock nor an RCU read side across reads, and resumes where it stopped.
+ */
+struct ipvs_rs_walk_state {
+	struct seq_net_private p;	/* first: seq_file_net() */
+	u64 cur;	/* the record being shown: position + 1, 0 the header */
+	u64 next;	/* after showing it: where the next begins, + 1 */
+};
+
+/* Positions are below 2^32: this one is past the end. */
+#define IPVS_RS_WALK_END ((1ULL << 32) + 1)
+
+static void *ipvs_rs_walk_start(struct seq_file *seq, loff_t *pos)
+{
+	struct ipvs_rs_walk_state *st = seq->private;
+
+	if (*pos < 0 || *pos >= IPVS_RS_WALK_END)
+		return NULL;
+	st->cur = *pos;
+	return st;
+}
+
+static void *ipvs_rs_walk_next(struct seq_file *seq, void *v, loff_t *pos)
+{
+	struct ipvs_rs_walk_state *st = seq->private;
+
+	*pos = st->cur == 0 ? 1 : st->next;
+	return ipvs_rs_walk_start(seq, pos);
+}
+
+static void ipvs_rs_walk_stop(struct seq_file *seq, void *v)
+{
+}
+
+static int ipvs_rs_walk_show(struct seq_file *seq, void *v)
+{
+	const struct ipvs_rs_walk_ops *ops = pde_data(file_inode(seq->file));
+	struct ipvs_rs_walk_state *st = seq->private;
+	struct net *net = seq_file_net(seq);
+
+	if (st->cur == 0) {
+		ops->header(seq, net);
+		return 0;
+	}
+	st->next = ops->records(seq, net, st->cur - 1) + 1;
+	return 0;
+}
+
+static const struct seq_operations ipvs_rs_walk_seq_ops = {
+	.start = ipvs_rs_walk_start,
+	.next = ipvs_rs_walk_next,
+	.stop = ipvs_rs_walk_stop,
+	.show = ipvs_rs_walk_show,
+};
+
+int ipvs_rs_proc_create_walk(struct net *net, const char *name, umode_t mode,
+			     const struct ipvs_rs_walk_ops *ops)
+{
+	return proc_create_net_data(name, mode, net->proc_net,
+				    &ipvs_rs_walk_seq_ops,
+				    sizeof(struct ipvs_rs_walk_state),
+				    (void *)ops) ? 0 : -ENOMEM;
+}
+
 void ipvs_rs_proc_remove(struct net *net, const char *name)
 {
 	remove_proc_entry(name, net->proc_net);

@@ -263,8 +263,8 @@ impl PernetState for NetGlue {
             [
                 proc::Entry::new::<procfs::Info>(net)?,
                 proc::Entry::new::<procfs::Stats>(net)?,
-                proc::Entry::new::<procfs::Conn>(net)?,
-                proc::Entry::new::<procfs::ConnSync>(net)?,
+                proc::Entry::walk(net, &procfs::CONN)?,
+                proc::Entry::walk(net, &procfs::CONN_SYNC)?,
                 proc::Entry::new::<procfs::SyncStats>(net)?,
                 proc::Entry::new::<procfs::Status>(net)?,
             ]

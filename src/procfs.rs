@@ -4,7 +4,7 @@
 //! `ip_vs_sync_stats`.
 
 use crate::kapi::net::Net;
-use crate::kapi::proc::{SeqOut, Show};
+use crate::kapi::proc::{SeqOut, Show, Walk, WalkOps};
 use crate::listing;
 use crate::netns::IpvsNet;
 use core::ffi::CStr;
@@ -44,47 +44,53 @@ impl Show for Stats {
     }
 }
 
-/// `/proc/net/ip_vs_conn`: connections and templates.
+/// `/proc/net/ip_vs_conn`: connections and templates, listed in parts
+/// (a range of the table each; stock's seq_file iterator).
 pub(crate) struct Conn;
 
-impl Show for Conn {
+impl Walk for Conn {
     const NAME: &'static CStr = c"ip_vs_conn";
 
-    fn show(net: &Net, out: &mut SeqOut) -> core::fmt::Result {
-        out.write_str(listing::IP_VS_CONN_HEADER)?;
-        let Some(ipvs) = IpvsNet::get(net) else {
-            return Ok(());
-        };
+    fn header(_net: &Net, out: &mut SeqOut) {
+        let _ = out.write_str(listing::IP_VS_CONN_HEADER);
+    }
+
+    fn records(net: &Net, pos: u64, out: &mut SeqOut) -> Option<u64> {
+        let ipvs = IpvsNet::get(net)?;
         let hz = crate::kapi::abi::hz();
-        let mut res = Ok(());
-        ipvs.conns.for_each(|c| {
-            res = listing::conn_line(out, &row(c, hz));
-            res.is_ok()
-        });
-        res
+        // `false`: the walk ends with the range of this connection.
+        ipvs.conns.walk_from(pos, |c| {
+            let _ = listing::conn_line(out, &row(c, hz));
+            false
+        })
     }
 }
 
-/// `/proc/net/ip_vs_conn_sync`.
+/// The callbacks of `/proc/net/ip_vs_conn`.
+pub(crate) static CONN: WalkOps = WalkOps::new::<Conn>();
+
+/// `/proc/net/ip_vs_conn_sync`, listed as `ip_vs_conn`.
 pub(crate) struct ConnSync;
 
-impl Show for ConnSync {
+impl Walk for ConnSync {
     const NAME: &'static CStr = c"ip_vs_conn_sync";
 
-    fn show(net: &Net, out: &mut SeqOut) -> core::fmt::Result {
-        out.write_str(listing::IP_VS_CONN_SYNC_HEADER)?;
-        let Some(ipvs) = IpvsNet::get(net) else {
-            return Ok(());
-        };
+    fn header(_net: &Net, out: &mut SeqOut) {
+        let _ = out.write_str(listing::IP_VS_CONN_SYNC_HEADER);
+    }
+
+    fn records(net: &Net, pos: u64, out: &mut SeqOut) -> Option<u64> {
+        let ipvs = IpvsNet::get(net)?;
         let hz = crate::kapi::abi::hz();
-        let mut res = Ok(());
-        ipvs.conns.for_each(|c| {
-            res = listing::conn_sync_line(out, &row(c, hz), c.synced());
-            res.is_ok()
-        });
-        res
+        ipvs.conns.walk_from(pos, |c| {
+            let _ = listing::conn_sync_line(out, &row(c, hz), c.synced());
+            false
+        })
     }
 }
+
+/// The callbacks of `/proc/net/ip_vs_conn_sync`.
+pub(crate) static CONN_SYNC: WalkOps = WalkOps::new::<ConnSync>();
 
 /// `/proc/net/ip_vs_status`: the tables' sizes and the connection
 /// table's chains, in upstream's format (without its estimator kthread

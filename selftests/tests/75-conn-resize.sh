@@ -75,7 +75,20 @@ status | grep -qE '^Conn buckets len-[67]:' && fail "chains of 6 or more connect
 want=$(awk -v c="$peak" -v m=$((1 << MAX_BITS)) 'BEGIN { s = 256; while (s < 16 * c && s < m) s *= 2; print s }')
 expect_eq "size with $peak connections" "$want" "$peak_size"
 # A larger load factor shrinks it, online: 2^2 connections a bucket.
+before=$(conns)
 sy_in m sysctl -qw net.ipv4.vs.conn_lfactor=2 || fail "conn_lfactor=2"
+# Meanwhile the listing: read in parts that resume at a hash position,
+# each connection once even as the table shrinks under it.
+tl=$SECONDS
+sy_in m cat /proc/net/ip_vs_conn >/tmp/resize.list || fail "listing"
+after=$(conns)
+tport=$(printf %04X "$PORT")
+listed=$(awk -v p="$tport" '$5 == p' /tmp/resize.list | wc -l)
+twice=$(awk -v p="$tport" '$5 == p { print $2, $3 }' /tmp/resize.list | sort | uniq -d | wc -l)
+echo "# listed $listed of $after..$before connections in $((SECONDS - tl)) s, $twice twice, size=$(size)"
+[ "$twice" = 0 ] || fail "$twice connections listed twice"
+[ "$listed" -ge "$after" ] && [ "$listed" -le "$before" ] ||
+	fail "listed $listed connections, counted $after..$before"
 for _ in $(seq 30); do
 	[ "$(size)" -lt "$peak_size" ] && break
 	sleep 1

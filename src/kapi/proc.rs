@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Per-namespace `/proc/net` files shown in one go
-//! (`proc_create_net_single`).
+//! Per-namespace `/proc/net` files: small ones shown in one go
+//! (`proc_create_net_single`, [`Show`]), tables listed in parts from a
+//! position on ([`Walk`]), so that no read holds a lock or an RCU read
+//! side for the whole table.
 
 use crate::bindings;
 use crate::kapi::net::Net;
@@ -30,6 +32,68 @@ pub(crate) trait Show: 'static {
     const MODE: u16 = 0;
     /// Writes the whole content for namespace `net`.
     fn show(net: &Net, out: &mut SeqOut) -> core::fmt::Result;
+}
+
+/// A `/proc/net` file listed in parts: its records have positions below
+/// 2^32 (the connection table's hash order), and a read resumes where
+/// the last stopped.
+pub(crate) trait Walk: 'static {
+    /// File name.
+    const NAME: &'static CStr;
+    /// Permissions; 0 is the default, readable by all.
+    const MODE: u16 = 0;
+    /// Writes the first line.
+    fn header(net: &Net, out: &mut SeqOut);
+    /// Writes the records from position `pos` on, at least the first
+    /// there is, and returns where the next ones begin (`None`: no more).
+    fn records(net: &Net, pos: u64, out: &mut SeqOut) -> Option<u64>;
+}
+
+/// The callbacks of a [`Walk`] file, in a `static` of its user (the
+/// file keeps a pointer to them).
+pub(crate) struct WalkOps {
+    ops: bindings::ipvs_rs_walk_ops,
+    name: &'static CStr,
+    mode: u16,
+}
+
+impl WalkOps {
+    /// The callbacks of `S`.
+    pub(crate) const fn new<S: Walk>() -> Self {
+        Self {
+            ops: bindings::ipvs_rs_walk_ops {
+                header: Some(walk_header::<S>),
+                records: Some(walk_records::<S>),
+            },
+            name: S::NAME,
+            mode: S::MODE,
+        }
+    }
+}
+
+/// The header callback of `S`.
+///
+/// # Safety
+///
+/// Called by `helpers.c`'s seq_file operations only, with a live `seq`
+/// of a file of the live namespace `net`.
+unsafe extern "C" fn walk_header<S: Walk>(seq: *mut bindings::seq_file, net: *mut bindings::net) {
+    // SAFETY: the namespace is alive while its file is open.
+    S::header(unsafe { Net::from_raw(net) }, &mut SeqOut(seq));
+}
+
+/// The records callback of `S`: where the next begin, 2^32 at the end.
+///
+/// # Safety
+///
+/// As [`walk_header`].
+unsafe extern "C" fn walk_records<S: Walk>(
+    seq: *mut bindings::seq_file,
+    net: *mut bindings::net,
+    pos: u64,
+) -> u64 {
+    // SAFETY: the namespace is alive while its file is open.
+    S::records(unsafe { Net::from_raw(net) }, pos, &mut SeqOut(seq)).unwrap_or(1 << 32)
 }
 
 /// A registered file; removed on drop.
@@ -67,6 +131,33 @@ impl Entry {
         Ok(Self {
             net: net.as_ptr(),
             name: S::NAME,
+        })
+    }
+}
+
+impl Entry {
+    /// Creates `/proc/net/<name>` of `ops` in `net`, listed in parts.
+    ///
+    /// # Safety
+    ///
+    /// As [`Entry::new`].
+    pub(crate) unsafe fn walk(net: &Net, ops: &'static WalkOps) -> Result<Self> {
+        // SAFETY: `net` is live, the name and the callbacks static (the
+        // entry goes before the module).
+        let ok = unsafe {
+            bindings::ipvs_rs_proc_create_walk(
+                net.as_ptr(),
+                ops.name.as_ptr().cast(),
+                ops.mode,
+                &ops.ops,
+            )
+        };
+        if ok != 0 {
+            return Err(ENOMEM);
+        }
+        Ok(Self {
+            net: net.as_ptr(),
+            name: ops.name,
         })
     }
 }
