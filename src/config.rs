@@ -709,6 +709,9 @@ pub(crate) struct Table {
     svc_lfactor: i32,
     /// Schedulers keyed so far, so that each gets its own keys.
     keyed: u64,
+    /// A real server was deleted since [`Table::take_retired`] last
+    /// looked.
+    retired: bool,
 }
 
 fn u16_of(a: &Attr<'_>, msg: &'static CStr) -> Result<u16, Error> {
@@ -995,7 +998,14 @@ impl Table {
             seed: 0,
             svc_lfactor: -3,
             keyed: 0,
+            retired: false,
         }
+    }
+
+    /// Whether a real server was deleted since the last call (then its
+    /// connections may go at once: `expire_nodest_conn`).
+    pub(crate) fn take_retired(&mut self) -> bool {
+        core::mem::take(&mut self.retired)
     }
 
     /// Sets the secret the hashing schedulers' keys and the index's key
@@ -1286,6 +1296,7 @@ impl Table {
     /// Moves a deleted real server to the trash.
     fn trash_dest(&mut self, svc: SvcKey, dest: Dest) -> Result<(), Error> {
         dest.retire();
+        self.retired = true;
         self.trash.push(Trashed {
             svc,
             dest,

@@ -514,6 +514,16 @@ impl Conn {
         }
     }
 
+    /// Expires the connection at `now` and makes lookups skip it, unless
+    /// its timer is running or idle (in use; `ip_vs_conn_del`).
+    fn expire_soon(&self, now: u64) {
+        if self.timer.delete() {
+            self.flags.fetch_or(DEAD, Ordering::Relaxed);
+            self.deadline.store(now, Ordering::Relaxed);
+            self.timer.modify(now);
+        }
+    }
+
     /// Drops one reference (`ip_vs_conn_put`).
     fn put(this: NonNull<Conn>) {
         // SAFETY: the caller owns a reference, so the connection is alive.
@@ -807,6 +817,8 @@ pub(crate) struct ConnTable {
     lfactor: AtomicI32,
     /// Resizes the table (process context).
     resize: Work,
+    /// Expires the connections of deleted real servers (process context).
+    nodest: Work,
     /// `resize` is queued and has not started yet.
     resize_queued: AtomicBool,
     /// Resizes done, for tests.
@@ -861,6 +873,7 @@ impl ConnTable {
                 grow_at: AtomicUsize::new(rhash::thresholds(lfactor, rhash::MIN_BITS, max_bits).0),
                 lfactor: AtomicI32::new(lfactor),
                 resize: Work::uninit(),
+                nodest: Work::uninit(),
                 resize_queued: AtomicBool::new(false),
                 resizes: AtomicU32::new(0),
                 dying: AtomicBool::new(false),
@@ -875,6 +888,7 @@ impl ConnTable {
                 l.init();
             }
             table.resize.init(ConnTable::resize_fired);
+            table.nodest.init(ConnTable::nodest_fired);
         }
         Ok(table)
     }
@@ -1180,6 +1194,63 @@ impl ConnTable {
         self.table.walk(&rcu, start, f)
     }
 
+    /// Queues the expiry of the connections of deleted real servers
+    /// (stock's `expire_nodest_conn_work`).
+    pub(crate) fn expire_nodest(&self) {
+        if !self.dying.load(Ordering::Relaxed) {
+            self.nodest.queue();
+        }
+    }
+
+    /// Expires the connections of deleted real servers that nothing else
+    /// holds, then their templates once no connection uses them
+    /// (`ip_vs_expire_nodest_conn_flush`); process context, in steps.
+    fn expire_nodest_now(&self) {
+        for templates in [false, true] {
+            let now = jiffies();
+            let mut pos = Some(0);
+            while let Some(from) = pos {
+                if self.dying.load(Ordering::Relaxed) {
+                    return;
+                }
+                let mut seen = 0u32;
+                pos = self.walk_from(from, |c| {
+                    let gone = !c.dest.available.load(Ordering::Relaxed);
+                    if gone
+                        && c.is_template() == templates
+                        && c.n_control.load(Ordering::Acquire) == 0
+                    {
+                        c.expire_soon(now);
+                    }
+                    seen += 1;
+                    seen % 256 != 0
+                });
+                kthread::cond_resched();
+            }
+            if !templates {
+                // The connections' timers fire now and give their
+                // templates back.
+                crate::kapi::timer::msleep(20);
+            }
+        }
+    }
+
+    /// The work callback of `nodest`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the workqueue only, for the `nodest` of a live table.
+    unsafe extern "C" fn nodest_fired(w: *mut bindings::work_struct) {
+        // SAFETY: `w` is the `nodest` field of a `ConnTable`, alive: its
+        // drop cancels and waits for this work first.
+        let t = unsafe {
+            &*w.cast::<u8>()
+                .sub(offset_of!(ConnTable, nodest))
+                .cast::<ConnTable>()
+        };
+        t.expire_nodest_now();
+    }
+
     /// Expires every connection now (`ip_vs_conn_flush`).
     fn expire_all_now(&self) {
         let now = jiffies();
@@ -1200,6 +1271,7 @@ impl Drop for ConnTable {
         // A resize under way finishes; none starts after.
         self.dying.store(true, Ordering::Relaxed);
         self.resize.cancel_sync();
+        self.nodest.cancel_sync();
         // Conntrack may be torn down for the namespace already.
         self.ct_net.store(core::ptr::null_mut(), Ordering::Release);
         // Packets no longer come (the hooks went first); expire what is

@@ -70,6 +70,11 @@ fn apply(ipvs: &IpvsNet, table: &mut config::Table, req: &Request<'_>, c: u8) ->
     table.empty_trash(jiffies() / u64::from(hz().max(1)));
     table.set_svc_lfactor(ipvs.sysctl(crate::params::Sysctl::SvcLfactor));
     let res = table.apply(c, svc, dest).map_err(|e| refuse(req, e));
+    // Stock queues `ip_vs_expire_nodest_conn_flush` after deleting a
+    // real server.
+    if table.take_retired() && ipvs.sysctl(crate::params::Sysctl::ExpireNodestConn) != 0 {
+        ipvs.conns.expire_nodest();
+    }
     // Only service commands change which services use an engine;
     // counting on each of 100k real-server commands would cost.
     if matches!(

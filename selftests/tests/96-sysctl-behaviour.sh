@@ -4,6 +4,8 @@
 # - sloppy_tcp: a TCP packet without SYN opens a connection only with 1;
 # - expire_quiescent_template: a persistence template to a quiesced real
 #   server keeps its clients with 0 and is dropped with 1;
+# - expire_nodest_conn: deleting a real server drops its connections and
+#   templates at once with 1, not with 0;
 # - run_estimation: rates (ipvsadm --rate) follow traffic with 1 and
 #   stand still with 0.
 . selftests/lib.sh
@@ -12,6 +14,12 @@
 # conns_from <client port>: connections listed for that client port.
 conns_from() {
 	director ipvsadm -Lnc | grep -c " 10\.0\.0\.2:$1 " || true
+}
+
+# listed <rs> <port>: connections and templates listed to that real
+# server.
+listed() {
+	director ipvsadm -Lnc | grep -cE " $(rs_addr "$1"):$2\$" || true
 }
 
 # who: the real server one new TCP connection reaches.
@@ -32,6 +40,34 @@ scenario() {
 	in_ns c "$TRAFFIC" tcp-ack "$VIP:80" 41001
 	echo "sloppy_tcp=1, bare ACK: $(conns_from 41001) connections"
 	director sysctl -qw net.ipv4.vs.sloppy_tcp=0
+
+	# expire_nodest_conn: a deleted real server's connections (and
+	# persistence templates) stay until they time out with 0, go at once
+	# with 1 (stock: a work item after the deletion), and with them those
+	# of real servers deleted before.
+	director sysctl -qw net.ipv4.vs.expire_nodest_conn=0
+	director ipvsadm -C
+	director ipvsadm -R <<-EOF
+		-A -u $VIP:53 -s rr
+		-a -u $VIP:53 -r $(rs_addr r1):53 -m
+		-a -u $VIP:53 -r $(rs_addr r2):53 -m
+		-A -t $VIP:80 -s rr -p 300
+		-a -t $VIP:80 -r $(rs_addr r1):80 -m
+	EOF
+	for p in 42001 42002 42003 42004; do udp_from $p >/dev/null; done
+	# (sloppy_tcp left a connection to r1:80.)
+	left=$(listed r1 80)
+	traffic tcp 80 1 >/dev/null
+	echo "before: $(listed r1 53) UDP to r1, $(listed r2 53) to r2, $(($(listed r1 80) - left)) new TCP and templates to r1"
+	director ipvsadm -d -u "$VIP:53" -r "$(rs_addr r1):53"
+	sleep 1
+	echo "expire_nodest_conn=0, r1 deleted: $(listed r1 53) UDP to r1, $(listed r2 53) to r2"
+	director sysctl -qw net.ipv4.vs.expire_nodest_conn=1
+	director ipvsadm -d -u "$VIP:53" -r "$(rs_addr r2):53"
+	director ipvsadm -d -t "$VIP:80" -r "$(rs_addr r1):80"
+	sleep 1
+	echo "expire_nodest_conn=1, r2 deleted: $(listed r1 53) UDP to r1, $(listed r2 53) to r2, $(listed r1 80) TCP and templates to r1"
+	director sysctl -qw net.ipv4.vs.expire_nodest_conn=0
 
 	director ipvsadm -C
 	director ipvsadm -R <<-EOF
@@ -70,6 +106,9 @@ scenario() {
 on_ipvs_rs scenario
 expect_eq "transcript" "sloppy_tcp=0, bare ACK: 0 connections
 sloppy_tcp=1, bare ACK: 1 connections
+before: 2 UDP to r1, 2 to r2, 2 new TCP and templates to r1
+expire_nodest_conn=0, r1 deleted: 2 UDP to r1, 2 to r2
+expire_nodest_conn=1, r2 deleted: 0 UDP to r1, 0 to r2, 0 TCP and templates to r1
 quiesced, expire_quiescent_template=0: same real server
 quiesced, expire_quiescent_template=1: another real server
 run_estimation=1: packets in per second > 0
