@@ -30,12 +30,14 @@ ways() {
 	for i in 0 1 2; do echo "${all[$(((i + $1) % 3))]}"; done
 }
 
-# way <plain|stock|rs>: load what that way needs, configure the services.
-way() {
+# load <plain|stock|rs>: unload both modules and load what that way
+# needs (nothing for plain; then returns 1).
+load() {
 	# Stock's services hold ip_vs.ko: flush the director's first (and
-	# the sync part's backup's).
+	# the sync part's backup's, the idle part's r3).
 	director ipvsadm -C 2>/dev/null
 	[ -e "/run/netns/$(dp_ns bk)" ] && in_ns bk ipvsadm -C 2>/dev/null
+	in_ns r3 ipvsadm -C 2>/dev/null
 	unload_all >/dev/null 2>&1
 	# Each way starts without the director's earlier conntrack entries:
 	# plain forwarding's c:port -> r1:80 entries (TIME_WAIT, 2 minutes)
@@ -44,10 +46,15 @@ way() {
 	# (insert_failed), on stock and ipvs_rs alike.
 	director conntrack -F >/dev/null 2>&1
 	case $1 in
-	plain) return 0 ;;
+	plain) return 1 ;;
 	stock) modprobe ip_vs && modprobe ip_vs_rr ;;
 	rs) insmod "$IPVS_RS_KO" ;;
 	esac || fail "loading for $1"
+}
+
+# way <plain|stock|rs>: load what that way needs, configure the services.
+way() {
+	load "$1" || return 0
 	director ipvsadm -R <<-EOF
 		-A -u $VIP:9000 -s rr
 		-a -u $VIP:9000 -r $R1:9000 -m
@@ -134,15 +141,7 @@ echo "# ${SECONDS} s into the VM run, after rounds"
 # no IPVS module loaded, "stock" and "rs" each module loaded with one
 # service in r3 (rs/plain is the figure: loaded against not loaded).
 idle_way() {
-	in_ns r3 ipvsadm -C 2>/dev/null
-	director ipvsadm -C 2>/dev/null
-	unload_all >/dev/null 2>&1
-	director conntrack -F >/dev/null 2>&1
-	case $1 in
-	plain) return 0 ;;
-	stock) modprobe ip_vs && modprobe ip_vs_rr ;;
-	rs) insmod "$IPVS_RS_KO" ;;
-	esac || fail "loading for $1"
+	load "$1" || return 0
 	in_ns r3 ipvsadm -A -u 10.9.9.9:9000 -s rr &&
 		in_ns r3 ipvsadm -a -u 10.9.9.9:9000 -r 192.168.1.11:9000 -m ||
 		fail "a service in r3 for $1"
