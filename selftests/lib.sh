@@ -22,7 +22,8 @@ unload_all() {
 		grep -q '^ip_vs ' /proc/modules && ipvsadm -C 2>/dev/null
 		rmmod ipvs_rs 2>/dev/null
 		for m in ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sed ip_vs_nq ip_vs_sh \
-			ip_vs_mh ip_vs_pe_sip xt_ipvs ip_vs; do
+			ip_vs_mh ip_vs_dh ip_vs_lblc ip_vs_lblcr ip_vs_fo ip_vs_ovf ip_vs_twos \
+			ip_vs_pe_sip xt_ipvs ip_vs; do
 			rmmod "$m" 2>/dev/null
 		done
 		grep -q '^ip_vs \|^ipvs_rs ' /proc/modules || return 0

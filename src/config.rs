@@ -14,7 +14,7 @@ use crate::nlattr::{Attr, Nested};
 use crate::percpu::Tally;
 use crate::rhash::wanted_bits_in;
 use crate::route::RouteCache;
-use crate::sched::{Client, DestLoad, Kind, Scheduler};
+use crate::sched::{Client, DestLoad, Env, Kind, Scheduler, Setup};
 use crate::uapi::{cmd, conn_flags, dest_attr, svc_attr, svc_flags};
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -479,13 +479,21 @@ impl Service {
     /// Picks a real server for a new connection from `client:port`
     /// (`ip_vs_schedule`); `None` when every one is quiescent (weight 0)
     /// or overloaded.
-    pub(crate) fn schedule(&mut self, client: &Addr, port: [u8; 2]) -> Option<&Dest> {
+    pub(crate) fn schedule(
+        &mut self,
+        client: &Addr,
+        port: [u8; 2],
+        daddr: &Addr,
+        env: &dyn Env,
+    ) -> Option<&Dest> {
         self.look();
         let c = Client {
             af: self.key.af(),
             addr: client,
             port,
+            daddr,
             svc_flags: self.flags,
+            env,
         };
         let i = self.sched.as_mut()?.schedule(&self.seen, &c)?;
         self.dests.get(i)
@@ -967,9 +975,10 @@ fn scheduler_of(
 ) -> Result<Option<Scheduler>, Error> {
     match p.sched.as_str() {
         "none" => Ok(None),
-        name => Kind::from_name(name)
-            .map(|k| Some(Scheduler::with_keys(k, loads, af, keys)))
-            .ok_or(err(ENOENT, c"ipvs: scheduler not found")),
+        name => {
+            let kind = Kind::from_name(name).ok_or(err(ENOENT, c"ipvs: scheduler not found"))?;
+            Ok(Some(Scheduler::new(kind, loads, &Setup { af, keys })?))
+        }
     }
 }
 
@@ -1061,6 +1070,15 @@ impl Table {
 
     /// Updates the rates of every service and real server (see
     /// [`Counters::estimate`]).
+    /// Lets the schedulers age their state (every estimator tick).
+    pub(crate) fn tick_schedulers(&mut self, env: &dyn Env) {
+        for s in self.services.iter_mut() {
+            if let Some(sched) = s.sched.as_mut() {
+                sched.tick(env);
+            }
+        }
+    }
+
     pub(crate) fn estimate(&self) {
         for s in self.services.iter() {
             s.stats.estimate();

@@ -70,7 +70,15 @@ impl PernetState for IpvsNet {
         let free_pages = crate::kapi::abi::free_buffer_pages();
         Ok(Self {
             sync: crate::sync::SyncState::new()?,
-            sysctls: core::array::from_fn(|i| AtomicI32::new(SYSCTLS[i].default)),
+            sysctls: core::array::from_fn(|i| {
+                let def = &SYSCTLS[i];
+                let v = if def.handler == Handler::Jiffies {
+                    def.default.saturating_mul(hz() as i32)
+                } else {
+                    def.default
+                };
+                AtomicI32::new(v)
+            }),
             sync_threshold: params::SYNC_THRESHOLD.map(AtomicI32::new),
             // Stock: a 32nd of the free buffer pages.
             sync_qlen_max: AtomicUsize::new(free_pages / 32),
@@ -177,6 +185,7 @@ impl Tick for IpvsNet {
         self.conns.check_size(self.sysctl(Sysctl::ConnLfactor));
         let mut config = self.config.lock();
         config.set_svc_lfactor(self.sysctl(Sysctl::SvcLfactor));
+        config.tick_schedulers(self);
         if self.sysctl(Sysctl::RunEstimation) == 0 {
             return;
         }
@@ -203,6 +212,29 @@ static BOUNDS: [[i32; 2]; params::COUNT] = {
 /// The checks of the knobs that validate writes themselves.
 static POWER_OF_TWO: sysctl::Check = sysctl::Check(|v| Handler::PowerOfTwo.accepts(v));
 static THRESHOLD: sysctl::Check = sysctl::Check(|v| Handler::Threshold.accepts(v));
+
+/// What the schedulers ask of the kernel.
+impl crate::sched::Env for IpvsNet {
+    fn now(&self) -> u64 {
+        crate::kapi::timer::jiffies()
+    }
+
+    fn hz(&self) -> u64 {
+        hz().into()
+    }
+
+    fn random_u32(&self) -> u32 {
+        crate::kapi::abi::random_u32()
+    }
+
+    fn lblc_expiration(&self) -> u64 {
+        self.sysctl(Sysctl::LblcExpiration).max(0) as u64
+    }
+
+    fn lblcr_expiration(&self) -> u64 {
+        self.sysctl(Sysctl::LblcrExpiration).max(0) as u64
+    }
+}
 
 /// What ties a namespace's [`IpvsNet`] to the rest of the kernel.
 pub(crate) struct NetGlue {

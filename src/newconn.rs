@@ -271,7 +271,7 @@ pub(crate) fn schedule(
         let (pick, tmpl) = match existing {
             Some(found) => found,
             None => {
-                let Some(d) = svc.schedule(&p.saddr, p.sport) else {
+                let Some(d) = svc.schedule(&p.saddr, p.sport, &p.daddr, ipvs) else {
                     drop(table);
                     pkt.icmp_port_unreach(af == AF_INET6);
                     return Err(Verdict::Drop);
@@ -285,7 +285,7 @@ pub(crate) fn schedule(
         control = Some(tmpl);
         pick
     } else {
-        match svc.schedule(&p.saddr, p.sport) {
+        match svc.schedule(&p.saddr, p.sport, &p.daddr, ipvs) {
             Some(d) => Pick::of(d),
             None => {
                 // `ip_vs_leave`: nobody to serve it.

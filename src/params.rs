@@ -108,6 +108,10 @@ sysctls! {
     // namespaces, as there.
     ConnLfactor => c"conn_lfactor", -4, IntRange(-8, 8), true;
     SvcLfactor => c"svc_lfactor", -3, IntRange(-8, 8), true;
+    // Stock registers these with its lblc and lblcr modules; defaults
+    // of `Jiffies` knobs are in seconds.
+    LblcExpiration => c"lblc_expiration", 24 * 60 * 60, Jiffies, false;
+    LblcrExpiration => c"lblcr_expiration", 24 * 60 * 60, Jiffies, false;
     // Not in stock: see Documentation/deviations.rst.
     ConnOut => c"conn_out", 0, IntRange(0, 1), false;
     ConnReuseOldConntrack => c"conn_reuse_old_conntrack", 1, IntRange(0, 1), false;

@@ -29,7 +29,7 @@ pub mod rhash;
 #[cfg(test)]
 mod rhash_tests;
 pub(crate) mod route;
-#[path = "../../src/sched.rs"]
+#[path = "../../src/sched/mod.rs"]
 pub mod sched;
 #[path = "../../src/sctp.rs"]
 pub mod sctp;

@@ -18,10 +18,11 @@ load_rs
 rs=$(knobs)
 echo "$rs"
 if [ -n "${stock:-}" ]; then
-	# Stock's knobs, with stock defaults, plus ours.
-	expect_eq "knobs and defaults" "$stock" "$(echo "$rs" | grep -Ev '^(conn_out|conn_reuse_old_conntrack|conn_lfactor|svc_lfactor)=')"
+	# Stock's knobs, with stock defaults, plus ours, and the two of its
+	# lblc and lblcr modules (not loaded here).
+	expect_eq "knobs and defaults" "$stock" "$(echo "$rs" | grep -Ev '^(conn_out|conn_reuse_old_conntrack|conn_lfactor|svc_lfactor|lblcr?_expiration)=')"
 fi
-expect_eq "knob count" 33 "$(echo "$rs" | wc -l)"
+expect_eq "knob count" 35 "$(echo "$rs" | wc -l)"
 # Upstream's name, range and default (net-next, 2026).
 expect_eq conn_lfactor "conn_lfactor=-4" "$(echo "$rs" | grep '^conn_lfactor=')"
 echo 9 > $sysvs/conn_lfactor 2>/dev/null && fail "conn_lfactor=9 accepted"
@@ -39,6 +40,11 @@ expect_eq conn_reuse_mode 1 "$(cat $sysvs/conn_reuse_mode)"
 expect_eq pmtu_disc 1 "$(cat $sysvs/pmtu_disc)"
 expect_eq sync_version 1 "$(cat $sysvs/sync_version)"
 expect_eq expire_nodest_conn 0 "$(cat $sysvs/expire_nodest_conn)"
+# Stock's lblc and lblcr defaults: a day, shown in seconds.
+expect_eq lblc_expiration 86400 "$(cat $sysvs/lblc_expiration)"
+expect_eq lblcr_expiration 86400 "$(cat $sysvs/lblcr_expiration)"
+echo 60 > $sysvs/lblc_expiration || fail "lblc_expiration=60 refused"
+expect_eq "lblc_expiration after write" 60 "$(cat $sysvs/lblc_expiration)"
 
 echo 2048 > $sysvs/amemthresh || fail "root cannot write amemthresh"
 expect_eq "amemthresh after write" 2048 "$(cat $sysvs/amemthresh)"
