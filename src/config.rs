@@ -514,6 +514,13 @@ impl Service {
         self.flags & svc_flags::ONEPACKET != 0
     }
 
+    /// The real server whose shared part is `shared`, if still configured.
+    pub(crate) fn dest_shared(&self, shared: &Shared<DestShared>) -> Option<&Dest> {
+        self.dests
+            .iter()
+            .find(|d| Shared::ptr_eq(&d.shared, shared))
+    }
+
     /// The real server at `addr:port`, if still configured.
     pub(crate) fn dest(&self, af: u16, addr: &Addr, port: [u8; 2]) -> Option<&Dest> {
         self.dests

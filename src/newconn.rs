@@ -75,7 +75,14 @@ struct Template {
     call_id: Option<KVec<u8>>,
     /// The packet's firewall mark.
     fwmark: u32,
+    /// Whether the template names the real server's port: not for
+    /// port-zero, fwmark and FTP services, as stock.
+    names_port: bool,
 }
+
+/// Stock's `FTPPORT`: templates of a port-21 service leave out ports, so
+/// that the FTP data connections share them.
+const FTP_PORT: [u8; 2] = 21u16.to_be_bytes();
 
 impl Template {
     /// The template of `client` talking to `vaddr:vport` of `svc`
@@ -96,10 +103,13 @@ impl Template {
             None
         };
         let af = svc.key.af();
-        let (protocol, vaddr, vport) = match svc.key {
-            SvcKey::Fwmark { mark, .. } => (0, addr16(mark.to_be_bytes()), [0, 0]),
+        // `ip_vs_sched_persist`: the port is the service's only if the
+        // packet's is (and not FTP's).
+        let (protocol, vaddr, names_port, vport) = match svc.key {
+            SvcKey::Fwmark { mark, .. } => (0, addr16(mark.to_be_bytes()), vport == [0, 0], [0, 0]),
             SvcKey::Tuple { port, .. } => {
-                (protocol, *vaddr, if port == vport { port } else { [0, 0] })
+                let own = port == vport && port != FTP_PORT;
+                (protocol, *vaddr, own, if own { port } else { [0, 0] })
             }
         };
         Some(Self {
@@ -110,6 +120,7 @@ impl Template {
             vport,
             call_id,
             fwmark: pkt.0.mark(),
+            names_port,
         })
     }
 
@@ -140,7 +151,7 @@ impl Template {
                 vaddr: self.vaddr,
                 vport: self.vport,
                 daddr: pick.addr,
-                dport: pick.port,
+                dport: if self.names_port { pick.port } else { [0, 0] },
                 flags: conn_flags::TEMPLATE,
                 timeout: svc.timeout.saturating_mul(hz()),
                 dest: pick.dest.clone(),
@@ -265,10 +276,10 @@ pub(crate) fn schedule(
         // No ICMP error for a SIP packet without Call-ID, as stock.
         let t = Template::new(svc, (pkt, p), &p.saddr, &p.daddr, p.dport).ok_or(Verdict::Drop)?;
         let existing = t.find(ipvs).and_then(|tmpl| {
-            let d = svc.dest(af, &tmpl.daddr, tmpl.dport)?;
+            let d = svc.dest_shared(&tmpl.dest)?;
             Some((Pick::of(d), tmpl))
         });
-        let (pick, tmpl) = match existing {
+        let (mut pick, tmpl) = match existing {
             Some(found) => found,
             None => {
                 let Some(d) = svc.schedule(&p.saddr, p.sport, &p.daddr, ipvs) else {
@@ -283,6 +294,16 @@ pub(crate) fn schedule(
         };
         tmpl.set_timeout(svc.timeout.saturating_mul(hz()));
         control = Some(tmpl);
+        // The connection goes to the packet's port unless it is the
+        // service's and the real server has one (stock's persistent
+        // path; `ip_vs_schedule` prefers the real server's always).
+        let svc_port = match svc.key {
+            SvcKey::Tuple { port, .. } => port,
+            SvcKey::Fwmark { .. } => [0, 0],
+        };
+        if p.dport != svc_port || pick.port == [0, 0] {
+            pick.port = p.dport;
+        }
         pick
     } else {
         match svc.schedule(&p.saddr, p.sport, &p.daddr, ipvs) {
