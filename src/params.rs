@@ -239,9 +239,11 @@ mod tests {
     #[test]
     fn enum_indexes_the_table() {
         assert_eq!(Sysctl::ConnReuseOldConntrack as usize, COUNT - 1);
-        // Stock's 29 (without debug_level), upstream's conn_lfactor and
-        // svc_lfactor, and our two.
-        assert_eq!(COUNT, 33);
+        // Stock's 29 (without debug_level), its lblc and lblcr modules'
+        // two, upstream's conn_lfactor and svc_lfactor, and our two.
+        assert_eq!(COUNT, 35);
+        assert_eq!(Sysctl::LblcExpiration.def().default, 24 * 60 * 60);
+        assert_eq!(Sysctl::LblcrExpiration.def().handler, Handler::Jiffies);
         assert_eq!(Sysctl::ConnReuseMode.def().name, c"conn_reuse_mode");
     }
 }
