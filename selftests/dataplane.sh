@@ -91,6 +91,12 @@ traffic() {
 	in_ns c "$TRAFFIC" "$mode" "$(vip):$port" "$n" "$@"
 }
 
+# answered: "r1=N r2=N r3=N other=N" as "answered=N other=N".
+answered() {
+	tr ' =' '\n ' | awk '$1 ~ /^r[0-9]/ { a += $2 } $1 == "other" { o = $2 }
+		END { printf "answered=%d other=%d\n", a, o }'
+}
+
 # udp_from <source port>: the real server one datagram from that port
 # reaches.
 udp_from() {

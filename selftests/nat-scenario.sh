@@ -17,12 +17,6 @@ service() {
 	done
 }
 
-# answered: "r1=N r2=N r3=N other=N" as "answered=N other=N".
-answered() {
-	tr ' =' '\n ' | awk '$1 ~ /^r[0-9]/ { a += $2 } $1 == "other" { o = $2 }
-		END { printf "answered=%d other=%d\n", a, o }'
-}
-
 expect_count() { # expect_count <what> <expected> <traffic args...>
 	local what=$1 want=$2 got
 	shift 2

@@ -122,6 +122,14 @@ impl SvcKey {
         }
     }
 
+    /// Virtual port, network order: 0 for port-zero and fwmark services.
+    pub(crate) fn port(&self) -> [u8; 2] {
+        match *self {
+            SvcKey::Tuple { port, .. } => port,
+            SvcKey::Fwmark { .. } => [0, 0],
+        }
+    }
+
     fn matches(&self, other: &SvcKey) -> bool {
         match (self, other) {
             (
@@ -1075,8 +1083,6 @@ impl Table {
         *n = if added { *n + 1 } else { *n - 1 };
     }
 
-    /// Updates the rates of every service and real server (see
-    /// [`Counters::estimate`]).
     /// Lets the schedulers age their state (every estimator tick).
     pub(crate) fn tick_schedulers(&mut self, env: &dyn Env) {
         for s in self.services.iter_mut() {
@@ -1086,6 +1092,8 @@ impl Table {
         }
     }
 
+    /// Updates the rates of every service and real server (see
+    /// [`Counters::estimate`]).
     pub(crate) fn estimate(&self) {
         for s in self.services.iter() {
             s.stats.estimate();

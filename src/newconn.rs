@@ -103,14 +103,14 @@ impl Template {
             None
         };
         let af = svc.key.af();
-        // `ip_vs_sched_persist`: the port is the service's only if the
-        // packet's is (and not FTP's).
-        let (protocol, vaddr, names_port, vport) = match svc.key {
-            SvcKey::Fwmark { mark, .. } => (0, addr16(mark.to_be_bytes()), vport == [0, 0], [0, 0]),
-            SvcKey::Tuple { port, .. } => {
-                let own = port == vport && port != FTP_PORT;
-                (protocol, *vaddr, own, if own { port } else { [0, 0] })
-            }
+        // `ip_vs_sched_persist`: the ports are named only if the packet's
+        // is the service's (and not FTP's).
+        let svc_port = svc.key.port();
+        let names_port = vport == svc_port && svc_port != FTP_PORT;
+        let vport = if names_port { svc_port } else { [0, 0] };
+        let (protocol, vaddr) = match svc.key {
+            SvcKey::Fwmark { mark, .. } => (0, addr16(mark.to_be_bytes())),
+            SvcKey::Tuple { .. } => (protocol, *vaddr),
         };
         Some(Self {
             af,
@@ -297,11 +297,7 @@ pub(crate) fn schedule(
         // The connection goes to the packet's port unless it is the
         // service's and the real server has one (stock's persistent
         // path; `ip_vs_schedule` prefers the real server's always).
-        let svc_port = match svc.key {
-            SvcKey::Tuple { port, .. } => port,
-            SvcKey::Fwmark { .. } => [0, 0],
-        };
-        if p.dport != svc_port || pick.port == [0, 0] {
+        if p.dport != svc.key.port() || pick.port == [0, 0] {
             pick.port = p.dport;
         }
         pick

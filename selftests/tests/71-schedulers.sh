@@ -133,12 +133,6 @@ scenario() {
 	director ipvsadm -C
 }
 
-# answered: "r1=N r2=N r3=N other=N" as "answered=N other=N".
-answered() {
-	tr ' =' '\n ' | awk '$1 ~ /^r[0-9]/ { a += $2 } $1 == "other" { o = $2 }
-		END { printf "answered=%d other=%d\n", a, o }'
-}
-
 on_ipvs_rs scenario
 rs=$out
 against_stock scenario "$rs" ip_vs_dh ip_vs_lblc ip_vs_lblcr ip_vs_fo ip_vs_ovf ip_vs_twos

@@ -102,15 +102,6 @@ impl<V> Cache<V> {
             .find(|e| e.addr == *addr)
     }
 
-    /// Drops the entry of `addr`, if any.
-    pub(super) fn remove(&mut self, addr: &[u8; 16]) {
-        let b = &mut self.buckets[hashkey(self.af, addr)];
-        if let Some(i) = b.iter().position(|e| e.addr == *addr) {
-            b.remove(i);
-            self.entries -= 1;
-        }
-    }
-
     /// Adds an entry for `addr` (which has none), unless the cache is
     /// half again over its size or memory is short.
     pub(super) fn insert(&mut self, addr: &[u8; 16], now: u64, value: V) {
@@ -222,14 +213,12 @@ impl Algorithm for Locality {
             }
         }
         let i = least_loaded(dests)?;
-        // `ip_vs_lblc_new`: the entry now names this server.
+        // `ip_vs_lblc_new`: the entry now names this server. Stock
+        // replaces it (which frees the room the new one needs), here it
+        // is renamed; its last use is already now.
         let id = DestId::of(&dests[i]);
         match self.cache.get(c.daddr) {
-            Some(en) if en.value == id => {}
-            Some(_) => {
-                self.cache.remove(c.daddr);
-                self.cache.insert(c.daddr, now, id);
-            }
+            Some(en) => en.value = id,
             None => self.cache.insert(c.daddr, now, id),
         }
         Some(i)

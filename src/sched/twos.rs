@@ -18,10 +18,9 @@ impl Algorithm for TwoChoices {
     }
 
     fn schedule(&mut self, dests: &[DestLoad], c: &Client<'_>) -> Option<usize> {
-        let usable = |d: &DestLoad| !d.overloaded && d.weight > 0;
         let total: i64 = dests
             .iter()
-            .filter(|d| usable(d))
+            .filter(|d| d.available())
             .map(|d| i64::from(d.weight))
             .sum();
         if total == 0 {
@@ -33,7 +32,7 @@ impl Algorithm for TwoChoices {
         let mut r2 = i64::from(random_below(c.env, ceil));
         let (mut one, mut two) = (None, None);
         for (i, d) in dests.iter().enumerate() {
-            if !usable(d) {
+            if !d.available() {
                 continue;
             }
             r1 -= i64::from(d.weight);
