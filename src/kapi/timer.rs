@@ -4,6 +4,7 @@
 //! manages, and `jiffies`.
 
 use crate::bindings;
+use crate::kapi::work::Work;
 use kernel::types::Opaque;
 
 /// The current `jiffies`.
@@ -106,21 +107,24 @@ impl Timer {
 
 /// What a [`Ticker`] calls.
 pub(crate) trait Tick: Sync {
-    /// Called from the timer (softirq) every period.
+    /// Called in process context (a work item) every period.
     fn tick(&self);
 }
 
-/// A timer that calls [`Tick::tick`] on its target every `period`
-/// jiffies, from its start until it is dropped.
+/// Calls [`Tick::tick`] on its target every `period` jiffies, from its
+/// start until it is dropped: a timer queues a work item, which ticks and
+/// arms the timer again (so ticks may sleep and take locks that bottom
+/// halves must not, as stock's defense work and estimator kthreads do).
 #[repr(C)]
 pub(crate) struct Ticker<T: Tick> {
     timer: Timer,
+    work: Work,
     period: u64,
     target: *const T,
 }
 
-// SAFETY: the target is `Sync` and only read through; the timer is
-// thread-safe.
+// SAFETY: the target is `Sync` and only read through; the timer and the
+// work item are thread-safe.
 unsafe impl<T: Tick> Sync for Ticker<T> {}
 // SAFETY: as above; nothing ties a ticker to a thread.
 unsafe impl<T: Tick> Send for Ticker<T> {}
@@ -138,13 +142,18 @@ impl<T: Tick> Ticker<T> {
         let t = kernel::alloc::KBox::pin(
             Self {
                 timer: Timer::uninit(),
+                work: Work::uninit(),
                 period,
                 target,
             },
             kernel::alloc::flags::GFP_KERNEL,
         )?;
-        // SAFETY: the timer is new, so idle, and pinned in its box.
-        unsafe { t.timer.setup(Self::fired) };
+        // SAFETY: the timer and the work item are new, so idle, and
+        // pinned in their box.
+        unsafe {
+            t.timer.setup(Self::fired);
+            t.work.init(Self::run);
+        }
         t.timer.modify(jiffies() + period);
         Ok(t)
     }
@@ -157,15 +166,29 @@ impl<T: Tick> Ticker<T> {
         // SAFETY: `raw` is the `timer` field of a `Ticker`, which is
         // alive: its drop waits for this callback.
         let this = unsafe { &*raw.cast::<u8>().sub(off).cast::<Self>() };
+        this.work.queue();
+    }
+
+    /// # Safety
+    ///
+    /// Called by the workqueue with the `work` of a live [`Ticker`].
+    unsafe extern "C" fn run(raw: *mut bindings::work_struct) {
+        let off = core::mem::offset_of!(Self, work);
+        // SAFETY: `raw` is the `work` field of a `Ticker`, which is
+        // alive: its drop cancels and waits for this work.
+        let this = unsafe { &*raw.cast::<u8>().sub(off).cast::<Self>() };
         // SAFETY: `start`'s caller keeps the target alive longer.
         unsafe { &*this.target }.tick();
+        // A no-op once the drop has shut the timer down.
         this.timer.modify(jiffies() + this.period);
     }
 }
 
 impl<T: Tick> Drop for Ticker<T> {
     fn drop(&mut self) {
-        // Also stops the callback from arming it again.
+        // Also keeps the work from arming it again; then nothing queues
+        // the work.
         self.timer.shutdown_sync();
+        self.work.cancel_sync();
     }
 }
