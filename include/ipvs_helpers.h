@@ -27,6 +27,7 @@ struct net *ipvs_rs_genl_info_net(const struct genl_info *info);
 struct module *ipvs_rs_this_module(void);
 int ipvs_rs_conn_tab_bits(void);
 unsigned long ipvs_rs_totalram_pages(void);
+unsigned long ipvs_rs_avail_pages(void);
 const char *ipvs_rs_module_name(const struct module *mod);
 int ipvs_rs_notifier_from_errno(int err);
 

@@ -86,6 +86,15 @@ unsigned long ipvs_rs_totalram_pages(void)
 	return totalram_pages();
 }
 
+/* Free and buffer pages, as stock's update_defense_level counts them. */
+unsigned long ipvs_rs_avail_pages(void)
+{
+	struct sysinfo i;
+
+	si_meminfo(&i);
+	return i.freeram + i.bufferram;
+}
+
 const char *ipvs_rs_module_name(const struct module *mod)
 {
 	return mod->name;

@@ -38,6 +38,13 @@ pub(crate) fn conn_tab_bits() -> u32 {
     super::rhash::max_bits(bits, pages * kernel::page::PAGE_SIZE as u64)
 }
 
+/// Free and buffer pages (`si_meminfo`'s `freeram + bufferram`), the
+/// memory the defense modes watch.
+pub(crate) fn avail_pages() -> usize {
+    // SAFETY: reads memory statistics; no preconditions.
+    unsafe { bindings::ipvs_rs_avail_pages() as usize }
+}
+
 /// Free pages in the zones that hold buffers (`nr_free_buffer_pages`).
 pub(crate) fn free_buffer_pages() -> usize {
     // SAFETY: reads memory statistics; no preconditions.

@@ -113,6 +113,87 @@ impl Entry {
     }
 }
 
+/// An `int` entry's bounds and what hears of its changes
+/// ([`Entry::notifying`]).
+pub(crate) struct Notify<T> {
+    /// Smallest value accepted.
+    pub(crate) min: i32,
+    /// Largest value accepted.
+    pub(crate) max: i32,
+    /// Called with the entry's target after a write changed the value.
+    pub(crate) changed: fn(&T),
+}
+
+impl Entry {
+    /// An `int` entry within `notify`'s bounds (`-EINVAL` and no change
+    /// outside) whose changes `notify` hears of with `target` (stock's
+    /// `proc_do_defense_mode`).
+    ///
+    /// # Safety
+    ///
+    /// `target` must outlive the table the entry is registered in.
+    pub(crate) unsafe fn notifying<T: Sync>(
+        name: &'static core::ffi::CStr,
+        value: &AtomicI32,
+        mode: u16,
+        notify: &'static Notify<T>,
+        target: &T,
+    ) -> Self {
+        Self(bindings::ctl_table {
+            procname: name.as_ptr().cast(),
+            data: value.as_ptr().cast(),
+            maxlen: core::mem::size_of::<i32>() as i32,
+            mode,
+            proc_handler: Some(proc_notifying::<T>),
+            extra1: core::ptr::from_ref(notify).cast_mut().cast(),
+            extra2: core::ptr::from_ref(target).cast_mut().cast(),
+            ..Default::default()
+        })
+    }
+}
+
+/// `proc_handler` of [`Entry::notifying`].
+///
+/// # Safety
+///
+/// Called by the sysctl core on an entry [`Entry::notifying`] made for a
+/// `T`, with the core's buffer, length and position.
+unsafe extern "C" fn proc_notifying<T: Sync>(
+    table: *const bindings::ctl_table,
+    write: kernel::ffi::c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut bindings::loff_t,
+) -> kernel::ffi::c_int {
+    // SAFETY: the core passes the registered entry, which outlives the call.
+    let t = unsafe { &*table };
+    // SAFETY: `Entry::notifying` points `data` at an atomic, `extra1` at
+    // a static `Notify<T>` and `extra2` at a `T`, all outliving the table.
+    let (value, notify, target) = unsafe {
+        (
+            &*t.data.cast::<AtomicI32>().cast_const(),
+            &*t.extra1.cast::<Notify<T>>().cast_const(),
+            &*t.extra2.cast::<T>().cast_const(),
+        )
+    };
+    let mut val = value.load(Ordering::Relaxed);
+    let tmp = bindings::ctl_table {
+        data: core::ptr::from_mut(&mut val).cast(),
+        ..*t
+    };
+    // SAFETY: `tmp` describes `val`, which lives through the call; the
+    // other arguments are the core's own.
+    let rc = unsafe { bindings::proc_dointvec(&tmp, write, buffer, lenp, ppos) };
+    if write != 0 && rc >= 0 && val != value.load(Ordering::Relaxed) {
+        if !(notify.min..=notify.max).contains(&val) {
+            return -(bindings::EINVAL as kernel::ffi::c_int);
+        }
+        value.store(val, Ordering::Relaxed);
+        (notify.changed)(target);
+    }
+    rc
+}
+
 /// Bit 63 of a CPU list entry: a list was written.
 const CPULIST_SET: u64 = 1 << 63;
 
