@@ -19,6 +19,7 @@
 
 use crate::bindings;
 use crate::config::{Addr, Counters, DestShared};
+use crate::defense::{self, EntryDropper};
 use crate::hash::{conn_hash, SipKey};
 use crate::kapi::net::Net;
 use crate::kapi::rhash::{self, Step};
@@ -50,6 +51,9 @@ const DEAD: u32 = 1 << 24;
 /// its client is on this host, or it was synced (its client may have
 /// been on the master). Counted in the table (`ConnTable::local_replies`).
 pub(crate) const LOCAL_REPLY: u32 = 1 << 25;
+/// A template of a one-packet service: the defense's random drop treats
+/// it as a connection (stock `ip_vs_conn_ops_mode`).
+pub(crate) const OPS_TEMPLATE: u32 = 1 << 26;
 
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_SCTP: u8 = 132;
@@ -410,6 +414,30 @@ impl Conn {
             IPPROTO_TCP => Tcp::from_index(state).active(),
             IPPROTO_SCTP => Sctp::from_index(state).active(),
             _ => false,
+        }
+    }
+
+    /// What the defense's random drop sees of this connection.
+    fn defense_entry(&self) -> defense::Entry {
+        let state = self.state_number();
+        if self.is_template() {
+            return defense::Entry::Template {
+                assured: u32::from(state) & TEMPLATE_ASSURED != 0,
+                one_packet: self.flags() & OPS_TEMPLATE != 0,
+            };
+        }
+        match self.protocol {
+            IPPROTO_TCP => match Tcp::from_index(state) {
+                Tcp::SynRecv | Tcp::SynAck => defense::Entry::Opening,
+                Tcp::Established => defense::Entry::Established,
+                _ => defense::Entry::Other,
+            },
+            IPPROTO_SCTP => match Sctp::from_index(state) {
+                Sctp::Init1 | Sctp::Init => defense::Entry::Opening,
+                Sctp::Established => defense::Entry::Established,
+                _ => defense::Entry::Other,
+            },
+            _ => defense::Entry::Datagram,
         }
     }
 
@@ -819,6 +847,8 @@ pub(crate) struct ConnTable {
     resize: Work,
     /// Expires the connections of deleted real servers (process context).
     nodest: Work,
+    /// The pace of the defense's random drop.
+    dropper: EntryDropper,
     /// `resize` is queued and has not started yet.
     resize_queued: AtomicBool,
     /// Resizes done, for tests.
@@ -874,6 +904,7 @@ impl ConnTable {
                 lfactor: AtomicI32::new(lfactor),
                 resize: Work::uninit(),
                 nodest: Work::uninit(),
+                dropper: EntryDropper::default(),
                 resize_queued: AtomicBool::new(false),
                 resizes: AtomicU32::new(0),
                 dying: AtomicBool::new(false),
@@ -1249,6 +1280,41 @@ impl ConnTable {
                 .cast::<ConnTable>()
         };
         t.expire_nodest_now();
+    }
+
+    /// Visits a 32nd of the buckets, picked at random, and expires what
+    /// the defense says to (`ip_vs_random_dropentry`, the defense's
+    /// `drop_entry`): connections still opening, unassured templates,
+    /// idle ones at a pace by their client packets. Process context.
+    pub(crate) fn drop_random_entries(&self) {
+        let now = jiffies();
+        let hz = u64::from(crate::kapi::abi::hz());
+        let n = (1usize << self.table.bits()) >> defense::SCAN_SHIFT;
+        for i in 0..n.max(1) {
+            if self.dying.load(Ordering::Relaxed) {
+                return;
+            }
+            // The bucket of a random hash, from its first hash on.
+            let shift = 32 - self.table.bits();
+            let from = u64::from(crate::kapi::abi::random_u32() >> shift << shift);
+            self.walk_from(from, |c| {
+                let timeout = u64::from(c.timeout.load(Ordering::Relaxed));
+                let idle = (now + timeout).saturating_sub(c.deadline.load(Ordering::Relaxed));
+                let in_use = c.n_control.load(Ordering::Acquire) != 0;
+                let pkts = c.in_pkts.load(Ordering::Relaxed);
+                if self
+                    .dropper
+                    .verdict(c.defense_entry(), in_use, idle, hz, pkts)
+                {
+                    c.expire_soon(now);
+                }
+                // One bucket.
+                false
+            });
+            if i % 64 == 63 {
+                kthread::cond_resched();
+            }
+        }
     }
 
     /// Expires every connection now (`ip_vs_conn_flush`).

@@ -186,7 +186,7 @@ fn track(ipvs: &IpvsNet, cp: &conn::Conn, dir: Dir, p: &Parsed) {
     let t = ipvs.timeouts();
     let secs = match p.tcp_flags {
         Some(flags) => {
-            let secure = ipvs.sysctl(Sysctl::SecureTcp) != 0;
+            let secure = ipvs.defense.secure_tcp();
             conn::tcp_timeout(cp.tcp_transition(dir, flags, secure), &t)
         }
         None => match p.sctp_event {

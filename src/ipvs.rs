@@ -12,6 +12,7 @@ mod config;
 mod conn;
 mod csum;
 mod daemon;
+mod defense;
 mod hash;
 mod hooks;
 // Abstractions and parsers grow ahead of their IPVS users.

@@ -10,6 +10,7 @@
 
 use crate::config::{Counters, Estimator, Table, Timeouts};
 use crate::conn::ConnTable;
+use crate::defense::{self, Defense};
 use crate::hash::SipKey;
 use crate::kapi::abi::hz;
 use crate::kapi::net::Net;
@@ -42,6 +43,10 @@ pub(crate) struct IpvsNet {
     pub(crate) conns: Pin<KBox<ConnTable>>,
     /// Totals over all services (`/proc/net/ip_vs_stats`).
     pub(crate) totals: Counters,
+    /// The memory-pressure defense as last assessed.
+    pub(crate) defense: Defense,
+    /// Ticks of the one-second timer (see [`Tick`]).
+    ticks: AtomicU32,
     /// The `--set` timeouts, seconds, readable without the lock.
     timeouts: [AtomicU32; 3],
     /// Services with the SIP persistence engine (their real servers start
@@ -94,6 +99,8 @@ impl PernetState for IpvsNet {
                 Some(net),
             )?,
             totals: Counters::default(),
+            defense: Defense::default(),
+            ticks: AtomicU32::new(0),
             timeouts: [t.tcp, t.tcp_fin, t.udp].map(AtomicU32::new),
             sip_services: AtomicU32::new(0),
             // SAFETY: part of this namespace's pernet state.
@@ -150,6 +157,35 @@ impl IpvsNet {
         self.sysctls[s as usize].load(Ordering::Relaxed)
     }
 
+    /// Assesses the defense against memory pressure: every second and
+    /// after each write to a mode knob (stock `update_defense_level`).
+    /// Modes 1 and 2 switch to each other; a write in between wins.
+    pub(crate) fn update_defense(&self) {
+        let k = defense::Knobs {
+            drop_entry: self.sysctl(Sysctl::DropEntry),
+            drop_packet: self.sysctl(Sysctl::DropPacket),
+            secure_tcp: self.sysctl(Sysctl::SecureTcp),
+            amemthresh: self.sysctl(Sysctl::Amemthresh),
+            am_droprate: self.sysctl(Sysctl::AmDroprate),
+        };
+        let avail = crate::kapi::abi::avail_pages();
+        let l = defense::assess(&k, i64::try_from(avail).unwrap_or(i64::MAX));
+        for (s, was, now) in [
+            (Sysctl::DropEntry, k.drop_entry, l.drop_entry),
+            (Sysctl::DropPacket, k.drop_packet, l.drop_packet),
+            (Sysctl::SecureTcp, k.secure_tcp, l.secure_tcp),
+        ] {
+            // Lost to a write meanwhile: that write assesses again.
+            let _ = self.sysctls[s as usize].compare_exchange(
+                was,
+                now,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+        self.defense.apply(&l);
+    }
+
     /// `sync_threshold`: the threshold and the period.
     pub(crate) fn sync_threshold(&self) -> [i32; 2] {
         self.sync_threshold
@@ -176,10 +212,18 @@ impl Drop for IpvsNet {
     }
 }
 
-/// The rate estimator (`ip_vs_est.c`), unless `run_estimation` is 0,
-/// and the tables' size checks.
+/// Every second the defense (stock's `defense_work`); every other
+/// second the rate estimator (`ip_vs_est.c`), unless `run_estimation`
+/// is 0, and the tables' size checks. Process context.
 impl Tick for IpvsNet {
     fn tick(&self) {
+        self.update_defense();
+        if self.defense.dropping_entries() {
+            self.conns.drop_random_entries();
+        }
+        if self.ticks.fetch_add(1, Ordering::Relaxed) % Estimator::PERIOD_SECS == 0 {
+            return;
+        }
         // Also where the tables follow their load factors' sysctls, and
         // the connection table shrinks.
         self.conns.check_size(self.sysctl(Sysctl::ConnLfactor));
@@ -207,6 +251,13 @@ static BOUNDS: [[i32; 2]; params::COUNT] = {
         i += 1;
     }
     b
+};
+
+/// The defense modes: a change is assessed at once.
+static DEFENSE: sysctl::Notify<IpvsNet> = sysctl::Notify {
+    min: 0,
+    max: 3,
+    changed: IpvsNet::update_defense,
 };
 
 /// The checks of the knobs that validate writes themselves.
@@ -269,6 +320,10 @@ impl PernetState for NetGlue {
                     match def.handler {
                         Handler::Int => int(sysctl::IntKind::Any),
                         Handler::IntRange(..) => int(sysctl::IntKind::Range(&bound[0], &bound[1])),
+                        // SAFETY: `ipvs` outlives the table (see below).
+                        Handler::Defense => unsafe {
+                            sysctl::Entry::notifying(def.name, value, mode, &DEFENSE, ipvs)
+                        },
                         Handler::Jiffies => int(sysctl::IntKind::Jiffies),
                         Handler::PowerOfTwo => sysctl::Entry::checked(
                             def.name,
@@ -301,7 +356,7 @@ impl PernetState for NetGlue {
                 proc::Entry::new::<procfs::Status>(net)?,
             ]
         };
-        let period = u64::from(Estimator::PERIOD_SECS * hz());
+        let period = u64::from(hz());
         // SAFETY: `ipvs` outlives this `NetGlue` (reverse registration
         // order), which owns the ticker.
         let estimator = unsafe { Ticker::start(ipvs, period)? };

@@ -5,7 +5,7 @@
 //! (`ip_vs_new_conn_out`, here for every UDP service with `conn_out`).
 
 use crate::config::{Addr, Counters, DestShared, Service, SvcKey, AF_INET6};
-use crate::conn::{ConnRef, NewConn, LOCAL_REPLY, NOOUTPUT};
+use crate::conn::{ConnRef, NewConn, LOCAL_REPLY, NOOUTPUT, OPS_TEMPLATE};
 use crate::hooks::{addr16, Parsed};
 use crate::kapi::abi::hz;
 use crate::kapi::netfilter::Verdict;
@@ -152,7 +152,11 @@ impl Template {
                 vport: self.vport,
                 daddr: pick.addr,
                 dport: if self.names_port { pick.port } else { [0, 0] },
-                flags: conn_flags::TEMPLATE,
+                flags: if svc.one_packet() {
+                    conn_flags::TEMPLATE | OPS_TEMPLATE
+                } else {
+                    conn_flags::TEMPLATE
+                },
                 timeout: svc.timeout.saturating_mul(hz()),
                 dest: pick.dest.clone(),
                 svc_stats: svc.stats.clone(),
@@ -270,6 +274,10 @@ pub(crate) fn schedule(
     });
     if tcp_refused || sctp_refused {
         return Ok(None);
+    }
+    // Under memory pressure (`drop_packet`), one in so many goes.
+    if ipvs.defense.todrop() {
+        return Err(Verdict::Drop);
     }
     let mut control = None;
     let pick = if svc.persistent() {

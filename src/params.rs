@@ -12,6 +12,8 @@ pub(crate) enum Handler {
     Int,
     /// An `int` in `min..=max`, else `-EINVAL` (`proc_dointvec_minmax`).
     IntRange(i32, i32),
+    /// A defense mode, 0 to 3: a change takes effect at once.
+    Defense,
     /// Seconds in `/proc`, jiffies inside (`proc_dointvec_jiffies`).
     Jiffies,
     /// A power of two, at least 1 (`sync_ports`).
@@ -36,6 +38,7 @@ impl Handler {
             (Handler::PowerOfTwo, [p]) => *p >= 1 && p.count_ones() == 1,
             (Handler::Threshold, [t, p]) => *t >= 0 && *p >= 0 && (t < p || *p == 0),
             (Handler::IntRange(min, max), [x]) => (min..=max).contains(x),
+            (Handler::Defense, [x]) => (0..=3).contains(x),
             (Handler::Int | Handler::Jiffies, [_]) => true,
             _ => false,
         }
@@ -72,15 +75,15 @@ macro_rules! sysctls {
     };
 }
 
-use Handler::{CpuList, Int, IntRange, Jiffies, PowerOfTwo, Threshold, ULong};
+use Handler::{CpuList, Defense, Int, IntRange, Jiffies, PowerOfTwo, Threshold, ULong};
 
 sysctls! {
     Amemthresh => c"amemthresh", 1024, Int, false;
     AmDroprate => c"am_droprate", 10, Int, false;
-    DropEntry => c"drop_entry", 0, IntRange(0, 3), false;
-    DropPacket => c"drop_packet", 0, IntRange(0, 3), false;
+    DropEntry => c"drop_entry", 0, Defense, false;
+    DropPacket => c"drop_packet", 0, Defense, false;
     Conntrack => c"conntrack", 0, Int, false;
-    SecureTcp => c"secure_tcp", 0, IntRange(0, 3), false;
+    SecureTcp => c"secure_tcp", 0, Defense, false;
     SnatReroute => c"snat_reroute", 1, Int, false;
     SyncVersion => c"sync_version", 1, IntRange(0, 1), false;
     SyncPorts => c"sync_ports", 1, PowerOfTwo, false;
@@ -234,6 +237,12 @@ mod tests {
         assert!(!Handler::Threshold.accepts(&[50, 50]));
         assert!(!Handler::Threshold.accepts(&[-1, 50]));
         assert!(!Handler::Threshold.accepts(&[3]));
+        // Stock proc_do_defense_mode: modes 0 to 3.
+        assert!(Handler::Defense.accepts(&[0]));
+        assert!(Handler::Defense.accepts(&[3]));
+        assert!(!Handler::Defense.accepts(&[4]));
+        assert!(!Handler::Defense.accepts(&[-1]));
+        assert_eq!(Sysctl::SecureTcp.def().handler, Handler::Defense);
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod config;
 pub mod csum;
 #[path = "../../src/daemon.rs"]
 pub mod daemon;
+#[path = "../../src/defense.rs"]
+pub mod defense;
 #[path = "../../src/hash.rs"]
 pub mod hash;
 pub(crate) mod list;
