@@ -1097,11 +1097,18 @@ impl ConnTable {
         l: &Lookup<'_>,
     ) -> Option<InUse<'a>> {
         self.find(rcu, l.protocol, l.daddr, l.dport, |c| {
+            // Real servers of the other methods answer from the
+            // virtual address.
+            let (saddr, sport) = if c.fwd() == conn_flags::MASQ {
+                (&c.daddr, c.dport)
+            } else {
+                (&c.vaddr, c.vport)
+            };
             c.af == l.af
                 && c.protocol == l.protocol
-                && c.dport == l.sport
+                && sport == l.sport
                 && c.cport == l.dport
-                && c.daddr == *l.saddr
+                && *saddr == *l.saddr
                 && c.caddr == *l.daddr
                 && !c.is_template()
                 && c.flags() & DEAD == 0

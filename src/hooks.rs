@@ -299,7 +299,7 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
     verdict
 }
 
-/// Real server to client, NAT connections (`ip_vs_out`): what a packet
+/// Real server to client (`ip_vs_out`): what a packet
 /// `seen` as a reply gets, passing through (`FORWARD`) or to a client on
 /// this host (`LOCAL_IN`); `None` if it is not one.
 fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -> Option<Verdict> {
@@ -309,10 +309,10 @@ fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -
         Seen::IcmpError(hdr, e) => {
             // About a request a real server got (client to real server).
             let cp = ipvs.conns.lookup_out(&rcu, &quoted(hdr.af(), e))?;
-            if cp.fwd() != conn_flags::MASQ {
-                return None;
-            }
             cp.count_packet(false, pkt.len());
+            if cp.fwd() != conn_flags::MASQ {
+                return Some(passed(pkt, &cp));
+            }
             let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
             return Some(xmit::icmp_to_client(pkt, state.net, &cp, hdr, reroute));
         }
@@ -325,15 +325,24 @@ fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -
         HookPoint::LocalIn => None,
         _ => newconn::conn_out(ipvs, pkt, p).map(InUse::Counted),
     })?;
-    if cp.fwd() != conn_flags::MASQ {
-        return None;
-    }
     let len = pkt.len();
     cp.count_packet(false, len);
     ipvs.totals.count_packet(false, len);
     track(ipvs, &cp, Dir::Output, p);
+    if cp.fwd() != conn_flags::MASQ {
+        return Some(passed(pkt, &cp));
+    }
     let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
     Some(xmit::nat_reply(pkt, state.net, &cp, &p.hdr, reroute))
+}
+
+/// A reply of a direct routing or tunnel connection that passes this
+/// director anyway: counted and tracked by the caller, left as it is
+/// (stock `handle_response`).
+fn passed(pkt: &Packet<'_>, cp: &conn::Conn) -> Verdict {
+    xmit::conntrack(pkt, cp, false);
+    pkt.set_ipvs_property();
+    Verdict::Accept
 }
 
 /// The state of the namespace a packet is in, unless IPVS sent the
