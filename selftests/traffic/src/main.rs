@@ -78,10 +78,11 @@
 //!   answers with the number of bytes it read.
 //! - `bulk ADDR:PORT SECS`: writes to one TCP connection for SECS seconds;
 //!   prints the megabits per second the server counted.
-//! - `spray ADDR:PORT COUNT FIRST`: COUNT UDP datagrams over a raw IPv4
-//!   socket, each from its own client address and port (10.0.0.3 up,
-//!   ports 1024 up; FIRST skips that many pairs), so that each one starts
-//!   a connection; prints the datagrams sent.
+//! - `spray ADDR:PORT COUNT FIRST [syn]`: COUNT UDP datagrams (with
+//!   `syn`: TCP SYNs, a SYN flood) over a raw IPv4 socket, each from its
+//!   own client address and port (10.0.0.3 up, ports 1024 up; FIRST skips
+//!   that many pairs), so that each one starts a connection; prints the
+//!   packets sent.
 //! - `tcp-ack ADDR:PORT SPORT`: one bare TCP ACK (no SYN first) from
 //!   10.0.0.2:SPORT, over a raw socket (checks `sloppy_tcp`).
 //!
@@ -852,41 +853,54 @@ fn spray_source(i: u64) -> ([u8; 4], u16) {
     ([10, 0, (host >> 8) as u8, host as u8], port)
 }
 
-/// Sends `count` UDP datagrams to `to`, each from its own source
-/// ([`spray_source`] from `first` on), in `sendmmsg` batches over a raw
-/// socket (the kernel fills in the IPv4 checksum and id; the UDP
-/// checksum is 0, "none").
-fn spray(to: SocketAddr, count: u64, first: u64) -> Option<u64> {
+/// Sends `count` UDP datagrams (or with `syn`, TCP SYNs) to `to`, each
+/// from its own source ([`spray_source`] from `first` on), in
+/// `sendmmsg` batches over a raw socket (the kernel fills in the IPv4
+/// checksum and id; the UDP checksum is 0, "none").
+fn spray(to: SocketAddr, count: u64, first: u64, syn: bool) -> Option<u64> {
     use std::os::fd::AsRawFd;
     const BATCH: usize = 64;
-    const LEN: usize = 20 + 8 + 4;
+    const MAX: usize = 20 + 20;
     let SocketAddr::V4(to4) = to else {
         return None;
     };
+    let len = if syn { 20 + 20 } else { 20 + 8 + 4 };
     let fd = raw_socket()?;
     let dst = sockaddr_v4(*to4.ip());
-    let mut pkts = [[0u8; LEN]; BATCH];
+    let mut pkts = [[0u8; MAX]; BATCH];
     let mut sent = 0u64;
     while sent < count {
         let n = (count - sent).min(BATCH as u64) as usize;
         for (k, p) in pkts[..n].iter_mut().enumerate() {
             let (saddr, sport) = spray_source(first + sent + k as u64);
             p[0] = 0x45;
-            p[2..4].copy_from_slice(&(LEN as u16).to_be_bytes());
+            p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
             p[8] = 64;
-            p[9] = libc::IPPROTO_UDP as u8;
             p[12..16].copy_from_slice(&saddr);
             p[16..20].copy_from_slice(&to4.ip().octets());
             p[20..22].copy_from_slice(&sport.to_be_bytes());
             p[22..24].copy_from_slice(&to4.port().to_be_bytes());
-            p[24..26].copy_from_slice(&((LEN - 20) as u16).to_be_bytes());
-            p[28..32].copy_from_slice(b"conn");
+            if syn {
+                p[9] = libc::IPPROTO_TCP as u8;
+                p[24..28].copy_from_slice(&(first + sent + k as u64).to_be_bytes()[4..]);
+                p[32] = 5 << 4;
+                p[33] = 0x02; // SYN
+                p[34..36].copy_from_slice(&0xffffu16.to_be_bytes());
+                p[36..38].fill(0);
+                let pseudo = [&saddr[..], &to4.ip().octets(), &[0, 6, 0, 20]].concat();
+                let sum = inet_csum(&[&pseudo, &p[20..40]]);
+                p[36..38].copy_from_slice(&sum.to_be_bytes());
+            } else {
+                p[9] = libc::IPPROTO_UDP as u8;
+                p[24..26].copy_from_slice(&((len - 20) as u16).to_be_bytes());
+                p[28..32].copy_from_slice(b"conn");
+            }
         }
         let mut iovs: Vec<libc::iovec> = pkts[..n]
             .iter_mut()
             .map(|p| libc::iovec {
                 iov_base: p.as_mut_ptr().cast(),
-                iov_len: LEN,
+                iov_len: len,
             })
             .collect();
         // SAFETY: `mmsghdr` is plain data; zero is a valid value.
@@ -984,7 +998,7 @@ fn usage() -> ExitCode {
          udp-probe ADDR:PORT | udp-ttl ADDR:PORT TTL | udp-big ADDR:PORT SIZE | udp-exthdr ADDR:PORT COUNT | \
          udp-send ADDR:PORT COUNT | udp-answer PORT | \
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
-         bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST | \
+         bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST [syn] | \
          tcp-ack ADDR:PORT SPORT | serve-echo NAME PORT [UDPADDR] | \
          hold ADDR:PORT TCP UDP GOFILE | steady ADDR:PORT TCP UDP GOFILE | sync-bad GROUP:PORT IFADDR COUNT SYNCID | \
          sync-record GROUP:PORT IFADDR SECS FILE | sync-replay GROUP:PORT IFADDR FILE"
@@ -1122,7 +1136,7 @@ fn main() -> ExitCode {
             else {
                 return usage();
             };
-            match spray(to, n, first) {
+            match spray(to, n, first, arg(4) == Some("syn")) {
                 Some(sent) => println!("{sent}"),
                 None => return ExitCode::FAILURE,
             }
