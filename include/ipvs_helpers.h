@@ -23,6 +23,7 @@ struct module;
 void *ipvs_rs_net_generic(const struct net *net, unsigned int id);
 bool ipvs_rs_net_is_init(const struct net *net);
 bool ipvs_rs_net_user_ns_is_init(const struct net *net);
+bool ipvs_rs_unicast_or_local(struct net *net, bool ipv6, const void *addr);
 struct net *ipvs_rs_genl_info_net(const struct genl_info *info);
 struct module *ipvs_rs_this_module(void);
 int ipvs_rs_conn_tab_bits(void);

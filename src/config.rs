@@ -1182,11 +1182,14 @@ impl Table {
     }
 
     /// Applies a configuration command (`ip_vs_genl_set_cmd`).
+    /// `addr_ok(af, addr)`: whether a new real server's address is
+    /// unicast or local, as the routing tables say (`ip_vs_new_dest`).
     pub(crate) fn apply(
         &mut self,
         c: u8,
         svc: Option<Attr<'_>>,
         dest: Option<Attr<'_>>,
+        addr_ok: &dyn Fn(u16, &Addr) -> bool,
     ) -> Result<(), Error> {
         match c {
             cmd::FLUSH => {
@@ -1292,6 +1295,12 @@ impl Table {
                         d.shared.available.store(true, Ordering::Relaxed);
                         d.set(&p);
                         d
+                    }
+                    None if !addr_ok(k.af, &k.addr) => {
+                        return Err(err(
+                            EINVAL,
+                            c"ipvs: real server address is neither unicast nor local",
+                        ));
                     }
                     None => Dest::new(&k, &p)?,
                 };
@@ -1488,7 +1497,7 @@ mod tests {
     }
 
     fn apply(t: &mut Table, c: u8, s: &[u8], d: Option<&[u8]>) -> Result<(), i32> {
-        t.apply(c, Some(Attr::new(s)), d.map(Attr::new))
+        t.apply(c, Some(Attr::new(s)), d.map(Attr::new), &|_, _| true)
             .map_err(|e| e.errno)
     }
 
@@ -1717,6 +1726,22 @@ mod tests {
             ),
             Err(EEXIST)
         );
+        // Addresses neither unicast nor local: EINVAL, after EEXIST (as
+        // ip_vs_add_dest, then ip_vs_new_dest).
+        let no = |_: u16, _: &Addr| false;
+        let add = |t: &mut Table, last| {
+            let d = dest(last, 1, true);
+            t.apply(
+                cmd::NEW_DEST,
+                Some(Attr::new(&svc(80, "", false))),
+                Some(Attr::new(&d)),
+                &no,
+            )
+            .map_err(|e| e.errno)
+        };
+        assert_eq!(add(&mut t, 2), Err(EEXIST));
+        assert_eq!(add(&mut t, 7), Err(EINVAL));
+        assert_eq!(t.services()[0].dests.len(), 1);
         // Lower threshold above the upper one.
         let mut d = nest(&[
             (dest_attr::ADDR, v4([192, 168, 0, 9])),
@@ -1747,7 +1772,8 @@ mod tests {
             Err(EAFNOSUPPORT)
         );
         assert_eq!(
-            t.apply(cmd::DEL_SERVICE, None, None).map_err(|e| e.errno),
+            t.apply(cmd::DEL_SERVICE, None, None, &|_, _| true)
+                .map_err(|e| e.errno),
             Err(EINVAL)
         );
         let _ = cmd_attr::SERVICE;
@@ -1768,7 +1794,7 @@ mod tests {
         ]);
         assert!(t.lookup(Some(Attr::new(&key))).unwrap().is_some());
         apply(&mut t, cmd::NEW_SERVICE, &svc(81, "rr", true), None).unwrap();
-        t.apply(cmd::FLUSH, None, None).unwrap();
+        t.apply(cmd::FLUSH, None, None, &|_, _| true).unwrap();
         assert!(t.services().is_empty());
     }
 
@@ -1806,7 +1832,7 @@ mod tests {
         apply(&mut t, cmd::DEL_SERVICE, &svc(81, "", false), None).unwrap();
         assert_eq!(t.families(), [false, true]);
         apply(&mut t, cmd::NEW_SERVICE, &svc(82, "rr", true), None).unwrap();
-        t.apply(cmd::FLUSH, None, None).unwrap();
+        t.apply(cmd::FLUSH, None, None, &|_, _| true).unwrap();
         assert_eq!(t.families(), [false, false]);
         apply(&mut t, cmd::NEW_SERVICE, &six(80), None).unwrap();
         assert_eq!(t.families(), [false, true]);
@@ -1954,7 +1980,7 @@ mod tests {
         assert!(
             matches!(t.services()[1].key, SvcKey::Tuple { port, .. } if port == 3u16.to_be_bytes())
         );
-        t.apply(cmd::FLUSH, None, None).unwrap();
+        t.apply(cmd::FLUSH, None, None, &|_, _| true).unwrap();
         assert!(t
             .lookup(Some(Attr::new(&svc(1, "", false))))
             .unwrap()
@@ -1997,7 +2023,7 @@ mod tests {
         t.set_svc_lfactor(-8);
         assert_eq!(t.index_size().0, 4096);
         assert!((1..=10).all(|p| found(&t, p)) && !found(&t, 11));
-        t.apply(cmd::FLUSH, None, None).unwrap();
+        t.apply(cmd::FLUSH, None, None, &|_, _| true).unwrap();
         assert_eq!(t.index_size().0, 16);
         assert!(!found(&t, 1));
     }

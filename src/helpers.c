@@ -66,6 +66,38 @@ bool ipvs_rs_net_user_ns_is_init(const struct net *net)
 	return net->user_ns == &init_user_ns;
 }
 
+/*
+ * Whether addr (af's, as union nf_inet_addr) may be a new real server's
+ * address (ip_vs_new_dest): unicast or local in net's routing tables;
+ * IPv6 link-local only if local. Atomic context is fine.
+ */
+bool ipvs_rs_unicast_or_local(struct net *net, bool ipv6, const void *addr)
+{
+	unsigned int atype;
+	__be32 a4;
+
+	if (ipv6) {
+#if IS_ENABLED(CONFIG_IPV6)
+		struct flowi6 fl6 = { .daddr = *(const struct in6_addr *)addr };
+		struct dst_entry *dst;
+		bool local;
+
+		atype = ipv6_addr_type(&fl6.daddr);
+		if ((atype & IPV6_ADDR_UNICAST) && !(atype & IPV6_ADDR_LINKLOCAL))
+			return true;
+		dst = ip6_route_output(net, NULL, &fl6);
+		local = !dst->error && dst->dev && (dst->dev->flags & IFF_LOOPBACK);
+		dst_release(dst);
+		return local;
+#else
+		return false;
+#endif
+	}
+	memcpy(&a4, addr, sizeof(a4));
+	atype = inet_addr_type(net, a4);
+	return atype == RTN_LOCAL || atype == RTN_UNICAST;
+}
+
 struct net *ipvs_rs_genl_info_net(const struct genl_info *info)
 {
 	return genl_info_net(info);

@@ -3,8 +3,9 @@
 //! KUnit suite `ipvs_rs`: checks the glue against the running kernel. It
 //! runs when the module loads (results in dmesg and debugfs).
 
-use crate::config::Table;
+use crate::config::{Table, AF_INET6};
 use crate::kapi::kunit::Test;
+use crate::kapi::net::init_net;
 use crate::kapi::skb::OwnedSkBuff;
 use crate::kexpect;
 use crate::nlattr::Attr;
@@ -123,10 +124,12 @@ fn config_table(t: &mut Test) {
         .push(svc_attr::TIMEOUT, &0u32.to_ne_bytes())
         .push(svc_attr::NETMASK, &u32::MAX.to_ne_bytes());
     let mut table = Table::new();
+    // The real check, in the initial namespace.
+    let addr_ok = |af, a: &_| init_net().unicast_or_local(af == AF_INET6, a);
     kexpect!(
         t,
         table
-            .apply(cmd::NEW_SERVICE, Some(svc.attr()), None)
+            .apply(cmd::NEW_SERVICE, Some(svc.attr()), None, &addr_ok)
             .is_ok()
     );
     for last in 2..=4u8 {
@@ -143,10 +146,35 @@ fn config_table(t: &mut Test) {
         kexpect!(
             t,
             table
-                .apply(cmd::NEW_DEST, Some(key.attr()), Some(d.attr()))
+                .apply(cmd::NEW_DEST, Some(key.attr()), Some(d.attr()), &addr_ok)
                 .is_ok()
         );
     }
+    // Stock's ip_vs_new_dest: multicast and broadcast are refused
+    // (EINVAL), a local address is fine; refused adds leave nothing.
+    for (last, addr, errno) in [
+        (1u16, [224, 0, 0, 1], Err(22)),
+        (2, [255, 255, 255, 255], Err(22)),
+        (3, [0, 0, 0, 0], Err(22)),
+        (4, [127, 0, 0, 1], Ok(())),
+    ] {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&addr);
+        let mut d = Attrs::new();
+        d.push(dest_attr::ADDR, &a)
+            .push(dest_attr::PORT, &last.to_be_bytes())
+            .push(dest_attr::FWD_METHOD, &0u32.to_ne_bytes())
+            .push(dest_attr::WEIGHT, &1u32.to_ne_bytes())
+            .push(dest_attr::U_THRESH, &0u32.to_ne_bytes())
+            .push(dest_attr::L_THRESH, &0u32.to_ne_bytes());
+        let res = table.apply(cmd::NEW_DEST, Some(key.attr()), Some(d.attr()), &addr_ok);
+        kexpect!(t, res.map_err(|e| e.errno) == errno);
+        if errno.is_ok() {
+            let res = table.apply(cmd::DEL_DEST, Some(key.attr()), Some(d.attr()), &addr_ok);
+            kexpect!(t, res.is_ok());
+        }
+    }
+    kexpect!(t, matches!(table.services(), [s] if s.dests.len() == 3));
     let mut gone = Attrs::new();
     gone.push(
         dest_attr::ADDR,
@@ -156,7 +184,7 @@ fn config_table(t: &mut Test) {
     kexpect!(
         t,
         table
-            .apply(cmd::DEL_DEST, Some(key.attr()), Some(gone.attr()))
+            .apply(cmd::DEL_DEST, Some(key.attr()), Some(gone.attr()), &addr_ok)
             .is_ok()
     );
     let weights: [i32; 2] = match table.services() {
@@ -168,14 +196,14 @@ fn config_table(t: &mut Test) {
     kexpect!(
         t,
         table
-            .apply(cmd::DEL_DEST, Some(key.attr()), Some(gone.attr()))
+            .apply(cmd::DEL_DEST, Some(key.attr()), Some(gone.attr()), &addr_ok)
             .map_err(|e| e.errno)
             == Err(2)
     );
     kexpect!(
         t,
         table
-            .apply(cmd::DEL_SERVICE, Some(key.attr()), None)
+            .apply(cmd::DEL_SERVICE, Some(key.attr()), None, &addr_ok)
             .is_ok()
     );
     kexpect!(t, table.services().is_empty());

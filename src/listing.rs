@@ -283,7 +283,7 @@ mod tests {
             svc_attr::NETMASK,
             &u32::from_ne_bytes([255, 255, 255, 0]).to_ne_bytes(),
         );
-        t.apply(cmd::NEW_SERVICE, Some(Attr::new(&s)), None)
+        t.apply(cmd::NEW_SERVICE, Some(Attr::new(&s)), None, &|_, _| true)
             .unwrap();
         let mut d = Vec::new();
         let mut da = vec![192, 168, 0, 2];
@@ -294,8 +294,13 @@ mod tests {
         push(&mut d, dest_attr::WEIGHT, &3u32.to_ne_bytes());
         push(&mut d, dest_attr::U_THRESH, &0u32.to_ne_bytes());
         push(&mut d, dest_attr::L_THRESH, &0u32.to_ne_bytes());
-        t.apply(cmd::NEW_DEST, Some(Attr::new(&key)), Some(Attr::new(&d)))
-            .unwrap();
+        t.apply(
+            cmd::NEW_DEST,
+            Some(Attr::new(&key)),
+            Some(Attr::new(&d)),
+            &|_, _| true,
+        )
+        .unwrap();
         t
     }
 

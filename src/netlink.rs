@@ -69,7 +69,11 @@ fn apply(ipvs: &IpvsNet, table: &mut config::Table, req: &Request<'_>, c: u8) ->
     let (svc, dest) = (req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST));
     table.empty_trash(jiffies() / u64::from(hz().max(1)));
     table.set_svc_lfactor(ipvs.sysctl(crate::params::Sysctl::SvcLfactor));
-    let res = table.apply(c, svc, dest).map_err(|e| refuse(req, e));
+    let net = req.net();
+    let addr_ok = |af, addr: &_| net.unicast_or_local(af == config::AF_INET6, addr);
+    let res = table
+        .apply(c, svc, dest, &addr_ok)
+        .map_err(|e| refuse(req, e));
     // Stock queues `ip_vs_expire_nodest_conn_flush` after deleting a
     // real server.
     if table.take_retired() && ipvs.sysctl(crate::params::Sysctl::ExpireNodestConn) != 0 {

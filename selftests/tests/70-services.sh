@@ -34,6 +34,15 @@ scenario() {
 	run -d -t 10.0.0.1:80 -r 9.9.9.9:80
 	run -a -t 10.0.0.1:80 -r 192.168.0.2:80 -m
 	run -e -t 10.0.0.1:80 -r 192.168.0.9:80 -m -x 1 -y 5
+	# Real servers must be unicast or local (multicast, broadcast,
+	# link-local: EINVAL; loopback is local).
+	run -a -t 10.0.0.1:80 -r 224.0.0.9:80 -g
+	run -a -t 10.0.0.1:80 -r 255.255.255.255:80 -g
+	run -a -t 10.0.0.1:80 -r 0.0.0.0:80 -g
+	run -a -t [2001:db8::1]:443 -r [ff02::1]:443 -m
+	run -a -t [2001:db8::1]:443 -r [fe80::1]:443 -m
+	run -a -t 10.0.0.1:80 -r 127.0.0.1:80 -g
+	run -a -t [2001:db8::1]:443 -r [::1]:443 -m
 	run -D -t 10.9.9.9:80
 	run -Ln -t 10.9.9.9:80
 	run --set 100 20 30

@@ -58,6 +58,15 @@ impl Net {
         unsafe { bindings::ipvs_rs_net_is_init(self.as_ptr()) }
     }
 
+    /// Whether `addr` (IPv6 or IPv4, as `union nf_inet_addr`) is unicast
+    /// or local here, as a real server's must be (`ip_vs_new_dest`); IPv6
+    /// link-local addresses only if local.
+    pub(crate) fn unicast_or_local(&self, ipv6: bool, addr: &[u8; 16]) -> bool {
+        // SAFETY: `self` is a live namespace; `addr` holds 16 bytes, as
+        // many as the helper reads.
+        unsafe { bindings::ipvs_rs_unicast_or_local(self.as_ptr(), ipv6, addr.as_ptr().cast()) }
+    }
+
     /// Whether the namespace is owned by the initial user namespace.
     pub(crate) fn owned_by_init_user_ns(&self) -> bool {
         // SAFETY: `self` is a live `struct net`.
