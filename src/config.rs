@@ -1174,6 +1174,29 @@ impl Table {
             .map(|(_, s, d)| (s, d))
     }
 
+    /// Whether a NAT real server of some service is at `addr:port` for
+    /// `protocol` (`ip_vs_has_real_service`; fwmark services for any).
+    pub(crate) fn has_real_service(
+        &self,
+        af: u16,
+        protocol: u8,
+        addr: &Addr,
+        port: [u8; 2],
+    ) -> bool {
+        self.services.iter().any(|s| {
+            let fits = match s.key {
+                SvcKey::Tuple { protocol: p, .. } => p == u16::from(protocol),
+                SvcKey::Fwmark { .. } => true,
+            };
+            fits && s.dests.iter().any(|d| {
+                d.fwd == conn_flags::MASQ
+                    && d.af == af
+                    && d.port == port
+                    && addr_eq(af, &d.addr, addr)
+            })
+        })
+    }
+
     /// The service named by an `IPVS_CMD_ATTR_SERVICE` attribute (only
     /// the identifying members are read).
     pub(crate) fn lookup(&self, nest: Option<Attr<'_>>) -> Result<Option<&Service>, Error> {
@@ -1644,6 +1667,11 @@ mod tests {
         assert!(t.find_real_service(AF_INET, 6, &a, p80).is_none());
         let (b, _) = rs([192, 168, 0, 3], 80);
         assert!(t.find_real_service(AF_INET, 17, &b, p80).is_none());
+        // `nat_icmp_send`'s question: the same, exact port only.
+        assert!(t.has_real_service(AF_INET, 17, &a, p80));
+        assert!(!t.has_real_service(AF_INET, 17, &a, [0, 81]));
+        assert!(!t.has_real_service(AF_INET, 6, &a, p80));
+        assert!(!t.has_real_service(AF_INET, 17, &b, p80));
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub(crate) const LOCAL_REPLY: u32 = 1 << 25;
 /// it as a connection (stock `ip_vs_conn_ops_mode`).
 pub(crate) const OPS_TEMPLATE: u32 = 1 << 26;
 
+/// A template found unusable (with `DEAD`): listed as stock lists it
+/// after `ip_vs_check_template` rehashed it out of reach (virtual and
+/// real-server port 65535, client port 0).
+const INVALIDATED: u32 = 1 << 27;
+
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_SCTP: u8 = 132;
 
@@ -252,6 +257,14 @@ impl Conn {
     /// Sets the timeout the next [`ConnRef`] drop arms, jiffies.
     pub(crate) fn set_timeout(&self, jiffies: u32) {
         self.timeout.store(jiffies, Ordering::Relaxed);
+    }
+
+    /// A template is used: it lives `jiffies` from now on (and again
+    /// from when its connections are gone), listed so as stock's
+    /// `ip_vs_conn_put` in `ip_vs_sched_persist` re-arms it.
+    pub(crate) fn use_template(&self, jiffies: u32) {
+        self.set_timeout(jiffies);
+        self.touch();
     }
 
     /// Runs the TCP state machine on a packet; returns the new state.
@@ -501,10 +514,24 @@ impl Conn {
         let ok = self.dest.available.load(Ordering::Relaxed)
             && !(expire_quiescent && self.dest.weight.load(Ordering::Relaxed) == 0);
         if !ok {
-            // Never match again; the timer frees it.
-            self.flags.fetch_or(DEAD, Ordering::Relaxed);
+            self.invalidate();
         }
         ok
+    }
+
+    /// Puts a template out of reach of lookups; the timer frees it
+    /// (`ip_vs_check_template`).
+    pub(crate) fn invalidate(&self) {
+        self.flags.fetch_or(DEAD | INVALIDATED, Ordering::Relaxed);
+    }
+
+    /// The client, virtual and real-server ports as listings show them.
+    pub(crate) fn listed_ports(&self) -> [[u8; 2]; 3] {
+        if self.flags() & INVALIDATED != 0 {
+            [[0, 0], [0xff, 0xff], [0xff, 0xff]]
+        } else {
+            [self.cport, self.vport, self.dport]
+        }
     }
 
     fn table(&self) -> &ConnTable {

@@ -76,7 +76,15 @@ enum Seen {
     /// An IPv4 fragment of one, or of an ICMP error (reassembled only
     /// where the stack has not done it: see [`Reply`]).
     Fragment,
+    /// A packet of a protocol IPVS has no handler for (stock: no
+    /// `ip_vs_proto_data`), such as a tunnel's.
+    Foreign,
 }
+
+/// IP protocols stock has handlers for beside TCP, UDP and SCTP (ICMP
+/// apart): AH and ESP.
+const AH: u8 = 51;
+const ESP: u8 = 50;
 
 /// Reads what IPVS needs of a packet, from one read of its network header.
 fn inspect(pkt: &Packet<'_>, family: Family) -> Option<Seen> {
@@ -84,7 +92,10 @@ fn inspect(pkt: &Packet<'_>, family: Family) -> Option<Seen> {
         Family::Ipv4 => {
             let iph = Ipv4Header::parse(&pkt.read::<IPV4_HDRLEN>(0)?)?;
             if iph.fragment {
-                return matches!(iph.protocol, TCP | UDP | SCTP | ICMP).then_some(Seen::Fragment);
+                return Some(match iph.protocol {
+                    TCP | UDP | SCTP | ICMP => Seen::Fragment,
+                    _ => Seen::Foreign,
+                });
             }
             let (p, s, d) = (iph.protocol, addr16(iph.saddr), addr16(iph.daddr));
             (Hdr::V4(iph), AF_INET, p, s, d)
@@ -104,7 +115,8 @@ fn inspect(pkt: &Packet<'_>, family: Family) -> Option<Seen> {
         TCP | UDP | SCTP => {}
         ICMP if af == AF_INET => return icmp_error(pkt, hdr, nat::icmp4_error),
         ICMPV6 if af == AF_INET6 => return icmp_error(pkt, hdr, nat::icmp6_error),
-        _ => return None,
+        ICMP | ICMPV6 | AH | ESP => return None,
+        _ => return Some(Seen::Foreign),
     }
     let l4 = hdr.len();
     // One read for TCP: the ports and the flags byte.
@@ -265,8 +277,32 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
         Some(Seen::Transport(p)) => p,
         Some(Seen::IcmpError(hdr, e)) => {
             // About a reply (virtual service to client).
-            let Some(cp) = ipvs.conns.lookup_in(&rcu, &quoted(hdr.af(), &e)) else {
-                return Verdict::Accept;
+            let cp = match ipvs.conns.lookup_in(&rcu, &quoted(hdr.af(), &e)) {
+                Some(cp) => cp,
+                // A flow this director never saw (another one's, or
+                // answered directly by a DR real server): with
+                // `schedule_icmp`, scheduled as the client's packet
+                // would have been.
+                None if ipvs.sysctl(Sysctl::ScheduleIcmp) != 0 => {
+                    let as_request = Parsed {
+                        hdr,
+                        af: hdr.af(),
+                        protocol: e.protocol,
+                        saddr: e.daddr,
+                        daddr: e.saddr,
+                        sport: e.dport,
+                        dport: e.sport,
+                        tcp_flags: None,
+                        sctp_event: None,
+                    };
+                    let local = state.point == HookPoint::LocalOut;
+                    match newconn::schedule_for_icmp(ipvs, &pkt, &as_request, local) {
+                        Ok(Some(cp)) => InUse::Counted(cp),
+                        Ok(None) => return Verdict::Accept,
+                        Err(v) => return v,
+                    }
+                }
+                None => return Verdict::Accept,
             };
             cp.count_packet(true, pkt.len());
             return xmit::icmp_to_server(pkt, state.net, &cp, hdr);
@@ -274,6 +310,14 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
         // The stack reassembles before LOCAL_IN; LOCAL_OUT is before
         // fragmentation.
         Some(Seen::Fragment) | None => return Verdict::Accept,
+        Some(Seen::Foreign) => {
+            // Seen again only decapsulated: with `ignore_tunneled` it
+            // is not balanced then (stock marks it as IPVS's).
+            if ipvs.sysctl(Sysctl::IgnoreTunneled) != 0 {
+                pkt.set_ipvs_property();
+            }
+            return Verdict::Accept;
+        }
     };
     let found = match ipvs.conns.lookup_in(&rcu, &p.lookup()) {
         Some(cp) => match still_valid(ipvs, &pkt, state, cp, &p) {
@@ -316,7 +360,7 @@ fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -
             let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
             return Some(xmit::icmp_to_client(pkt, state.net, &cp, hdr, reroute));
         }
-        Seen::Fragment => return None,
+        Seen::Fragment | Seen::Foreign => return None,
     };
     // Real servers start connections only with packets that pass
     // through (stock: `__ip_vs_rs_conn_out`).
@@ -324,7 +368,10 @@ fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -
     let cp = found.or_else(|| match state.point {
         HookPoint::LocalIn => None,
         _ => newconn::conn_out(ipvs, pkt, p).map(InUse::Counted),
-    })?;
+    });
+    let Some(cp) = cp else {
+        return stray(ipvs, pkt, p);
+    };
     let len = pkt.len();
     cp.count_packet(false, len);
     ipvs.totals.count_packet(false, len);
@@ -334,6 +381,25 @@ fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -
     }
     let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
     Some(xmit::nat_reply(pkt, state.net, &cp, &p.hdr, reroute))
+}
+
+/// A packet from a NAT real server's address and port that belongs to no
+/// connection: with `nat_icmp_send`, the real server is told (ICMP port
+/// unreachable) and the packet dropped, unless it is a TCP reset or an
+/// SCTP abort (stock `ip_vs_out`). `None`: not IPVS's to judge.
+fn stray(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<Verdict> {
+    if ipvs.sysctl(Sysctl::NatIcmpSend) == 0
+        || p.tcp_flags.is_some_and(|f| f.rst)
+        || p.sctp_event == Some(Event::Abort)
+        || !ipvs
+            .config
+            .lock()
+            .has_real_service(p.af, p.protocol, &p.saddr, p.sport)
+    {
+        return None;
+    }
+    pkt.icmp_port_unreach(p.af == AF_INET6);
+    Some(Verdict::Drop)
 }
 
 /// A reply of a direct routing or tunnel connection that passes this

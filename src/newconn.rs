@@ -261,6 +261,29 @@ pub(crate) fn schedule(
     p: &Parsed,
     local: bool,
 ) -> Result<Option<ConnRef>, Verdict> {
+    schedule_as(ipvs, pkt, p, local, false)
+}
+
+/// [`schedule`] for the flow an ICMP error `pkt` from a client quotes
+/// (`schedule_icmp`), `p` the client's side of it: as stock, whatever
+/// the quoted packet's TCP flags or SCTP chunks. A `--pe sip` service
+/// finds no Call-ID in an ICMP error and schedules nothing.
+pub(crate) fn schedule_for_icmp(
+    ipvs: &IpvsNet,
+    pkt: &Packet<'_>,
+    p: &Parsed,
+    local: bool,
+) -> Result<Option<ConnRef>, Verdict> {
+    schedule_as(ipvs, pkt, p, local, true)
+}
+
+fn schedule_as(
+    ipvs: &IpvsNet,
+    pkt: &Packet<'_>,
+    p: &Parsed,
+    local: bool,
+    icmp: bool,
+) -> Result<Option<ConnRef>, Verdict> {
     let af = p.af;
     let mut table = ipvs.config.lock();
     let Some(svc) = table.find_for_packet(af, p.protocol, &p.daddr, p.dport, pkt.mark()) else {
@@ -282,6 +305,9 @@ pub(crate) fn schedule(
     let mut control = None;
     let pick = if svc.persistent() {
         // No ICMP error for a SIP packet without Call-ID, as stock.
+        if icmp && svc.pe_sip() {
+            return Err(Verdict::Drop);
+        }
         let t = Template::new(svc, (pkt, p), &p.saddr, &p.daddr, p.dport).ok_or(Verdict::Drop)?;
         let existing = t.find(ipvs).and_then(|tmpl| {
             let d = svc.dest_shared(&tmpl.dest)?;
@@ -300,7 +326,7 @@ pub(crate) fn schedule(
                 (pick, tmpl)
             }
         };
-        tmpl.set_timeout(svc.timeout.saturating_mul(hz()));
+        tmpl.use_template(svc.timeout.saturating_mul(hz()));
         control = Some(tmpl);
         // The connection goes to the packet's port unless it is the
         // service's and the real server has one (stock's persistent
@@ -371,9 +397,16 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
         let t = Template::new(svc, (pkt, p), &p.daddr, &vaddr, vport)?;
         let tmpl = match t.find(ipvs) {
             Some(tmpl) if Shared::ptr_eq(&tmpl.dest, &pick.dest) => tmpl,
-            _ => t.create(ipvs, svc, &pick).ok()?,
+            found => {
+                // One pointing elsewhere gives way (stock:
+                // `ip_vs_check_template` with the real server).
+                if let Some(old) = found {
+                    old.invalidate();
+                }
+                t.create(ipvs, svc, &pick).ok()?
+            }
         };
-        tmpl.set_timeout(svc.timeout.saturating_mul(hz()));
+        tmpl.use_template(svc.timeout.saturating_mul(hz()));
         control = Some(tmpl);
     }
     let one_packet = svc.one_packet();

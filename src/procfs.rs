@@ -160,12 +160,13 @@ impl Show for SyncStats {
 }
 
 fn row(c: &crate::conn::Conn, hz: u32) -> listing::ConnRow<'_> {
+    let [cport, vport, dport] = c.listed_ports();
     listing::ConnRow {
         af: c.af,
         protocol: c.protocol,
-        client: (&c.caddr, c.cport),
-        virt: (&c.vaddr, c.vport),
-        dest: (&c.daddr, c.dport),
+        client: (&c.caddr, cport),
+        virt: (&c.vaddr, vport),
+        dest: (&c.daddr, dport),
         state: c.state_name(),
         expires: c.expires_in(hz),
         pe: c.pe_data.as_deref().map(|d| ("sip", d)),

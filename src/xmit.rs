@@ -22,6 +22,7 @@ fn v4(a: &Addr) -> [u8; 4] {
 }
 
 /// The network header of a packet IPVS handles.
+#[derive(Clone, Copy)]
 pub(crate) enum Hdr {
     /// IPv4, with the fields forwarding needs.
     V4(Ipv4Header),

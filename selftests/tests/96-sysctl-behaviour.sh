@@ -6,6 +6,17 @@
 #   server keeps its clients with 0 and is dropped with 1;
 # - expire_nodest_conn: deleting a real server drops its connections and
 #   templates at once with 1, not with 0;
+# - ignore_tunneled: packets of protocols IPVS has no handler for (here
+#   IPIP) are marked as IPVS's with 1; this kernel's tunnel drivers clear
+#   that mark when they decapsulate (skb_scrub_packet), so a datagram to
+#   the VIP in an IPIP tunnel is balanced either way, as on stock;
+# - nat_icmp_send: a datagram from a NAT real server's address and port
+#   that belongs to no connection passes with 0; with 1 it is dropped
+#   and the real server told (ICMP port unreachable);
+# - schedule_icmp: an ICMP error from a client about a flow the director
+#   never saw (a reply another director or a DR real server sent) is
+#   dropped as not IPVS's with 0; with 1 it schedules a connection, as
+#   the client's own packet would have, and goes to its real server;
 # - run_estimation: rates (ipvsadm --rate) follow traffic with 1 and
 #   stand still with 0.
 . selftests/lib.sh
@@ -83,6 +94,60 @@ scenario() {
 	director sysctl -qw net.ipv4.vs.expire_quiescent_template=1
 	[ "$(who)" = "$first" ] && echo "quiesced, expire_quiescent_template=1: same real server" ||
 		echo "quiesced, expire_quiescent_template=1: another real server"
+	# The template given up stays listed until it expires, as stock's
+	# rehash leaves it: virtual and real-server port 65535.
+	got=$(director ipvsadm -Lnc | awk '$4 ~ /:0$/ { print $5, $6 }')
+	echo "templates: $(echo "$got" | grep -c ":65535 .*:65535\$") given up (ports 65535), $(echo "$got" | grep -vc ":65535 .*:65535\$") in use"
+
+	# ignore_tunneled: the client reaches the VIP through an IPIP
+	# tunnel to the director; nothing listens on the director's port 53.
+	director ipvsadm -C
+	director ipvsadm -R <<-EOF
+		-A -u $VIP:53 -s rr
+		-a -u $VIP:53 -r $(rs_addr r1):53 -m
+	EOF
+	in_ns c ip link add t4 type ipip local 10.0.0.2 remote 10.0.0.1
+	in_ns c ip link set t4 up
+	in_ns c ip route add "$VIP/32" dev t4
+	director ip link add t4 type ipip local 10.0.0.1 remote 10.0.0.2
+	director ip link set t4 up
+	for on in 0 1; do
+		director sysctl -qw net.ipv4.vs.ignore_tunneled=$on
+		echo "ignore_tunneled=$on, UDP through a tunnel: $(in_ns c "$TRAFFIC" udp-probe "$VIP:53")"
+	done
+	director sysctl -qw net.ipv4.vs.ignore_tunneled=0
+	in_ns c ip link del t4
+	director ip link del t4
+
+	# nat_icmp_send: r1 sends from its real server port 5353 to a
+	# client port that answers; no connection covers it.
+	director ipvsadm -C
+	director ipvsadm -R <<-EOF
+		-A -u $VIP:5353 -s rr
+		-a -u $VIP:5353 -r $(rs_addr r1):5353 -m
+	EOF
+	in_ns c "$TRAFFIC" serve c 9999 >/dev/null 2>&1 &
+	local server=$!
+	in_ns c ip route add 192.168.1.0/24 via 10.0.0.1
+	sleep 1
+	for on in 0 1; do
+		director sysctl -qw net.ipv4.vs.nat_icmp_send=$on
+		echo "nat_icmp_send=$on, stray datagram from r1's real server port: $(in_ns r1 "$TRAFFIC" udp-probe 10.0.0.2:9999 5353)"
+	done
+	director sysctl -qw net.ipv4.vs.nat_icmp_send=0
+	kill $server
+	wait $server 2>/dev/null
+	in_ns c ip route del 192.168.1.0/24 via 10.0.0.1
+
+	# schedule_icmp: port unreachable from the client about a datagram
+	# VIP:5353 -> 10.0.0.2:4200x.
+	for on in 0 1; do
+		director sysctl -qw net.ipv4.vs.schedule_icmp=$on
+		in_ns c "$TRAFFIC" icmp-unreach "$VIP:5353" $((42000 + on))
+		sleep 0.5
+		echo "schedule_icmp=$on, ICMP error about an unknown flow: $(conns_from $((42000 + on))) connections"
+	done
+	director sysctl -qw net.ipv4.vs.schedule_icmp=0
 
 	# Rates: a few seconds of datagrams, then the service's packets in
 	# per second (stock's estimator runs every 2 s).
@@ -111,6 +176,13 @@ expire_nodest_conn=0, r1 deleted: 2 UDP to r1, 2 to r2
 expire_nodest_conn=1, r2 deleted: 0 UDP to r1, 0 to r2, 0 TCP and templates to r1
 quiesced, expire_quiescent_template=0: same real server
 quiesced, expire_quiescent_template=1: another real server
+templates: 1 given up (ports 65535), 1 in use
+ignore_tunneled=0, UDP through a tunnel: r1
+ignore_tunneled=1, UDP through a tunnel: r1
+nat_icmp_send=0, stray datagram from r1's real server port: c
+nat_icmp_send=1, stray datagram from r1's real server port: refused
+schedule_icmp=0, ICMP error about an unknown flow: 0 connections
+schedule_icmp=1, ICMP error about an unknown flow: 1 connections
 run_estimation=1: packets in per second > 0
 run_estimation=0: packets in per second 0" "$out"
 

@@ -19,8 +19,9 @@
 //! - `udp ADDR:PORT COUNT [SPORT]`: COUNT datagrams, each from a new
 //!   socket (a new connection for IPVS), or all from source port SPORT.
 //! - `udp-one ADDR:PORT COUNT`: COUNT datagrams from one socket.
-//! - `udp-probe ADDR:PORT`: one datagram; prints who answered,
-//!   `refused` (an ICMP error came back) or `timeout`.
+//! - `udp-probe ADDR:PORT [SPORT]`: one datagram (from source port
+//!   SPORT); prints who answered, `refused` (an ICMP error came back) or
+//!   `timeout`.
 //! - `udp-ttl ADDR:PORT TTL`: one datagram sent with that TTL (IPv6:
 //!   hop limit). Prints who answered, `time-exceeded` (an ICMP error
 //!   said the packet ran out of hops on the way) or `timeout`.
@@ -83,6 +84,9 @@
 //!   own client address and port (10.0.0.3 up, ports 1024 up; FIRST skips
 //!   that many pairs), so that each one starts a connection; prints the
 //!   packets sent.
+//! - `icmp-unreach ADDR:PORT CPORT`: one ICMP port unreachable from
+//!   10.0.0.2 to ADDR about a UDP datagram from ADDR:PORT to
+//!   10.0.0.2:CPORT, over a raw socket (checks `schedule_icmp`).
 //! - `tcp-ack ADDR:PORT SPORT`: one bare TCP ACK (no SYN first) from
 //!   10.0.0.2:SPORT, over a raw socket (checks `sloppy_tcp`).
 //!
@@ -940,7 +944,6 @@ fn inet_csum(parts: &[&[u8]]) -> u16 {
 
 /// Sends one bare TCP ACK from 10.0.0.2:`sport` to `to`.
 fn tcp_ack(to: SocketAddr, sport: u16) -> Option<()> {
-    use std::os::fd::AsRawFd;
     let SocketAddr::V4(to4) = to else {
         return None;
     };
@@ -956,24 +959,16 @@ fn tcp_ack(to: SocketAddr, sport: u16) -> Option<()> {
     let pseudo = [&src[..], &dst[..], &[0, libc::IPPROTO_TCP as u8, 0, 20]].concat();
     let csum = inet_csum(&[&pseudo, &tcp]);
     tcp[16..18].copy_from_slice(&csum.to_be_bytes());
-    let mut pkt = vec![
-        0x45,
-        0,
-        0,
-        40,
-        0,
-        0,
-        0x40,
-        0,
-        64,
-        libc::IPPROTO_TCP as u8,
-        0,
-        0,
-    ];
-    pkt.extend_from_slice(&src);
-    pkt.extend_from_slice(&dst);
+    let mut pkt = ipv4_header(libc::IPPROTO_TCP as u8, src, dst, 40);
     pkt.extend_from_slice(&tcp);
-    let dst_sa = sockaddr_v4(*to4.ip());
+    send_raw(*to4.ip(), &pkt)
+}
+
+/// Sends `pkt`, a whole IPv4 packet (the kernel fills in a zero header
+/// checksum and id), to `dst` over a raw socket.
+fn send_raw(dst: std::net::Ipv4Addr, pkt: &[u8]) -> Option<()> {
+    use std::os::fd::AsRawFd;
+    let dst_sa = sockaddr_v4(dst);
     let fd = raw_socket()?;
     // SAFETY: `pkt` and `dst_sa` live through the call.
     let n = unsafe {
@@ -989,14 +984,52 @@ fn tcp_ack(to: SocketAddr, sport: u16) -> Option<()> {
     (n == pkt.len() as isize).then_some(())
 }
 
+/// A 20-byte IPv4 header (checksum and id 0, for the kernel to fill in).
+fn ipv4_header(protocol: u8, src: [u8; 4], dst: [u8; 4], total: u16) -> Vec<u8> {
+    let mut h = vec![0x45, 0];
+    h.extend_from_slice(&total.to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0x40, 0, 64, protocol, 0, 0]);
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&dst);
+    h
+}
+
+/// An ICMP port unreachable from 10.0.0.2 to `to`'s address, about a UDP
+/// datagram it would have sent from `to` to 10.0.0.2:`cport` (a reply
+/// of a flow the director may not know).
+fn icmp_unreach(to: SocketAddr, cport: u16) -> Option<()> {
+    let SocketAddr::V4(to4) = to else {
+        return None;
+    };
+    let (client, vip) = ([10, 0, 0, 2], to4.ip().octets());
+    let mut quoted = ipv4_header(libc::IPPROTO_UDP as u8, vip, client, 20 + 8 + 2);
+    let csum = inet_csum(&[&quoted]);
+    quoted[10..12].copy_from_slice(&csum.to_be_bytes());
+    quoted.extend_from_slice(&to4.port().to_be_bytes());
+    quoted.extend_from_slice(&cport.to_be_bytes());
+    quoted.extend_from_slice(&[0, 10, 0, 0]);
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&quoted);
+    let csum = inet_csum(&[&icmp]);
+    icmp[2..4].copy_from_slice(&csum.to_be_bytes());
+    let mut pkt = ipv4_header(
+        libc::IPPROTO_ICMP as u8,
+        client,
+        vip,
+        (20 + icmp.len()) as u16,
+    );
+    pkt.extend_from_slice(&icmp);
+    send_raw(*to4.ip(), &pkt)
+}
+
 fn usage() -> ExitCode {
     eprintln!(
         "usage: ipvs-traffic serve NAME PORT | tcp ADDR:PORT COUNT | \
          blast ADDR:PORT FLOWS SECS | sink PORT SECS | tcp-rate ADDR:PORT SECS | \
          serve-hold NAME PORT | tcp-from ADDR:PORT COUNT SPORT | tcp-abort ADDR:PORT 1 SPORT | \
          udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT | \
-         udp-probe ADDR:PORT | udp-ttl ADDR:PORT TTL | udp-big ADDR:PORT SIZE | udp-exthdr ADDR:PORT COUNT | \
-         udp-send ADDR:PORT COUNT | udp-answer PORT | \
+         udp-probe ADDR:PORT [SPORT] | udp-ttl ADDR:PORT TTL | udp-big ADDR:PORT SIZE | udp-exthdr ADDR:PORT COUNT | \
+         udp-send ADDR:PORT COUNT | udp-answer PORT | icmp-unreach ADDR:PORT CPORT | \
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
          bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST [syn] | \
          tcp-ack ADDR:PORT SPORT | serve-echo NAME PORT [UDPADDR] | \
@@ -1149,6 +1182,14 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
+        (Some("icmp-unreach"), Some(to), _) => {
+            let Some(Ok(cport)) = arg(2).map(str::parse::<u16>) else {
+                return usage();
+            };
+            if icmp_unreach(to, cport).is_none() {
+                return ExitCode::FAILURE;
+            }
+        }
         (Some("serve-hold"), _, _) => {
             let (Some(name), Some(Ok(port))) = (arg(1), arg(2).map(str::parse::<u16>)) else {
                 return usage();
@@ -1217,7 +1258,8 @@ fn main() -> ExitCode {
             report((0..n).map(|_| udp_socket(to, sport).and_then(|s| udp_once(&s))));
         }
         (Some("udp-probe"), Some(to), _) => {
-            let Some(s) = udp_socket(to, 0) else {
+            let sport = arg(2).and_then(|p| p.parse().ok()).unwrap_or(0);
+            let Some(s) = udp_socket(to, sport) else {
                 return ExitCode::FAILURE;
             };
             let mut buf = [0u8; 256];
