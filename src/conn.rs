@@ -525,6 +525,15 @@ impl Conn {
         self.flags.fetch_or(DEAD | INVALIDATED, Ordering::Relaxed);
     }
 
+    /// This NAT connection's real server is on this host (its route is
+    /// local): its replies are looked for at `LOCAL_OUT` from now on.
+    pub(crate) fn server_is_local(&self) {
+        let table = &self.table().local_servers;
+        if !table.load(Ordering::Relaxed) {
+            table.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// The client, virtual and real-server ports as listings show them.
     pub(crate) fn listed_ports(&self) -> [[u8; 2]; 3] {
         if self.flags() & INVALIDATED != 0 {
@@ -866,6 +875,9 @@ pub(crate) struct ConnTable {
     count: AtomicU32,
     /// Connections with [`LOCAL_REPLY`].
     local_replies: AtomicU32,
+    /// A NAT connection went to a real server on this host: its replies
+    /// leave through `LOCAL_OUT` (set once, never cleared).
+    local_servers: AtomicBool,
     /// Above this many connections, `create` queues a resize.
     grow_at: AtomicUsize,
     /// `conn_lfactor`, as last seen by [`ConnTable::check_size`].
@@ -927,6 +939,7 @@ impl ConnTable {
                 max_bits,
                 count: AtomicU32::new(0),
                 local_replies: AtomicU32::new(0),
+                local_servers: AtomicBool::new(false),
                 grow_at: AtomicUsize::new(rhash::thresholds(lfactor, rhash::MIN_BITS, max_bits).0),
                 lfactor: AtomicI32::new(lfactor),
                 resize: Work::uninit(),
@@ -960,6 +973,12 @@ impl ConnTable {
     /// while one has [`LOCAL_REPLY`].
     pub(crate) fn local_replies(&self) -> bool {
         self.local_replies.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether a packet leaving this host may be a reply of a real
+    /// server on it: only once a NAT connection went to one.
+    pub(crate) fn local_servers(&self) -> bool {
+        self.local_servers.load(Ordering::Relaxed)
     }
 
     /// Buckets now (`ipvsadm -Ln`'s "size=").

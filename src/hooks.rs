@@ -343,9 +343,10 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
     verdict
 }
 
-/// Real server to client (`ip_vs_out`): what a packet
-/// `seen` as a reply gets, passing through (`FORWARD`) or to a client on
-/// this host (`LOCAL_IN`); `None` if it is not one.
+/// Real server to client (`ip_vs_out`): what a packet `seen` as a reply
+/// gets, passing through (`FORWARD`), to a client on this host
+/// (`LOCAL_IN`) or from a real server on it (`LOCAL_OUT`); `None` if it
+/// is not one.
 fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -> Option<Verdict> {
     let rcu = pkt.rcu();
     let p = match seen {
@@ -443,7 +444,9 @@ impl Hook for LocalIn {
     }
 }
 
-/// Requests from clients on this host (`LOCAL_OUT`).
+/// Packets leaving this host (`LOCAL_OUT`): replies of real servers on
+/// it first (stock's `ip_vs_local_reply` hooks), then requests of its
+/// clients, from one read of the headers.
 struct LocalOut;
 
 impl Hook for LocalOut {
@@ -452,6 +455,12 @@ impl Hook for LocalOut {
             return Verdict::Accept;
         };
         let seen = inspect(&pkt, state.family);
+        // No lookup before a connection went to a real server here.
+        if ipvs.conns.local_servers() {
+            if let Some(v) = seen.as_ref().and_then(|s| reply(ipvs, &pkt, state, s)) {
+                return v;
+            }
+        }
         request(ipvs, pkt, state, seen)
     }
 }

@@ -240,6 +240,9 @@ fn nat_request(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verdict {
     let Some(r) = next_hop(&pkt, net, hdr, cp, false, true) else {
         return Verdict::Drop;
     };
+    if matches!(r, Route::Local) {
+        cp.server_is_local();
+    }
     let (addr, port) = (&cp.daddr, cp.dport);
     if !rewrite(&pkt, hdr, cp.protocol, End::Destination, addr, port) {
         return Verdict::Drop;
