@@ -175,6 +175,10 @@ scenario() {
 	# UDP are stepped over.
 	if [ "$FAM" = 6 ]; then
 		expect_count "udp behind extension headers, rr" "r1=2 r2=2 r3=2 other=0" udp-exthdr 53 6
+		# Any number of them, as stock (ipv6_find_hdr).
+		got=$(in_ns c "$TRAFFIC" udp6-exthdrs "$(vip):53" 12)
+		echo "udp behind twelve destination options headers: $(case $got in r[123]) echo answered ;; *) echo "$got" ;; esac)"
+		case $got in r[123]) ;; *) fail "udp behind twelve extension headers: $got ($module)" ;; esac
 	fi
 
 	# ipvsadm-rs lists connections as ipvsadm does (expiry column aside;
@@ -203,8 +207,12 @@ scenario() {
 	director ipvsadm -Z
 	before=$(director ipvsadm -Lnc | grep "^UDP " | grep -cF "$(vip):53 ")
 	traffic udp-send 53 15
-	sleep 1
-	got=$(director ipvsadm -Ln --stats | awk '$1 == "->" && $3 ~ /^[0-9]+$/ { printf "%s ", $3 }')
+	# (Stock's listed counters follow its estimator, seconds late.)
+	for _ in $(seq 1 20); do
+		sleep 0.5
+		got=$(director ipvsadm -Ln --stats | awk '$1 == "->" && $3 ~ /^[0-9]+$/ { printf "%s ", $3 }')
+		[ "$got" = "5 5 5 " ] && break
+	done
 	echo "one-packet, one socket, connections per real server: $got"
 	[ "$got" = "5 5 5 " ] || fail "one-packet spread: '$got' ($module)"
 	n=$(director ipvsadm -Lnc | grep "^UDP " | grep -cF "$(vip):53 ")

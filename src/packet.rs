@@ -100,23 +100,21 @@ mod nexthdr {
     pub(super) const DEST: u8 = 60;
 }
 
-/// Most extension headers IPVS steps over before giving up on a packet.
-const MAX_EXTHDRS: usize = 8;
-
 /// Finds the upper-layer header of an IPv6 packet whose fixed header says
 /// `next` (`ipv6_skip_exthdr`): steps over hop-by-hop, routing,
 /// destination options and authentication headers, and over a fragment
 /// header that holds the whole packet (an atomic fragment). `read8(at)`
 /// gives the 8 bytes `at` bytes from the start of the IPv6 header.
 ///
-/// Returns the protocol and its offset; `None` for real fragments (left
-/// to reassembly) or a chain that is cut short or too long.
+/// As stock, any number of them: each takes at least 8 bytes, so the
+/// packet's end ends the walk. Returns the protocol and its offset;
+/// `None` for real fragments (left to reassembly) or a chain cut short.
 pub(crate) fn ipv6_upper_layer(
     mut next: u8,
     mut read8: impl FnMut(usize) -> Option<[u8; 8]>,
 ) -> Option<(u8, usize)> {
     let mut at = IPV6_HDRLEN;
-    for _ in 0..MAX_EXTHDRS {
+    loop {
         let len = match next {
             nexthdr::HOP | nexthdr::ROUTING | nexthdr::DEST => {
                 let h = read8(at)?;
@@ -139,9 +137,8 @@ pub(crate) fn ipv6_upper_layer(
             }
             _ => return Some((next, at)),
         };
-        at += len;
+        at = at.checked_add(len)?;
     }
-    None
 }
 
 #[cfg(test)]
@@ -253,9 +250,20 @@ mod tests {
         // Cut short inside an extension header.
         let p = v6_with(&[(0, &[0, 1, 4, 0, 0, 0, 0])], 17);
         assert_eq!(upper(&p[..44]), None);
-        // Too many extension headers.
-        let hop: &[u8] = &[0, 1, 4, 0, 0, 0, 0];
-        let exts: Vec<(u8, &[u8])> = (0..9).map(|_| (60, hop)).collect();
-        assert_eq!(upper(&v6_with(&exts, 17)), None);
+        // Cut short after many.
+        let dst: &[u8] = &[0, 1, 4, 0, 0, 0, 0];
+        let exts: Vec<(u8, &[u8])> = (0..20).map(|_| (60, dst)).collect();
+        let p = v6_with(&exts, 60);
+        assert_eq!(upper(&p[..p.len() - 4]), None);
+    }
+
+    #[test]
+    fn ipv6_any_number_of_extension_headers() {
+        // Stock's ipv6_find_hdr walks them all; so does this.
+        let dst: &[u8] = &[0, 1, 4, 0, 0, 0, 0];
+        for n in [8usize, 9, 100] {
+            let exts: Vec<(u8, &[u8])> = (0..n).map(|_| (60, dst)).collect();
+            assert_eq!(upper(&v6_with(&exts, 17)), Some((17, 40 + 8 * n)));
+        }
     }
 }

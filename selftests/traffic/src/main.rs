@@ -31,6 +31,9 @@
 //!   `too-big` (the path's MTU came back in an ICMP error) or `timeout`.
 //! - `udp-exthdr ADDR:PORT COUNT`: as `udp`, over IPv6 with hop-by-hop
 //!   and destination options headers in front of UDP.
+//! - `udp6-exthdrs ADDR:PORT COUNT`: one datagram from fd00:1::2 behind
+//!   COUNT destination options headers, over a raw IPv6 socket; prints
+//!   who answered or `timeout`.
 //! - `udp-send ADDR:PORT COUNT`: COUNT datagrams from one socket, not
 //!   waiting for answers (prints nothing).
 //! - `sip-send ADDR:PORT CALLID...`: from one socket, one SIP OPTIONS
@@ -994,6 +997,74 @@ fn ipv4_header(protocol: u8, src: [u8; 4], dst: [u8; 4], total: u16) -> Vec<u8> 
     h
 }
 
+/// One datagram from fd00:1::2 to `to` (IPv6) behind `n` destination
+/// options headers, sent whole over a raw socket; the answer comes to a
+/// UDP socket bound to its source port first. Prints who answered or
+/// `timeout`.
+fn udp6_exthdrs(to: SocketAddr, n: usize) -> Option<String> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let SocketAddr::V6(to6) = to else {
+        return None;
+    };
+    let s = UdpSocket::bind("[::]:0").ok()?;
+    s.set_read_timeout(Some(WAIT)).ok()?;
+    let sport = s.local_addr().ok()?.port();
+    let src = "fd00:1::2".parse::<std::net::Ipv6Addr>().ok()?.octets();
+    let dst = to6.ip().octets();
+    let mut udp = Vec::new();
+    udp.extend_from_slice(&sport.to_be_bytes());
+    udp.extend_from_slice(&to6.port().to_be_bytes());
+    udp.extend_from_slice(&10u16.to_be_bytes());
+    udp.extend_from_slice(&[0, 0, b'q', b'\n']);
+    let len = (udp.len() as u32).to_be_bytes();
+    let csum = match inet_csum(&[&src, &dst, &len, &[0, 0, 0, 17], &udp]) {
+        0 => 0xffff,
+        c => c,
+    };
+    udp[6..8].copy_from_slice(&csum.to_be_bytes());
+    // Each header 8 bytes: next header, length 0, a PadN of 4.
+    let mut pkt = vec![0x60, 0, 0, 0];
+    pkt.extend_from_slice(&((8 * n + udp.len()) as u16).to_be_bytes());
+    pkt.extend_from_slice(&[if n > 0 { 60 } else { 17 }, 64]);
+    pkt.extend_from_slice(&src);
+    pkt.extend_from_slice(&dst);
+    for i in 0..n {
+        pkt.extend_from_slice(&[if i + 1 < n { 60 } else { 17 }, 0, 1, 4, 0, 0, 0, 0]);
+    }
+    pkt.extend_from_slice(&udp);
+    // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`
+    // at once, which closes it. IPPROTO_RAW: the header is ours.
+    let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_RAW) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a new descriptor nothing else owns.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    // SAFETY: all-zero is a valid `sockaddr_in6`.
+    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    sa.sin6_addr.s6_addr = dst;
+    // SAFETY: `pkt` and `sa` live through the call.
+    let sent = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            pkt.as_ptr().cast(),
+            pkt.len(),
+            0,
+            std::ptr::from_ref(&sa).cast(),
+            std::mem::size_of_val(&sa) as libc::socklen_t,
+        )
+    };
+    if sent != pkt.len() as isize {
+        return None;
+    }
+    let mut buf = [0u8; 256];
+    Some(match s.recv(&mut buf) {
+        Ok(n) => answer(&buf[..n]),
+        Err(_) => "timeout".into(),
+    })
+}
+
 /// An ICMP port unreachable from 10.0.0.2 to `to`'s address, about a UDP
 /// datagram it would have sent from `to` to 10.0.0.2:`cport` (a reply
 /// of a flow the director may not know).
@@ -1029,7 +1100,7 @@ fn usage() -> ExitCode {
          serve-hold NAME PORT | tcp-from ADDR:PORT COUNT SPORT | tcp-abort ADDR:PORT 1 SPORT | \
          udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT | \
          udp-probe ADDR:PORT [SPORT] | udp-ttl ADDR:PORT TTL | udp-big ADDR:PORT SIZE | udp-exthdr ADDR:PORT COUNT | \
-         udp-send ADDR:PORT COUNT | udp-answer PORT | icmp-unreach ADDR:PORT CPORT | \
+         udp-send ADDR:PORT COUNT | udp-answer PORT | icmp-unreach ADDR:PORT CPORT | udp6-exthdrs ADDR:PORT COUNT | \
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
          bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST [syn] | \
          tcp-ack ADDR:PORT SPORT | serve-echo NAME PORT [UDPADDR] | \
@@ -1182,6 +1253,10 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
+        (Some("udp6-exthdrs"), Some(to), Some(n)) => match udp6_exthdrs(to, n as usize) {
+            Some(who) => println!("{who}"),
+            None => return ExitCode::FAILURE,
+        },
         (Some("icmp-unreach"), Some(to), _) => {
             let Some(Ok(cport)) = arg(2).map(str::parse::<u16>) else {
                 return usage();
