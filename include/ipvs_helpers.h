@@ -125,6 +125,7 @@ void ipvs_rs_icmp_too_big(struct net *net, struct sk_buff *skb,
 			  unsigned int mtu, bool ipv6);
 void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf);
 int ipvs_rs_push_ipip(struct sk_buff *skb);
+int ipvs_rs_push_gre(struct sk_buff *skb, bool csum, bool ipv6);
 void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb);
 
 void ipvs_rs_bucket_lock_init(spinlock_t *lock);

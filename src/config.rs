@@ -317,6 +317,23 @@ pub(crate) struct DestShared {
     /// The real server's address family (a tunnel's may differ from its
     /// service's).
     pub(crate) af: u16,
+    /// Its tunnel, for the packet path: see [`DestShared::gre`].
+    pub(crate) tunnel: AtomicU32,
+}
+
+/// `IP_VS_CONN_F_TUNNEL_TYPE_GRE`.
+const TUNNEL_TYPE_GRE: u8 = 2;
+/// `IP_VS_TUNNEL_ENCAP_FLAG_CSUM`.
+const TUNNEL_FLAG_CSUM: u16 = 1;
+
+impl DestShared {
+    /// How a tunnel reaches it: `None` for IPIP (and GUE, not built
+    /// yet), `Some(checksummed)` for GRE.
+    pub(crate) fn gre(&self) -> Option<bool> {
+        let t = self.tunnel.load(Ordering::Relaxed);
+        (t & 0xff == u32::from(TUNNEL_TYPE_GRE))
+            .then_some(t >> 8 & u32::from(TUNNEL_FLAG_CSUM) != 0)
+    }
 }
 
 /// A real server.
@@ -384,6 +401,8 @@ impl Dest {
         self.tun_type = p.tun_type;
         self.tun_port = p.tun_port;
         self.tun_flags = p.tun_flags;
+        let tunnel = u32::from(p.tun_type) | u32::from(p.tun_flags) << 8;
+        self.shared.tunnel.store(tunnel, Ordering::Relaxed);
         self.shared.weight.store(p.weight, Ordering::Relaxed);
     }
 

@@ -35,6 +35,7 @@
 #include <net/addrconf.h>
 #include <linux/inetdevice.h>
 #include <net/ip_tunnels.h>
+#include <net/gre.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
 #include <net/netfilter/nf_conntrack_zones.h>
@@ -862,6 +863,38 @@ int ipvs_rs_push_ipip(struct sk_buff *skb)
 
 	if (err)
 		return err;
+	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+	skb->protocol = htons(ETH_P_IP);
+	return 0;
+}
+
+/*
+ * As ipvs_rs_push_ipip, with a GRE header (checksummed with csum) between
+ * the outer IPv4 header and the inner packet of family ipv6 or IPv4, as
+ * stock's ipvs_gre_encap.
+ */
+int ipvs_rs_push_gre(struct sk_buff *skb, bool csum, bool ipv6)
+{
+	IP_TUNNEL_DECLARE_FLAGS(flags) = { };
+	int hlen, err;
+
+	if (csum)
+		__set_bit(IP_TUNNEL_CSUM_BIT, flags);
+	hlen = gre_calc_hlen(flags);
+	err = skb_cow_head(skb, LL_RESERVED_SPACE(skb_dst(skb)->dev) +
+				sizeof(struct iphdr) + hlen);
+	if (err)
+		return err;
+	err = iptunnel_handle_offloads(skb, csum ? SKB_GSO_GRE_CSUM :
+						   SKB_GSO_GRE);
+	if (err)
+		return err;
+	skb_set_inner_ipproto(skb, ipv6 ? IPPROTO_IPV6 : IPPROTO_IPIP);
+	skb->transport_header = skb->network_header;
+	gre_build_header(skb, hlen, flags,
+			 ipv6 ? htons(ETH_P_IPV6) : htons(ETH_P_IP), 0, 0);
+	skb_push(skb, sizeof(struct iphdr));
+	skb_reset_network_header(skb);
 	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
 	skb->protocol = htons(ETH_P_IP);
 	return 0;

@@ -336,10 +336,17 @@ pub(crate) fn icmp6_nat(
     Some(())
 }
 
-/// The outer IPv4 header of an IPIP tunnel around `inner` (`inner_len`
-/// bytes), with identification and checksum zero: the kernel picks the
-/// identification, then [`set_ipv4_checksum`] finishes it.
+/// `IPPROTO_IPIP`.
+pub(crate) const IPIP: u8 = 4;
+/// `IPPROTO_GRE`.
+pub(crate) const GRE: u8 = 47;
+
+/// The outer IPv4 header of a tunnel of `protocol` ([`IPIP`], [`GRE`])
+/// around `inner_len` bytes, with identification and checksum zero: the
+/// kernel picks the identification, then [`set_ipv4_checksum`] finishes
+/// it.
 pub(crate) fn ipip_header(
+    protocol: u8,
     tos: u8,
     ttl: u8,
     dont_fragment: bool,
@@ -354,8 +361,7 @@ pub(crate) fn ipip_header(
     put16(&mut h, 2, total);
     put16(&mut h, 6, if dont_fragment { 0x4000 } else { 0 });
     h[8] = ttl;
-    // IPPROTO_IPIP
-    h[9] = 4;
+    h[9] = protocol;
     h[12..16].copy_from_slice(&saddr);
     h[16..20].copy_from_slice(&daddr);
     Some(h)
@@ -820,12 +826,16 @@ mod tests {
 
     #[test]
     fn ipip_header_is_valid() {
-        let mut h = ipip_header(0x10, 63, true, 60, [172, 16, 0, 1], [172, 16, 0, 2]).unwrap();
+        let mut h =
+            ipip_header(IPIP, 0x10, 63, true, 60, [172, 16, 0, 1], [172, 16, 0, 2]).unwrap();
         set_ipv4_checksum(&mut h);
         assert_eq!(csum::checksum(&h), 0);
         assert_eq!(get16(&h, 2), 80);
         assert_eq!(h[9], 4);
         assert_eq!(get16(&h, 6), 0x4000);
-        assert!(ipip_header(0, 1, false, 70000, [0; 4], [0; 4]).is_none());
+        assert!(ipip_header(IPIP, 0, 1, false, 70000, [0; 4], [0; 4]).is_none());
+        // GRE: the caller counts the GRE header into the inner length.
+        let h = ipip_header(GRE, 0, 64, false, 64, [10, 0, 0, 1], [10, 0, 0, 2]).unwrap();
+        assert_eq!((h[9], get16(&h, 2)), (47, 84));
     }
 }

@@ -295,19 +295,28 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header, mtu_check: bo
     if !hop(&pkt, net, &hdr) {
         return Verdict::Drop;
     }
-    let mtu = dst.mtu().saturating_sub(IPV4_HDRLEN as u32);
+    // GRE (`--tun-type gre`): 4 more bytes, 8 with its checksum.
+    let gre = cp.dest.gre();
+    let gre_len = gre.map_or(0, |csum| if csum { 8 } else { 4 });
+    let mtu = dst.mtu().saturating_sub((IPV4_HDRLEN + gre_len) as u32);
     if pmtu_disc && mtu_check && !fits(&pkt, net, &hdr, mtu) {
         return Verdict::Drop;
     }
     pkt.attach(dst);
     let df = iph.dont_fragment && pmtu_disc;
-    let inner_len = pkt.len() as usize;
+    let inner_len = pkt.len() as usize + gre_len;
     // The outer header carries the inner TTL, less the hop just taken.
     let ttl = iph.ttl - 1;
-    let Some(mut outer) = nat::ipip_header(iph.tos, ttl, df, inner_len, saddr, daddr) else {
+    let protocol = if gre.is_some() { nat::GRE } else { nat::IPIP };
+    let Some(mut outer) = nat::ipip_header(protocol, iph.tos, ttl, df, inner_len, saddr, daddr)
+    else {
         return Verdict::Drop;
     };
-    if pkt.push_ipip().is_err() {
+    let pushed = match gre {
+        Some(csum) => pkt.push_gre(csum, false),
+        None => pkt.push_ipip(),
+    };
+    if pushed.is_err() {
         return Verdict::Drop;
     }
     if pkt

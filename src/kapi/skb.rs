@@ -226,6 +226,14 @@ impl SkBuff {
         to_result(unsafe { bindings::ipvs_rs_push_ipip(self.as_ptr()) })
     }
 
+    /// As [`Packet::push_ipip`], with a GRE header (checksummed with
+    /// `csum`) between the outer header and the inner packet (IPv6 with
+    /// `ipv6`).
+    pub(crate) fn push_gre(&self, csum: bool, ipv6: bool) -> Result {
+        // SAFETY: routed (dst attached) live skb owned by the caller.
+        to_result(unsafe { bindings::ipvs_rs_push_gre(self.as_ptr(), csum, ipv6) })
+    }
+
     /// Makes room for an outer IPv6 header in front of the routed packet
     /// and moves the network header there (the caller writes it); returns
     /// the source address the route gives for `daddr`.
