@@ -11,8 +11,17 @@ MARK=7
 VIPS="10.0.0.100 10.0.0.101 10.0.0.102 10.0.0.103"
 
 # to <address> <count>: that many datagrams to address:53, each from a
-# port of its own; prints who answered.
-to() { in_ns c "$TRAFFIC" udp "$1:53" "$2"; }
+# port of its own; prints who answered. The ports are new to the whole
+# run (a file counts them up from 20000, below the ephemeral range): a
+# random one could be that of a live earlier connection, which would
+# take the datagram past the scheduler.
+PORTS=$(mktemp)
+to() {
+	local first
+	first=$(cat "$PORTS")
+	echo $((first + $2)) >"$PORTS"
+	in_ns c "$TRAFFIC" udp-ports "$1:53" "$2" "$first"
+}
 
 # fwmark_service "<options>" <weight r1> <weight r2> <weight r3>
 fwmark_service() {
@@ -46,6 +55,7 @@ per_vip() {
 
 scenario() {
 	local v got
+	echo 20000 >"$PORTS"
 	for v in $VIPS; do
 		[ "$v" = "$VIP" ] || director ip addr add "$v/24" dev cli
 	done

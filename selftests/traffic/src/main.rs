@@ -18,6 +18,9 @@
 //!   client then loses its socket silently).
 //! - `udp ADDR:PORT COUNT [SPORT]`: COUNT datagrams, each from a new
 //!   socket (a new connection for IPVS), or all from source port SPORT.
+//! - `udp-ports ADDR:PORT COUNT FIRST`: as `udp`, the datagrams from
+//!   source ports FIRST, FIRST+1, ... (below the ephemeral range, so no
+//!   earlier connection is hit by chance).
 //! - `udp-one ADDR:PORT COUNT`: COUNT datagrams from one socket.
 //! - `udp-probe ADDR:PORT [SPORT]`: one datagram (from source port
 //!   SPORT); prints who answered, `refused` (an ICMP error came back) or
@@ -1098,7 +1101,7 @@ fn usage() -> ExitCode {
         "usage: ipvs-traffic serve NAME PORT | tcp ADDR:PORT COUNT | \
          blast ADDR:PORT FLOWS SECS | sink PORT SECS | tcp-rate ADDR:PORT SECS | \
          serve-hold NAME PORT | tcp-from ADDR:PORT COUNT SPORT | tcp-abort ADDR:PORT 1 SPORT | \
-         udp ADDR:PORT COUNT [SPORT] | udp-one ADDR:PORT COUNT | \
+         udp ADDR:PORT COUNT [SPORT] | udp-ports ADDR:PORT COUNT FIRST | udp-one ADDR:PORT COUNT | \
          udp-probe ADDR:PORT [SPORT] | udp-ttl ADDR:PORT TTL | udp-big ADDR:PORT SIZE | udp-exthdr ADDR:PORT COUNT | \
          udp-send ADDR:PORT COUNT | udp-answer PORT | icmp-unreach ADDR:PORT CPORT | udp6-exthdrs ADDR:PORT COUNT | \
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
@@ -1327,6 +1330,15 @@ fn main() -> ExitCode {
                     std::mem::size_of_val(&linger) as libc::socklen_t,
                 );
             }
+        }
+        (Some("udp-ports"), Some(to), Some(n)) => {
+            let Some(Ok(first)) = arg(3).map(str::parse::<u16>) else {
+                return usage();
+            };
+            report((0..n).map(|i| {
+                let sport = first.checked_add(u16::try_from(i).ok()?)?;
+                udp_socket(to, sport).and_then(|s| udp_once(&s))
+            }));
         }
         (Some("udp"), Some(to), Some(n)) => {
             let sport = arg(3).and_then(|p| p.parse().ok()).unwrap_or(0);
