@@ -24,6 +24,10 @@ void *ipvs_rs_net_generic(const struct net *net, unsigned int id);
 bool ipvs_rs_net_is_init(const struct net *net);
 bool ipvs_rs_net_user_ns_is_init(const struct net *net);
 bool ipvs_rs_unicast_or_local(struct net *net, bool ipv6, const void *addr);
+bool ipvs_rs_addr_is_unicast(struct net *net, bool ipv6, const void *addr);
+struct dst_entry;
+int ipvs_rs_route_plain(struct net *net, bool ipv6, const void *daddr,
+			struct dst_entry **dst);
 struct net *ipvs_rs_genl_info_net(const struct genl_info *info);
 struct module *ipvs_rs_this_module(void);
 int ipvs_rs_conn_tab_bits(void);
@@ -124,7 +128,7 @@ bool ipvs_rs_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu,
 void ipvs_rs_icmp_too_big(struct net *net, struct sk_buff *skb,
 			  unsigned int mtu, bool ipv6);
 void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf);
-int ipvs_rs_push_ipip(struct sk_buff *skb);
+int ipvs_rs_push_ipip(struct sk_buff *skb, u8 inner);
 int ipvs_rs_push_gre(struct sk_buff *skb, bool csum, bool ipv6);
 void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb);
 
@@ -150,7 +154,7 @@ int ipvs_rs_route6_cached(struct net *net, struct ipvs_rs_route_cache *c,
 			  struct dst_entry **dst, bool *noref);
 void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb);
 int ipvs_rs_push_ip6ip6(struct sk_buff *skb, const struct in6_addr *daddr,
-			struct in6_addr *saddr);
+			struct in6_addr *saddr, u8 inner);
 int ipvs_rs_defrag_ipv6_enable(struct net *net);
 void ipvs_rs_defrag_ipv6_disable(struct net *net);
 

@@ -99,6 +99,65 @@ bool ipvs_rs_unicast_or_local(struct net *net, bool ipv6, const void *addr)
 	return atype == RTN_LOCAL || atype == RTN_UNICAST;
 }
 
+/*
+ * Whether addr is a unicast address of another host (ip_vs_addr_is_unicast,
+ * for cache_bypass): IPv4 by net's routing tables, IPv6 by its type.
+ */
+bool ipvs_rs_addr_is_unicast(struct net *net, bool ipv6, const void *addr)
+{
+	__be32 a4;
+
+	if (ipv6) {
+#if IS_ENABLED(CONFIG_IPV6)
+		return ipv6_addr_type(addr) & IPV6_ADDR_UNICAST;
+#else
+		return false;
+#endif
+	}
+	memcpy(&a4, addr, sizeof(a4));
+	return inet_addr_type(net, a4) == RTN_UNICAST;
+}
+
+/*
+ * The route to daddr without a cache (a packet going where it was sent,
+ * cache_bypass): 0 with a referenced route in *dst, 1 if daddr is this
+ * host's, or an errno.
+ */
+int ipvs_rs_route_plain(struct net *net, bool ipv6, const void *daddr,
+			struct dst_entry **dst)
+{
+	if (ipv6) {
+#if IS_ENABLED(CONFIG_IPV6)
+		struct flowi6 fl6 = { .daddr = *(const struct in6_addr *)daddr };
+		struct dst_entry *d = ip6_route_output(net, NULL, &fl6);
+		int err = d->error;
+
+		if (err || (d->dev && (d->dev->flags & IFF_LOOPBACK))) {
+			dst_release(d);
+			return err ?: 1;
+		}
+		*dst = d;
+		return 0;
+#else
+		return -EAFNOSUPPORT;
+#endif
+	} else {
+		struct flowi4 fl4 = {};
+		struct rtable *rt;
+
+		memcpy(&fl4.daddr, daddr, sizeof(fl4.daddr));
+		rt = ip_route_output_key(net, &fl4);
+		if (IS_ERR(rt))
+			return PTR_ERR(rt);
+		if (rt->rt_flags & RTCF_LOCAL) {
+			ip_rt_put(rt);
+			return 1;
+		}
+		*dst = &rt->dst;
+		return 0;
+	}
+}
+
 struct net *ipvs_rs_genl_info_net(const struct genl_info *info)
 {
 	return genl_info_net(info);
@@ -838,7 +897,8 @@ void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf)
  * the routed skb and points the network header at it. Returns 0 or -errno
  * (skb untouched).
  */
-static int ipvs_rs_push_outer(struct sk_buff *skb, unsigned int hlen, int gso)
+static int ipvs_rs_push_outer(struct sk_buff *skb, unsigned int hlen, int gso,
+			      u8 inner)
 {
 	int err = skb_cow_head(skb, LL_RESERVED_SPACE(skb_dst(skb)->dev) + hlen);
 
@@ -848,18 +908,22 @@ static int ipvs_rs_push_outer(struct sk_buff *skb, unsigned int hlen, int gso)
 	if (err)
 		return err;
 	skb->transport_header = skb->network_header;
+	skb_set_inner_ipproto(skb, inner);
+	skb_set_inner_mac_header(skb, skb_inner_network_offset(skb));
 	skb_push(skb, hlen);
 	skb_reset_network_header(skb);
 	return 0;
 }
 
 /*
- * Makes room for an outer IPv4 header and points the network header at
- * it; the caller fills it in. Returns 0 or -errno (skb untouched).
+ * Makes room for an outer IPv4 header around a packet of protocol inner
+ * (IPIP or IPV6) and points the network header at it; the caller fills
+ * it in. Returns 0 or -errno (skb untouched).
  */
-int ipvs_rs_push_ipip(struct sk_buff *skb)
+int ipvs_rs_push_ipip(struct sk_buff *skb, u8 inner)
 {
-	int err = ipvs_rs_push_outer(skb, sizeof(struct iphdr), SKB_GSO_IPXIP4);
+	int err = ipvs_rs_push_outer(skb, sizeof(struct iphdr), SKB_GSO_IPXIP4,
+				     inner);
 
 	if (err)
 		return err;
@@ -1023,7 +1087,7 @@ void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb)
  * the caller fills it in. Returns 0 or -errno (skb untouched).
  */
 int ipvs_rs_push_ip6ip6(struct sk_buff *skb, const struct in6_addr *daddr,
-			struct in6_addr *saddr)
+			struct in6_addr *saddr, u8 inner)
 {
 	struct dst_entry *dst = skb_dst(skb);
 	int err;
@@ -1032,7 +1096,8 @@ int ipvs_rs_push_ip6ip6(struct sk_buff *skb, const struct in6_addr *daddr,
 		return -ENETUNREACH;
 	if (ipv6_dev_get_saddr(dev_net(dst->dev), dst->dev, daddr, 0, saddr))
 		return -EADDRNOTAVAIL;
-	err = ipvs_rs_push_outer(skb, sizeof(struct ipv6hdr), SKB_GSO_IPXIP6);
+	err = ipvs_rs_push_outer(skb, sizeof(struct ipv6hdr), SKB_GSO_IPXIP6,
+				 inner);
 	if (err)
 		return err;
 	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));

@@ -15,7 +15,7 @@ use crate::conn::{self, InUse, Lookup};
 use crate::kapi::abi::hz;
 use crate::kapi::netfilter::{Family, Hook, HookOps, HookPoint, HookSpec, HookState, Verdict};
 use crate::kapi::skb::Packet;
-use crate::nat::{self, IcmpError, ICMP, ICMPV6, SCTP, TCP, UDP};
+use crate::nat::{self, IcmpError, AH, ESP, ICMP, ICMPV6, SCTP, TCP, UDP};
 use crate::netns::IpvsNet;
 use crate::newconn;
 use crate::packet::{self, Ipv4Header, Ipv6Header, IPV4_HDRLEN, IPV6_HDRLEN};
@@ -71,6 +71,9 @@ impl Parsed {
 enum Seen {
     /// A TCP, UDP or SCTP packet.
     Transport(Parsed),
+    /// An AH or ESP packet, keyed as the IKE flow it follows (see
+    /// [`ike`]); never starts a connection.
+    Ipsec(Parsed),
     /// An ICMP error quoting one.
     IcmpError(Hdr, IcmpError),
     /// An IPv4 fragment of one, or of an ICMP error (reassembled only
@@ -81,10 +84,27 @@ enum Seen {
     Foreign,
 }
 
-/// IP protocols stock has handlers for beside TCP, UDP and SCTP (ICMP
-/// apart): AH and ESP.
-const AH: u8 = 51;
-const ESP: u8 = 50;
+/// The IKE port (`PORT_ISAKMP`).
+const IKE_PORT: [u8; 2] = 500u16.to_be_bytes();
+
+/// An AH or ESP packet as stock's handlers for them see it
+/// (`ah_esp_conn_fill_param_proto`): a packet of the UDP flow between
+/// the same addresses from and to the IKE port, which carries the key
+/// exchange and was scheduled as any; the packet follows that
+/// connection, and nothing else is read of it.
+fn ike(hdr: Hdr, af: u16, saddr: Addr, daddr: Addr) -> Seen {
+    Seen::Ipsec(Parsed {
+        hdr,
+        af,
+        protocol: UDP,
+        saddr,
+        daddr,
+        sport: IKE_PORT,
+        dport: IKE_PORT,
+        tcp_flags: None,
+        sctp_event: None,
+    })
+}
 
 /// Reads what IPVS needs of a packet, from one read of its network header.
 fn inspect(pkt: &Packet<'_>, family: Family) -> Option<Seen> {
@@ -94,6 +114,9 @@ fn inspect(pkt: &Packet<'_>, family: Family) -> Option<Seen> {
             if iph.fragment {
                 return Some(match iph.protocol {
                     TCP | UDP | SCTP | ICMP => Seen::Fragment,
+                    // Their fragments are looked up as they come (stock:
+                    // `dont_defrag`).
+                    AH | ESP => ike(Hdr::V4(iph), AF_INET, addr16(iph.saddr), addr16(iph.daddr)),
                     _ => Seen::Foreign,
                 });
             }
@@ -108,14 +131,21 @@ fn inspect(pkt: &Packet<'_>, family: Family) -> Option<Seen> {
                 TCP | UDP | SCTP | ICMPV6 => (h.next_header, IPV6_HDRLEN),
                 next => packet::ipv6_upper_layer(next, |at| pkt.read::<8>(at))?,
             };
-            (Hdr::V6 { l4 }, AF_INET6, protocol, h.saddr, h.daddr)
+            (
+                Hdr::V6 { l4, protocol },
+                AF_INET6,
+                protocol,
+                h.saddr,
+                h.daddr,
+            )
         }
     };
     match protocol {
         TCP | UDP | SCTP => {}
         ICMP if af == AF_INET => return icmp_error(pkt, hdr, nat::icmp4_error),
         ICMPV6 if af == AF_INET6 => return icmp_error(pkt, hdr, nat::icmp6_error),
-        ICMP | ICMPV6 | AH | ESP => return None,
+        AH | ESP => return Some(ike(hdr, af, saddr, daddr)),
+        ICMP | ICMPV6 => return None,
         _ => return Some(Seen::Foreign),
     }
     let l4 = hdr.len();
@@ -273,8 +303,9 @@ fn still_valid<'a>(
 /// it, as for the others).
 fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<Seen>) -> Verdict {
     let rcu = pkt.rcu();
-    let p = match seen {
-        Some(Seen::Transport(p)) => p,
+    let (p, related) = match seen {
+        Some(Seen::Transport(p)) => (p, false),
+        Some(Seen::Ipsec(p)) => (p, true),
         Some(Seen::IcmpError(hdr, e)) => {
             // About a reply (virtual service to client).
             let cp = match ipvs.conns.lookup_in(&rcu, &quoted(hdr.af(), &e)) {
@@ -328,7 +359,16 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
     };
     let cp = match found {
         Some(cp) => cp,
-        None => match newconn::schedule(ipvs, &pkt, &p, state.point == HookPoint::LocalOut) {
+        // AH and ESP follow their IKE connection only (stock:
+        // `ah_esp_conn_schedule` lets the packet pass).
+        None if related => return Verdict::Accept,
+        None => match newconn::schedule(
+            ipvs,
+            state.net,
+            &pkt,
+            &p,
+            state.point == HookPoint::LocalOut,
+        ) {
             Ok(Some(cp)) => InUse::Counted(cp),
             Ok(None) => return Verdict::Accept,
             Err(v) => return v,
@@ -336,8 +376,14 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
     };
     let len = pkt.len();
     cp.count_packet(true, len);
-    ipvs.totals.count_packet(true, len);
-    track(ipvs, &cp, Dir::Input, &p);
+    // Bypassing packets count nowhere (stock: no real server).
+    if cp.fwd() != conn_flags::BYPASS {
+        ipvs.totals.count_packet(true, len);
+    }
+    // AH and ESP change no state, and keep the IKE connection's timeout.
+    if !related {
+        track(ipvs, &cp, Dir::Input, &p);
+    }
     let verdict = xmit::transmit(pkt, state.net, &cp, &p.hdr);
     sync::client_packet(ipvs, &cp);
     verdict
@@ -349,8 +395,9 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
 /// is not one.
 fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -> Option<Verdict> {
     let rcu = pkt.rcu();
-    let p = match seen {
-        Seen::Transport(p) => p,
+    let (p, related) = match seen {
+        Seen::Transport(p) => (p, false),
+        Seen::Ipsec(p) => (p, true),
         Seen::IcmpError(hdr, e) => {
             // About a request a real server got (client to real server).
             let cp = ipvs.conns.lookup_out(&rcu, &quoted(hdr.af(), e))?;
@@ -368,15 +415,18 @@ fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -
     let found = ipvs.conns.lookup_out(&rcu, &p.lookup());
     let cp = found.or_else(|| match state.point {
         HookPoint::LocalIn => None,
+        _ if related => None,
         _ => newconn::conn_out(ipvs, pkt, p).map(InUse::Counted),
     });
     let Some(cp) = cp else {
-        return stray(ipvs, pkt, p);
+        return if related { None } else { stray(ipvs, pkt, p) };
     };
     let len = pkt.len();
     cp.count_packet(false, len);
     ipvs.totals.count_packet(false, len);
-    track(ipvs, &cp, Dir::Output, p);
+    if !related {
+        track(ipvs, &cp, Dir::Output, p);
+    }
     if cp.fwd() != conn_flags::MASQ {
         return Some(passed(pkt, &cp));
     }

@@ -166,6 +166,42 @@ pub(crate) fn rewrite6(
     Some(())
 }
 
+/// `IPPROTO_ESP`.
+pub(crate) const ESP: u8 = 50;
+/// `IPPROTO_AH`.
+pub(crate) const AH: u8 = 51;
+
+/// Rewrites only the address at `end` of an IPv4 or IPv6 packet
+/// (`pkt` holds at least its fixed header), for protocols NAT has no
+/// transport handler for (stock's AH and ESP: `dnat_handler` and
+/// `snat_handler` are `NULL`). IPv4's header checksum follows; nothing
+/// else is covered (AH's ICV does cover the addresses: as on stock, NAT
+/// breaks AH). `None` if `pkt` is not such a header.
+pub(crate) fn readdress(pkt: &mut [u8], end: End, addr: &[u8; 16]) -> Option<()> {
+    match pkt.first()? >> 4 {
+        4 => {
+            let ihl = usize::from(pkt[0] & 0x0f) * 4;
+            if ihl < IPV4_HDRLEN || pkt.len() < ihl {
+                return None;
+            }
+            let at = if end == End::Source { 12 } else { 16 };
+            let new = &addr[..4];
+            let check = csum::update(get16(pkt, 10), &pkt[at..at + 4], new);
+            put16(pkt, 10, check);
+            pkt[at..at + 4].copy_from_slice(new);
+        }
+        6 => {
+            if pkt.len() < IPV6_HDRLEN {
+                return None;
+            }
+            let at = if end == End::Source { 8 } else { 24 };
+            pkt[at..at + 16].copy_from_slice(addr);
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
 /// `IPPROTO_ICMP`.
 pub(crate) const ICMP: u8 = 1;
 /// `IPPROTO_ICMPV6`.
@@ -367,27 +403,42 @@ pub(crate) fn ipip_header(
     Some(h)
 }
 
-/// `IPPROTO_IPV6`: IPv6 in IPv6.
-const IPV6_IN_IP: u8 = 41;
+/// `IPPROTO_IPV6`: IPv6 inside a tunnel (in IPv6, or in IPv4: 6-in-4).
+pub(crate) const IPV6_IN_IP: u8 = 41;
 
-/// The outer IPv6 header of an IPv6-in-IPv6 tunnel around the packet
-/// whose first bytes are `inner` (`inner_len` bytes in all): its traffic
-/// class and hop limit carry over, the flow label does not (as in
-/// stock's `ip_vs_tunnel_xmit_v6`).
-pub(crate) fn ip6ip6_header(
-    inner: &[u8; 8],
+/// Bytes of a packet's start that [`dsfield_ttl`] reads.
+pub(crate) const DSFIELD_TTL_LEN: usize = 10;
+
+/// The DS field (IPv4 TOS, IPv6 traffic class) and TTL (hop limit) of
+/// the IPv4 or IPv6 header that starts `h`: what a tunnel's outer header
+/// carries over (stock's `ip_vs_prepare_tunneled_skb`).
+pub(crate) fn dsfield_ttl(h: &[u8; DSFIELD_TTL_LEN]) -> Option<(u8, u8)> {
+    match h[0] >> 4 {
+        4 => Some((h[1], h[8])),
+        // The traffic class straddles the first two bytes.
+        6 => Some((h[0] << 4 | h[1] >> 4, h[7])),
+        _ => None,
+    }
+}
+
+/// The outer IPv6 header of a tunnel around an inner packet of
+/// `inner_len` bytes whose `next` protocol is IPv6 or IPv4 (stock's
+/// `ip_vs_tunnel_xmit_v6`): traffic class `tclass` and hop limit carried
+/// over, no flow label.
+pub(crate) fn ipv6_tunnel_header(
+    (tclass, hop_limit): (u8, u8),
+    next: u8,
     inner_len: usize,
     saddr: &[u8; 16],
     daddr: &[u8; 16],
 ) -> Option<[u8; IPV6_HDRLEN]> {
     let payload = u16::try_from(inner_len).ok()?;
     let mut h = [0u8; IPV6_HDRLEN];
-    // Version 6 and the traffic class, which straddles the first bytes.
-    h[0] = 0x60 | (inner[0] & 0x0f);
-    h[1] = inner[1] & 0xf0;
+    h[0] = 0x60 | tclass >> 4;
+    h[1] = tclass << 4;
     put16(&mut h, 4, payload);
-    h[6] = IPV6_IN_IP;
-    h[7] = inner[7];
+    h[6] = next;
+    h[7] = hop_limit;
     h[8..24].copy_from_slice(saddr);
     h[24..40].copy_from_slice(daddr);
     Some(h)
@@ -500,6 +551,60 @@ mod tests {
         put16(&mut p, at, c);
         assert_eq!(l4_checksum(&p), 0);
         p
+    }
+
+    #[test]
+    fn esp_and_ah_are_readdressed_only() {
+        let payload = [0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1, 0xaa, 0xbb];
+        let mut p = vec![0u8; 20 + payload.len()];
+        p[0] = 0x45;
+        let len = p.len() as u16;
+        put16(&mut p, 2, len);
+        p[8] = 64;
+        p[9] = ESP;
+        p[12..16].copy_from_slice(&[10, 0, 0, 2]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 100]);
+        p[20..].copy_from_slice(&payload);
+        set_ipv4_checksum(&mut p);
+        let mut rs = [0u8; 16];
+        rs[..4].copy_from_slice(&[192, 168, 1, 12]);
+        readdress(&mut p, End::Destination, &rs).unwrap();
+        assert_eq!(p[16..20], [192, 168, 1, 12]);
+        assert_eq!(p[12..16], [10, 0, 0, 2]);
+        assert_eq!(csum::checksum(&p[..20]), 0);
+        assert_eq!(p[20..], payload);
+        let mut vip = [0u8; 16];
+        vip[..4].copy_from_slice(&[10, 0, 0, 100]);
+        readdress(&mut p, End::Source, &vip).unwrap();
+        assert_eq!(p[12..16], [10, 0, 0, 100]);
+        assert_eq!(csum::checksum(&p[..20]), 0);
+        // With options.
+        let mut o = vec![0u8; 24 + payload.len()];
+        o[0] = 0x46;
+        o[9] = AH;
+        set_ipv4_checksum(&mut o[..24]);
+        readdress(&mut o, End::Destination, &rs).unwrap();
+        assert_eq!(csum::checksum(&o[..24]), 0);
+        assert_eq!(o[16..20], [192, 168, 1, 12]);
+
+        let mut p6 = vec![0u8; 40 + payload.len()];
+        p6[0] = 0x60;
+        p6[6] = ESP;
+        p6[8..24].copy_from_slice(&[0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        p6[40..].copy_from_slice(&payload);
+        let rs6 = [0xfd, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12];
+        readdress(&mut p6, End::Destination, &rs6).unwrap();
+        assert_eq!(p6[24..40], rs6);
+        assert_eq!(p6[8], 0xfd);
+        assert_eq!(p6[40..], payload);
+
+        // Not a header it can rewrite: untouched.
+        let mut short = vec![0x45u8; 10];
+        assert!(readdress(&mut short, End::Source, &vip).is_none());
+        let mut bad = vec![0x44u8; 40];
+        assert!(readdress(&mut bad, End::Source, &vip).is_none());
+        assert!(readdress(&mut [0x60u8; 39], End::Source, &vip).is_none());
+        assert!(readdress(&mut [], End::Source, &vip).is_none());
     }
 
     #[test]
@@ -805,13 +910,15 @@ mod tests {
     #[test]
     fn ip6ip6_header_wraps_the_packet() {
         let (p, _) = packet6(UDP, None);
-        let mut inner: [u8; 8] = p[..8].try_into().unwrap();
+        let mut inner: [u8; DSFIELD_TTL_LEN] = p[..DSFIELD_TTL_LEN].try_into().unwrap();
         // Traffic class 0xb8 (EF), flow label 0x12345.
         inner[0] = 0x6b;
         inner[1] = 0x81;
         inner[2] = 0x23;
         inner[3] = 0x45;
-        let h = ip6ip6_header(&inner, p.len(), &VIP6, &RS6).unwrap();
+        let fields = dsfield_ttl(&inner).unwrap();
+        assert_eq!(fields, (0xb8, 64));
+        let h = ipv6_tunnel_header(fields, IPV6_IN_IP, p.len(), &VIP6, &RS6).unwrap();
         assert_eq!(h[0] >> 4, 6);
         assert_eq!((h[0] & 0x0f) << 4 | h[1] >> 4, 0xb8, "traffic class");
         assert_eq!((h[1] & 0x0f, h[2], h[3]), (0, 0, 0), "no flow label");
@@ -821,7 +928,20 @@ mod tests {
         let mut whole = h.to_vec();
         whole.extend_from_slice(&p);
         assert_eq!(ipv6_upper_layer(&whole), Some((41, 40)));
-        assert!(ip6ip6_header(&inner, 70000, &VIP6, &RS6).is_none());
+        assert!(ipv6_tunnel_header(fields, IPV6_IN_IP, 70000, &VIP6, &RS6).is_none());
+
+        // IPv4 inside IPv6 (4-in-6): TOS and TTL carry over.
+        let v4 = packet(UDP);
+        let mut first = [0u8; DSFIELD_TTL_LEN];
+        first.copy_from_slice(&v4[..DSFIELD_TTL_LEN]);
+        first[1] = 0x2e;
+        let fields = dsfield_ttl(&first).unwrap();
+        assert_eq!(fields, (0x2e, 64));
+        let h = ipv6_tunnel_header(fields, IPIP, v4.len(), &VIP6, &RS6).unwrap();
+        assert_eq!((h[0], h[1]), (0x62, 0xe0));
+        assert_eq!((h[6], h[7]), (IPIP, 64));
+        assert_eq!(usize::from(get16(&h, 4)), v4.len());
+        assert!(dsfield_ttl(&[0x50; DSFIELD_TTL_LEN]).is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! table, `/proc` files and estimator to it and is registered after, so it
 //! always finds the data in place and is torn down before it.
 
-use crate::config::{Counters, Estimator, Table, Timeouts};
+use crate::config::{Counters, DestShared, Estimator, Table, Timeouts};
 use crate::conn::ConnTable;
 use crate::defense::{self, Defense};
 use crate::hash::SipKey;
@@ -18,6 +18,7 @@ use crate::kapi::pernet::{PernetId, PernetState};
 use crate::kapi::sync::SpinLockBh;
 use crate::kapi::timer::{Tick, Ticker};
 use crate::kapi::{netfilter, proc, sysctl};
+use crate::list::{share, Shared};
 use crate::params::{self, Handler, Sysctl, SYSCTLS};
 use crate::procfs;
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -43,6 +44,11 @@ pub(crate) struct IpvsNet {
     pub(crate) conns: Pin<KBox<ConnTable>>,
     /// Totals over all services (`/proc/net/ip_vs_stats`).
     pub(crate) totals: Counters,
+    /// What `cache_bypass` connections point at instead of a real server
+    /// (stock: none), and count on, unseen.
+    pub(crate) bypass: Shared<DestShared>,
+    /// Their service counters, unseen too.
+    pub(crate) bypass_stats: Shared<Counters>,
     /// The memory-pressure defense as last assessed.
     pub(crate) defense: Defense,
     /// Ticks of the one-second timer (see [`Tick`]).
@@ -99,6 +105,14 @@ impl PernetState for IpvsNet {
                 Some(net),
             )?,
             totals: Counters::default(),
+            bypass: {
+                let d = share(DestShared::default()).map_err(|_| ENOMEM)?;
+                // Never quiescent either.
+                d.available.store(true, Ordering::Relaxed);
+                d.weight.store(1, Ordering::Relaxed);
+                d
+            },
+            bypass_stats: share(Counters::default()).map_err(|_| ENOMEM)?,
             defense: Defense::default(),
             ticks: AtomicU32::new(0),
             timeouts: [t.tcp, t.tcp_fin, t.udp].map(AtomicU32::new),

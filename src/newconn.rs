@@ -8,6 +8,7 @@ use crate::config::{Addr, Counters, DestShared, Service, SvcKey, AF_INET6};
 use crate::conn::{ConnRef, NewConn, LOCAL_REPLY, NOOUTPUT, OPS_TEMPLATE};
 use crate::hooks::{addr16, Parsed};
 use crate::kapi::abi::hz;
+use crate::kapi::net::Net;
 use crate::kapi::netfilter::Verdict;
 use crate::kapi::skb::Packet;
 use crate::list::Shared;
@@ -257,11 +258,12 @@ fn create(
 /// if `local`. `Ok(None)`: not ours; `Err`: the verdict to return.
 pub(crate) fn schedule(
     ipvs: &IpvsNet,
+    net: &Net,
     pkt: &Packet<'_>,
     p: &Parsed,
     local: bool,
 ) -> Result<Option<ConnRef>, Verdict> {
-    schedule_as(ipvs, pkt, p, local, false)
+    schedule_as(ipvs, pkt, p, local, Some(net))
 }
 
 /// [`schedule`] for the flow an ICMP error `pkt` from a client quotes
@@ -274,16 +276,18 @@ pub(crate) fn schedule_for_icmp(
     p: &Parsed,
     local: bool,
 ) -> Result<Option<ConnRef>, Verdict> {
-    schedule_as(ipvs, pkt, p, local, true)
+    schedule_as(ipvs, pkt, p, local, None)
 }
 
+/// [`schedule`]; `net` is `None` for an ICMP error.
 fn schedule_as(
     ipvs: &IpvsNet,
     pkt: &Packet<'_>,
     p: &Parsed,
     local: bool,
-    icmp: bool,
+    net: Option<&Net>,
 ) -> Result<Option<ConnRef>, Verdict> {
+    let icmp = net.is_none();
     let af = p.af;
     let mut table = ipvs.config.lock();
     let Some(svc) = table.find_for_packet(af, p.protocol, &p.daddr, p.dport, pkt.mark()) else {
@@ -317,9 +321,9 @@ fn schedule_as(
             Some(found) => found,
             None => {
                 let Some(d) = svc.schedule(&p.saddr, p.sport, &p.daddr, ipvs) else {
+                    let bypass = Bypass::of(svc, net);
                     drop(table);
-                    pkt.icmp_port_unreach(af == AF_INET6);
-                    return Err(Verdict::Drop);
+                    return leave(ipvs, pkt, p, bypass);
                 };
                 let pick = Pick::of(d);
                 let tmpl = t.create(ipvs, svc, &pick)?;
@@ -339,10 +343,9 @@ fn schedule_as(
         match svc.schedule(&p.saddr, p.sport, &p.daddr, ipvs) {
             Some(d) => Pick::of(d),
             None => {
-                // `ip_vs_leave`: nobody to serve it.
+                let bypass = Bypass::of(svc, net);
                 drop(table);
-                pkt.icmp_port_unreach(af == AF_INET6);
-                return Err(Verdict::Drop);
+                return leave(ipvs, pkt, p, bypass);
             }
         }
     };
@@ -359,6 +362,74 @@ fn schedule_as(
         vport: p.dport,
     };
     create(ipvs, p.protocol, ends, pick, one_packet, svc_stats, control).map(Some)
+}
+
+/// What [`leave`] needs to know of a service that has no real server
+/// for a packet: where it came in if it may bypass (a fwmark service, a
+/// packet that is no ICMP error), and whether it schedules one packet at
+/// a time.
+struct Bypass<'a> {
+    net: Option<&'a Net>,
+    one_packet: bool,
+}
+
+impl<'a> Bypass<'a> {
+    fn of(svc: &Service, net: Option<&'a Net>) -> Self {
+        Self {
+            net: net.filter(|_| matches!(svc.key, SvcKey::Fwmark { .. })),
+            one_packet: svc.one_packet(),
+        }
+    }
+}
+
+/// No real server takes the packet (`ip_vs_leave`). With `cache_bypass`
+/// a fwmark service's packet to a unicast address of another host goes
+/// on there, by a connection without real server that its flow's next
+/// packets follow (neither counted on the service nor in the totals, as
+/// stock); otherwise the client is told (ICMP port unreachable) and the
+/// packet dropped.
+fn leave(
+    ipvs: &IpvsNet,
+    pkt: &Packet<'_>,
+    p: &Parsed,
+    b: Bypass<'_>,
+) -> Result<Option<ConnRef>, Verdict> {
+    let ipv6 = p.af == AF_INET6;
+    let bypass = b
+        .net
+        .is_some_and(|net| ipvs.sysctl(Sysctl::CacheBypass) != 0 && net.is_unicast(ipv6, &p.daddr));
+    if !bypass {
+        pkt.icmp_port_unreach(ipv6);
+        return Err(Verdict::Drop);
+    }
+    let mut flags = conn_flags::BYPASS;
+    if b.one_packet && p.protocol == UDP {
+        flags |= conn_flags::ONE_PACKET;
+    }
+    if ipvs.sysctl(Sysctl::Conntrack) != 0 {
+        flags |= conn_flags::NFCT;
+    }
+    ipvs.conns
+        .as_ref()
+        .create(NewConn {
+            af: p.af,
+            protocol: p.protocol,
+            caddr: p.saddr,
+            cport: p.sport,
+            vaddr: p.daddr,
+            vport: p.dport,
+            daddr: [0; 16],
+            dport: [0, 0],
+            flags,
+            timeout: INITIAL_TIMEOUT * hz(),
+            dest: ipvs.bypass.clone(),
+            svc_stats: ipvs.bypass_stats.clone(),
+            control: None,
+            pe_data: None,
+            fwmark: pkt.mark(),
+        })
+        .map(Some)
+        .map_err(|_| Verdict::Drop)
 }
 
 /// A UDP packet from a real server that matches no connection: with the

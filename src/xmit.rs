@@ -31,6 +31,8 @@ pub(crate) enum Hdr {
     V6 {
         /// Offset of the upper-layer header.
         l4: usize,
+        /// Its protocol.
+        protocol: u8,
     },
 }
 
@@ -39,7 +41,15 @@ impl Hdr {
     pub(crate) fn len(&self) -> usize {
         match self {
             Hdr::V4(h) => h.header_len,
-            Hdr::V6 { l4 } => *l4,
+            Hdr::V6 { l4, .. } => *l4,
+        }
+    }
+
+    /// The upper-layer protocol.
+    pub(crate) fn protocol(&self) -> u8 {
+        match self {
+            Hdr::V4(h) => h.protocol,
+            Hdr::V6 { protocol, .. } => *protocol,
         }
     }
 
@@ -86,38 +96,52 @@ fn forward(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) ->
     match cp.fwd() {
         conn_flags::MASQ => nat_request(pkt, net, cp, hdr),
         conn_flags::DROUTE => route_and_send(pkt, net, hdr, cp, true, mtu_check),
-        // Across families (IPv4 in IPv6 and back) is not built
-        // (documented): the real server has the service's family there.
-        conn_flags::TUNNEL if cp.dest.af != hdr.af() => Verdict::Drop,
-        conn_flags::TUNNEL => match hdr {
-            Hdr::V4(iph) => tunnel(pkt, net, cp, iph, mtu_check),
-            Hdr::V6 { .. } => tunnel6(pkt, net, cp, hdr, mtu_check),
-        },
-        // The real server is this host, or the packet bypasses IPVS.
+        // The real server's family decides the outer header.
+        conn_flags::TUNNEL if cp.dest.af == AF_INET6 => tunnel6(pkt, net, cp, hdr, mtu_check),
+        conn_flags::TUNNEL => tunnel(pkt, net, cp, hdr, mtu_check),
+        conn_flags::BYPASS => bypass(pkt, net, cp, hdr, mtu_check),
+        // The real server is this host.
         _ => Verdict::Accept,
     }
 }
 
-/// Rewrites `end` of the packet to `addr:port`, minding checksum offload.
-fn rewrite(
-    pkt: &Packet<'_>,
-    hdr: &Hdr,
-    protocol: u8,
-    end: End,
-    addr: &Addr,
-    port: [u8; 2],
-) -> bool {
-    let Some(l4) = nat::transport_header_len(protocol) else {
-        return false;
+/// A packet of a `cache_bypass` connection (`ip_vs_bypass_xmit`): on to
+/// where the client sent it (the connection's virtual address), which
+/// must be another host.
+fn bypass(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> Verdict {
+    let Ok(Route::Remote(dst)) = crate::kapi::route::route_to(&pkt, net, hdr.is_v6(), &cp.vaddr)
+    else {
+        return Verdict::Drop;
     };
+    if !hop(&pkt, net, hdr) || (mtu_check && !fits(&pkt, net, hdr, dst.mtu())) {
+        return Verdict::Drop;
+    }
+    deliver(pkt, net, hdr, Route::Remote(dst))
+}
+
+/// Rewrites `end` of the packet to `addr:port`, minding checksum offload.
+/// AH and ESP packets (of the IKE connection they follow) get the
+/// address only.
+fn rewrite(pkt: &Packet<'_>, hdr: &Hdr, end: End, addr: &Addr, port: [u8; 2]) -> bool {
+    let protocol = hdr.protocol();
     let partial = pkt.csum() == Csum::Partial;
-    let done = pkt
-        .with_header_mut(hdr.len() + l4, |b| match hdr {
-            Hdr::V4(_) => nat::rewrite4(b, end, v4(addr), port, partial),
-            Hdr::V6 { l4 } => nat::rewrite6(b, (protocol, *l4), end, addr, port, partial),
-        })
-        .flatten()
-        .is_some();
+    let done = match protocol {
+        nat::AH | nat::ESP => pkt
+            .with_header_mut(hdr.len(), |b| nat::readdress(b, end, addr))
+            .flatten()
+            .is_some(),
+        _ => {
+            let Some(l4) = nat::transport_header_len(protocol) else {
+                return false;
+            };
+            pkt.with_header_mut(hdr.len() + l4, |b| match hdr {
+                Hdr::V4(_) => nat::rewrite4(b, end, v4(addr), port, partial),
+                Hdr::V6 { l4, .. } => nat::rewrite6(b, (protocol, *l4), end, addr, port, partial),
+            })
+            .flatten()
+            .is_some()
+        }
+    };
     if done && protocol == nat::SCTP {
         pkt.set_sctp_checksum(hdr.len());
     } else if done && pkt.csum() == Csum::Complete {
@@ -244,7 +268,7 @@ fn nat_request(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verdict {
         cp.server_is_local();
     }
     let (addr, port) = (&cp.daddr, cp.dport);
-    if !rewrite(&pkt, hdr, cp.protocol, End::Destination, addr, port) {
+    if !rewrite(&pkt, hdr, End::Destination, addr, port) {
         return Verdict::Drop;
     }
     deliver(pkt, net, hdr, r)
@@ -260,7 +284,7 @@ pub(crate) fn nat_reply(
     hdr: &Hdr,
     reroute: bool,
 ) -> Verdict {
-    if !rewrite(pkt, hdr, cp.protocol, End::Source, &cp.vaddr, cp.vport) {
+    if !rewrite(pkt, hdr, End::Source, &cp.vaddr, cp.vport) {
         return Verdict::Drop;
     }
     to_client(pkt, net, cp, hdr, reroute)
@@ -278,9 +302,19 @@ fn to_client(pkt: &Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, reroute: bool) -
     Verdict::Accept
 }
 
-/// IPIP tunnel (`ip_vs_tunnel_xmit`). With `pmtu_disc` off, the outer
-/// header lets routers fragment whatever the inner one says.
-fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header, mtu_check: bool) -> Verdict {
+/// Whether a tunnel checks the inner packet's size against `mtu_check`:
+/// IPv6 always; IPv4 only with `pmtu_disc` (else the outer header lets
+/// routers fragment whatever the inner one says), as stock's
+/// `ensure_mtu_is_adequate` in tunnel mode.
+fn tunnel_checks_mtu(net: &Net, hdr: &Hdr, mtu_check: bool) -> (bool, bool) {
+    let pmtu_disc = IpvsNet::get(net).map_or(true, |i| i.sysctl(Sysctl::PmtuDisc) != 0);
+    (mtu_check && (pmtu_disc || hdr.is_v6()), pmtu_disc)
+}
+
+/// Tunnel to an IPv4 real server (`ip_vs_tunnel_xmit`): IPIP around an
+/// IPv4 packet, 6-in-4 (protocol 41) around an IPv6 one, or GRE
+/// (`--tun-type gre`) around either.
+fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> Verdict {
     let daddr = v4(&cp.daddr);
     let (dst, saddr) = match cp.dest.route.route4(&pkt, net, daddr) {
         Ok((Route::Remote(dst), saddr)) => (dst, saddr),
@@ -290,31 +324,35 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header, mtu_check: bo
         }
         Err(_) => return Verdict::Drop,
     };
-    let pmtu_disc = IpvsNet::get(net).map_or(true, |i| i.sysctl(Sysctl::PmtuDisc) != 0);
-    let hdr = Hdr::V4(*iph);
-    if !hop(&pkt, net, &hdr) {
+    let (check, pmtu_disc) = tunnel_checks_mtu(net, hdr, mtu_check);
+    if !hop(&pkt, net, hdr) {
         return Verdict::Drop;
     }
-    // GRE (`--tun-type gre`): 4 more bytes, 8 with its checksum.
+    // GRE: 4 more bytes, 8 with its checksum.
     let gre = cp.dest.gre();
     let gre_len = gre.map_or(0, |csum| if csum { 8 } else { 4 });
     let mtu = dst.mtu().saturating_sub((IPV4_HDRLEN + gre_len) as u32);
-    if pmtu_disc && mtu_check && !fits(&pkt, net, &hdr, mtu) {
+    if check && !fits(&pkt, net, hdr, mtu) {
         return Verdict::Drop;
     }
     pkt.attach(dst);
-    let df = iph.dont_fragment && pmtu_disc;
+    // The outer header carries the inner DS field and TTL (less the hop
+    // just taken), and an IPv4 packet's DF flag with `pmtu_disc`.
+    let Some((tos, ttl)) = pkt.read(0).and_then(|h| nat::dsfield_ttl(&h)) else {
+        return Verdict::Drop;
+    };
+    let (df, inner) = match hdr {
+        Hdr::V4(iph) => (iph.dont_fragment && pmtu_disc, nat::IPIP),
+        Hdr::V6 { .. } => (false, nat::IPV6_IN_IP),
+    };
     let inner_len = pkt.len() as usize + gre_len;
-    // The outer header carries the inner TTL, less the hop just taken.
-    let ttl = iph.ttl - 1;
-    let protocol = if gre.is_some() { nat::GRE } else { nat::IPIP };
-    let Some(mut outer) = nat::ipip_header(protocol, iph.tos, ttl, df, inner_len, saddr, daddr)
-    else {
+    let protocol = if gre.is_some() { nat::GRE } else { inner };
+    let Some(mut outer) = nat::ipip_header(protocol, tos, ttl, df, inner_len, saddr, daddr) else {
         return Verdict::Drop;
     };
     let pushed = match gre {
-        Some(csum) => pkt.push_gre(csum, false),
-        None => pkt.push_ipip(),
+        Some(csum) => pkt.push_gre(csum, hdr.is_v6()),
+        None => pkt.push_ipip(inner),
     };
     if pushed.is_err() {
         return Verdict::Drop;
@@ -337,7 +375,8 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, iph: &Ipv4Header, mtu_check: bo
     pkt.send4(net)
 }
 
-/// IPv6-in-IPv6 tunnel (`ip_vs_tunnel_xmit_v6`).
+/// Tunnel to an IPv6 real server (`ip_vs_tunnel_xmit_v6`): IPv6 in IPv6,
+/// or IPv4 in IPv6 (4-in-6).
 fn tunnel6(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> Verdict {
     let dst = match cp.dest.route.route6(&pkt, net, &cp.daddr, false) {
         Ok(Route::Remote(dst)) => dst,
@@ -347,22 +386,32 @@ fn tunnel6(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) ->
         }
         Err(_) => return Verdict::Drop,
     };
+    let (check, _) = tunnel_checks_mtu(net, hdr, mtu_check);
     if !hop(&pkt, net, hdr) {
         return Verdict::Drop;
     }
     let mtu = dst.mtu().saturating_sub(IPV6_HDRLEN as u32);
-    if mtu_check && !fits(&pkt, net, hdr, mtu) {
+    if check && !fits(&pkt, net, hdr, mtu) {
         return Verdict::Drop;
     }
     pkt.attach(dst);
-    // The inner header as it leaves (hop limit taken), copied outward.
-    let (Some(inner), inner_len) = (pkt.read::<8>(0), pkt.len() as usize) else {
+    // The inner header as it leaves (hop taken): its DS field and hop
+    // limit go outward.
+    let (Some(fields), inner_len) = (
+        pkt.read(0).and_then(|h| nat::dsfield_ttl(&h)),
+        pkt.len() as usize,
+    ) else {
         return Verdict::Drop;
     };
-    let Ok(saddr) = pkt.push_ip6ip6(&cp.daddr) else {
+    let inner = if hdr.is_v6() {
+        nat::IPV6_IN_IP
+    } else {
+        nat::IPIP
+    };
+    let Ok(saddr) = pkt.push_ip6ip6(&cp.daddr, inner) else {
         return Verdict::Drop;
     };
-    let outer = nat::ip6ip6_header(&inner, inner_len, &saddr, &cp.daddr);
+    let outer = nat::ipv6_tunnel_header(fields, inner, inner_len, &saddr, &cp.daddr);
     let written = outer.and_then(|o| pkt.with_header_mut(IPV6_HDRLEN, |b| b.copy_from_slice(&o)));
     if written.is_none() {
         return Verdict::Drop;

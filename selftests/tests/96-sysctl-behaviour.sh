@@ -17,6 +17,9 @@
 #   never saw (a reply another director or a DR real server sent) is
 #   dropped as not IPVS's with 0; with 1 it schedules a connection, as
 #   the client's own packet would have, and goes to its real server;
+# - cache_bypass: a packet of a fwmark service without a real server for
+#   it goes on to its own destination with 1 (a connection without real
+#   server); with 0 it is dropped;
 # - run_estimation: rates (ipvsadm --rate) follow traffic with 1 and
 #   stand still with 0.
 . selftests/lib.sh
@@ -149,6 +152,30 @@ scenario() {
 	done
 	director sysctl -qw net.ipv4.vs.schedule_icmp=0
 
+	# cache_bypass: datagrams to r3 itself, marked 7 and routed to the
+	# director's own stack (as a transparent cache does), meet fwmark
+	# service 7 without real servers. With 0 they are dropped (the port
+	# unreachable IPVS sends would come from r3's address, which is not
+	# the director's: no route takes it); with 1 they go on to r3 by a
+	# connection without real server, counted nowhere.
+	director ipvsadm -C
+	director ipvsadm -A -f 7 -s rr
+	director iptables -t mangle -A PREROUTING -i cli -d "$(rs_addr r3)" -j MARK --set-mark 7
+	director ip rule add fwmark 7 table 100
+	director ip route add local 0.0.0.0/0 dev lo table 100
+	in_ns c ip route add 192.168.1.0/24 via 10.0.0.1
+	for on in 0 1; do
+		director sysctl -qw net.ipv4.vs.cache_bypass=$on
+		echo "cache_bypass=$on, datagram to r3 through fwmark 7: $(in_ns c "$TRAFFIC" udp-probe "$(rs_addr r3):53" $((43000 + on)))"
+	done
+	echo "cache_bypass connection: $(director ipvsadm -Lnc | awk '$4 == "10.0.0.2:43001" { print $3, $5, $6 }')"
+	echo "fwmark 7 counters: $(director ipvsadm -Ln --stats | awk '$1 == "FWM" { print $3, $4, $5 }')"
+	director sysctl -qw net.ipv4.vs.cache_bypass=0
+	in_ns c ip route del 192.168.1.0/24 via 10.0.0.1
+	director ip route del local 0.0.0.0/0 dev lo table 100
+	director ip rule del fwmark 7 table 100
+	director iptables -t mangle -F PREROUTING
+
 	# Rates: a few seconds of datagrams, then the service's packets in
 	# per second (stock's estimator runs every 2 s).
 	director ipvsadm -C
@@ -183,6 +210,10 @@ nat_icmp_send=0, stray datagram from r1's real server port: c
 nat_icmp_send=1, stray datagram from r1's real server port: refused
 schedule_icmp=0, ICMP error about an unknown flow: 0 connections
 schedule_icmp=1, ICMP error about an unknown flow: 1 connections
+cache_bypass=0, datagram to r3 through fwmark 7: timeout
+cache_bypass=1, datagram to r3 through fwmark 7: r3
+cache_bypass connection: UDP 192.168.1.13:53 0.0.0.0:0
+fwmark 7 counters: 0 0 0
 run_estimation=1: packets in per second > 0
 run_estimation=0: packets in per second 0" "$out"
 

@@ -67,6 +67,15 @@ impl Net {
         unsafe { bindings::ipvs_rs_unicast_or_local(self.as_ptr(), ipv6, addr.as_ptr().cast()) }
     }
 
+    /// Whether `addr` is a unicast address of another host
+    /// (`ip_vs_addr_is_unicast`): IPv4 by the routing tables (not local,
+    /// broadcast or multicast), IPv6 by its type.
+    pub(crate) fn is_unicast(&self, ipv6: bool, addr: &[u8; 16]) -> bool {
+        // SAFETY: `self` is a live namespace; `addr` holds 16 bytes, as
+        // many as the helper reads.
+        unsafe { bindings::ipvs_rs_addr_is_unicast(self.as_ptr(), ipv6, addr.as_ptr().cast()) }
+    }
+
     /// Whether the namespace is owned by the initial user namespace.
     pub(crate) fn owned_by_init_user_ns(&self) -> bool {
         // SAFETY: `self` is a live `struct net`.

@@ -175,6 +175,25 @@ impl RouteCache {
     }
 }
 
+/// Looks up the route to `daddr` (IPv6, or IPv4 in its first four bytes)
+/// for the hook's packet `_pkt` without a cache: for a packet that goes
+/// where it was sent (`cache_bypass`).
+pub(crate) fn route_to<'a>(
+    _pkt: &Packet<'a>,
+    net: &Net,
+    ipv6: bool,
+    daddr: &[u8; 16],
+) -> Result<Route<'a>> {
+    let mut dst = core::ptr::null_mut();
+    // SAFETY: a live namespace, 16 readable bytes (as many as the helper
+    // reads at most), a writable out-parameter.
+    let r = unsafe {
+        bindings::ipvs_rs_route_plain(net.as_ptr(), ipv6, daddr.as_ptr().cast(), &mut dst)
+    };
+    // SAFETY: on 0 the helper set `dst`, with a reference for us.
+    unsafe { route_of(r, dst, false) }
+}
+
 impl<'a> Packet<'a> {
     /// Makes `dst` the packet's route (its old one is dropped).
     pub(crate) fn attach(&self, dst: Dst<'a>) {

@@ -219,11 +219,12 @@ impl SkBuff {
         unsafe { bindings::ipvs_rs_icmp_too_big(net.as_ptr(), self.as_ptr(), mtu, ipv6) }
     }
 
-    /// Makes room for an outer IPv4 header in front of the packet and
-    /// moves the network header there (the caller writes it).
-    pub(crate) fn push_ipip(&self) -> Result {
+    /// Makes room for an outer IPv4 header in front of the packet, whose
+    /// own protocol is `inner` (IPIP or IPv6), and moves the network
+    /// header there (the caller writes it).
+    pub(crate) fn push_ipip(&self, inner: u8) -> Result {
         // SAFETY: routed (dst attached) live skb owned by the caller.
-        to_result(unsafe { bindings::ipvs_rs_push_ipip(self.as_ptr()) })
+        to_result(unsafe { bindings::ipvs_rs_push_ipip(self.as_ptr(), inner) })
     }
 
     /// As [`Packet::push_ipip`], with a GRE header (checksummed with
@@ -235,9 +236,10 @@ impl SkBuff {
     }
 
     /// Makes room for an outer IPv6 header in front of the routed packet
-    /// and moves the network header there (the caller writes it); returns
-    /// the source address the route gives for `daddr`.
-    pub(crate) fn push_ip6ip6(&self, daddr: &[u8; 16]) -> Result<[u8; 16]> {
+    /// (of protocol `inner`, IPv6 or IPIP) and moves the network header
+    /// there (the caller writes it); returns the source address the route
+    /// gives for `daddr`.
+    pub(crate) fn push_ip6ip6(&self, daddr: &[u8; 16], inner: u8) -> Result<[u8; 16]> {
         let mut saddr = [0u8; 16];
         // SAFETY: routed live skb owned by the caller; 16 readable and 16
         // writable bytes (`struct in6_addr` is plain bytes).
@@ -246,6 +248,7 @@ impl SkBuff {
                 self.as_ptr(),
                 daddr.as_ptr().cast(),
                 saddr.as_mut_ptr().cast(),
+                inner,
             )
         })?;
         Ok(saddr)

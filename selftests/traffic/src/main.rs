@@ -46,6 +46,10 @@
 //!   `from ADDR:PORT` (its source) and answers it with `answer`.
 //! - `udp-call ADDR:PORT SPORT`: sends `call` from SPORT and prints the
 //!   answer, or `timeout`.
+//! - `ipsec-send ADDR COUNT`: COUNT ESP packets to ADDR over a raw
+//!   socket, and over IPv4 COUNT AH packets (no SA: filler bytes).
+//! - `ipsec-sink SECS`: counts the ESP and AH packets reaching this host
+//!   for SECS seconds; prints `esp=N ah=N from=ADDR,...`.
 //!
 //! - `serve-echo NAME PORT [UDPADDR]`: TCP connections stay open and get
 //!   `NAME\n` for every line they send; UDP datagrams are answered as by
@@ -990,6 +994,177 @@ fn send_raw(dst: std::net::Ipv4Addr, pkt: &[u8]) -> Option<()> {
     (n == pkt.len() as isize).then_some(())
 }
 
+/// A raw socket of `family` for IP protocol `protocol` (the kernel
+/// writes the IP header on sending).
+fn raw_proto_socket(family: i32, protocol: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`
+    // at once, which closes it.
+    let fd = unsafe { libc::socket(family, libc::SOCK_RAW, protocol) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a new descriptor nothing else owns.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sends `n` ESP packets to `to`, and over IPv4 `n` AH packets too (over
+/// IPv6, AH is an extension header, which IPVS steps over): SPI and
+/// sequence number, then 16 bytes standing for the payload. Nothing
+/// here is an IPsec SA: the real servers count them raw.
+fn ipsec_send(to: IpAddr, n: u32) -> Option<()> {
+    use std::os::fd::AsRawFd;
+    let protocols: &[i32] = match to {
+        IpAddr::V4(_) => &[libc::IPPROTO_ESP, libc::IPPROTO_AH],
+        IpAddr::V6(_) => &[libc::IPPROTO_ESP],
+    };
+    for &protocol in protocols {
+        let family = if to.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        let fd = raw_proto_socket(family, protocol)?;
+        for i in 0..n {
+            let mut body = [0u8; 28];
+            let at = if protocol == libc::IPPROTO_AH {
+                // Next header "none", length in 4-byte words less 2.
+                body[0] = 59;
+                body[1] = (body.len() / 4 - 2) as u8;
+                4
+            } else {
+                0
+            };
+            body[at..at + 4].copy_from_slice(&0x1000u32.to_be_bytes());
+            body[at + 4..at + 8].copy_from_slice(&(i + 1).to_be_bytes());
+            let sent = match to {
+                IpAddr::V4(a) => {
+                    let sa = sockaddr_v4(a);
+                    // SAFETY: `body` and `sa` live through the call.
+                    unsafe {
+                        libc::sendto(
+                            fd.as_raw_fd(),
+                            body.as_ptr().cast(),
+                            body.len(),
+                            0,
+                            std::ptr::from_ref(&sa).cast(),
+                            std::mem::size_of_val(&sa) as libc::socklen_t,
+                        )
+                    }
+                }
+                IpAddr::V6(a) => {
+                    // SAFETY: all-zero is a valid `sockaddr_in6`.
+                    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+                    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                    sa.sin6_addr.s6_addr = a.octets();
+                    // SAFETY: `body` and `sa` live through the call.
+                    unsafe {
+                        libc::sendto(
+                            fd.as_raw_fd(),
+                            body.as_ptr().cast(),
+                            body.len(),
+                            0,
+                            std::ptr::from_ref(&sa).cast(),
+                            std::mem::size_of_val(&sa) as libc::socklen_t,
+                        )
+                    }
+                }
+            };
+            if sent != body.len() as isize {
+                return None;
+            }
+        }
+    }
+    Some(())
+}
+
+/// Counts the ESP and AH packets that reach this host for `secs` seconds
+/// (IPv4 and IPv6); prints `esp=N ah=N from=ADDR,...` (the sources, in
+/// order).
+fn ipsec_sink(secs: u64) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    let socks = [
+        (libc::AF_INET, libc::IPPROTO_ESP),
+        (libc::AF_INET, libc::IPPROTO_AH),
+        (libc::AF_INET6, libc::IPPROTO_ESP),
+    ]
+    .map(|(f, p)| raw_proto_socket(f, p).map(|fd| (fd, p)));
+    let socks: Vec<_> = socks.into_iter().collect::<Option<_>>()?;
+    let (mut esp, mut ah) = (0u32, 0u32);
+    let mut from = std::collections::BTreeSet::new();
+    let end = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let mut fds: Vec<libc::pollfd> = socks
+            .iter()
+            .map(|(fd, _)| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: `fds` is a live array of `fds.len()` entries.
+        let n = unsafe {
+            libc::poll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                left.as_millis().min(1000) as i32,
+            )
+        };
+        if n <= 0 {
+            continue;
+        }
+        for (pfd, (fd, protocol)) in fds.iter().zip(&socks) {
+            if pfd.revents & libc::POLLIN == 0 {
+                continue;
+            }
+            let mut buf = [0u8; 2048];
+            // SAFETY: all-zero is a valid `sockaddr_storage`.
+            let mut sa: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of_val(&sa) as libc::socklen_t;
+            // SAFETY: `buf`, `sa` and `len` live through the call.
+            let got = unsafe {
+                libc::recvfrom(
+                    fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                    std::ptr::from_mut(&mut sa).cast(),
+                    &mut len,
+                )
+            };
+            if got < 0 {
+                continue;
+            }
+            if *protocol == libc::IPPROTO_AH {
+                ah += 1;
+            } else {
+                esp += 1;
+            }
+            let addr = match i32::from(sa.ss_family) {
+                libc::AF_INET => {
+                    // SAFETY: the family says it is a `sockaddr_in`.
+                    let v4: libc::sockaddr_in =
+                        unsafe { std::ptr::read(std::ptr::from_ref(&sa).cast()) };
+                    IpAddr::from(u32::from_be(v4.sin_addr.s_addr).to_be_bytes())
+                }
+                _ => {
+                    // SAFETY: the family says it is a `sockaddr_in6`.
+                    let v6: libc::sockaddr_in6 =
+                        unsafe { std::ptr::read(std::ptr::from_ref(&sa).cast()) };
+                    IpAddr::from(v6.sin6_addr.s6_addr)
+                }
+            };
+            from.insert(addr.to_string());
+        }
+    }
+    let from: Vec<_> = from.into_iter().collect();
+    Some(format!("esp={esp} ah={ah} from={}", from.join(",")))
+}
+
 /// A 20-byte IPv4 header (checksum and id 0, for the kernel to fill in).
 fn ipv4_header(protocol: u8, src: [u8; 4], dst: [u8; 4], total: u16) -> Vec<u8> {
     let mut h = vec![0x45, 0];
@@ -1108,7 +1283,8 @@ fn usage() -> ExitCode {
          bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST [syn] | \
          tcp-ack ADDR:PORT SPORT | serve-echo NAME PORT [UDPADDR] | \
          hold ADDR:PORT TCP UDP GOFILE | steady ADDR:PORT TCP UDP GOFILE | sync-bad GROUP:PORT IFADDR COUNT SYNCID | \
-         sync-record GROUP:PORT IFADDR SECS FILE | sync-replay GROUP:PORT IFADDR FILE"
+         sync-record GROUP:PORT IFADDR SECS FILE | sync-replay GROUP:PORT IFADDR FILE | \
+         ipsec-send ADDR COUNT | ipsec-sink SECS"
     );
     ExitCode::from(2)
 }
@@ -1260,6 +1436,23 @@ fn main() -> ExitCode {
             Some(who) => println!("{who}"),
             None => return ExitCode::FAILURE,
         },
+        (Some("ipsec-send"), _, Some(n)) => {
+            let Some(Ok(to)) = arg(1).map(str::parse::<IpAddr>) else {
+                return usage();
+            };
+            if ipsec_send(to, n).is_none() {
+                return ExitCode::FAILURE;
+            }
+        }
+        (Some("ipsec-sink"), _, _) => {
+            let Some(Ok(secs)) = arg(1).map(str::parse::<u64>) else {
+                return usage();
+            };
+            match ipsec_sink(secs) {
+                Some(line) => println!("{line}"),
+                None => return ExitCode::FAILURE,
+            }
+        }
         (Some("icmp-unreach"), Some(to), _) => {
             let Some(Ok(cport)) = arg(2).map(str::parse::<u16>) else {
                 return usage();
