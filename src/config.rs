@@ -10,7 +10,7 @@
 
 use crate::hash::{sip13, SipKey};
 use crate::list::{share, List, NoMem, Shared};
-use crate::nlattr::{Attr, Nested};
+use crate::nlattr::{self, Attr, Nested, Rule};
 use crate::percpu::Tally;
 use crate::rhash::wanted_bits_in;
 use crate::route::RouteCache;
@@ -63,24 +63,28 @@ fn addr_eq(af: u16, a: &Addr, b: &Addr) -> bool {
     }
 }
 
-/// A short name (scheduler, persistence engine), without its NUL.
+/// A short name (scheduler, persistence engine), without its NUL: at
+/// most 16 bytes, any bytes (one that is no UTF-8 names nothing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Name {
-    bytes: [u8; 16],
+    bytes: [u8; 17],
     len: u8,
 }
 
 impl Name {
-    fn new(s: &str) -> Option<Self> {
-        let mut bytes = [0; 16];
-        bytes.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
+    fn new(b: &[u8]) -> Option<Self> {
+        let mut bytes = [0; 17];
+        bytes
+            .get_mut(..b.len())
+            .filter(|_| b.len() < 17)?
+            .copy_from_slice(b);
         Some(Self {
             bytes,
-            len: s.len() as u8,
+            len: b.len() as u8,
         })
     }
 
-    /// The name.
+    /// The name; empty if it is no UTF-8.
     pub(crate) fn as_str(&self) -> &str {
         core::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
     }
@@ -579,6 +583,30 @@ pub(crate) struct Timeouts {
     pub(crate) udp: u32,
 }
 
+impl Timeouts {
+    /// These timeouts with those of `IPVS_CMD_SET_CONFIG` (`[tcp,
+    /// tcp_fin, udp]`, seconds) applied: each given and non-zero replaces
+    /// its own. Each given must fit in jiffies as an `int` at `hz`
+    /// (`ip_vs_set_timeout`: at most `INT_MAX / HZ`), else `EINVAL` and
+    /// nothing changes.
+    pub(crate) fn set(&self, given: [Option<u32>; 3], hz: u32) -> Result<Self, Error> {
+        let max = i32::MAX as u32 / hz.max(1);
+        if given.iter().flatten().any(|&v| v > max) {
+            return Err(err(EINVAL, c"ipvs: timeout out of range"));
+        }
+        let mut t = *self;
+        for (slot, v) in [&mut t.tcp, &mut t.tcp_fin, &mut t.udp]
+            .into_iter()
+            .zip(given)
+        {
+            if let Some(v) = v.filter(|&v| v != 0) {
+                *slot = v;
+            }
+        }
+        Ok(t)
+    }
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
         // Stock tcp_timeouts[ESTABLISHED], [FIN_WAIT], udp_timeouts[NORMAL].
@@ -749,6 +777,8 @@ pub(crate) struct Table {
     seed: u64,
     /// `svc_lfactor`, as last set.
     svc_lfactor: i32,
+    /// A sync daemon runs (see [`Table::set_syncing`]).
+    syncing: bool,
     /// Schedulers keyed so far, so that each gets its own keys.
     keyed: u64,
     /// A real server was deleted since [`Table::take_retired`] last
@@ -784,27 +814,76 @@ fn addr_of(a: &Attr<'_>, af: u16, msg: &'static CStr) -> Result<Addr, Error> {
     Ok(addr)
 }
 
+/// A name up to its NUL, at most `max` bytes; what it names is looked up
+/// later (stock answers a name of no scheduler with `ENOENT`).
 fn name_of(a: &Attr<'_>, max: usize, msg: &'static CStr) -> Result<Name, Error> {
-    a.str()
-        .filter(|s| s.len() <= max)
-        .and_then(Name::new)
+    let b = a.bytes();
+    b.iter()
+        .position(|&c| c == 0)
+        .filter(|&end| end <= max)
+        .and_then(|end| Name::new(&b[..end]))
         .ok_or(err(EINVAL, msg))
 }
 
 /// Collects a nested attribute run into an array indexed by type.
 fn collect<'a, const N: usize>(
     nest: Attr<'a>,
+    policy: &[Rule; N],
     msg: &'static CStr,
 ) -> Result<[Option<Attr<'a>>; N], Error> {
+    // Stock parses the whole nest first and answers any failure with
+    // `EINVAL`, before it looks at a single value.
+    if !nlattr::valid(nest.bytes(), policy) {
+        return Err(err(EINVAL, msg));
+    }
     let mut out = [None; N];
     for a in Nested::new(nest.bytes()) {
-        let (ty, a) = a.map_err(|()| err(EINVAL, msg))?;
+        let Ok((ty, a)) = a else {
+            break;
+        };
         if let Some(slot) = out.get_mut(usize::from(ty)) {
             *slot = Some(a);
         }
     }
     Ok(out)
 }
+
+/// Stock's `ip_vs_svc_policy`.
+const SVC_POLICY: [Rule; svc_attr::MAX as usize + 1] = [
+    Rule::Any,
+    Rule::Int(2),        // AF
+    Rule::Int(2),        // PROTOCOL
+    Rule::AtMost(16),    // ADDR
+    Rule::Int(2),        // PORT
+    Rule::Int(4),        // FWMARK
+    Rule::NulString(15), // SCHED_NAME
+    Rule::AtMost(8),     // FLAGS
+    Rule::Int(4),        // TIMEOUT
+    Rule::Int(4),        // NETMASK
+    Rule::Nested,        // STATS
+    Rule::NulString(16), // PE_NAME
+    Rule::Any,           // STATS64
+];
+
+/// Stock's `ip_vs_dest_policy`.
+const DEST_POLICY: [Rule; dest_attr::MAX as usize + 1] = [
+    Rule::Any,
+    Rule::AtMost(16), // ADDR
+    Rule::Int(2),     // PORT
+    Rule::Int(4),     // FWD_METHOD
+    Rule::Int(4),     // WEIGHT
+    Rule::Int(4),     // U_THRESH
+    Rule::Int(4),     // L_THRESH
+    Rule::Int(4),     // ACTIVE_CONNS
+    Rule::Int(4),     // INACT_CONNS
+    Rule::Int(4),     // PERSIST_CONNS
+    Rule::Nested,     // STATS
+    Rule::Int(2),     // ADDR_FAMILY
+    Rule::Any,        // STATS64
+    Rule::Int(1),     // TUN_TYPE
+    Rule::Int(2),     // TUN_PORT
+    Rule::Int(2),     // TUN_FLAGS
+];
 
 fn af_valid(af: u16) -> bool {
     af == AF_INET || af == AF_INET6
@@ -832,7 +911,7 @@ pub(crate) fn adds_ipv6(c: u8, svc: Option<Attr<'_>>, dest: Option<Attr<'_>>) ->
 fn parse_service(nest: Option<Attr<'_>>, full: bool) -> Result<(SvcKey, Option<SvcParams>), Error> {
     const BAD: &CStr = c"ipvs: malformed service attributes";
     let nest = nest.ok_or(err(EINVAL, c"ipvs: service attribute missing"))?;
-    let a = collect::<{ svc_attr::MAX as usize + 1 }>(nest, BAD)?;
+    let a = collect(nest, &SVC_POLICY, BAD)?;
     let get = |t: u16| a[usize::from(t)];
     let af = get(svc_attr::AF).ok_or(err(EINVAL, c"ipvs: service address family missing"))?;
     let af = u16_of(&af, BAD)?;
@@ -930,7 +1009,7 @@ const TUNNEL_TYPE_GUE: u8 = 1;
 fn parse_dest(nest: Option<Attr<'_>>, full: bool) -> Result<(DestKey, Option<DestParams>), Error> {
     const BAD: &CStr = c"ipvs: malformed real server attributes";
     let nest = nest.ok_or(err(EINVAL, c"ipvs: real server attribute missing"))?;
-    let a = collect::<{ dest_attr::MAX as usize + 1 }>(nest, BAD)?;
+    let a = collect(nest, &DEST_POLICY, BAD)?;
     let get = |t: u16| a[usize::from(t)];
     let (Some(addr), Some(port)) = (get(dest_attr::ADDR), get(dest_attr::PORT)) else {
         return Err(err(EINVAL, c"ipvs: real server needs address and port"));
@@ -1017,6 +1096,11 @@ fn scheduler_of(
 }
 
 fn check_svc_params(af: u16, p: &SvcParams) -> Result<(), Error> {
+    // In stock's order: scheduler, persistence engine, netmask.
+    let sched = p.sched.as_str();
+    if sched != "none" && Kind::from_name(sched).is_none() {
+        return Err(err(ENOENT, c"ipvs: scheduler not found"));
+    }
     if p.pe.is_some_and(|pe| pe.as_str() != "sip") {
         return Err(err(ENOENT, c"ipvs: persistence engine not found"));
     }
@@ -1040,6 +1124,7 @@ impl Table {
             per_family: [0; 2],
             seed: 0,
             svc_lfactor: -3,
+            syncing: false,
             keyed: 0,
             retired: false,
         }
@@ -1057,6 +1142,22 @@ impl Table {
         self.seed = seed;
         let [a, b, ..] = self.next_keys();
         self.index.key = SipKey([a, b]);
+    }
+
+    /// Whether a service has a real server of another family (stock:
+    /// `mixed_address_family_dests`), which keeps sync daemons from
+    /// starting.
+    pub(crate) fn has_mixed_families(&self) -> bool {
+        self.services
+            .iter()
+            .any(|s| s.dests.iter().any(|d| d.af != s.key.af()))
+    }
+
+    /// Says whether a sync daemon runs: the sync messages carry one
+    /// family per connection, so no real server of the other family may
+    /// be added or edited meanwhile (stock: `ipvs->sync_state`).
+    pub(crate) fn set_syncing(&mut self, syncing: bool) {
+        self.syncing = syncing;
     }
 
     /// Sets the service index's load factor (`svc_lfactor`), resizing it
@@ -1280,14 +1381,19 @@ impl Table {
                     c"ipvs: real server address family not supported",
                 ));
             }
-            if k.af != svc_af
-                && c != cmd::DEL_DEST
-                && p.is_some_and(|p| p.fwd != conn_flags::TUNNEL)
-            {
-                return Err(err(
-                    EINVAL,
-                    c"ipvs: mixed address families need tunnel forwarding",
-                ));
+            if k.af != svc_af && c != cmd::DEL_DEST {
+                if self.syncing {
+                    return Err(err(
+                        EINVAL,
+                        c"ipvs: no real server of another family while sync runs",
+                    ));
+                }
+                if p.is_some_and(|p| p.fwd != conn_flags::TUNNEL) {
+                    return Err(err(
+                        EINVAL,
+                        c"ipvs: mixed address families need tunnel forwarding",
+                    ));
+                }
             }
             Some((k, p))
         } else {
@@ -1536,6 +1642,65 @@ mod tests {
             a.push((dest_attr::L_THRESH, 0u32.to_ne_bytes().to_vec()));
         }
         nest(&a)
+    }
+
+    #[test]
+    fn other_family_real_servers_tunnel_and_not_while_syncing() {
+        let mut t = Table::new();
+        let s = svc(80, "rr", true);
+        apply(&mut t, cmd::NEW_SERVICE, &s, None).unwrap();
+        let six = |fwd: u32| {
+            nest(&[
+                (
+                    dest_attr::ADDR,
+                    vec![0xfd, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11],
+                ),
+                (dest_attr::PORT, 80u16.to_be_bytes().to_vec()),
+                (dest_attr::ADDR_FAMILY, AF_INET6.to_ne_bytes().to_vec()),
+                (dest_attr::FWD_METHOD, fwd.to_ne_bytes().to_vec()),
+                (dest_attr::WEIGHT, 1u32.to_ne_bytes().to_vec()),
+                (dest_attr::U_THRESH, 0u32.to_ne_bytes().to_vec()),
+                (dest_attr::L_THRESH, 0u32.to_ne_bytes().to_vec()),
+            ])
+        };
+        let masq = six(conn_flags::MASQ);
+        let tun = six(conn_flags::TUNNEL);
+        assert_eq!(apply(&mut t, cmd::NEW_DEST, &s, Some(&masq)), Err(EINVAL));
+        t.set_syncing(true);
+        assert_eq!(apply(&mut t, cmd::NEW_DEST, &s, Some(&tun)), Err(EINVAL));
+        t.set_syncing(false);
+        assert!(!t.has_mixed_families());
+        apply(&mut t, cmd::NEW_DEST, &s, Some(&tun)).unwrap();
+        assert!(t.has_mixed_families());
+        // Deleting is no adding.
+        t.set_syncing(true);
+        assert_eq!(apply(&mut t, cmd::SET_DEST, &s, Some(&tun)), Err(EINVAL));
+        apply(&mut t, cmd::DEL_DEST, &s, Some(&tun)).unwrap();
+    }
+
+    #[test]
+    fn nests_are_checked_whole_before_their_values() {
+        let mut t = Table::new();
+        // A service of an unknown family, and with a persistence engine
+        // name too long: the nest fails first (EINVAL), as stock parses
+        // it whole.
+        let mut bad = svc(80, "rr", true);
+        bad[4..6].copy_from_slice(&7u16.to_ne_bytes());
+        assert_eq!(
+            apply(&mut t, cmd::NEW_SERVICE, &bad, None),
+            Err(EAFNOSUPPORT)
+        );
+        let mut long = bad.clone();
+        crate::nlattr::push(&mut long, svc_attr::PE_NAME, &[b'x'; 20]);
+        assert_eq!(apply(&mut t, cmd::NEW_SERVICE, &long, None), Err(EINVAL));
+        // An unknown scheduler is named before a bad IPv6 netmask.
+        let mut six = svc(80, "nope", true);
+        six[4..6].copy_from_slice(&AF_INET6.to_ne_bytes());
+        assert_eq!(apply(&mut t, cmd::NEW_SERVICE, &six, None), Err(ENOENT));
+        // A malformed tail is ignored, as the kernel's parser does.
+        let mut tail = svc(80, "rr", true);
+        tail.extend_from_slice(&[200, 0, 1, 0]);
+        apply(&mut t, cmd::NEW_SERVICE, &tail, None).unwrap();
     }
 
     fn apply(t: &mut Table, c: u8, s: &[u8], d: Option<&[u8]>) -> Result<(), i32> {
@@ -1965,6 +2130,20 @@ mod tests {
         assert_eq!(found(&t, 6), Some(tuple(0)));
         apply(&mut t, cmd::DEL_SERVICE, &portless, None).unwrap();
         assert_eq!(found(&t, 6), Some(mark));
+    }
+
+    #[test]
+    fn timeouts_are_set_as_stock() {
+        let t = Timeouts::default();
+        let hz = 250;
+        let set = t.set([Some(100), None, Some(0)], hz).unwrap();
+        assert_eq!((set.tcp, set.tcp_fin, set.udp), (100, t.tcp_fin, t.udp));
+        let max = i32::MAX as u32 / hz;
+        assert_eq!(t.set([None, Some(max), None], hz).unwrap().tcp_fin, max);
+        for bad in [max + 1, 0x8000_0000, u32::MAX] {
+            let e = t.set([Some(5), None, Some(bad)], hz).unwrap_err();
+            assert_eq!(e.errno, EINVAL);
+        }
     }
 
     #[test]

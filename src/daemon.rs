@@ -122,7 +122,10 @@ fn collect(nest: Option<Attr<'_>>) -> Result<[Option<Attr<'_>>; 9], Error> {
     let nest = nest.ok_or(einval(c"ipvs: sync daemon attribute missing"))?;
     let mut out = [None; 9];
     for a in Nested::new(nest.bytes()) {
-        let (ty, a) = a.map_err(|()| einval(BAD))?;
+        // A malformed tail ends the nest, as the kernel's parser stops.
+        let Ok((ty, a)) = a else {
+            break;
+        };
         let min = match ty {
             daemon_attr::STATE | daemon_attr::SYNC_ID | daemon_attr::MCAST_GROUP => 4,
             daemon_attr::SYNC_MAXLEN | daemon_attr::MCAST_PORT => 2,

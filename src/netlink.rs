@@ -14,7 +14,7 @@ use crate::kapi::genl::{
 };
 use crate::kapi::timer::jiffies;
 use crate::netns::IpvsNet;
-use crate::nlattr::{Attr, Nested};
+use crate::nlattr::{self, Attr, Nested, Rule};
 use crate::sync;
 use crate::uapi::{
     cmd, cmd_attr, daemon_attr, dest_attr, info_attr, stats_attr, svc_attr, GENL_VERSION,
@@ -36,6 +36,18 @@ static POLICY: Policy<ATTRS> = Policy::new([
     AttrType::U32,    // TIMEOUT_TCP_FIN
     AttrType::U32,    // TIMEOUT_UDP
 ]);
+
+/// [`POLICY`] as the pure checker reads it, for the dump that parses its
+/// request itself (`GET_DEST`).
+const CMD_RULES: [Rule; ATTRS] = [
+    Rule::Any,
+    Rule::Nested,
+    Rule::Nested,
+    Rule::Nested,
+    Rule::Int(4),
+    Rule::Int(4),
+    Rule::Int(4),
+];
 
 const fn op(c: u8, doit: bool, dump: bool) -> Op {
     // CAP_NET_ADMIN for every command, reads included, as stock; but in
@@ -63,12 +75,12 @@ static OPS: Ops<16> = Ops::new([
     op(cmd::FLUSH, true, false),
 ]);
 
-/// A `config::Error` as the kernel returns it: errno plus extack text.
 /// Applies a command that changes services or real servers.
 fn apply(ipvs: &IpvsNet, table: &mut config::Table, req: &Request<'_>, c: u8) -> Result {
     let (svc, dest) = (req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST));
     table.empty_trash(jiffies() / u64::from(hz().max(1)));
     table.set_svc_lfactor(ipvs.sysctl(crate::params::Sysctl::SvcLfactor));
+    table.set_syncing(ipvs.sync.is_master() || ipvs.sync.is_backup());
     let net = req.net();
     let addr_ok = |af, addr: &_| net.unicast_or_local(af == config::AF_INET6, addr);
     let res = table
@@ -90,6 +102,7 @@ fn apply(ipvs: &IpvsNet, table: &mut config::Table, req: &Request<'_>, c: u8) ->
     res
 }
 
+/// A `config::Error` as the kernel returns it: errno plus extack text.
 fn refuse(req: &Request<'_>, e: config::Error) -> Error {
     req.set_err_msg(e.msg);
     Error::from_errno(-e.errno)
@@ -207,17 +220,17 @@ fn fill_daemon(m: &mut Message<'_>, state: u32, c: &DaemonCfg) -> Result {
     })
 }
 
-/// `IPVS_CMD_SET_CONFIG`: each timeout present and non-zero is set.
-fn set_config(req: &Request<'_>, t: &mut config::Timeouts) {
-    for (ty, slot) in [
-        (cmd_attr::TIMEOUT_TCP, &mut t.tcp),
-        (cmd_attr::TIMEOUT_TCP_FIN, &mut t.tcp_fin),
-        (cmd_attr::TIMEOUT_UDP, &mut t.udp),
-    ] {
-        if let Some(v) = req.attr(ty).and_then(|a| a.u32()).filter(|&v| v != 0) {
-            *slot = v;
-        }
-    }
+/// `IPVS_CMD_SET_CONFIG`: each timeout present and non-zero is set, if
+/// all are in range (see [`config::Timeouts::set`]).
+fn set_config(req: &Request<'_>, t: &mut config::Timeouts) -> Result {
+    let given = [
+        cmd_attr::TIMEOUT_TCP,
+        cmd_attr::TIMEOUT_TCP_FIN,
+        cmd_attr::TIMEOUT_UDP,
+    ]
+    .map(|ty| req.attr(ty).and_then(|a| a.u32()));
+    *t = t.set(given, hz()).map_err(|e| refuse(req, e))?;
+    Ok(())
 }
 
 impl Family for IpvsFamily {
@@ -294,16 +307,23 @@ impl Family for IpvsFamily {
                 })
             }
             cmd::SET_CONFIG => {
-                set_config(req, &mut table.timeouts);
+                set_config(req, &mut table.timeouts)?;
                 ipvs.publish_timeouts(&table.timeouts);
                 Ok(())
             }
             cmd::NEW_DAEMON | cmd::DEL_DAEMON => {
+                let mixed = table.has_mixed_families();
                 // The daemons have their own (sleeping) lock.
                 drop(table);
                 let nest = req.attr(cmd_attr::DAEMON);
                 let res = if c == cmd::NEW_DAEMON {
                     match daemon::parse_new(nest) {
+                        // The sync messages carry one family per
+                        // connection (stock: `mixed_address_family_dests`).
+                        Ok(_) if mixed => Err((
+                            EINVAL,
+                            c"ipvs: no sync daemon while a service has real servers of another family",
+                        )),
                         Ok((state, cfg)) => sync::start(ipvs, req.net(), state, cfg),
                         Err(e) => return Err(refuse(req, e)),
                     }
@@ -354,13 +374,19 @@ impl Family for IpvsFamily {
             }
             cmd::GET_DEST => {
                 // The service comes in the request, parsed here as stock
-                // does (dumps skip the family policy).
+                // does (dumps skip the family policy): a request that
+                // fails the policy lists nothing, a malformed tail is
+                // ignored.
+                let attrs = dump.request_attrs();
+                if !nlattr::valid(attrs, &CMD_RULES) {
+                    return Ok(());
+                }
                 let mut svc_attr_run = None;
-                for a in Nested::new(dump.request_attrs()) {
+                for a in Nested::new(attrs) {
                     match a {
                         Ok((cmd_attr::SERVICE, a)) => svc_attr_run = Some(a),
                         Ok(_) => {}
-                        Err(()) => return Err(EINVAL),
+                        Err(()) => break,
                     }
                 }
                 let Ok(Some(svc)) = table.lookup(svc_attr_run.map(|a: Attr<'_>| a)) else {

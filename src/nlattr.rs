@@ -92,6 +92,67 @@ impl<'a> Iterator for Nested<'a> {
     }
 }
 
+/// How the kernel's liberal validation (`nla_parse_nested_deprecated`,
+/// `validate_nla` in `lib/nlattr.c`) checks an attribute of one type
+/// against its `struct nla_policy` entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// Not checked: `NLA_UNSPEC` without a length, or not in the policy.
+    Any,
+    /// `NLA_UNSPEC` with a length: at least that many bytes.
+    AtLeast(usize),
+    /// `NLA_U8` to `NLA_U64`: at least the integer's bytes (a longer one
+    /// passes, with a warning in the kernel log).
+    Int(usize),
+    /// `NLA_BINARY` with a length: at most that many bytes.
+    AtMost(usize),
+    /// `NLA_NUL_STRING` of at most that many characters: a NUL within
+    /// one byte more, and no more characters before a final NUL.
+    NulString(usize),
+    /// `NLA_NESTED` without a nested policy: empty, or a header at least.
+    Nested,
+}
+
+impl Rule {
+    /// Whether `b`, an attribute's payload, passes.
+    fn accepts(self, b: &[u8]) -> bool {
+        let n = b.len();
+        match self {
+            Rule::Any => true,
+            Rule::AtLeast(len) | Rule::Int(len) => n >= len,
+            Rule::AtMost(len) => n <= len,
+            Rule::NulString(len) => {
+                let min = n.min(len + 1);
+                if min == 0 || !b[..min].contains(&0) {
+                    return false;
+                }
+                n - usize::from(b[n - 1] == 0) <= len
+            }
+            Rule::Nested => n == 0 || n >= HDRLEN,
+        }
+    }
+}
+
+/// Whether the run of attributes `data` passes `policy` (indexed by
+/// type) as the kernel's liberal validation finds: types 0 and beyond
+/// the policy are skipped, and a malformed tail ends the run without
+/// failing it (`nla_for_each_attr` stops there; only a warning).
+pub(crate) fn valid(data: &[u8], policy: &[Rule]) -> bool {
+    for a in Nested::new(data) {
+        let Ok((ty, a)) = a else {
+            break;
+        };
+        let rule = match policy.get(usize::from(ty)) {
+            Some(r) if ty != 0 => *r,
+            _ => Rule::Any,
+        };
+        if !rule.accepts(a.bytes()) {
+            return false;
+        }
+    }
+    true
+}
+
 /// Appends attribute `ty` with `payload` to `buf`, padded.
 #[cfg(test)]
 pub(crate) fn push(buf: &mut Vec<u8>, ty: u16, payload: &[u8]) {
@@ -107,6 +168,49 @@ pub(crate) fn push(buf: &mut Vec<u8>, ty: u16, payload: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_rules_as_the_kernel_checks_them() {
+        use Rule::*;
+        let policy = [Any, Int(2), AtMost(16), NulString(15), Nested, AtLeast(16)];
+        let run = |attrs: &[(u16, &[u8])]| {
+            let mut b = Vec::new();
+            for (t, p) in attrs {
+                push(&mut b, *t, p);
+            }
+            valid(&b, &policy)
+        };
+        assert!(run(&[(1, &[2, 0]), (2, &[0; 16]), (3, b"rr\0")]));
+        // Integers: shorter fails, longer passes.
+        assert!(!run(&[(1, &[2])]));
+        assert!(run(&[(1, &[2, 0, 0, 0])]));
+        // Binary: at most its length.
+        assert!(!run(&[(2, &[0; 17])]));
+        assert!(run(&[(2, &[])]));
+        // NUL strings: terminated within len + 1, at most len before it.
+        assert!(!run(&[(3, &[b'x'; 15])]));
+        assert!(run(&[(3, b"xxxxxxxxxxxxxxx\0")]));
+        assert!(!run(&[(3, b"xxxxxxxxxxxxxxxx\0")]));
+        assert!(!run(&[(3, b"")]));
+        assert!(run(&[(3, b"rr\0garbage")]));
+        assert!(!run(&[(3, b"rr")]));
+        // Nested: empty, or a header at least.
+        assert!(run(&[(4, &[])]));
+        assert!(!run(&[(4, &[1, 2, 3])]));
+        assert!(run(&[(4, &[4, 0, 1, 0])]));
+        // NLA_UNSPEC with a length: at least that.
+        assert!(!run(&[(5, &[0; 15])]));
+        // Unknown types, type 0 and a malformed tail are no failure.
+        assert!(run(&[(0, &[]), (9, &[1]), (100, &[])]));
+        let mut b = Vec::new();
+        push(&mut b, 1, &[2, 0]);
+        b.extend_from_slice(&[200, 0, 1, 0, 7]);
+        assert!(valid(&b, &policy));
+        // Flag bits do not change the type.
+        let mut b = Vec::new();
+        push(&mut b, 1 | 1 << 15, &[2]);
+        assert!(!valid(&b, &policy));
+    }
 
     #[test]
     fn walks_padded_attributes() {
