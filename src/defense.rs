@@ -26,6 +26,18 @@ pub(crate) struct Knobs {
     pub(crate) am_droprate: i32,
 }
 
+impl Knobs {
+    /// The knobs as `l` leaves them: its modes, the same thresholds.
+    pub(crate) fn after(&self, l: &Level) -> Self {
+        Self {
+            drop_entry: l.drop_entry,
+            drop_packet: l.drop_packet,
+            secure_tcp: l.secure_tcp,
+            ..*self
+        }
+    }
+}
+
 /// What one assessment decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Level {

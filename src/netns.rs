@@ -175,30 +175,42 @@ impl IpvsNet {
     /// after each write to a mode knob (stock `update_defense_level`).
     /// Modes 1 and 2 switch to each other; a write in between wins.
     pub(crate) fn update_defense(&self) {
-        let k = defense::Knobs {
+        let knobs = || defense::Knobs {
             drop_entry: self.sysctl(Sysctl::DropEntry),
             drop_packet: self.sysctl(Sysctl::DropPacket),
             secure_tcp: self.sysctl(Sysctl::SecureTcp),
             amemthresh: self.sysctl(Sysctl::Amemthresh),
             am_droprate: self.sysctl(Sysctl::AmDroprate),
         };
-        let avail = crate::kapi::abi::avail_pages();
-        let l = defense::assess(&k, i64::try_from(avail).unwrap_or(i64::MAX));
-        for (s, was, now) in [
-            (Sysctl::DropEntry, k.drop_entry, l.drop_entry),
-            (Sysctl::DropPacket, k.drop_packet, l.drop_packet),
-            (Sysctl::SecureTcp, k.secure_tcp, l.secure_tcp),
-        ] {
-            // Lost to a write meanwhile: that write assesses again.
-            let _ = self.sysctls[s as usize].compare_exchange(
-                was,
-                now,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
+        let mut k = knobs();
+        loop {
+            let avail = crate::kapi::abi::avail_pages();
+            let l = defense::assess(&k, i64::try_from(avail).unwrap_or(i64::MAX));
+            for (s, was, now) in [
+                (Sysctl::DropEntry, k.drop_entry, l.drop_entry),
+                (Sysctl::DropPacket, k.drop_packet, l.drop_packet),
+                (Sysctl::SecureTcp, k.secure_tcp, l.secure_tcp),
+            ] {
+                // Lost to a write meanwhile: see below.
+                let _ = self.sysctls[s as usize].compare_exchange(
+                    was,
+                    now,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            self.defense.apply(&l);
+            // A write since `k` was read (a mode, or the tick's run racing
+            // a write's) may have applied its own assessment before this
+            // one: the knobs tell, and the last apply must follow them.
+            let now = knobs();
+            if now == k.after(&l) {
+                break;
+            }
+            k = now;
         }
-        self.defense.apply(&l);
     }
+
 
     /// `sync_threshold`: the threshold and the period.
     pub(crate) fn sync_threshold(&self) -> [i32; 2] {
