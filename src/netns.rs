@@ -211,7 +211,6 @@ impl IpvsNet {
         }
     }
 
-
     /// `sync_threshold`: the threshold and the period.
     pub(crate) fn sync_threshold(&self) -> [i32; 2] {
         self.sync_threshold
