@@ -7,7 +7,7 @@
 //! Pure code, host-tested.
 
 use crate::config::Error;
-use crate::nlattr::{Attr, Nested};
+use crate::nlattr::{Attr, Nested, Rule};
 use crate::sync_msg::{AF_INET, AF_INET6, SYNC_GROUP, SYNC_PORT};
 use crate::uapi::daemon_attr;
 use core::ffi::CStr;
@@ -114,6 +114,19 @@ impl DaemonCfg {
     }
 }
 
+/// Stock's `ip_vs_daemon_policy` (type 0 unchecked, as the kernel skips it).
+const POLICY: [Rule; 9] = [
+    Rule::Any,
+    Rule::Int(4),        // STATE
+    Rule::NulString(15), // MCAST_IFN
+    Rule::Int(4),        // SYNC_ID
+    Rule::Int(2),        // SYNC_MAXLEN
+    Rule::Int(4),        // MCAST_GROUP
+    Rule::AtLeast(16),   // MCAST_GROUP6
+    Rule::Int(2),        // MCAST_PORT
+    Rule::Int(1),        // MCAST_TTL
+];
+
 /// The attributes of `IPVS_CMD_ATTR_DAEMON`, each checked against stock's
 /// policy (`ip_vs_daemon_policy`): any violation is `EINVAL`, as stock
 /// answers a nest that fails to parse.
@@ -126,28 +139,13 @@ fn collect(nest: Option<Attr<'_>>) -> Result<[Option<Attr<'_>>; 9], Error> {
         let Ok((ty, a)) = a else {
             break;
         };
-        let min = match ty {
-            daemon_attr::STATE | daemon_attr::SYNC_ID | daemon_attr::MCAST_GROUP => 4,
-            daemon_attr::SYNC_MAXLEN | daemon_attr::MCAST_PORT => 2,
-            daemon_attr::MCAST_TTL => 1,
-            daemon_attr::MCAST_GROUP6 => 16,
-            daemon_attr::MCAST_IFN => {
-                // NLA_NUL_STRING of at most 15 characters.
-                // (A NUL within the first 16 bytes; 15 bytes at most
-                // once one trailing NUL is dropped.)
-                let b = a.bytes();
-                let len = b.len() - usize::from(b.last() == Some(&0));
-                if !b.iter().take(16).any(|&c| c == 0) || len > 15 {
-                    return Err(einval(
-                        c"ipvs: sync interface name too long or unterminated",
-                    ));
-                }
-                0
-            }
-            _ => 0,
-        };
-        if a.bytes().len() < min {
-            return Err(einval(BAD));
+        let rule = POLICY.get(usize::from(ty)).copied().unwrap_or(Rule::Any);
+        if !rule.accepts(a.bytes()) {
+            return Err(einval(if ty == daemon_attr::MCAST_IFN {
+                c"ipvs: sync interface name too long or unterminated"
+            } else {
+                BAD
+            }));
         }
         if let Some(slot) = out.get_mut(usize::from(ty)) {
             *slot = Some(a);

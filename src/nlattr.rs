@@ -115,7 +115,7 @@ pub(crate) enum Rule {
 
 impl Rule {
     /// Whether `b`, an attribute's payload, passes.
-    fn accepts(self, b: &[u8]) -> bool {
+    pub(crate) fn accepts(self, b: &[u8]) -> bool {
         let n = b.len();
         match self {
             Rule::Any => true,
