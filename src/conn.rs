@@ -1338,19 +1338,24 @@ impl ConnTable {
     /// Visits a 32nd of the buckets, picked at random, and expires what
     /// the defense says to (`ip_vs_random_dropentry`, the defense's
     /// `drop_entry`): connections still opening, unassured templates,
-    /// idle ones at a pace by their client packets. Process context.
-    pub(crate) fn drop_random_entries(&self) {
+    /// idle ones at a pace by their client packets. Stops early once
+    /// `wanted` says the defense no longer asks for it (a slow sweep may
+    /// outlive the memory shortage). Process context.
+    pub(crate) fn drop_random_entries(&self, wanted: impl Fn() -> bool) {
         let now = jiffies();
         let hz = u64::from(crate::kapi::abi::hz());
-        let n = (1usize << self.table.bits()) >> defense::SCAN_SHIFT;
-        for i in 0..n.max(1) {
-            if self.dying.load(Ordering::Relaxed) {
+        let mut i = 0usize;
+        // A 32nd of the table as it is now: it may shrink meanwhile.
+        while i < ((1usize << self.table.bits()) >> defense::SCAN_SHIFT).max(1) {
+            if self.dying.load(Ordering::Relaxed) || !wanted() {
                 return;
             }
-            // The bucket of a random hash, from its first hash on.
+            // One bucket of the current size, at a random hash; an empty
+            // one drops nothing, as stock's.
             let shift = 32 - self.table.bits();
             let from = u64::from(crate::kapi::abi::random_u32() >> shift << shift);
-            self.walk_from(from, |c| {
+            let rcu = rcu::read_lock();
+            self.table.walk_range(&rcu, from, from + (1 << shift), |c| {
                 let timeout = u64::from(c.timeout.load(Ordering::Relaxed));
                 let idle = (now + timeout).saturating_sub(c.deadline.load(Ordering::Relaxed));
                 let in_use = c.n_control.load(Ordering::Acquire) != 0;
@@ -1361,10 +1366,11 @@ impl ConnTable {
                 {
                     c.expire_soon(now);
                 }
-                // One bucket.
-                false
+                true
             });
-            if i % 64 == 63 {
+            drop(rcu);
+            i += 1;
+            if i % 64 == 0 {
                 kthread::cond_resched();
             }
         }

@@ -244,7 +244,8 @@ impl Tick for IpvsNet {
     fn tick(&self) {
         self.update_defense();
         if self.defense.dropping_entries() {
-            self.conns.drop_random_entries();
+            self.conns
+                .drop_random_entries(|| self.defense.dropping_entries());
         }
         if self.ticks.fetch_add(1, Ordering::Relaxed) % Estimator::PERIOD_SECS == 0 {
             return;

@@ -360,3 +360,50 @@ fn chain_lengths_count_every_bucket() {
     let counted: u32 = c.iter().enumerate().map(|(len, &n)| len as u32 * n).sum();
     assert!(counted <= 512 && counted > 400, "{c:?}");
 }
+
+#[test]
+fn walk_range_stops_at_its_end() {
+    let rcu = Rcu(RwLock::new(()));
+    let t = table(MIN_BITS);
+    let es: Vec<Box<E>> = (0..2000).map(entry).collect();
+    for e in &es {
+        // SAFETY: each entry is boxed, in no table, and outlives `t`'s use.
+        unsafe { t.insert(e) };
+    }
+    let (from, to) = (0x1234_5678u64, 0x2345_6789u64);
+    let want: HashSet<u64> = es
+        .iter()
+        .filter(|e| (from..to).contains(&u64::from(e.hash)))
+        .map(|e| e.key)
+        .collect();
+    assert!(!want.is_empty());
+    // Whole, and during a resize (two arrays, ranges of the coarser one).
+    for bits in [None, Some(MIN_BITS + 4)] {
+        if let Some(b) = bits {
+            assert!(t.start(mem(b)).is_ok());
+            assert_eq!(t.migrate(7), Step::More);
+        }
+        let r = rcu.read();
+        let mut seen = HashSet::new();
+        assert_eq!(t.walk_range(&r, from, to, |e| seen.insert(e.key)), None);
+        assert_eq!(seen, want);
+        // An empty range sees nothing and does not run on.
+        let mut n = 0;
+        assert_eq!(
+            t.walk_range(&r, 5, 6, |_| {
+                n += 1;
+                true
+            }),
+            None
+        );
+        assert_eq!(n, 0);
+    }
+    while t.migrate(64) != Step::Switched {}
+    rcu.synchronize();
+    // SAFETY: a grace period passed since the switch.
+    drop(unsafe { t.retire() });
+    for e in &es {
+        // SAFETY: inserted above, not removed since.
+        unsafe { t.remove(e) };
+    }
+}

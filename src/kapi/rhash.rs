@@ -366,12 +366,25 @@ impl<T: Linked, B: Buckets, L: Locks> Table<T, B, L> {
     /// short and must not sleep.
     pub(crate) fn walk<R: ReadSide>(
         &self,
+        rcu: &R,
+        from: u64,
+        f: impl FnMut(&T) -> bool,
+    ) -> Option<u64> {
+        self.walk_range(rcu, from, 1 << 32, f)
+    }
+
+    /// [`Table::walk`] of the hashes from `from` below `to` only; returns
+    /// where to resume, `None` once `to` is reached.
+    pub(crate) fn walk_range<R: ReadSide>(
+        &self,
         _rcu: &R,
         from: u64,
+        to: u64,
         mut f: impl FnMut(&T) -> bool,
     ) -> Option<u64> {
+        let to = to.min(1 << 32);
         let mut pos = from;
-        while pos < 1 << 32 {
+        while pos < to {
             let _g = self.locks.lock(lock_of(pos as u32));
             // Under the lock nothing moves in this lock's range: each
             // entry is on exactly one chain of the slots in use.
@@ -384,7 +397,7 @@ impl<T: Linked, B: Buckets, L: Locks> Table<T, B, L> {
                 .map(|&(_, b)| b)
                 .min()
                 .unwrap_or(MIN_BITS);
-            let end = ((pos >> (32 - unit)) + 1) << (32 - unit);
+            let end = (((pos >> (32 - unit)) + 1) << (32 - unit)).min(to);
             let mut more = true;
             for (heads, bits) in live.into_iter().flatten() {
                 let first = bucket_of(pos as u32, bits);
@@ -405,7 +418,7 @@ impl<T: Linked, B: Buckets, L: Locks> Table<T, B, L> {
                 break;
             }
         }
-        (pos < 1 << 32).then_some(pos)
+        (pos < to).then_some(pos)
     }
 
     /// Counts the chains of each length in the bucket arrays in use,
