@@ -259,7 +259,7 @@ echo "# ${SECONDS} s into the VM run, after scale"
 if want resize; then
 	way plain
 	n=${IPVS_RS_BENCH_RESIZE:-1500000}
-	out=$(IPVS_RS_RESIZE_CONNS=$n IPVS_RS_RESIZE_MAX_BITS=25 bash selftests/tests/75-conn-resize.sh 2>&1)
+	out=$(IPVS_RS_RESIZE_CONNS=$n IPVS_RS_RESIZE_MAX_BITS=25 IPVS_RS_RESIZE_SPRAY_SECS=0 IPVS_RS_RESIZE_UDP_TIMEOUT=90 bash selftests/tests/75-conn-resize.sh 2>&1)
 	ok=$?
 	echo "$out" | sed 's/^/# resize: /'
 	result "resize-$n-flows-kept" rs $((ok == 0))
