@@ -834,17 +834,50 @@ fn bulk(to: SocketAddr, secs: u64) -> Option<f64> {
     Some(bytes as f64 * 8.0 / 1e6 / start.elapsed().as_secs_f64())
 }
 
-/// A raw IPv4 socket that sends whole packets (`IPPROTO_RAW`).
-fn raw_socket() -> Option<std::os::fd::OwnedFd> {
+/// A raw socket of `family` for IP protocol `protocol`; with
+/// `IPPROTO_RAW` the packets sent are whole, IP header included.
+fn raw_socket(family: i32, protocol: i32) -> Option<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`
     // at once, which closes it.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW) };
+    let fd = unsafe { libc::socket(family, libc::SOCK_RAW, protocol) };
     if fd < 0 {
         return None;
     }
     // SAFETY: `fd` is a new descriptor nothing else owns.
     Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sends `buf` on `fd` to `to` (no port); whether all of it went.
+fn send_to(fd: &std::os::fd::OwnedFd, buf: &[u8], to: IpAddr) -> bool {
+    use std::os::fd::AsRawFd;
+    let (sa4, sa6);
+    let (sa, len): (*const libc::sockaddr, usize) = match to {
+        IpAddr::V4(a) => {
+            sa4 = sockaddr_v4(a);
+            (std::ptr::from_ref(&sa4).cast(), std::mem::size_of_val(&sa4))
+        }
+        IpAddr::V6(a) => {
+            // SAFETY: all-zero is a valid `sockaddr_in6`.
+            let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sa.sin6_addr.s6_addr = a.octets();
+            sa6 = sa;
+            (std::ptr::from_ref(&sa6).cast(), std::mem::size_of_val(&sa6))
+        }
+    };
+    // SAFETY: `buf` and the address `sa` points at live through the call.
+    let n = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            0,
+            sa,
+            len as libc::socklen_t,
+        )
+    };
+    n == buf.len() as isize
 }
 
 /// `ip` as a `sockaddr_in` without port.
@@ -879,7 +912,7 @@ fn spray(to: SocketAddr, count: u64, first: u64, syn: bool) -> Option<u64> {
         return None;
     };
     let len = if syn { 20 + 20 } else { 20 + 8 + 4 };
-    let fd = raw_socket()?;
+    let fd = raw_socket(libc::AF_INET, libc::IPPROTO_RAW)?;
     let dst = sockaddr_v4(*to4.ip());
     let mut pkts = [[0u8; MAX]; BATCH];
     let mut sent = 0u64;
@@ -977,35 +1010,8 @@ fn tcp_ack(to: SocketAddr, sport: u16) -> Option<()> {
 /// Sends `pkt`, a whole IPv4 packet (the kernel fills in a zero header
 /// checksum and id), to `dst` over a raw socket.
 fn send_raw(dst: std::net::Ipv4Addr, pkt: &[u8]) -> Option<()> {
-    use std::os::fd::AsRawFd;
-    let dst_sa = sockaddr_v4(dst);
-    let fd = raw_socket()?;
-    // SAFETY: `pkt` and `dst_sa` live through the call.
-    let n = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            pkt.as_ptr().cast(),
-            pkt.len(),
-            0,
-            std::ptr::from_ref(&dst_sa).cast(),
-            std::mem::size_of_val(&dst_sa) as libc::socklen_t,
-        )
-    };
-    (n == pkt.len() as isize).then_some(())
-}
-
-/// A raw socket of `family` for IP protocol `protocol` (the kernel
-/// writes the IP header on sending).
-fn raw_proto_socket(family: i32, protocol: i32) -> Option<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`
-    // at once, which closes it.
-    let fd = unsafe { libc::socket(family, libc::SOCK_RAW, protocol) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: `fd` is a new descriptor nothing else owns.
-    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    let fd = raw_socket(libc::AF_INET, libc::IPPROTO_RAW)?;
+    send_to(&fd, pkt, IpAddr::V4(dst)).then_some(())
 }
 
 /// Sends `n` ESP packets to `to`, and over IPv4 `n` AH packets too (over
@@ -1013,7 +1019,6 @@ fn raw_proto_socket(family: i32, protocol: i32) -> Option<std::os::fd::OwnedFd> 
 /// sequence number, then 16 bytes standing for the payload. Nothing
 /// here is an IPsec SA: the real servers count them raw.
 fn ipsec_send(to: IpAddr, n: u32) -> Option<()> {
-    use std::os::fd::AsRawFd;
     let protocols: &[i32] = match to {
         IpAddr::V4(_) => &[libc::IPPROTO_ESP, libc::IPPROTO_AH],
         IpAddr::V6(_) => &[libc::IPPROTO_ESP],
@@ -1024,7 +1029,7 @@ fn ipsec_send(to: IpAddr, n: u32) -> Option<()> {
         } else {
             libc::AF_INET6
         };
-        let fd = raw_proto_socket(family, protocol)?;
+        let fd = raw_socket(family, protocol)?;
         for i in 0..n {
             let mut body = [0u8; 28];
             let at = if protocol == libc::IPPROTO_AH {
@@ -1037,40 +1042,7 @@ fn ipsec_send(to: IpAddr, n: u32) -> Option<()> {
             };
             body[at..at + 4].copy_from_slice(&0x1000u32.to_be_bytes());
             body[at + 4..at + 8].copy_from_slice(&(i + 1).to_be_bytes());
-            let sent = match to {
-                IpAddr::V4(a) => {
-                    let sa = sockaddr_v4(a);
-                    // SAFETY: `body` and `sa` live through the call.
-                    unsafe {
-                        libc::sendto(
-                            fd.as_raw_fd(),
-                            body.as_ptr().cast(),
-                            body.len(),
-                            0,
-                            std::ptr::from_ref(&sa).cast(),
-                            std::mem::size_of_val(&sa) as libc::socklen_t,
-                        )
-                    }
-                }
-                IpAddr::V6(a) => {
-                    // SAFETY: all-zero is a valid `sockaddr_in6`.
-                    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-                    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                    sa.sin6_addr.s6_addr = a.octets();
-                    // SAFETY: `body` and `sa` live through the call.
-                    unsafe {
-                        libc::sendto(
-                            fd.as_raw_fd(),
-                            body.as_ptr().cast(),
-                            body.len(),
-                            0,
-                            std::ptr::from_ref(&sa).cast(),
-                            std::mem::size_of_val(&sa) as libc::socklen_t,
-                        )
-                    }
-                }
-            };
-            if sent != body.len() as isize {
+            if !send_to(&fd, &body, to) {
                 return None;
             }
         }
@@ -1088,7 +1060,7 @@ fn ipsec_sink(secs: u64) -> Option<String> {
         (libc::AF_INET, libc::IPPROTO_AH),
         (libc::AF_INET6, libc::IPPROTO_ESP),
     ]
-    .map(|(f, p)| raw_proto_socket(f, p).map(|fd| (fd, p)));
+    .map(|(f, p)| raw_socket(f, p).map(|fd| (fd, p)));
     let socks: Vec<_> = socks.into_iter().collect::<Option<_>>()?;
     let (mut esp, mut ah) = (0u32, 0u32);
     let mut from = std::collections::BTreeSet::new();
@@ -1180,7 +1152,6 @@ fn ipv4_header(protocol: u8, src: [u8; 4], dst: [u8; 4], total: u16) -> Vec<u8> 
 /// UDP socket bound to its source port first. Prints who answered or
 /// `timeout`.
 fn udp6_exthdrs(to: SocketAddr, n: usize) -> Option<String> {
-    use std::os::fd::{AsRawFd, FromRawFd};
     let SocketAddr::V6(to6) = to else {
         return None;
     };
@@ -1210,30 +1181,9 @@ fn udp6_exthdrs(to: SocketAddr, n: usize) -> Option<String> {
         pkt.extend_from_slice(&[if i + 1 < n { 60 } else { 17 }, 0, 1, 4, 0, 0, 0, 0]);
     }
     pkt.extend_from_slice(&udp);
-    // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`
-    // at once, which closes it. IPPROTO_RAW: the header is ours.
-    let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_RAW) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: `fd` is a new descriptor nothing else owns.
-    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-    // SAFETY: all-zero is a valid `sockaddr_in6`.
-    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-    sa.sin6_addr.s6_addr = dst;
-    // SAFETY: `pkt` and `sa` live through the call.
-    let sent = unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            pkt.as_ptr().cast(),
-            pkt.len(),
-            0,
-            std::ptr::from_ref(&sa).cast(),
-            std::mem::size_of_val(&sa) as libc::socklen_t,
-        )
-    };
-    if sent != pkt.len() as isize {
+    // IPPROTO_RAW: the header is ours.
+    let fd = raw_socket(libc::AF_INET6, libc::IPPROTO_RAW)?;
+    if !send_to(&fd, &pkt, IpAddr::V6(std::net::Ipv6Addr::from(dst))) {
         return None;
     }
     let mut buf = [0u8; 256];

@@ -159,6 +159,20 @@ impl Rng {
     }
 }
 
+/// A generic netlink message: the netlink and genetlink headers, then
+/// `attrs`.
+fn message(family: u16, flags: u16, seq: u32, command: u8, version: u8, attrs: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(20 + attrs.len());
+    m.extend_from_slice(&((20 + attrs.len()) as u32).to_ne_bytes());
+    m.extend_from_slice(&family.to_ne_bytes());
+    m.extend_from_slice(&flags.to_ne_bytes());
+    m.extend_from_slice(&seq.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(&[command, version, 0, 0]);
+    m.extend_from_slice(attrs);
+    m
+}
+
 fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
     let len = 4 + payload.len();
     let mut a = Vec::with_capacity(len + 3);
@@ -376,15 +390,7 @@ fn request(r: &mut Rng, family: u16, seq: u32) -> (u8, Vec<u8>, bool) {
     } else {
         *r.pick(&[0u8, 2, 255])
     };
-    let mut m = Vec::new();
-    let len = 16 + 4 + attrs.len();
-    m.extend_from_slice(&(len as u32).to_ne_bytes());
-    m.extend_from_slice(&family.to_ne_bytes());
-    m.extend_from_slice(&flags.to_ne_bytes());
-    m.extend_from_slice(&seq.to_ne_bytes());
-    m.extend_from_slice(&0u32.to_ne_bytes());
-    m.extend_from_slice(&[command, version, 0, 0]);
-    m.extend(attrs);
+    let mut m = message(family, flags, seq, command, version, &attrs);
     // Mutations of the whole message.
     let mut read = true;
     match r.below(100) {
@@ -553,14 +559,14 @@ impl Nl {
     fn resolve(&mut self) -> Option<u16> {
         let seq = self.next_seq();
         let name = attr(CTRL_ATTR_FAMILY_NAME, b"IPVS\0");
-        let mut m = Vec::new();
-        m.extend_from_slice(&((20 + name.len()) as u32).to_ne_bytes());
-        m.extend_from_slice(&GENL_ID_CTRL.to_ne_bytes());
-        m.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
-        m.extend_from_slice(&seq.to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
-        m.extend_from_slice(&[CTRL_CMD_GETFAMILY, 1, 0, 0]);
-        m.extend(name);
+        let m = message(
+            GENL_ID_CTRL,
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq,
+            CTRL_CMD_GETFAMILY,
+            1,
+            &name,
+        );
         let (_, parts) = self.exchange(&m, seq, 2000)?;
         let body = parts.first()?;
         let mut at = 4;
@@ -591,14 +597,7 @@ impl Nl {
         if dump {
             flags |= NLM_F_DUMP;
         }
-        let mut m = Vec::new();
-        m.extend_from_slice(&((20 + attrs.len()) as u32).to_ne_bytes());
-        m.extend_from_slice(&family.to_ne_bytes());
-        m.extend_from_slice(&flags.to_ne_bytes());
-        m.extend_from_slice(&seq.to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
-        m.extend_from_slice(&[command, 1, 0, 0]);
-        m.extend_from_slice(attrs);
+        let m = message(family, flags, seq, command, 1, attrs);
         self.exchange(&m, seq, 5000)
     }
 }
