@@ -1376,18 +1376,25 @@ impl ConnTable {
         }
     }
 
-    /// Expires every connection now (`ip_vs_conn_flush`).
+    /// Expires every connection now (`ip_vs_conn_flush`); process
+    /// context, in steps (a table of a million must not stall RCU).
     fn expire_all_now(&self) {
         let now = jiffies();
-        self.for_each(|c| {
-            // Only the pending timer may be moved: a connection whose
-            // timer is idle is in use and re-arms it when released.
-            c.deadline.store(now, Ordering::Relaxed);
-            if c.timer.delete() {
-                c.timer.modify(now);
-            }
-            true
-        });
+        let mut pos = Some(0);
+        while let Some(from) = pos {
+            let mut seen = 0u32;
+            pos = self.walk_from(from, |c| {
+                // Only the pending timer may be moved: a connection whose
+                // timer is idle is in use and re-arms it when released.
+                c.deadline.store(now, Ordering::Relaxed);
+                if c.timer.delete() {
+                    c.timer.modify(now);
+                }
+                seen += 1;
+                seen % 256 != 0
+            });
+            kthread::cond_resched();
+        }
     }
 }
 
