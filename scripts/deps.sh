@@ -6,6 +6,7 @@ set -euo pipefail
 KSRC_VERSION=6.12.117-1~deb12u1
 BINDGEN_VERSION=0.71.1
 VIRTME_NG_VERSION=1.42
+VIRTIOFSD_VERSION=1.14.0
 
 export PATH=$HOME/.cargo/bin:$PATH
 sudo=""
@@ -13,7 +14,8 @@ sudo=""
 
 pkgs=(clang-19 lld-19 llvm-19 libclang-19-dev qemu-system-x86 udev flex bison
 	bc libelf-dev libssl-dev cpio xz-utils kmod iproute2 ipvsadm socat
-	iptables conntrack keepalived python3-pip util-linux procps)
+	iptables conntrack keepalived python3-pip util-linux procps
+	libseccomp-dev libcap-ng-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -46,9 +48,18 @@ if [ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]; then
 	cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION"
 fi
 
+# virtiofsd (Rust): vng then shares the host's root with the guest over
+# virtio-fs, cached, instead of uncached 9p. Every exec in the guest reads
+# its binary and libraries through that share: measured in the guest,
+# `ip -V` 0.83 s where 9p takes 1.2 s, and the boot 40 s shorter.
+if [ "$(virtiofsd --version 2>/dev/null)" != "virtiofsd $VIRTIOFSD_VERSION" ]; then
+	echo "deps: cargo install virtiofsd $VIRTIOFSD_VERSION"
+	cargo install --locked --quiet virtiofsd --version "$VIRTIOFSD_VERSION"
+fi
+
 if ! vng --version 2>/dev/null | grep -q "$VIRTME_NG_VERSION"; then
 	echo "deps: pip install virtme-ng==$VIRTME_NG_VERSION"
 	pip install --quiet --disable-pip-version-check "virtme-ng==$VIRTME_NG_VERSION"
 fi
 
-echo "deps: ok (kernel source $(dpkg-query -W -f='${Version}' linux-source-6.12), $(rustc --version), $(bindgen --version), virtme-ng $(vng --version 2>&1 | awk '{print $2}'))"
+echo "deps: ok (kernel source $(dpkg-query -W -f='${Version}' linux-source-6.12), $(rustc --version), $(bindgen --version), virtme-ng $(vng --version 2>&1 | awk '{print $2}'), $(virtiofsd --version))"

@@ -13,7 +13,9 @@ TRAFFIC=${IPVS_RS_TRAFFIC:-${IPVS_RS_TOP:-$(dirname "$IPVS_RS_KO")}/selftests/tr
 
 SY_VIP=10.0.0.100
 sy() { echo "ipvs-sy-$1"; }
-sy_in() { local n=ipvs-sy-$1; shift; ip netns exec "$n" "$@"; }
+# nsenter, not `ip netns exec`: 0.05 s where that costs 0.2 s in the
+# guest (it remounts /sys, which no test here reads).
+sy_in() { local n=$1; shift; nsenter --net="/run/netns/ipvs-sy-$n" "$@"; }
 
 sy_pids=()
 # sy_setup <nat|dr>. Starting a process costs about a second in the
@@ -87,14 +89,14 @@ addr add 192.168.9.$((i - 10))/24 dev sync0"
 			sy_in "$r" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
 				net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
 		fi
-		# Not through sy_in: $! must be the server itself (ip netns exec
-		# execs it) for sy_teardown's kill to reach it, and it must not
-		# hold a caller's $(...) pipe open.
+		# Not through sy_in: $! must be the server itself (nsenter execs
+		# it) for sy_teardown's kill to reach it, and it must not hold a
+		# caller's $(...) pipe open.
 		# A DR real server answers UDP from the virtual address.
 		if [ "$mode" = nat ]; then
-			ip netns exec "ipvs-sy-$r" "$TRAFFIC" serve-echo "$r" 80 >/dev/null 2>&1 &
+			nsenter --net="/run/netns/ipvs-sy-$r" "$TRAFFIC" serve-echo "$r" 80 >/dev/null 2>&1 &
 		else
-			ip netns exec "ipvs-sy-$r" "$TRAFFIC" serve-echo "$r" 80 "$SY_VIP" >/dev/null 2>&1 &
+			nsenter --net="/run/netns/ipvs-sy-$r" "$TRAFFIC" serve-echo "$r" 80 "$SY_VIP" >/dev/null 2>&1 &
 		fi
 		sy_pids+=($!)
 		i=$((i + 1))
@@ -149,9 +151,9 @@ sy_hold() {
 	sy_go=$(mktemp -u)
 	sy_out=$(mktemp)
 	# Not through sy_in: $! must be the client itself, for wait and kill.
-	ip netns exec ipvs-sy-c "$TRAFFIC" hold "$SY_VIP:80" "$1" "$2" "$sy_go" >"$sy_out" &
+	nsenter --net=/run/netns/ipvs-sy-c "$TRAFFIC" hold "$SY_VIP:80" "$1" "$2" "$sy_go" >"$sy_out" &
 	sy_hold_pid=$!
-	for _ in $(seq 1 100); do
+	for _ in {1..100}; do
 		mapfile -t lines <"$sy_out"
 		[ ${#lines[@]} -ge 2 ] && break
 		sleep 0.3
@@ -171,7 +173,7 @@ sy_hold_end() {
 # connections a sync daemon made; prints how many it holds.
 sy_synced() {
 	local n i
-	for i in $(seq 1 40); do
+	for i in {1..40}; do
 		n=$(sy_in "$1" grep -c ' SYNC ' /proc/net/ip_vs_conn_sync)
 		[ "$n" -ge "$2" ] && break
 		sleep 0.5
