@@ -9,9 +9,9 @@ cd "$top" || exit 1
 export IPVS_RS_KO=${IPVS_RS_KO:-$top/ipvs_rs.ko}
 export PATH=$top/ipvsadm-rs/target/release:$PATH
 
-# Every exec reads its binary through the root's uncached 9p share: our
-# large binaries run from tmpfs (ipvsadm-rs: 0.4 s a run, 1.2-1.5 s
-# over 9p).
+# Every exec reads its binary through the host's root share (virtio-fs
+# with virtiofsd, else uncached 9p): our large binaries run from tmpfs
+# (ipvsadm-rs: 0.4 s a run from tmpfs, 1.2-1.5 s over 9p).
 fast=/run/ipvs-rs-bin
 mkdir -p "$fast"
 cp "$top/ipvsadm-rs/target/release/ipvsadm-rs" "$top"/selftests/traffic/target/release/ipvs-* "$fast"/ 2>/dev/null

@@ -1,6 +1,6 @@
 #!/bin/bash
 # A master with a large table (ipvs_rs.ko only): IPVS_RS_SYNC_TABLE
-# connections (run.sh: 100k, 40k in CI; make bench's sync flood takes a million on
+# connections (run.sh: 100k, 20k in CI; make bench's sync flood takes a million on
 # the benchmark kernel), one UDP datagram each.
 #
 # First the packet path queues a sync entry for every new connection
