@@ -16,27 +16,29 @@ FAM=4
 TRAFFIC=${IPVS_RS_TRAFFIC:-${IPVS_RS_TOP:-$(dirname "$IPVS_RS_KO")}/selftests/traffic/target/release/ipvs-traffic}
 [ -x "$TRAFFIC" ] || skip "no $TRAFFIC (make traffic)"
 
-dp_ns() { echo "ipvs-dp-$1"; }
+# Namespaces are $DP-c, $DP-d, $DP-r1... (dp_ns c prints the first).
+DP=ipvs-dp
+dp_ns() { echo "$DP-$1"; }
 # nsenter, not `ip netns exec`: 0.05 s where that costs 0.2 s in the
 # guest (it remounts /sys, which no test here reads). It execs the
 # command, so $! of `in_ns ... &` is the command itself.
-in_ns() { local n=$1; shift; nsenter --net="/run/netns/ipvs-dp-$n" "$@"; }
+in_ns() { local n=$1; shift; nsenter --net="/run/netns/$DP-$n" "$@"; }
 director() { in_ns d "$@"; }
 
 # A process start costs about 0.3 s in the emulated guest: each
 # namespace is set up by one `ip -batch`.
 dp_setup() {
-	local c=ipvs-dp-c d=ipvs-dp-d i r ns b bd
+	local c=$DP-c d=$DP-d i r ns b bd
 	b="netns add $c
 netns add $d
 link add veth0 netns $c type veth peer name cli netns $d"
 	for r in "${RS_NAMES[@]}"; do
-		b+=$'\n'"netns add ipvs-dp-$r"
-		b+=$'\n'"link add eth0 netns ipvs-dp-$r type veth peer name $r netns $d"
+		b+=$'\n'"netns add $DP-$r"
+		b+=$'\n'"link add eth0 netns $DP-$r type veth peer name $r netns $d"
 	done
 	ip -batch - <<<"$b" || fail "dp_setup: namespaces and links"
 	netns_list+=("$c" "$d")
-	for r in "${RS_NAMES[@]}"; do netns_list+=("ipvs-dp-$r"); done
+	for r in "${RS_NAMES[@]}"; do netns_list+=("$DP-$r"); done
 	ip -n "$c" -batch - <<-EOF || fail "dp_setup: client"
 		link set lo up
 		addr add 10.0.0.2/24 dev veth0
@@ -55,7 +57,7 @@ addr add fd00:2::1/64 dev br0 nodad
 link set br0 up"
 	i=11
 	for r in "${RS_NAMES[@]}"; do
-		ns=ipvs-dp-$r
+		ns=$DP-$r
 		bd+=$'\n'"link set $r master br0 up"
 		ip -n "$ns" -batch - <<-EOF || fail "dp_setup: $r"
 			link set lo up

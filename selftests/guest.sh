@@ -43,21 +43,32 @@ tap() { # tap <status 0|4|other> <name> [log file]
 	fi
 }
 
+# read_forks: $forks_now, the processes started since boot (/proc/stat),
+# read by bash itself, so counting starts none.
+read_forks() {
+	local k v
+	while read -r k v _; do
+		[ "$k" = processes ] && { forks_now=$v; return; }
+	done </proc/stat
+}
+
 echo "TAP version 13"
 out=$(mktemp)
 for t in selftests/tests/*.sh; do
 	name=$(basename "$t" .sh)
 	echo "$name" | grep -Eq -- "${IPVS_RS_PATTERN:-.}" || continue
 	start=$(date +%s)
-	read -r _ forks < <(grep '^processes ' /proc/stat)
+	read_forks
+	forks=$forks_now
 	timeout -k 5 1500 bash "$t" >"$out" 2>&1
 	rc=$?
-	read -r _ forks_end < <(grep '^processes ' /proc/stat)
+	read_forks
+	forks=$((forks_now - forks))
 	# Subtests (KUnit cases) print their own TAP lines, indented.
 	grep -a '^    \(not \)\?ok ' "$out"
 	# Process starts cost about 0.3 s each in this guest: the count is the
 	# first thing to look at when a test gets slow.
-	tap $rc "$name ($(( $(date +%s) - start ))s, $((forks_end - forks)) forks)" "$out"
+	tap $rc "$name ($(( $(date +%s) - start ))s, $forks forks)" "$out"
 	rmmod ipvs_rs 2>/dev/null
 done
 
