@@ -1,7 +1,7 @@
 #!/bin/bash
 # A master with a large table (ipvs_rs.ko only): IPVS_RS_SYNC_TABLE
-# connections (run.sh: 100k, 20k in CI; make bench's sync flood takes a million on
-# the benchmark kernel), one UDP datagram each.
+# connections (run.sh: 100k, 20k in CI; make bench's sync flood takes a
+# million on the benchmark kernel), one UDP datagram each.
 #
 # First the packet path queues a sync entry for every new connection
 # (sync_threshold 1) while the sync link drains a few kB/s: the sender
@@ -51,6 +51,9 @@ done
 sy_in r1 iptables -A INPUT -p udp --dport $PORT -j DROP || fail "iptables in r1"
 sy_in m sysctl -qw net.ipv4.vs.sync_threshold="1 50" net.ipv4.vs.sync_qlen_max=$QLEN ||
 	fail "master's sysctls"
+# The spray takes minutes (100k: 310 s here): a UDP timeout of 15 min
+# keeps the first connections, and their synced copies, until the end.
+sy_in m ipvsadm --set 0 0 900 || fail "master's UDP timeout"
 # About one message a second gets through and the rest wait in the
 # qdisc (room for 10 MB): the sender's socket buffer fills and it blocks.
 # (At 64 kbit, 5 a second, a machine making 250 connections a second
