@@ -1,28 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The IPVS configuration of a network namespace: virtual services and
-//! their real servers, as the control plane adds, edits, deletes and lists
-//! them, with stock IPVS's validation and error numbers
+//! The IPVS configuration of a network namespace: the table of virtual
+//! services and their real servers, as the control plane adds, edits,
+//! deletes and lists them, with stock IPVS's validation and error numbers
 //! (`ip_vs_genl_set_cmd()` and friends in `ip_vs_ctl.c`).
 //!
 //! Pure code: it sees netlink attributes through [`crate::nlattr`] and
 //! stores through [`crate::list::List`], so the host tests run it as is.
 
-use crate::hash::{sip13, SipKey};
-use crate::list::{share, List, NoMem, Shared};
+use crate::hash::SipKey;
+use crate::list::{List, NoMem};
 use crate::nlattr::{self, Attr, Nested, Rule};
-use crate::percpu::Tally;
-use crate::rhash::wanted_bits_in;
-use crate::route::RouteCache;
-use crate::sched::{Client, DestLoad, Env, Kind, Scheduler, Setup};
+use crate::sched::{DestLoad, Env, Kind, Scheduler, Setup};
+use crate::service::{Addr, Dest, DestKey, DestParams, Name, Service, SvcKey, AF_INET, AF_INET6};
+use crate::svc_index::{self, SvcIndex, SvcNode, SvcRef, View};
 use crate::uapi::{cmd, conn_flags, dest_attr, svc_attr, svc_flags};
 use core::ffi::CStr;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-
-/// `AF_INET`.
-pub(crate) const AF_INET: u16 = 2;
-/// `AF_INET6`.
-pub(crate) const AF_INET6: u16 = 10;
+use core::sync::atomic::Ordering;
 
 const ENOENT: i32 = 2;
 const ESRCH: i32 = 3;
@@ -51,113 +45,6 @@ impl From<NoMem> for Error {
     }
 }
 
-/// An address as IPVS stores it (`union nf_inet_addr`); IPv4 uses the
-/// first four bytes, the rest are zero.
-pub(crate) type Addr = [u8; 16];
-
-fn addr_eq(af: u16, a: &Addr, b: &Addr) -> bool {
-    if af == AF_INET6 {
-        a == b
-    } else {
-        a[..4] == b[..4]
-    }
-}
-
-/// A short name (scheduler, persistence engine), without its NUL: at
-/// most 16 bytes, any bytes (one that is no UTF-8 names nothing).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Name {
-    bytes: [u8; 17],
-    len: u8,
-}
-
-impl Name {
-    fn new(b: &[u8]) -> Option<Self> {
-        let mut bytes = [0; 17];
-        bytes
-            .get_mut(..b.len())
-            .filter(|_| b.len() < 17)?
-            .copy_from_slice(b);
-        Some(Self {
-            bytes,
-            len: b.len() as u8,
-        })
-    }
-
-    /// The name; empty if it is no UTF-8.
-    pub(crate) fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
-    }
-
-    /// The name with its NUL, as netlink carries it.
-    pub(crate) fn with_nul(&self) -> &[u8] {
-        &self.bytes[..=usize::from(self.len)]
-    }
-}
-
-/// What identifies a virtual service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SvcKey {
-    /// Protocol, virtual address and port (network order).
-    Tuple {
-        /// Address family.
-        af: u16,
-        /// `IPPROTO_*`.
-        protocol: u16,
-        /// Virtual address.
-        addr: Addr,
-        /// Virtual port, network order.
-        port: [u8; 2],
-    },
-    /// Firewall mark.
-    Fwmark {
-        /// Address family.
-        af: u16,
-        /// The mark.
-        mark: u32,
-    },
-}
-
-impl SvcKey {
-    /// Address family.
-    pub(crate) fn af(&self) -> u16 {
-        match *self {
-            SvcKey::Tuple { af, .. } | SvcKey::Fwmark { af, .. } => af,
-        }
-    }
-
-    /// Virtual port, network order: 0 for port-zero and fwmark services.
-    pub(crate) fn port(&self) -> [u8; 2] {
-        match *self {
-            SvcKey::Tuple { port, .. } => port,
-            SvcKey::Fwmark { .. } => [0, 0],
-        }
-    }
-
-    fn matches(&self, other: &SvcKey) -> bool {
-        match (self, other) {
-            (
-                SvcKey::Tuple {
-                    af,
-                    protocol,
-                    addr,
-                    port,
-                },
-                SvcKey::Tuple {
-                    af: af2,
-                    protocol: p2,
-                    addr: a2,
-                    port: port2,
-                },
-            ) => af == af2 && protocol == p2 && port == port2 && addr_eq(*af, addr, a2),
-            (SvcKey::Fwmark { af, mark }, SvcKey::Fwmark { af: af2, mark: m2 }) => {
-                af == af2 && mark == m2
-            }
-            _ => false,
-        }
-    }
-}
-
 /// The settable part of a service (`full_entry` in stock).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct SvcParams {
@@ -167,292 +54,6 @@ struct SvcParams {
     mask: u32,
     timeout: u32,
     netmask: u32,
-}
-
-/// Counters of a service or real server.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Stats {
-    /// Connections scheduled.
-    pub(crate) conns: u64,
-    /// Packets in.
-    pub(crate) inpkts: u64,
-    /// Packets out.
-    pub(crate) outpkts: u64,
-    /// Bytes in.
-    pub(crate) inbytes: u64,
-    /// Bytes out.
-    pub(crate) outbytes: u64,
-}
-
-impl Stats {
-    /// Connections, packets in and out, bytes in and out.
-    pub(crate) fn as_array(&self) -> [u64; 5] {
-        [
-            self.conns,
-            self.inpkts,
-            self.outpkts,
-            self.inbytes,
-            self.outbytes,
-        ]
-    }
-}
-
-/// Counters of a service or real server, updated by the packet path.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    /// In the order of [`Stats::as_array`], per CPU (as stock's
-    /// `cpustats`): packets on different CPUs share no cache line.
-    cells: Tally<5>,
-    /// The sums when last zeroed (stock: `kstats0`); what is shown is
-    /// counted from there.
-    base: [AtomicU64; 5],
-    est: Estimator,
-}
-
-/// Where each counter is in [`Counters::cells`].
-const CONNS: usize = 0;
-const INPKTS: usize = 1;
-const OUTPKTS: usize = 2;
-const INBYTES: usize = 3;
-const OUTBYTES: usize = 4;
-
-/// Rates of [`Counters`] (`struct ip_vs_estimator`): moving averages
-/// updated every [`Estimator::PERIOD_SECS`] by the one estimator of the
-/// namespace, with stock's scales (connections and packets per second
-/// times 2^10, bytes per second times 2^5) and weight (1/4 new).
-#[derive(Debug, Default)]
-pub(crate) struct Estimator {
-    /// The counters at the last update.
-    last: [AtomicU64; 5],
-    /// The scaled averages, as `i64` bits.
-    avg: [AtomicU64; 5],
-}
-
-impl Estimator {
-    /// Seconds between updates.
-    pub(crate) const PERIOD_SECS: u32 = 2;
-    /// Left shift of a two-second difference: scaled by 2^10 (or 2^5 for
-    /// bytes), halved.
-    const SHIFT: [u32; 5] = [9, 9, 9, 4, 4];
-}
-
-impl Counters {
-    /// A copy of the current values.
-    pub(crate) fn snapshot(&self) -> Stats {
-        let sum = self.cells.sum();
-        let v = |i: usize| sum[i].wrapping_sub(self.base[i].load(Ordering::Relaxed));
-        Stats {
-            conns: v(CONNS),
-            inpkts: v(INPKTS),
-            outpkts: v(OUTPKTS),
-            inbytes: v(INBYTES),
-            outbytes: v(OUTBYTES),
-        }
-    }
-
-    /// Sets everything to zero, rates too (`ip_vs_zero_stats`).
-    pub(crate) fn zero(&self) {
-        for (b, v) in self.base.iter().zip(self.cells.sum()) {
-            b.store(v, Ordering::Relaxed);
-        }
-        for a in self.est.last.iter().chain(&self.est.avg) {
-            a.store(0, Ordering::Relaxed);
-        }
-    }
-
-    /// Updates the rates from the counters (`ip_vs_chain_estimation`);
-    /// called every [`Estimator::PERIOD_SECS`], by one caller at a time.
-    pub(crate) fn estimate(&self) {
-        let now = self.snapshot().as_array();
-        for (i, now) in now.into_iter().enumerate() {
-            let last = self.est.last[i].swap(now, Ordering::Relaxed);
-            let rate = (now.wrapping_sub(last) << Estimator::SHIFT[i]) as i64;
-            let avg = self.est.avg[i].load(Ordering::Relaxed) as i64;
-            let avg = avg.wrapping_add(rate.wrapping_sub(avg) >> 2);
-            self.est.avg[i].store(avg as u64, Ordering::Relaxed);
-        }
-    }
-
-    /// The rates per second, in the order of [`Stats::as_array`]
-    /// (`ip_vs_read_estimator`).
-    pub(crate) fn rates(&self) -> [u64; 5] {
-        core::array::from_fn(|i| {
-            let avg = self.est.avg[i].load(Ordering::Relaxed);
-            let scale = Estimator::SHIFT[i] + 1;
-            avg.wrapping_add((1 << (scale - 1)) - 1) >> scale
-        })
-    }
-
-    /// Counts a new connection.
-    pub(crate) fn count_conn(&self) {
-        self.cells.add(CONNS, 1);
-    }
-
-    /// Counts a packet from the client (`inbound`) or to it.
-    pub(crate) fn count_packet(&self, inbound: bool, bytes: u32) {
-        let (p, b) = if inbound {
-            (INPKTS, INBYTES)
-        } else {
-            (OUTPKTS, OUTBYTES)
-        };
-        self.cells.add2(p, 1, b, u64::from(bytes));
-    }
-}
-
-/// What a real server shares with its connections: they count themselves
-/// here without taking the table's lock, and keep it alive after the real
-/// server is deleted.
-#[derive(Debug, Default)]
-pub(crate) struct DestShared {
-    /// Active connections (TCP established).
-    pub(crate) active: AtomicU32,
-    /// Other connections.
-    pub(crate) inactive: AtomicU32,
-    /// Persistence templates pointing here.
-    pub(crate) persist: AtomicU32,
-    /// Traffic counters.
-    pub(crate) stats: Counters,
-    /// Cleared when the real server is deleted.
-    pub(crate) available: AtomicBool,
-    /// Current weight (the table's copy, for the packet path).
-    pub(crate) weight: core::sync::atomic::AtomicI32,
-    /// Routes to it (IPv4).
-    pub(crate) route: RouteCache,
-    /// The real server's address family (a tunnel's may differ from its
-    /// service's).
-    pub(crate) af: u16,
-    /// Its tunnel, for the packet path: see [`DestShared::gre`].
-    pub(crate) tunnel: AtomicU32,
-}
-
-/// `IP_VS_CONN_F_TUNNEL_TYPE_GRE`.
-const TUNNEL_TYPE_GRE: u8 = 2;
-/// `IP_VS_TUNNEL_ENCAP_FLAG_CSUM`.
-const TUNNEL_FLAG_CSUM: u16 = 1;
-
-impl DestShared {
-    /// How a tunnel reaches it: `None` for IPIP (and GUE, not built
-    /// yet), `Some(checksummed)` for GRE.
-    pub(crate) fn gre(&self) -> Option<bool> {
-        let t = self.tunnel.load(Ordering::Relaxed);
-        (t & 0xff == u32::from(TUNNEL_TYPE_GRE))
-            .then_some(t >> 8 & u32::from(TUNNEL_FLAG_CSUM) != 0)
-    }
-}
-
-/// A real server.
-#[derive(Clone)]
-pub(crate) struct Dest {
-    /// Address family.
-    pub(crate) af: u16,
-    /// Address.
-    pub(crate) addr: Addr,
-    /// Port, network order.
-    pub(crate) port: [u8; 2],
-    /// Forwarding method (`IP_VS_CONN_F_FWD_MASK` bits).
-    pub(crate) fwd: u32,
-    /// Weight.
-    pub(crate) weight: i32,
-    /// Upper connection threshold, 0 for none.
-    pub(crate) u_threshold: u32,
-    /// Lower connection threshold.
-    pub(crate) l_threshold: u32,
-    /// Tunnel type (`IP_VS_CONN_F_TUNNEL_TYPE_*`).
-    pub(crate) tun_type: u8,
-    /// Tunnel port, network order.
-    pub(crate) tun_port: [u8; 2],
-    /// Tunnel flags.
-    pub(crate) tun_flags: u16,
-    /// Latest non-zero weight.
-    last_weight: i32,
-    /// Counters shared with connections.
-    pub(crate) shared: Shared<DestShared>,
-}
-
-impl Dest {
-    fn new(k: &DestKey, p: &DestParams) -> Result<Self, NoMem> {
-        let mut d = Dest {
-            af: k.af,
-            addr: k.addr,
-            port: k.port,
-            fwd: 0,
-            weight: 0,
-            u_threshold: 0,
-            l_threshold: 0,
-            tun_type: 0,
-            tun_port: [0; 2],
-            tun_flags: 0,
-            last_weight: 0,
-            shared: share(DestShared {
-                af: k.af,
-                ..DestShared::default()
-            })?,
-        };
-        d.shared.available.store(true, Ordering::Relaxed);
-        d.set(p);
-        Ok(d)
-    }
-
-    /// Applies the settable parameters (`NEW_DEST` and `SET_DEST`).
-    fn set(&mut self, p: &DestParams) {
-        self.fwd = p.fwd;
-        self.weight = p.weight;
-        if p.weight > 0 {
-            self.last_weight = p.weight;
-        }
-        self.u_threshold = p.u_threshold;
-        self.l_threshold = p.l_threshold;
-        self.tun_type = p.tun_type;
-        self.tun_port = p.tun_port;
-        self.tun_flags = p.tun_flags;
-        let tunnel = u32::from(p.tun_type) | u32::from(p.tun_flags) << 8;
-        self.shared.tunnel.store(tunnel, Ordering::Relaxed);
-        self.shared.weight.store(p.weight, Ordering::Relaxed);
-    }
-
-    /// Active connections.
-    pub(crate) fn active(&self) -> u32 {
-        self.shared.active.load(Ordering::Relaxed)
-    }
-
-    /// Inactive connections.
-    pub(crate) fn inactive(&self) -> u32 {
-        self.shared.inactive.load(Ordering::Relaxed)
-    }
-
-    /// Connections through persistence templates.
-    pub(crate) fn persist(&self) -> u32 {
-        self.shared.persist.load(Ordering::Relaxed)
-    }
-
-    /// What the scheduler sees.
-    pub(crate) fn load(&self) -> DestLoad {
-        let (active, total) = (self.active(), self.active() + self.inactive());
-        DestLoad {
-            weight: self.weight,
-            active,
-            total,
-            overloaded: self.u_threshold != 0 && total >= self.u_threshold,
-            last_weight: self.last_weight,
-            addr: self.addr,
-            port: self.port,
-        }
-    }
-
-    /// Marks the real server gone for the connections that still use it.
-    fn retire(&self) {
-        self.shared.available.store(false, Ordering::Relaxed);
-    }
-
-    /// Whether this is the real server `k` names.
-    fn is(&self, k: &DestKey) -> bool {
-        self.af == k.af && self.port == k.port && addr_eq(k.af, &self.addr, &k.addr)
-    }
-
-    /// Whether no connection or template counts itself here.
-    fn unused(&self) -> bool {
-        self.active() == 0 && self.inactive() == 0 && self.persist() == 0
-    }
 }
 
 /// How long an unused deleted real server stays in the trash, seconds
@@ -467,109 +68,6 @@ struct Trashed {
     dest: Dest,
     /// When it was first seen unused, seconds.
     idle_since: Option<u64>,
-}
-
-/// A virtual service.
-pub(crate) struct Service {
-    /// Identity.
-    pub(crate) key: SvcKey,
-    /// Scheduler state; `None` for scheduler "none".
-    pub(crate) sched: Option<Scheduler>,
-    /// Persistence engine name.
-    pub(crate) pe: Option<Name>,
-    /// `IP_VS_SVC_F_*`.
-    pub(crate) flags: u32,
-    /// Persistence timeout, seconds.
-    pub(crate) timeout: u32,
-    /// Persistence netmask (IPv4: network-order mask bits; IPv6: prefix).
-    pub(crate) netmask: u32,
-    /// Real servers, newest first (stock order).
-    pub(crate) dests: List<Dest>,
-    /// Counters, shared with connections.
-    pub(crate) stats: Shared<Counters>,
-    /// What the scheduler saw of the real servers last time: kept, so
-    /// that scheduling a connection (or a one-packet datagram) allocates
-    /// nothing once it has grown.
-    seen: List<DestLoad>,
-}
-
-impl Service {
-    /// Scheduler name as listings show it.
-    pub(crate) fn sched_name(&self) -> &'static str {
-        self.sched.as_ref().map_or("none", |s| s.kind().name())
-    }
-
-    /// Zeroes the counters of the service and its real servers.
-    fn zero(&self) {
-        self.stats.zero();
-        for d in self.dests.iter() {
-            d.shared.stats.zero();
-        }
-    }
-
-    /// Picks a real server for a new connection from `client:port`
-    /// (`ip_vs_schedule`); `None` when every one is quiescent (weight 0)
-    /// or overloaded.
-    pub(crate) fn schedule(
-        &mut self,
-        client: &Addr,
-        port: [u8; 2],
-        daddr: &Addr,
-        env: &dyn Env,
-    ) -> Option<&Dest> {
-        self.look();
-        let c = Client {
-            af: self.key.af(),
-            addr: client,
-            port,
-            daddr,
-            svc_flags: self.flags,
-            env,
-        };
-        let i = self.sched.as_mut()?.schedule(&self.seen, &c)?;
-        self.dests.get(i)
-    }
-
-    /// Whether this is a persistent service.
-    pub(crate) fn persistent(&self) -> bool {
-        self.flags & svc_flags::PERSISTENT != 0
-    }
-
-    /// Whether the SIP persistence engine keys this service's templates.
-    pub(crate) fn pe_sip(&self) -> bool {
-        self.pe.is_some_and(|pe| pe.as_str() == "sip")
-    }
-
-    /// Whether every packet is scheduled on its own (`-o`).
-    pub(crate) fn one_packet(&self) -> bool {
-        self.flags & svc_flags::ONEPACKET != 0
-    }
-
-    /// The real server whose shared part is `shared`, if still configured.
-    pub(crate) fn dest_shared(&self, shared: &Shared<DestShared>) -> Option<&Dest> {
-        self.dests
-            .iter()
-            .find(|d| Shared::ptr_eq(&d.shared, shared))
-    }
-
-    /// The real server at `addr:port`, if still configured.
-    pub(crate) fn dest(&self, af: u16, addr: &Addr, port: [u8; 2]) -> Option<&Dest> {
-        self.dests
-            .iter()
-            .find(|d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr))
-    }
-
-    /// Refills [`Service::seen`] from the real servers, in their order,
-    /// keeping its memory.
-    fn look(&mut self) {
-        self.seen.clear();
-        for d in self.dests.iter() {
-            // Allocation failure only hides the last real servers.
-            if self.seen.push(d.load()).is_err() {
-                break;
-            }
-        }
-    }
 }
 
 /// Connection timeouts of `IPVS_CMD_SET_CONFIG`, seconds.
@@ -618,151 +116,9 @@ impl Default for Timeouts {
     }
 }
 
-/// Where each service sits in [`Table`]'s list, by key (stock hashes its
-/// services too): open addressing with linear probing, sized by the
-/// number of services at load factor `svc_lfactor` (upstream's sysctl:
-/// 2^lfactor services a slot, within 2^4..2^20 slots) and never more
-/// than half full, which open addressing needs (so positive factors act
-/// as 0 past a half). A removal shifts positions, so it rebuilds the
-/// index.
-#[derive(Debug)]
-struct SvcIndex {
-    /// Positions, or [`SvcIndex::EMPTY`]; a power of two of them.
-    slots: List<u32>,
-    /// The hash key (per namespace, from [`Table::set_seed`]).
-    key: SipKey,
-}
-
-/// Smallest and largest service index, bits (upstream's service table).
-const SVC_MIN_BITS: u32 = 4;
-const SVC_MAX_BITS: u32 = 20;
-
-impl SvcIndex {
-    const EMPTY: u32 = u32::MAX;
-
-    const fn new() -> Self {
-        Self {
-            slots: List::new(),
-            key: SipKey([0, 0]),
-        }
-    }
-
-    fn hash(&self, key: &SvcKey) -> usize {
-        let w = |a: &Addr, i: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&a[i..i + 8]);
-            u64::from_le_bytes(b)
-        };
-        let h = match *key {
-            SvcKey::Tuple {
-                af,
-                protocol,
-                addr,
-                port,
-            } => {
-                let tail = u64::from(af) << 32
-                    | u64::from(protocol) << 16
-                    | u64::from(u16::from_ne_bytes(port));
-                sip13(&self.key, &[w(&addr, 0), w(&addr, 8), tail])
-            }
-            SvcKey::Fwmark { af, mark } => {
-                sip13(&self.key, &[u64::from(af) << 32 | u64::from(mark), 1 << 63])
-            }
-        };
-        h as usize
-    }
-
-    /// Slots now, as bits (0 before the first service).
-    fn bits(&self) -> u32 {
-        if self.slots.is_empty() {
-            0
-        } else {
-            self.slots.len().trailing_zeros()
-        }
-    }
-
-    /// The slot that holds `key`, or the empty one where it would go;
-    /// `None` while the index has no slots.
-    fn slot(&self, services: &[Service], key: &SvcKey) -> Option<usize> {
-        let mask = self.slots.len().checked_sub(1)?;
-        let mut i = self.hash(key) & mask;
-        loop {
-            match self.slots[i] {
-                Self::EMPTY => return Some(i),
-                pos if services[pos as usize].key.matches(key) => return Some(i),
-                _ => i = (i + 1) & mask,
-            }
-        }
-    }
-
-    /// The position of the service with `key`.
-    fn find(&self, services: &[Service], key: &SvcKey) -> Option<usize> {
-        match self.slots[self.slot(services, key)?] {
-            Self::EMPTY => None,
-            pos => Some(pos as usize),
-        }
-    }
-
-    /// The size `n` services want at `lfactor`, as bits.
-    fn wanted(&self, n: usize, lfactor: i32) -> u32 {
-        let bits = self.bits().max(SVC_MIN_BITS);
-        let by_load = wanted_bits_in(n, lfactor, bits, SVC_MIN_BITS, SVC_MAX_BITS).unwrap_or(bits);
-        // At most half full, whatever the factor and the maximum.
-        let half = usize::BITS - (2 * n).saturating_sub(1).leading_zeros();
-        by_load.max(half)
-    }
-
-    /// Resizes for `n` services (`services` and maybe one to come) and
-    /// indexes `services` anew if the size changed; returns whether it
-    /// did. On allocation failure the index keeps its size, which fails
-    /// only if it has no room.
-    fn fit(&mut self, services: &[Service], n: usize, lfactor: i32) -> Result<bool, NoMem> {
-        let want = self.wanted(n, lfactor);
-        if want == self.bits() {
-            return Ok(false);
-        }
-        let mut slots = List::new();
-        for _ in 0..1usize << want {
-            if let Err(e) = slots.push(Self::EMPTY) {
-                if self.slots.len() < 2 * n {
-                    return Err(e);
-                }
-                self.rebuild(services);
-                return Ok(true);
-            }
-        }
-        self.slots = slots;
-        self.rebuild(services);
-        Ok(true)
-    }
-
-    /// After a removal (positions shifted): fits the index to `services`
-    /// and indexes them anew, once.
-    fn refit(&mut self, services: &[Service], lfactor: i32) {
-        if !matches!(self.fit(services, services.len(), lfactor), Ok(true)) {
-            self.rebuild(services);
-        }
-    }
-
-    /// Indexes the service at `pos` (after [`SvcIndex::fit`]).
-    fn insert(&mut self, services: &[Service], pos: usize) {
-        if let Some(i) = self.slot(services, &services[pos].key) {
-            self.slots[i] = pos as u32;
-        }
-    }
-
-    /// Indexes `services` anew, in the slots it has.
-    fn rebuild(&mut self, services: &[Service]) {
-        self.slots.iter_mut().for_each(|s| *s = Self::EMPTY);
-        for pos in 0..services.len() {
-            self.insert(services, pos);
-        }
-    }
-}
-
 /// All services of a namespace.
 pub(crate) struct Table {
-    services: List<Service>,
+    services: List<SvcRef>,
     /// Where each service is in `services`.
     index: SvcIndex,
     /// Deleted real servers (see [`Trashed`]).
@@ -784,6 +140,9 @@ pub(crate) struct Table {
     /// A real server was deleted since [`Table::take_retired`] last
     /// looked.
     retired: bool,
+    /// Services were added or deleted since the packet path's view was
+    /// last published (see [`Table::view`]).
+    view_stale: bool,
 }
 
 fn u16_of(a: &Attr<'_>, msg: &'static CStr) -> Result<u16, Error> {
@@ -965,9 +324,8 @@ fn parse_service(nest: Option<Attr<'_>>, full: bool) -> Result<(SvcKey, Option<S
     let mut fb = [0u8; 8];
     fb[..fl.len()].copy_from_slice(fl);
     let pe = match get(svc_attr::PE_NAME) {
-        Some(p) => {
-            Some(name_of(&p, 16, c"ipvs: persistence engine name too long")?).filter(|n| n.len > 0)
-        }
+        Some(p) => Some(name_of(&p, 16, c"ipvs: persistence engine name too long")?)
+            .filter(|n| !n.is_empty()),
         None => None,
     };
     Ok((
@@ -981,26 +339,6 @@ fn parse_service(nest: Option<Attr<'_>>, full: bool) -> Result<(SvcKey, Option<S
             netmask: u32_of(&netmask, BAD)?,
         }),
     ))
-}
-
-/// What identifies a real server within its service; `af` 0 means the
-/// service's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct DestKey {
-    af: u16,
-    addr: Addr,
-    port: [u8; 2],
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct DestParams {
-    fwd: u32,
-    weight: i32,
-    u_threshold: u32,
-    l_threshold: u32,
-    tun_type: u8,
-    tun_port: [u8; 2],
-    tun_flags: u16,
 }
 
 /// `IP_VS_CONN_F_TUNNEL_TYPE_GUE`.
@@ -1127,6 +465,7 @@ impl Table {
             syncing: false,
             keyed: 0,
             retired: false,
+            view_stale: false,
         }
     }
 
@@ -1150,7 +489,7 @@ impl Table {
     pub(crate) fn has_mixed_families(&self) -> bool {
         self.services
             .iter()
-            .any(|s| s.dests.iter().any(|d| d.af != s.key.af()))
+            .any(|s| s.lock().dests.iter().any(|d| d.af != s.key.af()))
     }
 
     /// Says whether a sync daemon runs: the sync messages carry one
@@ -1189,8 +528,24 @@ impl Table {
     }
 
     /// The services, in no particular order.
-    pub(crate) fn services(&self) -> &[Service] {
+    pub(crate) fn services(&self) -> &[SvcRef] {
         &self.services
+    }
+
+    /// Whether services were added or deleted since the last
+    /// [`Table::view_published`].
+    pub(crate) fn view_stale(&self) -> bool {
+        self.view_stale
+    }
+
+    /// What the packet path should see now.
+    pub(crate) fn view(&self) -> Result<View, NoMem> {
+        View::new(&self.index, &self.services)
+    }
+
+    /// Says that the packet path sees the services as they are.
+    pub(crate) fn view_published(&mut self) {
+        self.view_stale = false;
     }
 
     /// Whether there are IPv4 and IPv6 services.
@@ -1205,8 +560,8 @@ impl Table {
 
     /// Lets the schedulers age their state (every estimator tick).
     pub(crate) fn tick_schedulers(&mut self, env: &dyn Env) {
-        for s in self.services.iter_mut() {
-            if let Some(sched) = s.sched.as_mut() {
+        for s in self.services.iter() {
+            if let Some(sched) = s.lock().sched.as_mut() {
                 sched.tick(env);
             }
         }
@@ -1216,6 +571,7 @@ impl Table {
     /// [`Counters::estimate`]).
     pub(crate) fn estimate(&self) {
         for s in self.services.iter() {
+            let s = s.lock();
             s.stats.estimate();
             for d in s.dests.iter() {
                 d.shared.stats.estimate();
@@ -1227,75 +583,33 @@ impl Table {
         self.index.find(&self.services, key)
     }
 
-    /// The service a packet belongs to (`ip_vs_service_find`): its
-    /// firewall mark first, then protocol, address and port, then a
-    /// port-zero service of the address.
+    /// The service a packet belongs to (see
+    /// [`SvcIndex::find_for_packet`]).
     pub(crate) fn find_for_packet(
-        &mut self,
+        &self,
         af: u16,
         protocol: u8,
         addr: &Addr,
         port: [u8; 2],
         mark: u32,
-    ) -> Option<&mut Service> {
-        let mut tuple = SvcKey::Tuple {
-            af,
-            protocol: u16::from(protocol),
-            addr: *addr,
-            port,
-        };
-        let fwmark = SvcKey::Fwmark { af, mark };
-        let mut i = None;
-        if mark != 0 {
-            i = self.find(&fwmark);
-        }
-        if i.is_none() {
-            i = self.find(&tuple);
-        }
-        if i.is_none() && port != [0, 0] {
-            if let SvcKey::Tuple { port, .. } = &mut tuple {
-                *port = [0, 0];
-            }
-            i = self.find(&tuple);
-        }
-        i.map(|i| &mut self.services[i])
+    ) -> Option<&SvcRef> {
+        self.index
+            .find_for_packet(&self.services, af, protocol, addr, port, mark)
+            .map(|i| &self.services[i])
     }
 
-    /// The service of a NAT real server at `addr:port` (or at `addr`
-    /// without port) for `protocol` (`ip_vs_find_real_service`, for
-    /// connections real servers start). A service with a virtual port is
-    /// preferred, then one without (port-less, persistent), then a
-    /// fwmark service (any protocol); the first configured among equals.
+    /// See [`svc_index::find_real_service`].
     pub(crate) fn find_real_service(
         &self,
         af: u16,
         protocol: u8,
         addr: &Addr,
         port: [u8; 2],
-    ) -> Option<(&Service, &Dest)> {
-        self.services
-            .iter()
-            .filter_map(|s| {
-                let rank = match s.key {
-                    SvcKey::Tuple { protocol: p, .. } if p != u16::from(protocol) => return None,
-                    SvcKey::Tuple { port: [0, 0], .. } => 1,
-                    SvcKey::Tuple { .. } => 0,
-                    SvcKey::Fwmark { .. } => 2,
-                };
-                let d = s.dests.iter().find(|d| {
-                    d.fwd == conn_flags::MASQ
-                        && d.af == af
-                        && (d.port == port || d.port == [0, 0])
-                        && addr_eq(af, &d.addr, addr)
-                })?;
-                Some((rank, s, d))
-            })
-            .min_by_key(|&(rank, ..)| rank)
-            .map(|(_, s, d)| (s, d))
+    ) -> Option<&SvcRef> {
+        svc_index::find_real_service(&self.services, af, protocol, addr, port)
     }
 
-    /// Whether a NAT real server of some service is at `addr:port` for
-    /// `protocol` (`ip_vs_has_real_service`; fwmark services for any).
+    /// See [`svc_index::has_real_service`].
     pub(crate) fn has_real_service(
         &self,
         af: u16,
@@ -1303,23 +617,12 @@ impl Table {
         addr: &Addr,
         port: [u8; 2],
     ) -> bool {
-        self.services.iter().any(|s| {
-            let fits = match s.key {
-                SvcKey::Tuple { protocol: p, .. } => p == u16::from(protocol),
-                SvcKey::Fwmark { .. } => true,
-            };
-            fits && s.dests.iter().any(|d| {
-                d.fwd == conn_flags::MASQ
-                    && d.af == af
-                    && d.port == port
-                    && addr_eq(af, &d.addr, addr)
-            })
-        })
+        svc_index::has_real_service(&self.services, af, protocol, addr, port)
     }
 
     /// The service named by an `IPVS_CMD_ATTR_SERVICE` attribute (only
     /// the identifying members are read).
-    pub(crate) fn lookup(&self, nest: Option<Attr<'_>>) -> Result<Option<&Service>, Error> {
+    pub(crate) fn lookup(&self, nest: Option<Attr<'_>>) -> Result<Option<&SvcRef>, Error> {
         let (key, _) = parse_service(nest, false)?;
         Ok(self.find(&key).map(|i| &self.services[i]))
     }
@@ -1340,7 +643,8 @@ impl Table {
                 while let Some(last) = self.services.len().checked_sub(1) {
                     let s = self.services.remove(last);
                     self.count_service(&s.key, false);
-                    res = self.discard(s);
+                    self.view_stale = true;
+                    res = self.discard(&s);
                     if res.is_err() {
                         break;
                     }
@@ -1350,7 +654,7 @@ impl Table {
             }
             cmd::ZERO if svc.is_none() => {
                 for s in self.services.iter() {
-                    s.zero();
+                    s.lock().zero();
                 }
                 return Ok(());
             }
@@ -1400,7 +704,8 @@ impl Table {
             None
         };
         let keys = self.next_keys();
-        let s = &mut self.services[idx];
+        let node = self.services[idx].clone();
+        let mut s = node.lock();
         match (c, dest) {
             (cmd::NEW_SERVICE, _) => Err(err(EEXIST, c"ipvs: service already exists")),
             (cmd::SET_SERVICE, _) => {
@@ -1411,7 +716,7 @@ impl Table {
                 // The same scheduler keeps its state (stock does not
                 // re-initialise it either).
                 if s.sched_name() != p.sched.as_str() {
-                    s.sched = scheduler_of(&p, s.key.af(), &s.seen, keys)?;
+                    s.sched = scheduler_of(&p, s.key.af(), s.seen(), keys)?;
                 }
                 s.flags = p.flags | svc_flags::HASHED;
                 s.timeout = p.timeout;
@@ -1419,10 +724,12 @@ impl Table {
                 Ok(())
             }
             (cmd::DEL_SERVICE, _) => {
-                let s = self.services.remove(idx);
-                self.count_service(&s.key, false);
+                drop(s);
+                self.services.remove(idx);
+                self.count_service(&node.key, false);
                 self.index.refit(&self.services, self.svc_lfactor);
-                self.discard(s)
+                self.view_stale = true;
+                self.discard(&node)
             }
             (cmd::ZERO, _) => {
                 s.zero();
@@ -1430,13 +737,13 @@ impl Table {
             }
             (cmd::NEW_DEST, Some((k, Some(p)))) => {
                 check_dest_params(&p)?;
-                if find_dest(s, &k).is_some() {
+                if find_dest(&s, &k).is_some() {
                     return Err(err(EEXIST, c"ipvs: real server already exists"));
                 }
                 let d = match self
                     .trash
                     .iter()
-                    .position(|t| t.svc.matches(&s.key) && t.dest.is(&k))
+                    .position(|t| t.svc.matches(&node.key) && t.dest.is(&k))
                 {
                     Some(t) => {
                         let mut d = self.trash.remove(t).dest;
@@ -1453,31 +760,22 @@ impl Table {
                     None => Dest::new(&k, &p)?,
                 };
                 s.dests.insert_first(d)?;
-                s.look();
-                if let Some(sch) = s.sched.as_mut() {
-                    sch.dest_added(0, &s.seen);
-                }
+                s.dest_added();
                 Ok(())
             }
             (cmd::SET_DEST, Some((k, Some(p)))) => {
                 check_dest_params(&p)?;
-                let i = find_dest(s, &k).ok_or(err(ENOENT, c"ipvs: no such real server"))?;
+                let i = find_dest(&s, &k).ok_or(err(ENOENT, c"ipvs: no such real server"))?;
                 s.dests[i].set(&p);
-                s.look();
-                if let Some(sch) = s.sched.as_mut() {
-                    sch.dest_updated(&s.seen);
-                }
+                s.dest_updated();
                 Ok(())
             }
             (cmd::DEL_DEST, Some((k, _))) => {
-                let i = find_dest(s, &k).ok_or(err(ENOENT, c"ipvs: no such real server"))?;
+                let i = find_dest(&s, &k).ok_or(err(ENOENT, c"ipvs: no such real server"))?;
                 let d = s.dests.remove(i);
-                s.look();
-                if let Some(sch) = s.sched.as_mut() {
-                    sch.dest_removed(i, &s.seen);
-                }
-                let svc = s.key;
-                self.trash_dest(svc, d)
+                s.dest_removed(i);
+                drop(s);
+                self.trash_dest(node.key, d)
             }
             _ => Err(err(EINVAL, c"ipvs: unknown command")),
         }
@@ -1496,12 +794,17 @@ impl Table {
     }
 
     /// Moves the real servers of a deleted service to the trash.
-    fn discard(&mut self, mut s: Service) -> Result<(), Error> {
+    /// The packet path may still find the service in its view until the
+    /// next one is published: it sees it gone, without real servers.
+    fn discard(&mut self, node: &SvcNode) -> Result<(), Error> {
+        let mut s = node.lock();
+        s.gone = true;
+        s.sched = None;
         let mut res = Ok(());
         while let Some(last) = s.dests.len().checked_sub(1) {
             let d = s.dests.remove(last);
             // Out of memory: the connections keep what they share.
-            res = res.and(self.trash_dest(s.key, d));
+            res = res.and(self.trash_dest(node.key, d));
         }
         res
     }
@@ -1537,19 +840,12 @@ impl Table {
         let sched = scheduler_of(p, key.af(), &[], self.next_keys())?;
         let n = self.services.len() + 1;
         self.index.fit(&self.services, n, self.svc_lfactor)?;
-        self.services.push(Service {
-            key,
-            sched,
-            pe: p.pe,
-            flags: (p.flags & p.mask) | svc_flags::HASHED,
-            timeout: p.timeout,
-            netmask: p.netmask,
-            dests: List::new(),
-            stats: share(Counters::default())?,
-            seen: List::new(),
-        })?;
+        let flags = (p.flags & p.mask) | svc_flags::HASHED;
+        let svc = Service::new(key, sched, p.pe, flags, p.timeout, p.netmask)?;
+        self.services.push(SvcNode::share(svc)?)?;
         self.index.insert(&self.services, self.services.len() - 1);
         self.count_service(&key, true);
+        self.view_stale = true;
         Ok(())
     }
 }
@@ -1561,6 +857,7 @@ fn find_dest(s: &Service, k: &DestKey) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::list::Shared;
     use crate::nlattr::push;
     use crate::uapi::cmd_attr;
 
@@ -1730,12 +1027,13 @@ mod tests {
             Some(&dest(3, 2, true)),
         )
         .unwrap();
-        let s = &t.services()[0];
+        let s = t.services()[0].lock();
         assert_eq!(s.sched_name(), "rr");
         assert_eq!(s.flags, svc_flags::HASHED);
         // Newest first, as stock.
         assert_eq!(s.dests[0].addr[3], 3);
         assert_eq!(s.dests[1].weight, 1);
+        drop(s);
         apply(
             &mut t,
             cmd::SET_DEST,
@@ -1743,9 +1041,9 @@ mod tests {
             Some(&dest(2, 0, true)),
         )
         .unwrap();
-        assert_eq!(t.services()[0].dests[1].weight, 0);
+        assert_eq!(t.services()[0].lock().dests[1].weight, 0);
         apply(&mut t, cmd::SET_SERVICE, &svc(80, "wrr", true), None).unwrap();
-        assert_eq!(t.services()[0].sched_name(), "wrr");
+        assert_eq!(t.services()[0].lock().sched_name(), "wrr");
         apply(
             &mut t,
             cmd::DEL_DEST,
@@ -1753,7 +1051,7 @@ mod tests {
             Some(&dest(3, 0, false)),
         )
         .unwrap();
-        assert_eq!(t.services()[0].dests.len(), 1);
+        assert_eq!(t.services()[0].lock().dests.len(), 1);
         assert_eq!(
             apply(
                 &mut t,
@@ -1768,6 +1066,69 @@ mod tests {
     }
 
     #[test]
+    fn the_packet_path_sees_services_through_views() {
+        let mut t = Table::new();
+        let vip: Addr = v4([10, 0, 0, 1]).try_into().unwrap();
+        let port = |p: u16| p.to_be_bytes();
+        let key_port = |s: Option<&SvcRef>| s.map(|s| s.key.port());
+        apply(&mut t, cmd::NEW_SERVICE, &svc(80, "rr", true), None).unwrap();
+        assert!(t.view_stale());
+        let v1 = t.view().unwrap();
+        t.view_published();
+        assert!(!t.view_stale());
+        assert_eq!(
+            key_port(v1.find_for_packet(AF_INET, 6, &vip, port(80), 0)),
+            Some(port(80))
+        );
+        assert!(v1.find_for_packet(AF_INET, 6, &vip, port(81), 0).is_none());
+        assert!(v1.find_for_packet(AF_INET, 17, &vip, port(80), 0).is_none());
+        // A new service: only a new view has it.
+        apply(&mut t, cmd::NEW_SERVICE, &svc(0, "rr", true), None).unwrap();
+        assert!(t.view_stale());
+        assert!(v1.find_for_packet(AF_INET, 6, &vip, port(81), 0).is_none());
+        let v2 = t.view().unwrap();
+        t.view_published();
+        assert_eq!(
+            key_port(v2.find_for_packet(AF_INET, 6, &vip, port(81), 0)),
+            Some(port(0))
+        );
+        // Edits of a service show in every view at once, and make none.
+        apply(
+            &mut t,
+            cmd::NEW_DEST,
+            &svc(80, "", false),
+            Some(&dest(2, 1, true)),
+        )
+        .unwrap();
+        assert!(!t.view_stale());
+        let s = v1.find_for_packet(AF_INET, 6, &vip, port(80), 0).unwrap();
+        assert_eq!(s.lock().dests.len(), 1);
+        // A deleted service stays in the old views, gone and empty.
+        apply(&mut t, cmd::DEL_SERVICE, &svc(80, "", false), None).unwrap();
+        assert!(t.view_stale());
+        for v in [&v1, &v2] {
+            let s = v
+                .find_for_packet(AF_INET, 6, &vip, port(80), 0)
+                .unwrap()
+                .lock();
+            assert!(s.gone && s.dests.is_empty() && s.sched.is_none());
+        }
+        assert_eq!(t.trashed(), 1);
+        let v3 = t.view().unwrap();
+        assert_eq!(
+            key_port(v3.find_for_packet(AF_INET, 6, &vip, port(80), 0)),
+            Some(port(0))
+        );
+        // Flushed: an empty view.
+        t.apply(cmd::FLUSH, None, None, &|_, _| true).unwrap();
+        assert!(t
+            .view()
+            .unwrap()
+            .find_for_packet(AF_INET, 6, &vip, port(80), 0)
+            .is_none());
+    }
+
+    #[test]
     fn deleted_real_server_resumes_from_the_trash() {
         let mut t = Table::new();
         apply(&mut t, cmd::NEW_SERVICE, &svc(80, "lc", true), None).unwrap();
@@ -1778,7 +1139,7 @@ mod tests {
             Some(&dest(2, 1, true)),
         )
         .unwrap();
-        let shared = t.services()[0].dests[0].shared.clone();
+        let shared = t.services()[0].lock().dests[0].shared.clone();
         shared.inactive.store(3, Ordering::Relaxed); // three connections
         shared.stats.count_conn();
         apply(
@@ -1801,13 +1162,15 @@ mod tests {
             Some(&dest(2, 5, true)),
         )
         .unwrap();
-        let d = &t.services()[0].dests[0];
+        let s0 = t.services()[0].lock();
+        let d = &s0.dests[0];
         assert!(Shared::ptr_eq(&d.shared, &shared));
         assert_eq!(
             (d.weight, d.inactive(), d.shared.stats.snapshot().conns),
             (5, 3, 1)
         );
         assert!(shared.available.load(Ordering::Relaxed));
+        drop(s0);
         assert_eq!(t.trashed(), 0);
         // Another service's real server at the same address is new.
         apply(&mut t, cmd::NEW_SERVICE, &svc(81, "rr", true), None).unwrap();
@@ -1820,8 +1183,10 @@ mod tests {
             Some(&dest(2, 1, true)),
         )
         .unwrap();
-        let other = &t.services()[0].dests[0];
+        let s0 = t.services()[0].lock();
+        let other = &s0.dests[0];
         assert!(!Shared::ptr_eq(&other.shared, &shared));
+        drop(s0);
         // Unused for TRASH_PERIOD: freed.
         shared.inactive.store(0, Ordering::Relaxed);
         t.empty_trash(2000);
@@ -1844,8 +1209,10 @@ mod tests {
         apply(&mut t, cmd::NEW_DEST, &udp(53), Some(&dest(2, 1, true))).unwrap();
         let (a, p80) = rs([192, 168, 0, 2], 80);
         // The real server's port is 80 (dest() builds port 80).
-        let (s, d) = t.find_real_service(AF_INET, 17, &a, p80).unwrap();
-        assert_eq!((s.key.af(), d.port), (AF_INET, p80));
+        let t = t.view().unwrap();
+        let s = t.find_real_service(AF_INET, 17, &a, p80).unwrap();
+        let d = s.lock().nat_dest(AF_INET, &a, p80).map(|d| d.port);
+        assert_eq!((s.key.af(), d), (AF_INET, Some(p80)));
         // Another port, another protocol, another address: none.
         assert!(t.find_real_service(AF_INET, 17, &a, [0, 81]).is_none());
         assert!(t.find_real_service(AF_INET, 6, &a, p80).is_none());
@@ -1871,7 +1238,7 @@ mod tests {
             Err(ENOENT)
         );
         apply(&mut t, cmd::NEW_SERVICE, &with_pe(b"sip\0"), None).unwrap();
-        assert!(t.services()[0].pe_sip());
+        assert!(t.services()[0].lock().pe_sip());
     }
 
     #[test]
@@ -1953,7 +1320,7 @@ mod tests {
         };
         assert_eq!(add(&mut t, 2), Err(EEXIST));
         assert_eq!(add(&mut t, 7), Err(EINVAL));
-        assert_eq!(t.services()[0].dests.len(), 1);
+        assert_eq!(t.services()[0].lock().dests.len(), 1);
         // Lower threshold above the upper one.
         let mut d = nest(&[
             (dest_attr::ADDR, v4([192, 168, 0, 9])),
@@ -2063,10 +1430,10 @@ mod tests {
         push(&mut s, svc_attr::NETMASK, &u32::MAX.to_ne_bytes());
         apply(&mut t, cmd::SET_SERVICE, &s, None).unwrap();
         assert_eq!(
-            t.services()[0].flags,
+            t.services()[0].lock().flags,
             svc_flags::PERSISTENT | svc_flags::HASHED
         );
-        assert_eq!(t.services()[0].timeout, 300);
+        assert_eq!(t.services()[0].lock().timeout, 300);
     }
 
     #[test]
@@ -2104,8 +1471,9 @@ mod tests {
         let rs = v4([192, 168, 0, 2]).try_into().unwrap();
         let port = 80u16.to_be_bytes();
         let found = |t: &Table, protocol: u8| {
-            t.find_real_service(AF_INET, protocol, &rs, port)
-                .map(|(s, _)| s.key)
+            let v = t.view().unwrap();
+            v.find_real_service(AF_INET, protocol, &rs, port)
+                .map(|s| s.key)
         };
         let tuple = |port: u16| SvcKey::Tuple {
             af: AF_INET,
@@ -2121,11 +1489,10 @@ mod tests {
         // A fwmark service takes any protocol.
         assert_eq!(found(&t, 17), Some(mark));
         // Not a real server of anyone at another port.
-        assert_eq!(
-            t.find_real_service(AF_INET, 6, &rs, 81u16.to_be_bytes())
-                .map(|(s, _)| s.key),
-            None
-        );
+        let v = t.view().unwrap();
+        assert!(v
+            .find_real_service(AF_INET, 6, &rs, 81u16.to_be_bytes())
+            .is_none());
         apply(&mut t, cmd::DEL_SERVICE, &port80, None).unwrap();
         assert_eq!(found(&t, 6), Some(tuple(0)));
         apply(&mut t, cmd::DEL_SERVICE, &portless, None).unwrap();
@@ -2144,41 +1511,6 @@ mod tests {
             let e = t.set([Some(5), None, Some(bad)], hz).unwrap_err();
             assert_eq!(e.errno, EINVAL);
         }
-    }
-
-    #[test]
-    fn rates_follow_the_counters_as_stock() {
-        let c = Counters::default();
-        // 100 connections and 1000 packets of 150 bytes in each period,
-        // nothing out: 50 connections, 500 packets and 75000 bytes a second.
-        for _ in 0..80 {
-            c.cells.add(CONNS, 100);
-            for _ in 0..1000 {
-                c.count_packet(true, 150);
-            }
-            c.estimate();
-        }
-        assert_eq!(c.rates(), [50, 500, 0, 75000, 0]);
-        // The first update after a quiet start takes a quarter of the rate.
-        let d = Counters::default();
-        d.cells.add(CONNS, 8);
-        d.estimate();
-        assert_eq!(d.rates()[0], 1);
-        // Traffic stops: the rates decay.
-        for _ in 0..4 {
-            c.estimate();
-        }
-        let r = c.rates();
-        assert!(r[0] > 0 && r[0] < 20, "{r:?}");
-        c.zero();
-        assert_eq!(c.rates(), [0; 5]);
-        assert_eq!(c.snapshot().as_array(), [0; 5]);
-        // Counting goes on from zero.
-        c.count_conn();
-        c.count_packet(false, 60);
-        assert_eq!(c.snapshot().as_array(), [1, 0, 1, 0, 60]);
-        c.estimate();
-        assert_eq!(c.rates()[0], 0);
     }
 
     #[test]

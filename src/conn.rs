@@ -18,7 +18,6 @@
 //! at once when their last reference goes: no timer, no RCU callback.
 
 use crate::bindings;
-use crate::config::{Addr, Counters, DestShared};
 use crate::defense::{self, EntryDropper};
 use crate::hash::{conn_hash, SipKey};
 use crate::kapi::net::Net;
@@ -30,6 +29,7 @@ use crate::kapi::work::Work;
 use crate::kapi::{kthread, rcu};
 use crate::list::Shared;
 use crate::sctp::{Event, Sctp, SctpConn};
+use crate::service::{Addr, Counters, DestShared};
 use crate::state::{Dir, Flags, Tcp, TcpConn};
 use crate::sync_msg;
 use crate::uapi::conn_flags;

@@ -10,7 +10,6 @@
 //! client on this host), where their source becomes the virtual address
 //! again.
 
-use crate::config::{Addr, AF_INET, AF_INET6};
 use crate::conn::{self, InUse, Lookup};
 use crate::kapi::abi::hz;
 use crate::kapi::netfilter::{Family, Hook, HookOps, HookPoint, HookSpec, HookState, Verdict};
@@ -21,6 +20,7 @@ use crate::newconn;
 use crate::packet::{self, Ipv4Header, Ipv6Header, IPV4_HDRLEN, IPV6_HDRLEN};
 use crate::params::Sysctl;
 use crate::sctp::{self, Event};
+use crate::service::{Addr, AF_INET, AF_INET6};
 use crate::state::{Dir, Flags};
 use crate::sync;
 use crate::uapi::conn_flags;
@@ -442,10 +442,7 @@ fn stray(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<Verdict> {
     if ipvs.sysctl(Sysctl::NatIcmpSend) == 0
         || p.tcp_flags.is_some_and(|f| f.rst)
         || p.sctp_event == Some(Event::Abort)
-        || !ipvs
-            .config
-            .lock()
-            .has_real_service(p.af, p.protocol, &p.saddr, p.sport)
+        || !ipvs.has_real_service(&pkt.rcu(), p.af, p.protocol, &p.saddr, p.sport)
     {
         return None;
     }

@@ -31,8 +31,10 @@ mod params;
 mod procfs;
 mod sched;
 mod sctp;
+mod service;
 mod sip;
 mod state;
+mod svc_index;
 mod sync;
 mod sync_msg;
 // The whole ABI, used piecemeal.

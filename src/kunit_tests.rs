@@ -3,7 +3,7 @@
 //! KUnit suite `ipvs_rs`: checks the glue against the running kernel. It
 //! runs when the module loads (results in dmesg and debugfs).
 
-use crate::config::{Table, AF_INET6};
+use crate::config::Table;
 use crate::kapi::kunit::Test;
 use crate::kapi::net::init_net;
 use crate::kapi::skb::OwnedSkBuff;
@@ -11,6 +11,7 @@ use crate::kexpect;
 use crate::nlattr::Attr;
 use crate::packet::{Ipv4Header, IPV4_HDRLEN};
 use crate::params::{Sysctl, SYSCTLS};
+use crate::service::AF_INET6;
 use crate::uapi::{cmd, dest_attr, svc_attr};
 use core::pin::Pin;
 use kernel::alloc::KBox;
@@ -174,7 +175,10 @@ fn config_table(t: &mut Test) {
             kexpect!(t, res.is_ok());
         }
     }
-    kexpect!(t, matches!(table.services(), [s] if s.dests.len() == 3));
+    kexpect!(
+        t,
+        matches!(table.services(), [s] if s.lock().dests.len() == 3)
+    );
     let mut gone = Attrs::new();
     gone.push(
         dest_attr::ADDR,
@@ -188,7 +192,10 @@ fn config_table(t: &mut Test) {
             .is_ok()
     );
     let weights: [i32; 2] = match table.services() {
-        [s] if s.dests.len() == 2 => [s.dests[0].weight, s.dests[1].weight],
+        [s] => match &s.lock().dests[..] {
+            [a, b] => [a.weight, b.weight],
+            _ => [0, 0],
+        },
         _ => [0, 0],
     };
     // Newest first, the deleted one gone, the rest in order.
@@ -214,8 +221,8 @@ fn config_table(t: &mut Test) {
 /// 10.0.0.100:53, served by 192.168.1.11:53.
 struct ConnFixture {
     table: Pin<KBox<crate::conn::ConnTable>>,
-    dest: crate::list::Shared<crate::config::DestShared>,
-    stats: crate::list::Shared<crate::config::Counters>,
+    dest: crate::list::Shared<crate::service::DestShared>,
+    stats: crate::list::Shared<crate::service::Counters>,
 }
 
 impl ConnFixture {
@@ -232,8 +239,8 @@ impl ConnFixture {
                 None,
             )
             .ok()?,
-            dest: crate::list::share(crate::config::DestShared::default()).ok()?,
-            stats: crate::list::share(crate::config::Counters::default()).ok()?,
+            dest: crate::list::share(crate::service::DestShared::default()).ok()?,
+            stats: crate::list::share(crate::service::Counters::default()).ok()?,
         })
     }
 

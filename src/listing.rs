@@ -3,7 +3,8 @@
 //! The text of `/proc/net/ip_vs*`, in stock's formats (`ip_vs_ctl.c`,
 //! `ip_vs_conn.c`). Pure code, host-tested.
 
-use crate::config::{Service, SvcKey, Table, AF_INET6};
+use crate::config::Table;
+use crate::service::{Service, SvcKey, AF_INET6};
 use crate::uapi::{conn_flags, svc_flags, version_triple, VERSION_CODE};
 use core::fmt::{self, Write};
 
@@ -134,14 +135,14 @@ pub(crate) fn ip_vs(w: &mut impl Write, t: &Table, conn_tab_size: u32, hz: u32) 
         .iter()
         .filter(|s| matches!(s.key, SvcKey::Tuple { .. }))
     {
-        service(w, s, hz)?;
+        service(w, &s.lock(), hz)?;
     }
     for s in t
         .services()
         .iter()
         .filter(|s| matches!(s.key, SvcKey::Fwmark { .. }))
     {
-        service(w, s, hz)?;
+        service(w, &s.lock(), hz)?;
     }
     Ok(())
 }

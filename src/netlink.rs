@@ -4,7 +4,7 @@
 //! keepalived speak. Same commands, attributes, permissions and errors as
 //! stock; the configuration logic itself is in [`crate::config`].
 
-use crate::config::{self, Counters, Dest, Service, SvcKey, AF_INET6};
+use crate::config;
 use crate::daemon::{self, DaemonCfg};
 use crate::hooks;
 use crate::kapi::abi::hz;
@@ -15,6 +15,7 @@ use crate::kapi::genl::{
 use crate::kapi::timer::jiffies;
 use crate::netns::IpvsNet;
 use crate::nlattr::{self, Attr, Nested, Rule};
+use crate::service::{Counters, Dest, Service, SvcKey, AF_INET6};
 use crate::sync;
 use crate::uapi::{
     cmd, cmd_attr, daemon_attr, dest_attr, info_attr, stats_attr, svc_attr, GENL_VERSION,
@@ -82,7 +83,7 @@ fn apply(ipvs: &IpvsNet, table: &mut config::Table, req: &Request<'_>, c: u8) ->
     table.set_svc_lfactor(ipvs.sysctl(crate::params::Sysctl::SvcLfactor));
     table.set_syncing(ipvs.sync.is_master() || ipvs.sync.is_backup());
     let net = req.net();
-    let addr_ok = |af, addr: &_| net.unicast_or_local(af == config::AF_INET6, addr);
+    let addr_ok = |af, addr: &_| net.unicast_or_local(af == AF_INET6, addr);
     let res = table
         .apply(c, svc, dest, &addr_ok)
         .map_err(|e| refuse(req, e));
@@ -99,6 +100,7 @@ fn apply(ipvs: &IpvsNet, table: &mut config::Table, req: &Request<'_>, c: u8) ->
     ) {
         ipvs.publish_sip_services(table);
     }
+    ipvs.publish_services(table, false);
     res
 }
 
@@ -296,7 +298,7 @@ impl Family for IpvsFamily {
                     }
                     Err(e) => return Err(refuse(req, e)),
                 };
-                req.reply(cmd::NEW_SERVICE, |m| fill_service(m, svc))
+                req.reply(cmd::NEW_SERVICE, |m| fill_service(m, &svc.lock()))
             }
             cmd::GET_CONFIG => {
                 let t = table.timeouts;
@@ -365,7 +367,7 @@ impl Family for IpvsFamily {
             cmd::GET_SERVICE => {
                 let start = dump.cursor()[0] as usize;
                 for (i, s) in table.services().iter().enumerate().skip(start) {
-                    if !dump.add(cmd::NEW_SERVICE, |m| fill_service(m, s))? {
+                    if !dump.add(cmd::NEW_SERVICE, |m| fill_service(m, &s.lock()))? {
                         break;
                     }
                     dump.cursor()[0] = (i + 1) as _;
@@ -394,6 +396,7 @@ impl Family for IpvsFamily {
                     return Ok(());
                 };
                 let start = dump.cursor()[0] as usize;
+                let svc = svc.lock();
                 for (i, d) in svc.dests.iter().enumerate().skip(start) {
                     if !dump.add(cmd::NEW_DEST, |m| fill_dest(m, d))? {
                         break;

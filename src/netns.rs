@@ -8,20 +8,23 @@
 //! table, `/proc` files and estimator to it and is registered after, so it
 //! always finds the data in place and is torn down before it.
 
-use crate::config::{Counters, DestShared, Estimator, Table, Timeouts};
+use crate::config::{Table, Timeouts};
 use crate::conn::ConnTable;
 use crate::defense::{self, Defense};
 use crate::hash::SipKey;
 use crate::kapi::abi::hz;
 use crate::kapi::net::Net;
 use crate::kapi::pernet::{PernetId, PernetState};
+use crate::kapi::rhash::ReadSide;
 use crate::kapi::sync::SpinLockBh;
-use crate::kapi::timer::{Tick, Ticker};
-use crate::kapi::{netfilter, proc, sysctl};
+use crate::kapi::timer::{jiffies, Tick, Ticker};
+use crate::kapi::{netfilter, proc, rcu, sysctl};
 use crate::list::{share, Shared};
 use crate::params::{self, Handler, Sysctl, SYSCTLS};
 use crate::procfs;
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::service::{Addr, Counters, DestShared, Estimator};
+use crate::svc_index::{Found, View};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 use kernel::sync::Mutex;
 
@@ -37,9 +40,17 @@ pub(crate) struct IpvsNet {
     sync_qlen_max: AtomicUsize,
     /// `est_cpulist` (see [`sysctl::Entry::cpulist`]).
     est_cpulist: AtomicU64,
-    /// Services and real servers. The packet path takes the lock too, to
-    /// schedule new connections; nothing under it sleeps.
+    /// Services and real servers, as the control plane changes them;
+    /// nothing under the lock sleeps.
     pub(crate) config: Pin<KBox<SpinLockBh<Table>>>,
+    /// The services as the packet path finds them, without that lock
+    /// (see [`IpvsNet::publish_services`]).
+    services: rcu::Pointer<View>,
+    /// `services` lags behind the table: lookups go to the table (under
+    /// its lock) until the next publication.
+    view_stale: AtomicBool,
+    /// When a view was last published, jiffies.
+    published_at: AtomicU64,
     /// Connections.
     pub(crate) conns: Pin<KBox<ConnTable>>,
     /// Totals over all services (`/proc/net/ip_vs_stats`).
@@ -67,6 +78,13 @@ pub(crate) struct IpvsNet {
 }
 
 static IPVS_NET: PernetId<IpvsNet> = PernetId::new();
+
+/// Up to this many services, every change publishes a new view of them
+/// at once (the copy is cheap).
+const EAGER_SERVICES: usize = 256;
+/// With more, commands publish at most this often, milliseconds (and the
+/// ticker catches up).
+const REPUBLISH: u64 = 100;
 
 impl PernetState for IpvsNet {
     fn id() -> &'static PernetId<Self> {
@@ -98,6 +116,9 @@ impl PernetState for IpvsNet {
                 crate::new_spinlock_bh!(table, kernel::c_str!("ipvs_rs::config")),
                 GFP_KERNEL,
             )?,
+            services: rcu::Pointer::new(),
+            view_stale: AtomicBool::new(false),
+            published_at: AtomicU64::new(0),
             conns: ConnTable::new(
                 crate::kapi::abi::conn_tab_bits(),
                 SYSCTLS[Sysctl::ConnLfactor as usize].default,
@@ -154,6 +175,97 @@ impl IpvsNet {
         }
     }
 
+    /// After a configuration change (`tick` false) or on the ticker:
+    /// publishes the services for the packet path if services were added
+    /// or deleted since it was last done. A view copies the index and
+    /// the list, so with many services a burst of commands (`ipvsadm
+    /// -R`, a proxy's resync) publishes at most every [`REPUBLISH`] and
+    /// on the next tick; until then, and if memory runs out, lookups go
+    /// to the table.
+    pub(crate) fn publish_services(&self, table: &mut Table, tick: bool) {
+        if !table.view_stale() {
+            return;
+        }
+        self.view_stale.store(true, Ordering::Release);
+        let now = jiffies();
+        let last = self.published_at.load(Ordering::Relaxed);
+        let recent = now.wrapping_sub(last) < REPUBLISH * u64::from(hz()) / 1000;
+        if !tick && recent && table.services().len() > EAGER_SERVICES {
+            return;
+        }
+        if table.view().is_ok_and(|v| self.services.set(v).is_ok()) {
+            table.view_published();
+            self.published_at.store(now, Ordering::Relaxed);
+            // After the view: whoever reads `false` then finds it.
+            self.view_stale.store(false, Ordering::Release);
+        }
+    }
+
+    /// The service a packet (or a synced connection) is for (see
+    /// [`crate::svc_index::SvcIndex::find_for_packet`]): from the view
+    /// under `rcu`, or from the table while the view lags.
+    pub(crate) fn find_service<'a, R: ReadSide>(
+        &'a self,
+        rcu: &'a R,
+        af: u16,
+        protocol: u8,
+        addr: &Addr,
+        port: [u8; 2],
+        mark: u32,
+    ) -> Option<Found<'a>> {
+        if !self.view_stale.load(Ordering::Acquire) {
+            let v = self.services.get(rcu)?;
+            return v
+                .find_for_packet(af, protocol, addr, port, mark)
+                .map(Found::Viewed);
+        }
+        let table = self.config.lock();
+        let s = table.find_for_packet(af, protocol, addr, port, mark)?;
+        Some(Found::Held(s.clone()))
+    }
+
+    /// The service of the NAT real server at `addr:port` (see
+    /// [`crate::svc_index::find_real_service`]).
+    pub(crate) fn find_real_service<'a, R: ReadSide>(
+        &'a self,
+        rcu: &'a R,
+        af: u16,
+        protocol: u8,
+        addr: &Addr,
+        port: [u8; 2],
+    ) -> Option<Found<'a>> {
+        if !self.view_stale.load(Ordering::Acquire) {
+            let v = self.services.get(rcu)?;
+            return v
+                .find_real_service(af, protocol, addr, port)
+                .map(Found::Viewed);
+        }
+        let table = self.config.lock();
+        let s = table.find_real_service(af, protocol, addr, port)?;
+        Some(Found::Held(s.clone()))
+    }
+
+    /// Whether a NAT real server is at `addr:port` (see
+    /// [`crate::svc_index::has_real_service`]).
+    pub(crate) fn has_real_service<R: ReadSide>(
+        &self,
+        rcu: &R,
+        af: u16,
+        protocol: u8,
+        addr: &Addr,
+        port: [u8; 2],
+    ) -> bool {
+        if !self.view_stale.load(Ordering::Acquire) {
+            return self
+                .services
+                .get(rcu)
+                .is_some_and(|v| v.has_real_service(af, protocol, addr, port));
+        }
+        self.config
+            .lock()
+            .has_real_service(af, protocol, addr, port)
+    }
+
     /// Whether any service uses the SIP persistence engine.
     pub(crate) fn has_sip_services(&self) -> bool {
         self.sip_services.load(Ordering::Relaxed) != 0
@@ -162,7 +274,11 @@ impl IpvsNet {
     /// Publishes how many services use the SIP persistence engine (after
     /// each configuration change).
     pub(crate) fn publish_sip_services(&self, table: &Table) {
-        let n = table.services().iter().filter(|s| s.pe_sip()).count();
+        let n = table
+            .services()
+            .iter()
+            .filter(|s| s.lock().pe_sip())
+            .count();
         self.sip_services.store(n as u32, Ordering::Relaxed);
     }
 
@@ -243,6 +359,8 @@ impl Drop for IpvsNet {
 impl Tick for IpvsNet {
     fn tick(&self) {
         self.update_defense();
+        // A view held back by a burst of commands (or by memory) goes out.
+        self.publish_services(&mut self.config.lock(), true);
         if self.defense.dropping_entries() {
             self.conns
                 .drop_random_entries(|| self.defense.dropping_entries());

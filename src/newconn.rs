@@ -4,7 +4,6 @@
 //! (`ip_vs_schedule`, `ip_vs_sched_persist`), or started by a real server
 //! (`ip_vs_new_conn_out`, here for every UDP service with `conn_out`).
 
-use crate::config::{Addr, Counters, DestShared, Service, SvcKey, AF_INET6};
 use crate::conn::{ConnRef, NewConn, LOCAL_REPLY, NOOUTPUT, OPS_TEMPLATE};
 use crate::hooks::{addr16, Parsed};
 use crate::kapi::abi::hz;
@@ -16,6 +15,7 @@ use crate::nat::UDP;
 use crate::netns::IpvsNet;
 use crate::params::Sysctl;
 use crate::sctp::Event;
+use crate::service::{Addr, Counters, Dest, DestShared, Service, SvcKey, AF_INET6};
 use crate::sip;
 use crate::uapi::conn_flags;
 use kernel::prelude::*;
@@ -53,7 +53,7 @@ struct Pick {
 }
 
 impl Pick {
-    fn of(d: &crate::config::Dest) -> Self {
+    fn of(d: &Dest) -> Self {
         Self {
             addr: d.addr,
             port: d.port,
@@ -289,10 +289,16 @@ fn schedule_as(
 ) -> Result<Option<ConnRef>, Verdict> {
     let icmp = net.is_none();
     let af = p.af;
-    let mut table = ipvs.config.lock();
-    let Some(svc) = table.find_for_packet(af, p.protocol, &p.daddr, p.dport, pkt.mark()) else {
+    let rcu = pkt.rcu();
+    let Some(node) = ipvs.find_service(&rcu, af, p.protocol, &p.daddr, p.dport, pkt.mark()) else {
         return Ok(None);
     };
+    // The service's lock, held while it schedules (and finds or makes the
+    // client's template, so that one client gets one).
+    let mut svc = node.lock();
+    if svc.gone {
+        return Ok(None);
+    }
     // Only a SYN opens a TCP connection, an INIT an SCTP one, unless
     // sloppy; an ABORT never does.
     let tcp_refused = p.tcp_flags.is_some_and(|f| !f.syn) && ipvs.sysctl(Sysctl::SloppyTcp) == 0;
@@ -312,7 +318,7 @@ fn schedule_as(
         if icmp && svc.pe_sip() {
             return Err(Verdict::Drop);
         }
-        let t = Template::new(svc, (pkt, p), &p.saddr, &p.daddr, p.dport).ok_or(Verdict::Drop)?;
+        let t = Template::new(&svc, (pkt, p), &p.saddr, &p.daddr, p.dport).ok_or(Verdict::Drop)?;
         let existing = t.find(ipvs).and_then(|tmpl| {
             let d = svc.dest_shared(&tmpl.dest)?;
             Some((Pick::of(d), tmpl))
@@ -321,12 +327,12 @@ fn schedule_as(
             Some(found) => found,
             None => {
                 let Some(d) = svc.schedule(&p.saddr, p.sport, &p.daddr, ipvs) else {
-                    let bypass = Bypass::of(svc, net);
-                    drop(table);
+                    let bypass = Bypass::of(&svc, net);
+                    drop(svc);
                     return leave(ipvs, pkt, p, bypass);
                 };
                 let pick = Pick::of(d);
-                let tmpl = t.create(ipvs, svc, &pick)?;
+                let tmpl = t.create(ipvs, &svc, &pick)?;
                 (pick, tmpl)
             }
         };
@@ -343,15 +349,15 @@ fn schedule_as(
         match svc.schedule(&p.saddr, p.sport, &p.daddr, ipvs) {
             Some(d) => Pick::of(d),
             None => {
-                let bypass = Bypass::of(svc, net);
-                drop(table);
+                let bypass = Bypass::of(&svc, net);
+                drop(svc);
                 return leave(ipvs, pkt, p, bypass);
             }
         }
     };
     let one_packet = svc.one_packet() && p.protocol == UDP;
     let svc_stats = svc.stats.clone();
-    drop(table);
+    drop(svc);
     let ends = Ends {
         local,
         fwmark: pkt.mark(),
@@ -436,7 +442,7 @@ fn leave(
 /// `conn_out` knob on (or for `--pe sip` services, as stock), the
 /// connection it starts, as if its peer had started it from the outside
 /// (`ip_vs_new_conn_out`). The real server's service decides
-/// ([`crate::config::Table::find_real_service`]); persistent services get
+/// ([`crate::svc_index::View::find_real_service`]); persistent services get
 /// a template first, so that the client's next connections stick.
 ///
 /// Stock leaves out fwmark and port-less services, whose virtual address
@@ -448,8 +454,12 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
     if p.protocol != UDP || !(any || ipvs.has_sip_services()) {
         return None;
     }
-    let table = ipvs.config.lock();
-    let (svc, d) = table.find_real_service(p.af, p.protocol, &p.saddr, p.sport)?;
+    let rcu = pkt.rcu();
+    let node = ipvs.find_real_service(&rcu, p.af, p.protocol, &p.saddr, p.sport)?;
+    let svc = node.lock();
+    let d = svc
+        .nat_dest(p.af, &p.saddr, p.sport)
+        .filter(|_| !svc.gone)?;
     if !(any || svc.pe_sip()) {
         return None;
     }
@@ -465,7 +475,7 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
     };
     let mut control = None;
     if svc.persistent() {
-        let t = Template::new(svc, (pkt, p), &p.daddr, &vaddr, vport)?;
+        let t = Template::new(&svc, (pkt, p), &p.daddr, &vaddr, vport)?;
         let tmpl = match t.find(ipvs) {
             Some(tmpl) if Shared::ptr_eq(&tmpl.dest, &pick.dest) => tmpl,
             found => {
@@ -474,7 +484,7 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
                 if let Some(old) = found {
                     old.invalidate();
                 }
-                t.create(ipvs, svc, &pick).ok()?
+                t.create(ipvs, &svc, &pick).ok()?
             }
         };
         tmpl.use_template(svc.timeout.saturating_mul(hz()));
@@ -482,7 +492,7 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
     }
     let one_packet = svc.one_packet();
     let svc_stats = svc.stats.clone();
-    drop(table);
+    drop(svc);
     let ends = Ends {
         // Started by a real server's packet passing through.
         local: false,

@@ -22,7 +22,6 @@
 //! destination do). What arrives is counted in
 //! `/proc/net/ip_vs_sync_stats`.
 
-use crate::config::{Addr, Counters, DestShared, AF_INET, AF_INET6};
 use crate::conn::{self, Conn, Lookup, NewConn, LOCAL_REPLY, NOOUTPUT};
 use crate::daemon::{DaemonCfg, BACKUP, MASTER};
 use crate::kapi::abi::hz;
@@ -36,6 +35,7 @@ use crate::list::{share, Shared};
 use crate::netns::IpvsNet;
 use crate::params::Sysctl;
 use crate::sctp::Sctp;
+use crate::service::{Addr, Counters, DestShared, AF_INET, AF_INET6};
 use crate::state::Tcp;
 use crate::sync_msg::{self, flags, Outcome, ResyncPace, SyncConn, Version, Writer};
 use crate::uapi::conn_flags;
@@ -838,8 +838,10 @@ fn apply(ipvs: &IpvsNet, c: &SyncConn<'_>) -> bool {
 /// real server that forwards as the message says.
 fn bind(ipvs: &IpvsNet, c: &SyncConn<'_>) -> Option<(Shared<DestShared>, Shared<Counters>, u32)> {
     {
-        let mut table = ipvs.config.lock();
-        if let Some(svc) = table.find_for_packet(c.af, c.protocol, &c.vaddr, c.vport, c.fwmark) {
+        let rcu = rcu::read_lock();
+        let found = ipvs.find_service(&rcu, c.af, c.protocol, &c.vaddr, c.vport, c.fwmark);
+        let svc = found.as_ref().map(|s| s.lock()).filter(|s| !s.gone);
+        if let Some(svc) = svc {
             let masq = c.flags & flags::FWD_MASK == conn_flags::MASQ;
             let port = if c.fwmark != 0 && !masq {
                 [0, 0]

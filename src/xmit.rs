@@ -5,7 +5,6 @@
 //! wraps the packet in an outer IPv4 (IPIP) or IPv6 header. Replies of
 //! NAT connections are rewritten back in [`nat_reply`].
 
-use crate::config::{Addr, AF_INET, AF_INET6};
 use crate::conn::Conn;
 use crate::kapi::net::Net;
 use crate::kapi::netfilter::Verdict;
@@ -15,6 +14,7 @@ use crate::nat::{self, End};
 use crate::netns::IpvsNet;
 use crate::packet::{Ipv4Header, IPV4_HDRLEN, IPV6_HDRLEN};
 use crate::params::Sysctl;
+use crate::service::{Addr, AF_INET, AF_INET6};
 use crate::uapi::conn_flags;
 
 fn v4(a: &Addr) -> [u8; 4] {

@@ -35,10 +35,14 @@ pub(crate) mod route;
 pub mod sched;
 #[path = "../../src/sctp.rs"]
 pub mod sctp;
+#[path = "../../src/service.rs"]
+pub mod service;
 #[path = "../../src/sip.rs"]
 pub mod sip;
 #[path = "../../src/state.rs"]
 pub mod state;
+#[path = "../../src/svc_index.rs"]
+pub mod svc_index;
 #[path = "../../src/sync_msg.rs"]
 pub mod sync_msg;
 #[path = "../../src/uapi.rs"]

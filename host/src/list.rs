@@ -53,3 +53,20 @@ pub(crate) type Shared<T> = std::sync::Arc<T>;
 pub(crate) fn share<T>(v: T) -> Result<Shared<T>, NoMem> {
     Ok(std::sync::Arc::new(v))
 }
+
+/// Host twin of the kernel's `Locked`: a value behind a mutex.
+#[derive(Debug)]
+pub(crate) struct Locked<T>(std::sync::Mutex<T>);
+
+/// A [`Locked`] value, held.
+pub(crate) type Held<'a, T> = std::sync::MutexGuard<'a, T>;
+
+impl<T> Locked<T> {
+    pub(crate) fn new(v: T) -> Result<Self, NoMem> {
+        Ok(Self(std::sync::Mutex::new(v)))
+    }
+
+    pub(crate) fn lock(&self) -> Held<'_, T> {
+        self.0.lock().unwrap()
+    }
+}

@@ -6,6 +6,7 @@
 //! Allocations are atomic: the tables live under a BH spinlock that the
 //! packet path takes too.
 
+use super::sync::{SpinLockBh, SpinLockBhBackend};
 use kernel::prelude::*;
 
 /// Allocation failed.
@@ -80,4 +81,29 @@ pub(crate) type Shared<T> = kernel::sync::Arc<T>;
 /// Wraps `v` in a [`Shared`].
 pub(crate) fn share<T>(v: T) -> Result<Shared<T>, NoMem> {
     kernel::sync::Arc::new(v, GFP_ATOMIC).map_err(|_| NoMem)
+}
+
+/// A value behind a lock of its own (`spin_lock_bh`, so that the packet
+/// path and process context may both take it).
+pub(crate) struct Locked<T>(Pin<KBox<SpinLockBh<T>>>);
+
+/// A [`Locked`] value, held.
+pub(crate) type Held<'a, T> = kernel::sync::lock::Guard<'a, T, SpinLockBhBackend>;
+
+impl<T> Locked<T> {
+    /// Puts `v` behind a new lock. All such locks are one lockdep class:
+    /// nobody may hold two.
+    pub(crate) fn new(v: T) -> Result<Self, NoMem> {
+        KBox::pin_init(
+            crate::new_spinlock_bh!(v, kernel::c_str!("ipvs_rs::locked")),
+            GFP_ATOMIC,
+        )
+        .map(Self)
+        .map_err(|_| NoMem)
+    }
+
+    /// Takes the lock until the guard drops.
+    pub(crate) fn lock(&self) -> Held<'_, T> {
+        self.0.lock()
+    }
 }

@@ -4,6 +4,8 @@
 
 use crate::bindings;
 use core::marker::PhantomData;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::prelude::*;
 
 /// An RCU read-side critical section, held until the guard is dropped.
 ///
@@ -82,6 +84,96 @@ pub(crate) struct Barrier;
 
 impl Drop for Barrier {
     fn drop(&mut self) {
+        // Twice: a callback may queue one more (a connection or a view
+        // freed drops a real server, whose route entry goes by RCU too),
+        // which the first barrier need not wait for.
+        barrier();
         barrier();
     }
+}
+
+/// A value that readers reach under RCU (`rcu_dereference`) and its owner
+/// replaces whole (`rcu_assign_pointer`); a replaced value is dropped
+/// after a grace period, in an RCU callback (softirq), so `T`'s drop must
+/// not sleep.
+///
+/// # Invariants
+///
+/// `ptr` is null or comes from [`KBox::into_raw`] of a `Node<T>`, owned by
+/// this value until it is swapped out and queued to be freed.
+pub(crate) struct Pointer<T: Send + Sync> {
+    ptr: AtomicPtr<Node<T>>,
+}
+
+/// A published value with the head of its delayed free.
+#[repr(C)]
+struct Node<T> {
+    /// First, so that the callback's head is the node.
+    head: Head,
+    value: T,
+}
+
+impl<T: Send + Sync> Pointer<T> {
+    /// Nothing published yet.
+    pub(crate) const fn new() -> Self {
+        Self {
+            ptr: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// The value published now, for as long as `_rcu` holds the read
+    /// side.
+    pub(crate) fn get<'a, R: super::rhash::ReadSide>(&'a self, _rcu: &'a R) -> Option<&'a T> {
+        let p = self.ptr.load(Ordering::Acquire);
+        // SAFETY: by the type invariant a non-null `p` is a live node; it
+        // is freed only after a grace period that starts once it was
+        // swapped out, which `_rcu`'s read side (held for `'a`) delays.
+        unsafe { p.as_ref() }.map(|n| &n.value)
+    }
+
+    /// Publishes `v`; the value it replaces goes after a grace period.
+    pub(crate) fn set(&self, v: T) -> Result<(), super::list::NoMem> {
+        let node = KBox::new(
+            Node {
+                head: Head::uninit(),
+                value: v,
+            },
+            GFP_ATOMIC,
+        )
+        .map_err(|_| super::list::NoMem)?;
+        let old = self.ptr.swap(KBox::into_raw(node), Ordering::AcqRel);
+        Self::retire(old);
+        Ok(())
+    }
+
+    /// Frees `old` (swapped out, so no longer reachable to new readers)
+    /// after a grace period.
+    fn retire(old: *mut Node<T>) {
+        // SAFETY: by the type invariant a non-null `old` is a live node;
+        // the swap that took it out made this its only owner.
+        let Some(n) = (unsafe { old.as_ref() }) else {
+            return;
+        };
+        // SAFETY: the node is boxed (it does not move), its head was never
+        // queued, and it lives until `free::<T>` frees it, once.
+        unsafe { n.head.call(free::<T>) };
+    }
+}
+
+impl<T: Send + Sync> Drop for Pointer<T> {
+    fn drop(&mut self) {
+        // Readers of this pointer may still be in their read side.
+        Self::retire(self.ptr.swap(core::ptr::null_mut(), Ordering::AcqRel));
+    }
+}
+
+/// Frees a [`Pointer`]'s node.
+///
+/// # Safety
+///
+/// `head` is the head of a `Node<T>` that [`Pointer::retire`] queued.
+unsafe extern "C" fn free<T>(head: *mut bindings::callback_head) {
+    // SAFETY: `Node` is `repr(C)` with the head first, and per the caller
+    // the node came from `KBox::into_raw` and is freed only here.
+    drop(unsafe { KBox::from_raw(head.cast::<Node<T>>()) });
 }
