@@ -13,7 +13,7 @@ use crate::list::{List, NoMem};
 use crate::nlattr::{self, Attr, Nested, Rule};
 use crate::sched::{DestLoad, Env, Kind, Scheduler, Setup};
 use crate::service::{Addr, Dest, DestKey, DestParams, Name, Service, SvcKey, AF_INET, AF_INET6};
-use crate::svc_index::{self, SvcIndex, SvcNode, SvcRef, View};
+use crate::svc_index::{Services, SvcNode, SvcRef};
 use crate::uapi::{cmd, conn_flags, dest_attr, svc_attr, svc_flags};
 use core::ffi::CStr;
 use core::sync::atomic::Ordering;
@@ -118,9 +118,8 @@ impl Default for Timeouts {
 
 /// All services of a namespace.
 pub(crate) struct Table {
-    services: List<SvcRef>,
-    /// Where each service is in `services`.
-    index: SvcIndex,
+    /// The services and their index.
+    svcs: Services,
     /// Deleted real servers (see [`Trashed`]).
     trash: List<Trashed>,
     /// Connection timeouts.
@@ -455,8 +454,7 @@ impl Table {
     /// No services, default timeouts.
     pub(crate) fn new() -> Self {
         Self {
-            services: List::new(),
-            index: SvcIndex::new(),
+            svcs: Services::new(),
             trash: List::new(),
             timeouts: Timeouts::default(),
             per_family: [0; 2],
@@ -480,14 +478,15 @@ impl Table {
     pub(crate) fn set_seed(&mut self, seed: u64) {
         self.seed = seed;
         let [a, b, ..] = self.next_keys();
-        self.index.key = SipKey([a, b]);
+        self.svcs.index.key = SipKey([a, b]);
     }
 
     /// Whether a service has a real server of another family (stock:
     /// `mixed_address_family_dests`), which keeps sync daemons from
     /// starting.
     pub(crate) fn has_mixed_families(&self) -> bool {
-        self.services
+        self.svcs
+            .list
             .iter()
             .any(|s| s.lock().dests.iter().any(|d| d.af != s.key.af()))
     }
@@ -505,13 +504,16 @@ impl Table {
         if lfactor != self.svc_lfactor {
             self.svc_lfactor = lfactor;
             // Shrinking may fail for memory and keeps the size then.
-            let _ = self.index.fit(&self.services, self.services.len(), lfactor);
+            let _ = self
+                .svcs
+                .index
+                .fit(&self.svcs.list, self.svcs.list.len(), lfactor);
         }
     }
 
     /// Slots of the service index, and the factor it follows.
     pub(crate) fn index_size(&self) -> (usize, i32) {
-        (self.index.slots.len(), self.svc_lfactor)
+        (self.svcs.index.slots.len(), self.svc_lfactor)
     }
 
     /// Fresh keys for one scheduler (splitmix64 over the seed).
@@ -527,9 +529,14 @@ impl Table {
         })
     }
 
-    /// The services, in no particular order.
+    /// The services, in the order they were added.
     pub(crate) fn services(&self) -> &[SvcRef] {
-        &self.services
+        &self.svcs.list
+    }
+
+    /// The services with their index, for lookups.
+    pub(crate) fn svcs(&self) -> &Services {
+        &self.svcs
     }
 
     /// Whether services were added or deleted since the last
@@ -539,8 +546,8 @@ impl Table {
     }
 
     /// What the packet path should see now.
-    pub(crate) fn view(&self) -> Result<View, NoMem> {
-        View::new(&self.index, &self.services)
+    pub(crate) fn view(&self) -> Result<Services, NoMem> {
+        self.svcs.copy()
     }
 
     /// Says that the packet path sees the services as they are.
@@ -560,7 +567,7 @@ impl Table {
 
     /// Lets the schedulers age their state (every estimator tick).
     pub(crate) fn tick_schedulers(&mut self, env: &dyn Env) {
-        for s in self.services.iter() {
+        for s in self.svcs.list.iter() {
             if let Some(sched) = s.lock().sched.as_mut() {
                 sched.tick(env);
             }
@@ -570,7 +577,7 @@ impl Table {
     /// Updates the rates of every service and real server (see
     /// [`Counters::estimate`]).
     pub(crate) fn estimate(&self) {
-        for s in self.services.iter() {
+        for s in self.svcs.list.iter() {
             let s = s.lock();
             s.stats.estimate();
             for d in s.dests.iter() {
@@ -580,51 +587,14 @@ impl Table {
     }
 
     fn find(&self, key: &SvcKey) -> Option<usize> {
-        self.index.find(&self.services, key)
-    }
-
-    /// The service a packet belongs to (see
-    /// [`SvcIndex::find_for_packet`]).
-    pub(crate) fn find_for_packet(
-        &self,
-        af: u16,
-        protocol: u8,
-        addr: &Addr,
-        port: [u8; 2],
-        mark: u32,
-    ) -> Option<&SvcRef> {
-        self.index
-            .find_for_packet(&self.services, af, protocol, addr, port, mark)
-            .map(|i| &self.services[i])
-    }
-
-    /// See [`svc_index::find_real_service`].
-    pub(crate) fn find_real_service(
-        &self,
-        af: u16,
-        protocol: u8,
-        addr: &Addr,
-        port: [u8; 2],
-    ) -> Option<&SvcRef> {
-        svc_index::find_real_service(&self.services, af, protocol, addr, port)
-    }
-
-    /// See [`svc_index::has_real_service`].
-    pub(crate) fn has_real_service(
-        &self,
-        af: u16,
-        protocol: u8,
-        addr: &Addr,
-        port: [u8; 2],
-    ) -> bool {
-        svc_index::has_real_service(&self.services, af, protocol, addr, port)
+        self.svcs.find(key)
     }
 
     /// The service named by an `IPVS_CMD_ATTR_SERVICE` attribute (only
     /// the identifying members are read).
     pub(crate) fn lookup(&self, nest: Option<Attr<'_>>) -> Result<Option<&SvcRef>, Error> {
         let (key, _) = parse_service(nest, false)?;
-        Ok(self.find(&key).map(|i| &self.services[i]))
+        Ok(self.find(&key).map(|i| &self.svcs.list[i]))
     }
 
     /// Applies a configuration command (`ip_vs_genl_set_cmd`).
@@ -640,8 +610,8 @@ impl Table {
         match c {
             cmd::FLUSH => {
                 let mut res = Ok(());
-                while let Some(last) = self.services.len().checked_sub(1) {
-                    let s = self.services.remove(last);
+                while let Some(last) = self.svcs.list.len().checked_sub(1) {
+                    let s = self.svcs.list.remove(last);
                     self.count_service(&s.key, false);
                     self.view_stale = true;
                     res = self.discard(&s);
@@ -649,11 +619,11 @@ impl Table {
                         break;
                     }
                 }
-                self.index.refit(&self.services, self.svc_lfactor);
+                self.svcs.index.refit(&self.svcs.list, self.svc_lfactor);
                 return res;
             }
             cmd::ZERO if svc.is_none() => {
-                for s in self.services.iter() {
+                for s in self.svcs.list.iter() {
                     s.lock().zero();
                 }
                 return Ok(());
@@ -672,7 +642,7 @@ impl Table {
         };
         let dest = if matches!(c, cmd::NEW_DEST | cmd::SET_DEST | cmd::DEL_DEST) {
             let (mut k, p) = parse_dest(dest, c != cmd::DEL_DEST)?;
-            let svc_af = self.services[idx].key.af();
+            let svc_af = self.svcs.list[idx].key.af();
             if k.af == 0 {
                 k.af = svc_af;
                 if svc_af != AF_INET6 {
@@ -704,7 +674,7 @@ impl Table {
             None
         };
         let keys = self.next_keys();
-        let node = self.services[idx].clone();
+        let node = self.svcs.list[idx].clone();
         let mut s = node.lock();
         match (c, dest) {
             (cmd::NEW_SERVICE, _) => Err(err(EEXIST, c"ipvs: service already exists")),
@@ -725,9 +695,9 @@ impl Table {
             }
             (cmd::DEL_SERVICE, _) => {
                 drop(s);
-                self.services.remove(idx);
+                self.svcs.list.remove(idx);
                 self.count_service(&node.key, false);
-                self.index.refit(&self.services, self.svc_lfactor);
+                self.svcs.index.refit(&self.svcs.list, self.svc_lfactor);
                 self.view_stale = true;
                 self.discard(&node)
             }
@@ -838,12 +808,14 @@ impl Table {
     fn add_service(&mut self, key: SvcKey, p: &SvcParams) -> Result<(), Error> {
         check_svc_params(key.af(), p)?;
         let sched = scheduler_of(p, key.af(), &[], self.next_keys())?;
-        let n = self.services.len() + 1;
-        self.index.fit(&self.services, n, self.svc_lfactor)?;
+        let n = self.svcs.list.len() + 1;
+        self.svcs.index.fit(&self.svcs.list, n, self.svc_lfactor)?;
         let flags = (p.flags & p.mask) | svc_flags::HASHED;
         let svc = Service::new(key, sched, p.pe, flags, p.timeout, p.netmask)?;
-        self.services.push(SvcNode::share(svc)?)?;
-        self.index.insert(&self.services, self.services.len() - 1);
+        self.svcs.list.push(SvcNode::share(svc)?)?;
+        self.svcs
+            .index
+            .insert(&self.svcs.list, self.svcs.list.len() - 1);
         self.count_service(&key, true);
         self.view_stale = true;
         Ok(())
@@ -1219,10 +1191,10 @@ mod tests {
         let (b, _) = rs([192, 168, 0, 3], 80);
         assert!(t.find_real_service(AF_INET, 17, &b, p80).is_none());
         // `nat_icmp_send`'s question: the same, exact port only.
-        assert!(t.has_real_service(AF_INET, 17, &a, p80));
-        assert!(!t.has_real_service(AF_INET, 17, &a, [0, 81]));
-        assert!(!t.has_real_service(AF_INET, 6, &a, p80));
-        assert!(!t.has_real_service(AF_INET, 17, &b, p80));
+        assert!(t.real_service_at(AF_INET, 17, &a, p80).is_some());
+        assert!(t.real_service_at(AF_INET, 17, &a, [0, 81]).is_none());
+        assert!(t.real_service_at(AF_INET, 6, &a, p80).is_none());
+        assert!(t.real_service_at(AF_INET, 17, &b, p80).is_none());
     }
 
     #[test]

@@ -442,7 +442,11 @@ fn stray(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<Verdict> {
     if ipvs.sysctl(Sysctl::NatIcmpSend) == 0
         || p.tcp_flags.is_some_and(|f| f.rst)
         || p.sctp_event == Some(Event::Abort)
-        || !ipvs.has_real_service(&pkt.rcu(), p.af, p.protocol, &p.saddr, p.sport)
+        || ipvs
+            .find_service(&pkt.rcu(), |s| {
+                s.real_service_at(p.af, p.protocol, &p.saddr, p.sport)
+            })
+            .is_none()
     {
         return None;
     }

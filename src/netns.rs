@@ -22,8 +22,8 @@ use crate::kapi::{netfilter, proc, rcu, sysctl};
 use crate::list::{share, Shared};
 use crate::params::{self, Handler, Sysctl, SYSCTLS};
 use crate::procfs;
-use crate::service::{Addr, Counters, DestShared, Estimator};
-use crate::svc_index::{Found, View};
+use crate::service::{Counters, DestShared, Estimator};
+use crate::svc_index::{Found, Services, SvcRef};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -45,7 +45,7 @@ pub(crate) struct IpvsNet {
     pub(crate) config: Pin<KBox<SpinLockBh<Table>>>,
     /// The services as the packet path finds them, without that lock
     /// (see [`IpvsNet::publish_services`]).
-    services: rcu::Pointer<View>,
+    services: rcu::Pointer<Services>,
     /// `services` lags behind the table: lookups go to the table (under
     /// its lock) until the next publication.
     view_stale: AtomicBool,
@@ -201,69 +201,19 @@ impl IpvsNet {
         }
     }
 
-    /// The service a packet (or a synced connection) is for (see
-    /// [`crate::svc_index::SvcIndex::find_for_packet`]): from the view
-    /// under `rcu`, or from the table while the view lags.
-    pub(crate) fn find_service<'a, R: ReadSide>(
-        &'a self,
-        rcu: &'a R,
-        af: u16,
-        protocol: u8,
-        addr: &Addr,
-        port: [u8; 2],
-        mark: u32,
-    ) -> Option<Found<'a>> {
+    /// What `find` finds in the services as the packet path sees them:
+    /// the view under `rcu`, or while the view lags, the table (under its
+    /// lock; a reference to what it finds is taken then).
+    pub(crate) fn find_service<'a, R, F>(&'a self, rcu: &'a R, find: F) -> Option<Found<'a>>
+    where
+        R: ReadSide,
+        F: for<'s> Fn(&'s Services) -> Option<&'s SvcRef>,
+    {
         if !self.view_stale.load(Ordering::Acquire) {
-            let v = self.services.get(rcu)?;
-            return v
-                .find_for_packet(af, protocol, addr, port, mark)
-                .map(Found::Viewed);
+            return find(self.services.get(rcu)?).map(Found::Viewed);
         }
         let table = self.config.lock();
-        let s = table.find_for_packet(af, protocol, addr, port, mark)?;
-        Some(Found::Held(s.clone()))
-    }
-
-    /// The service of the NAT real server at `addr:port` (see
-    /// [`crate::svc_index::find_real_service`]).
-    pub(crate) fn find_real_service<'a, R: ReadSide>(
-        &'a self,
-        rcu: &'a R,
-        af: u16,
-        protocol: u8,
-        addr: &Addr,
-        port: [u8; 2],
-    ) -> Option<Found<'a>> {
-        if !self.view_stale.load(Ordering::Acquire) {
-            let v = self.services.get(rcu)?;
-            return v
-                .find_real_service(af, protocol, addr, port)
-                .map(Found::Viewed);
-        }
-        let table = self.config.lock();
-        let s = table.find_real_service(af, protocol, addr, port)?;
-        Some(Found::Held(s.clone()))
-    }
-
-    /// Whether a NAT real server is at `addr:port` (see
-    /// [`crate::svc_index::has_real_service`]).
-    pub(crate) fn has_real_service<R: ReadSide>(
-        &self,
-        rcu: &R,
-        af: u16,
-        protocol: u8,
-        addr: &Addr,
-        port: [u8; 2],
-    ) -> bool {
-        if !self.view_stale.load(Ordering::Acquire) {
-            return self
-                .services
-                .get(rcu)
-                .is_some_and(|v| v.has_real_service(af, protocol, addr, port));
-        }
-        self.config
-            .lock()
-            .has_real_service(af, protocol, addr, port)
+        find(table.svcs()).cloned().map(Found::Held)
     }
 
     /// Whether any service uses the SIP persistence engine.

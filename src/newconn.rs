@@ -290,7 +290,10 @@ fn schedule_as(
     let icmp = net.is_none();
     let af = p.af;
     let rcu = pkt.rcu();
-    let Some(node) = ipvs.find_service(&rcu, af, p.protocol, &p.daddr, p.dport, pkt.mark()) else {
+    let mark = pkt.mark();
+    let Some(node) = ipvs.find_service(&rcu, |s| {
+        s.find_for_packet(af, p.protocol, &p.daddr, p.dport, mark)
+    }) else {
         return Ok(None);
     };
     // The service's lock, held while it schedules (and finds or makes the
@@ -442,7 +445,7 @@ fn leave(
 /// `conn_out` knob on (or for `--pe sip` services, as stock), the
 /// connection it starts, as if its peer had started it from the outside
 /// (`ip_vs_new_conn_out`). The real server's service decides
-/// ([`crate::svc_index::View::find_real_service`]); persistent services get
+/// ([`crate::svc_index::Services::find_real_service`]); persistent services get
 /// a template first, so that the client's next connections stick.
 ///
 /// Stock leaves out fwmark and port-less services, whose virtual address
@@ -455,7 +458,9 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
         return None;
     }
     let rcu = pkt.rcu();
-    let node = ipvs.find_real_service(&rcu, p.af, p.protocol, &p.saddr, p.sport)?;
+    let node = ipvs.find_service(&rcu, |s| {
+        s.find_real_service(p.af, p.protocol, &p.saddr, p.sport)
+    })?;
     let svc = node.lock();
     let d = svc
         .nat_dest(p.af, &p.saddr, p.sport)

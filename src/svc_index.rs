@@ -185,9 +185,7 @@ impl SvcIndex {
             self.insert(services, pos);
         }
     }
-}
 
-impl SvcIndex {
     /// A copy, for a view.
     fn copy(&self) -> Result<Self, NoMem> {
         let mut slots = List::new();
@@ -225,31 +223,46 @@ impl SvcIndex {
     }
 }
 
-/// The services as the packet path sees them, under RCU: a copy of the
-/// index and the list as they were when published. Services are shared
-/// with the table and edited in place under their lock, so only adding
-/// and deleting services makes a view stale.
-pub(crate) struct View {
-    index: SvcIndex,
-    services: List<SvcRef>,
+/// A namespace's services with their index: the table's, and copies of
+/// it that the packet path reads under RCU (views). Services are shared
+/// between the table and the views and edited in place under their
+/// lock, so only adding and deleting services makes a view stale.
+pub(crate) struct Services {
+    /// Where each is in `list`.
+    pub(crate) index: SvcIndex,
+    /// In the order they were added.
+    pub(crate) list: List<SvcRef>,
 }
 
-impl View {
-    /// A view of `services`, which `index` indexes.
-    pub(crate) fn new(index: &SvcIndex, services: &[SvcRef]) -> Result<Self, NoMem> {
+impl Services {
+    /// None.
+    pub(crate) const fn new() -> Self {
+        Self {
+            index: SvcIndex::new(),
+            list: List::new(),
+        }
+    }
+
+    /// A copy, for a view.
+    pub(crate) fn copy(&self) -> Result<Self, NoMem> {
         let mut list = List::new();
-        for s in services {
+        for s in self.list.iter() {
             list.push(s.clone())?;
         }
         Ok(Self {
-            index: index.copy()?,
-            services: list,
+            index: self.index.copy()?,
+            list,
         })
     }
 
+    /// The position of the service with `key`.
+    pub(crate) fn find(&self, key: &SvcKey) -> Option<usize> {
+        self.index.find(&self.list, key)
+    }
+
     /// The service a packet belongs to (see
-    /// [`SvcIndex::find_for_packet`]); it may have been deleted since
-    /// ([`Service::gone`]).
+    /// [`SvcIndex::find_for_packet`]); in a view, it may have been
+    /// deleted since ([`Service::gone`]).
     pub(crate) fn find_for_packet(
         &self,
         af: u16,
@@ -259,11 +272,17 @@ impl View {
         mark: u32,
     ) -> Option<&SvcRef> {
         self.index
-            .find_for_packet(&self.services, af, protocol, addr, port, mark)
-            .map(|i| &self.services[i])
+            .find_for_packet(&self.list, af, protocol, addr, port, mark)
+            .map(|i| &self.list[i])
     }
 
-    /// See [`find_real_service`].
+    /// The service of a NAT real server at `addr:port` (or at `addr`
+    /// without port) for `protocol` (`ip_vs_find_real_service`, for
+    /// connections real servers start; find the real server again with
+    /// [`Service::nat_dest`] under the lock). A service with a virtual
+    /// port is preferred, then one without (port-less, persistent), then
+    /// a fwmark service (any protocol); the first configured among
+    /// equals.
     pub(crate) fn find_real_service(
         &self,
         af: u16,
@@ -271,18 +290,47 @@ impl View {
         addr: &Addr,
         port: [u8; 2],
     ) -> Option<&SvcRef> {
-        find_real_service(&self.services, af, protocol, addr, port)
+        self.list
+            .iter()
+            .filter_map(|s| {
+                let rank = match s.key {
+                    SvcKey::Tuple { protocol: p, .. } if p != u16::from(protocol) => return None,
+                    SvcKey::Tuple { port: [0, 0], .. } => 1,
+                    SvcKey::Tuple { .. } => 0,
+                    SvcKey::Fwmark { .. } => 2,
+                };
+                let svc = s.lock();
+                (!svc.gone && svc.nat_dest(af, addr, port).is_some()).then_some((rank, s))
+            })
+            .min_by_key(|&(rank, _)| rank)
+            .map(|(_, s)| s)
     }
 
-    /// See [`has_real_service`].
-    pub(crate) fn has_real_service(
+    /// A service with a NAT real server at `addr:port` for `protocol`
+    /// (`ip_vs_has_real_service`; fwmark services for any).
+    pub(crate) fn real_service_at(
         &self,
         af: u16,
         protocol: u8,
         addr: &Addr,
         port: [u8; 2],
-    ) -> bool {
-        has_real_service(&self.services, af, protocol, addr, port)
+    ) -> Option<&SvcRef> {
+        self.list.iter().find(|s| {
+            let fits = match s.key {
+                SvcKey::Tuple { protocol: p, .. } => p == u16::from(protocol),
+                SvcKey::Fwmark { .. } => true,
+            };
+            fits && {
+                let svc = s.lock();
+                !svc.gone
+                    && svc.dests.iter().any(|d| {
+                        d.fwd == conn_flags::MASQ
+                            && d.af == af
+                            && d.port == port
+                            && addr_eq(af, &d.addr, addr)
+                    })
+            }
+        })
     }
 }
 
@@ -304,61 +352,4 @@ impl core::ops::Deref for Found<'_> {
             Found::Held(s) => s,
         }
     }
-}
-
-/// The service of a NAT real server at `addr:port` (or at `addr`
-/// without port) for `protocol` (`ip_vs_find_real_service`, for
-/// connections real servers start; find the real server again with
-/// [`Service::nat_dest`] under the lock). A service with a virtual
-/// port is preferred, then one without (port-less, persistent), then
-/// a fwmark service (any protocol); the first configured among
-/// equals.
-pub(crate) fn find_real_service<'a>(
-    services: &'a [SvcRef],
-    af: u16,
-    protocol: u8,
-    addr: &Addr,
-    port: [u8; 2],
-) -> Option<&'a SvcRef> {
-    services
-        .iter()
-        .filter_map(|s| {
-            let rank = match s.key {
-                SvcKey::Tuple { protocol: p, .. } if p != u16::from(protocol) => return None,
-                SvcKey::Tuple { port: [0, 0], .. } => 1,
-                SvcKey::Tuple { .. } => 0,
-                SvcKey::Fwmark { .. } => 2,
-            };
-            let svc = s.lock();
-            (!svc.gone && svc.nat_dest(af, addr, port).is_some()).then_some((rank, s))
-        })
-        .min_by_key(|&(rank, _)| rank)
-        .map(|(_, s)| s)
-}
-
-/// Whether a NAT real server of some service is at `addr:port` for
-/// `protocol` (`ip_vs_has_real_service`; fwmark services for any).
-pub(crate) fn has_real_service(
-    services: &[SvcRef],
-    af: u16,
-    protocol: u8,
-    addr: &Addr,
-    port: [u8; 2],
-) -> bool {
-    services.iter().any(|s| {
-        let fits = match s.key {
-            SvcKey::Tuple { protocol: p, .. } => p == u16::from(protocol),
-            SvcKey::Fwmark { .. } => true,
-        };
-        fits && {
-            let svc = s.lock();
-            !svc.gone
-                && svc.dests.iter().any(|d| {
-                    d.fwd == conn_flags::MASQ
-                        && d.af == af
-                        && d.port == port
-                        && addr_eq(af, &d.addr, addr)
-                })
-        }
-    })
 }

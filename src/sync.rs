@@ -839,7 +839,9 @@ fn apply(ipvs: &IpvsNet, c: &SyncConn<'_>) -> bool {
 fn bind(ipvs: &IpvsNet, c: &SyncConn<'_>) -> Option<(Shared<DestShared>, Shared<Counters>, u32)> {
     {
         let rcu = rcu::read_lock();
-        let found = ipvs.find_service(&rcu, c.af, c.protocol, &c.vaddr, c.vport, c.fwmark);
+        let found = ipvs.find_service(&rcu, |s| {
+            s.find_for_packet(c.af, c.protocol, &c.vaddr, c.vport, c.fwmark)
+        });
         let svc = found.as_ref().map(|s| s.lock()).filter(|s| !s.gone);
         if let Some(svc) = svc {
             let masq = c.flags & flags::FWD_MASK == conn_flags::MASQ;
