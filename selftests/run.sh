@@ -50,7 +50,7 @@ timeout --foreground -k 10 "$vm_timeout" \
 	vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G \
 	--rwdir "$top/build" --cwd "$top" \
 	--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on pty.legacy_count=0" \
-	--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_SYNC_TABLE=$table IPVS_RS_FUZZ=${IPVS_RS_FUZZ:-} IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$pattern' $top/selftests/guest.sh" \
+	--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_SYNC_TABLE=$table IPVS_RS_FUZZ=${IPVS_RS_FUZZ:-} IPVS_RS_CHURN_SECS=${IPVS_RS_CHURN_SECS:-} IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$pattern' $top/selftests/guest.sh" \
 	2>&1 </dev/null | tee "$log"
 rc=${PIPESTATUS[0]}
 secs=$(( $(date +%s) - start ))
