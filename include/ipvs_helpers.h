@@ -117,6 +117,7 @@ void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
 void ipvs_rs_sctp_set_checksum(struct sk_buff *skb, unsigned int off);
 struct dst_entry;
 unsigned int ipvs_rs_dst_mtu(const struct dst_entry *dst);
+bool ipvs_rs_dst_sctp_crc(const struct dst_entry *dst);
 void ipvs_rs_dst_release(struct dst_entry *dst);
 void ipvs_rs_skb_dst_attach(struct sk_buff *skb, struct dst_entry *dst,
 			    bool noref);

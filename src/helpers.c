@@ -634,9 +634,9 @@ void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb)
 }
 
 /*
- * After NAT changed a port: the SCTP CRC32c of the whole packet, its
- * common header at @off from skb->data and writable (sctp_nat_csum). GSO
- * packets get theirs when segmented.
+ * The SCTP CRC32c of the whole packet, its common header at @off from
+ * skb->data and writable (sctp_nat_csum). GSO packets get theirs when
+ * segmented.
  */
 void ipvs_rs_sctp_set_checksum(struct sk_buff *skb, unsigned int off)
 {
@@ -763,6 +763,12 @@ int ipvs_rs_route4_cached(struct net *net, struct ipvs_rs_route_cache *c,
 	*dst = dd->dst;
 	*noref = true;
 	return 0;
+}
+
+/* Whether dst's device computes SCTP CRC32c itself. */
+bool ipvs_rs_dst_sctp_crc(const struct dst_entry *dst)
+{
+	return dst->dev->features & NETIF_F_SCTP_CRC;
 }
 
 unsigned int ipvs_rs_dst_mtu(const struct dst_entry *dst)

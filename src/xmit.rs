@@ -119,36 +119,66 @@ fn bypass(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> 
     deliver(pkt, net, hdr, Route::Remote(dst))
 }
 
-/// Rewrites `end` of the packet to `addr:port`, minding checksum offload.
-/// AH and ESP packets (of the IKE connection they follow) get the
-/// address only.
-fn rewrite(pkt: &Packet<'_>, hdr: &Hdr, end: End, addr: &Addr, port: [u8; 2]) -> bool {
+/// Rewrites `end` of the packet to `addr:port`, minding checksum offload
+/// (`sctp_offload`: the output device computes SCTP checksums). AH and
+/// ESP packets (of the IKE connection they follow) get the address only.
+fn rewrite(
+    pkt: &Packet<'_>,
+    hdr: &Hdr,
+    end: End,
+    (addr, port): (&Addr, [u8; 2]),
+    sctp_offload: bool,
+) -> bool {
     let protocol = hdr.protocol();
     let partial = pkt.csum() == Csum::Partial;
-    let done = match protocol {
+    // Where the port being rewritten is.
+    let at = hdr.len() + if end == End::Source { 0 } else { 2 };
+    let old_port = match protocol {
         nat::AH | nat::ESP => pkt
             .with_header_mut(hdr.len(), |b| nat::readdress(b, end, addr))
             .flatten()
-            .is_some(),
+            .map(|()| port),
         _ => {
             let Some(l4) = nat::transport_header_len(protocol) else {
                 return false;
             };
-            pkt.with_header_mut(hdr.len() + l4, |b| match hdr {
-                Hdr::V4(_) => nat::rewrite4(b, end, v4(addr), port, partial),
-                Hdr::V6 { l4, .. } => nat::rewrite6(b, (protocol, *l4), end, addr, port, partial),
+            pkt.with_header_mut(hdr.len() + l4, |b| {
+                let old: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
+                match hdr {
+                    Hdr::V4(_) => nat::rewrite4(b, end, v4(addr), port, partial),
+                    Hdr::V6 { l4, .. } => {
+                        nat::rewrite6(b, (protocol, *l4), end, addr, port, partial)
+                    }
+                }
+                .map(|()| old)
             })
             .flatten()
-            .is_some()
         }
     };
-    if done && protocol == nat::SCTP {
-        pkt.set_sctp_checksum(hdr.len());
-    } else if done && pkt.csum() == Csum::Complete {
+    let Some(old_port) = old_port else {
+        return false;
+    };
+    if protocol == nat::SCTP {
+        sctp_checksum(pkt, hdr.len(), end, old_port != port, sctp_offload);
+    } else if pkt.csum() == Csum::Complete {
         // The payload sum no longer matches the rewritten header.
         pkt.set_csum(Csum::None);
     }
-    done
+    true
+}
+
+/// An SCTP packet's CRC32c after NAT (`sctp_snat_handler`,
+/// `sctp_dnat_handler`): computed anew if the port changed (the addresses
+/// are not in it) or the sum is partial, unless a request goes to a
+/// device that computes it; else the packet is marked checked, as stock
+/// does.
+fn sctp_checksum(pkt: &Packet<'_>, l4: usize, end: End, port_changed: bool, offload: bool) {
+    let partial = pkt.csum() == Csum::Partial;
+    if port_changed || (partial && (end == End::Source || !offload)) {
+        pkt.set_sctp_checksum(l4);
+    } else if !partial {
+        pkt.set_csum(Csum::Unnecessary);
+    }
 }
 
 /// Routes to the connection's real server; a route back to this host
@@ -267,8 +297,12 @@ fn nat_request(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verdict {
     if matches!(r, Route::Local) {
         cp.server_is_local();
     }
-    let (addr, port) = (&cp.daddr, cp.dport);
-    if !rewrite(&pkt, hdr, End::Destination, addr, port) {
+    // Local delivery computes no checksum (loopback offloads it).
+    let offload = match &r {
+        Route::Remote(dst) => dst.offloads_sctp_crc(),
+        Route::Local => true,
+    };
+    if !rewrite(&pkt, hdr, End::Destination, (&cp.daddr, cp.dport), offload) {
         return Verdict::Drop;
     }
     deliver(pkt, net, hdr, r)
@@ -284,7 +318,7 @@ pub(crate) fn nat_reply(
     hdr: &Hdr,
     reroute: bool,
 ) -> Verdict {
-    if !rewrite(pkt, hdr, End::Source, &cp.vaddr, cp.vport) {
+    if !rewrite(pkt, hdr, End::Source, (&cp.vaddr, cp.vport), false) {
         return Verdict::Drop;
     }
     to_client(pkt, net, cp, hdr, reroute)

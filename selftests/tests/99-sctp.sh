@@ -24,14 +24,15 @@ sctp_servers() {
 	sleep 1
 }
 
-# sctp_clients <4|6> <count>: associations from the client, one after
-# the other; prints "r1=N r2=N r3=N" (who answered how often).
+# sctp_clients <4|6> <count> [port]: associations from the client, one
+# after the other, to the virtual port (7000); prints "r1=N r2=N r3=N"
+# (who answered how often).
 sctp_clients() {
-	local i r1=0 r2=0 r3=0 name target
+	local i r1=0 r2=0 r3=0 name target port=${3:-7000}
 	if [ "$1" = 6 ]; then
-		target="SCTP6-CONNECT:[$VIP6]:7000,bind=[fd00:1::2]"
+		target="SCTP6-CONNECT:[$VIP6]:$port,bind=[fd00:1::2]"
 	else
-		target="SCTP4-CONNECT:$VIP:7000,bind=10.0.0.2"
+		target="SCTP4-CONNECT:$VIP:$port,bind=10.0.0.2"
 	fi
 	for i in $(seq "$2"); do
 		name=$(in_ns c timeout 10 socat -T5 -u "$target" -)
@@ -67,6 +68,17 @@ scenario() {
 	sleep 1
 	entries
 	echo "counted:" $(director ipvsadm -Ln --stats | awk '$1 == "->" && $3 ~ /^[0-9]+$/ { print $3 }')
+	# A virtual port other than the real server's: NAT rewrites the
+	# ports, so the CRC32c is computed anew both ways (with the same
+	# port it is left to the device, as stock).
+	director ipvsadm -R <<-EOF
+		-A --sctp-service $VIP:7001 -s rr
+		-a --sctp-service $VIP:7001 -r $(FAM=4 rs_addr r2):7000 -m
+		-A --sctp-service [$VIP6]:7001 -s rr
+		-a --sctp-service [$VIP6]:7001 -r $(FAM=6 rs_addr r2):7000 -m
+	EOF
+	echo "sctp4 to port 7001: $(sctp_clients 4 2 7001)"
+	echo "sctp6 to port 7001: $(sctp_clients 6 2 7001)"
 	for r in "${RS_NAMES[@]}"; do
 		kill $(ip netns pids "$(dp_ns "$r")") 2>/dev/null
 	done
@@ -78,7 +90,9 @@ expect_eq "transcript" "sctp4: r1=2 r2=2 r3=2
 states: CLOSED
 sctp6: r1=2 r2=2 r3=2
 states: CLOSED
-counted: 2 2 2 2 2 2" "$out"
+counted: 2 2 2 2 2 2
+sctp4 to port 7001: r1=0 r2=2 r3=0
+sctp6 to port 7001: r1=0 r2=2 r3=0" "$out"
 
 against_stock scenario "$out"
 echo "sctp ok"

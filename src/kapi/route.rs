@@ -70,6 +70,13 @@ impl Dst<'_> {
         // SAFETY: live, by the type invariant.
         unsafe { bindings::ipvs_rs_dst_mtu(self.ptr.as_ptr()) }
     }
+
+    /// Whether the route's device computes SCTP checksums itself
+    /// (`NETIF_F_SCTP_CRC`).
+    pub(crate) fn offloads_sctp_crc(&self) -> bool {
+        // SAFETY: live, by the type invariant; a route holds its device.
+        unsafe { bindings::ipvs_rs_dst_sctp_crc(self.ptr.as_ptr()) }
+    }
 }
 
 impl Drop for Dst<'_> {
