@@ -17,7 +17,7 @@ use crate::kapi::net::Net;
 use crate::kapi::pernet::{PernetId, PernetState};
 use crate::kapi::rhash::ReadSide;
 use crate::kapi::sync::SpinLockBh;
-use crate::kapi::timer::{jiffies, Tick, Ticker};
+use crate::kapi::timer::{Tick, Ticker};
 use crate::kapi::{netfilter, proc, rcu, sysctl};
 use crate::list::{share, Shared};
 use crate::params::{self, Handler, Sysctl, SYSCTLS};
@@ -49,8 +49,6 @@ pub(crate) struct IpvsNet {
     /// `services` lags behind the table: lookups go to the table (under
     /// its lock) until the next publication.
     view_stale: AtomicBool,
-    /// When a view was last published, jiffies.
-    published_at: AtomicU64,
     /// Connections.
     pub(crate) conns: Pin<KBox<ConnTable>>,
     /// Totals over all services (`/proc/net/ip_vs_stats`).
@@ -80,11 +78,8 @@ pub(crate) struct IpvsNet {
 static IPVS_NET: PernetId<IpvsNet> = PernetId::new();
 
 /// Up to this many services, every change publishes a new view of them
-/// at once (the copy is cheap).
+/// at once (the copy is cheap); with more, the one-second ticker does.
 const EAGER_SERVICES: usize = 256;
-/// With more, commands publish at most this often, milliseconds (and the
-/// ticker catches up).
-const REPUBLISH: u64 = 100;
 
 impl PernetState for IpvsNet {
     fn id() -> &'static PernetId<Self> {
@@ -118,7 +113,6 @@ impl PernetState for IpvsNet {
             )?,
             services: rcu::Pointer::new(),
             view_stale: AtomicBool::new(false),
-            published_at: AtomicU64::new(0),
             conns: ConnTable::new(
                 crate::kapi::abi::conn_tab_bits(),
                 SYSCTLS[Sysctl::ConnLfactor as usize].default,
@@ -178,24 +172,20 @@ impl IpvsNet {
     /// After a configuration change (`tick` false) or on the ticker:
     /// publishes the services for the packet path if services were added
     /// or deleted since it was last done. A view copies the index and
-    /// the list, so with many services a burst of commands (`ipvsadm
-    /// -R`, a proxy's resync) publishes at most every [`REPUBLISH`] and
-    /// on the next tick; until then, and if memory runs out, lookups go
-    /// to the table.
+    /// the list, so with more than [`EAGER_SERVICES`] only the ticker
+    /// does (a burst of commands, such as `ipvsadm -R` or a proxy's
+    /// resync, pays for one copy a second); until then, and if memory
+    /// runs out, lookups go to the table.
     pub(crate) fn publish_services(&self, table: &mut Table, tick: bool) {
         if !table.view_stale() {
             return;
         }
         self.view_stale.store(true, Ordering::Release);
-        let now = jiffies();
-        let last = self.published_at.load(Ordering::Relaxed);
-        let recent = now.wrapping_sub(last) < REPUBLISH * u64::from(hz()) / 1000;
-        if !tick && recent && table.services().len() > EAGER_SERVICES {
+        if !tick && table.services().len() > EAGER_SERVICES {
             return;
         }
         if table.view().is_ok_and(|v| self.services.set(v).is_ok()) {
             table.view_published();
-            self.published_at.store(now, Ordering::Relaxed);
             // After the view: whoever reads `false` then finds it.
             self.view_stale.store(false, Ordering::Release);
         }
