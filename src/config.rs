@@ -609,18 +609,14 @@ impl Table {
     ) -> Result<(), Error> {
         match c {
             cmd::FLUSH => {
-                let mut res = Ok(());
                 while let Some(last) = self.svcs.list.len().checked_sub(1) {
                     let s = self.svcs.list.remove(last);
                     self.count_service(&s.key, false);
                     self.view_stale = true;
-                    res = self.discard(&s);
-                    if res.is_err() {
-                        break;
-                    }
+                    self.discard(&s);
                 }
                 self.svcs.index.refit(&self.svcs.list, self.svc_lfactor);
-                return res;
+                return Ok(());
             }
             cmd::ZERO if svc.is_none() => {
                 for s in self.svcs.list.iter() {
@@ -699,7 +695,8 @@ impl Table {
                 self.count_service(&node.key, false);
                 self.svcs.index.refit(&self.svcs.list, self.svc_lfactor);
                 self.view_stale = true;
-                self.discard(&node)
+                self.discard(&node);
+                Ok(())
             }
             (cmd::ZERO, _) => {
                 s.zero();
@@ -745,38 +742,38 @@ impl Table {
                 let d = s.dests.remove(i);
                 s.dest_removed(i);
                 drop(s);
-                self.trash_dest(node.key, d)
+                self.trash_dest(node.key, d);
+                Ok(())
             }
             _ => Err(err(EINVAL, c"ipvs: unknown command")),
         }
     }
 
-    /// Moves a deleted real server to the trash.
-    fn trash_dest(&mut self, svc: SvcKey, dest: Dest) -> Result<(), Error> {
+    /// Moves a deleted real server to the trash. Without memory for it
+    /// the real server goes at once (its connections keep what they
+    /// share; added back, it starts its counters afresh): a deletion
+    /// never fails half-way, as stock's cannot.
+    fn trash_dest(&mut self, svc: SvcKey, dest: Dest) {
         dest.retire();
         self.retired = true;
-        self.trash.push(Trashed {
+        let _ = self.trash.push(Trashed {
             svc,
             dest,
             idle_since: None,
-        })?;
-        Ok(())
+        });
     }
 
     /// Moves the real servers of a deleted service to the trash.
     /// The packet path may still find the service in its view until the
     /// next one is published: it sees it gone, without real servers.
-    fn discard(&mut self, node: &SvcNode) -> Result<(), Error> {
+    fn discard(&mut self, node: &SvcNode) {
         let mut s = node.lock();
         s.gone = true;
         s.sched = None;
-        let mut res = Ok(());
         while let Some(last) = s.dests.len().checked_sub(1) {
             let d = s.dests.remove(last);
-            // Out of memory: the connections keep what they share.
-            res = res.and(self.trash_dest(node.key, d));
+            self.trash_dest(node.key, d);
         }
-        res
     }
 
     /// Frees the deleted real servers that no connection has used for
