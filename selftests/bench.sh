@@ -20,7 +20,7 @@ result() { echo "RESULT $1 $2 $3"; }
 
 # want <part>: whether IPVS_RS_BENCH_PARTS (default: all of them) names it.
 want() {
-	[[ " ${IPVS_RS_BENCH_PARTS:-rounds idle reconnect scale resize sync perf restore} " == *" $1 "* ]]
+	[[ " ${IPVS_RS_BENCH_PARTS:-rounds idle reconnect scale resize sync perf restore est} " == *" $1 "* ]]
 }
 
 # ways <round>: the three ways, in an order that turns each round, so
@@ -474,19 +474,21 @@ echo "# ${SECONDS} s into the VM run, after perf"
 
 # Control plane: restore services with ten real servers each (10k
 # services and 100k real servers by default; IPVS_RS_BENCH_SERVICES).
+services=${IPVS_RS_BENCH_SERVICES:-10000}
+# gen: $services services of ten real servers each, as `ipvsadm -R`
+# reads them. One awk process: a subshell per service costs minutes in
+# the guest.
+gen() {
+	awk -v n="$services" 'BEGIN {
+		for (s = 0; s < n; s++) {
+			v = sprintf("10.%d.%d.1:80", int(s / 250), s % 250)
+			print "-A -t " v " -s wlc"
+			for (d = 1; d <= 10; d++)
+				printf "-a -t %s -r 172.16.%d.%d:80 -m -w 1\n", v, s % 250, d
+		}
+	}'
+}
 if want restore; then
-	services=${IPVS_RS_BENCH_SERVICES:-10000}
-	# One awk process: a subshell per service costs minutes in the guest.
-	gen() {
-		awk -v n="$services" 'BEGIN {
-			for (s = 0; s < n; s++) {
-				v = sprintf("10.%d.%d.1:80", int(s / 250), s % 250)
-				print "-A -t " v " -s wlc"
-				for (d = 1; d <= 10; d++)
-					printf "-a -t %s -r 172.16.%d.%d:80 -m -w 1\n", v, s % 250, d
-			}
-		}'
-	}
 	gen >/tmp/bench.rules
 	for w in stock rs; do
 		for tool in ipvsadm ipvsadm-rs; do
@@ -505,6 +507,34 @@ if want restore; then
 	done
 fi
 echo "# ${SECONDS} s into the VM run, after restore"
+
+# The rate estimator's cost with $services services of ten real servers
+# (stock runs it in kthreads that est_cpulist and est_nice steer; here
+# one work item every two seconds): the VM's busy time a second, idle
+# but for that, estimating (run_estimation=1) and not (0), on both
+# modules in turns. The difference is the estimator's.
+if want est; then
+	[ -s /tmp/bench.rules ] || gen >/tmp/bench.rules
+	est_secs=${IPVS_RS_BENCH_EST_SECS:-15}
+	for round in 1 2; do
+		for w in $(ways "$round"); do
+			[ "$w" = plain ] && continue
+			load "$w"
+			director ipvsadm-rs -R </tmp/bench.rules || fail "est: restore on $w"
+			for on in 1 0; do
+				director sysctl -qw net.ipv4.vs.run_estimation=$on
+				# Stock places its estimators in steps after a start.
+				sleep 10
+				b0=$(busy_us)
+				sleep "$est_secs"
+				b1=$(busy_us)
+				result "est-busy-ms-per-s-run$on" "$w" "$(((b1 - b0) / 1000 / est_secs))"
+			done
+			director ipvsadm -C
+		done
+	done
+fi
+echo "# ${SECONDS} s into the VM run, after est"
 unload_all
 dp_teardown
 echo "BENCH DONE"
