@@ -142,6 +142,8 @@ pub(crate) struct Table {
     /// Services were added or deleted since the packet path's view was
     /// last published (see [`Table::view`]).
     view_stale: bool,
+    /// Services with the SIP persistence engine.
+    sip: usize,
 }
 
 fn u16_of(a: &Attr<'_>, msg: &'static CStr) -> Result<u16, Error> {
@@ -464,6 +466,7 @@ impl Table {
             keyed: 0,
             retired: false,
             view_stale: false,
+            sip: 0,
         }
     }
 
@@ -553,6 +556,18 @@ impl Table {
     /// Says that the packet path sees the services as they are.
     pub(crate) fn view_published(&mut self) {
         self.view_stale = false;
+    }
+
+    /// How many services use the SIP persistence engine.
+    pub(crate) fn sip_services(&self) -> usize {
+        self.sip
+    }
+
+    /// Counts a service's persistence engine in or out.
+    fn count_pe(&mut self, pe: Option<Name>, added: bool) {
+        if pe.is_some_and(|pe| pe.as_str() == "sip") {
+            self.sip = if added { self.sip + 1 } else { self.sip - 1 };
+        }
     }
 
     /// Whether there are IPv4 and IPv6 services.
@@ -687,6 +702,10 @@ impl Table {
                 s.flags = p.flags | svc_flags::HASHED;
                 s.timeout = p.timeout;
                 s.netmask = p.netmask;
+                let old = core::mem::replace(&mut s.pe, p.pe);
+                drop(s);
+                self.count_pe(old, false);
+                self.count_pe(p.pe, true);
                 Ok(())
             }
             (cmd::DEL_SERVICE, _) => {
@@ -768,6 +787,7 @@ impl Table {
     /// next one is published: it sees it gone, without real servers.
     fn discard(&mut self, node: &SvcNode) {
         let mut s = node.lock();
+        self.count_pe(s.pe, false);
         s.gone = true;
         s.sched = None;
         while let Some(last) = s.dests.len().checked_sub(1) {
@@ -814,6 +834,7 @@ impl Table {
             .index
             .insert(&self.svcs.list, self.svcs.list.len() - 1);
         self.count_service(&key, true);
+        self.count_pe(p.pe, true);
         self.view_stale = true;
         Ok(())
     }
@@ -1208,6 +1229,15 @@ mod tests {
         );
         apply(&mut t, cmd::NEW_SERVICE, &with_pe(b"sip\0"), None).unwrap();
         assert!(t.services()[0].lock().pe_sip());
+        assert_eq!(t.sip_services(), 1);
+        // An edit sets the engine as stock's does: none if not given.
+        apply(&mut t, cmd::SET_SERVICE, &svc(80, "rr", true), None).unwrap();
+        assert!(!t.services()[0].lock().pe_sip());
+        assert_eq!(t.sip_services(), 0);
+        apply(&mut t, cmd::SET_SERVICE, &with_pe(b"sip\0"), None).unwrap();
+        assert_eq!(t.sip_services(), 1);
+        apply(&mut t, cmd::DEL_SERVICE, &svc(80, "", false), None).unwrap();
+        assert_eq!(t.sip_services(), 0);
     }
 
     #[test]

@@ -214,11 +214,7 @@ impl IpvsNet {
     /// Publishes how many services use the SIP persistence engine (after
     /// each configuration change).
     pub(crate) fn publish_sip_services(&self, table: &Table) {
-        let n = table
-            .services()
-            .iter()
-            .filter(|s| s.lock().pe_sip())
-            .count();
+        let n = table.sip_services();
         self.sip_services.store(n as u32, Ordering::Relaxed);
     }
 
