@@ -2,7 +2,7 @@
 # Concurrency (ipvs_rs.ko only): eight writers change the configuration
 # while TCP and UDP flows go both ways through NAT and direct routing and
 # new connections keep coming and expiring, for IPVS_RS_CHURN_SECS (300
-# with the stock halves, 60 without them, as in CI). The writers add,
+# with the stock halves, 45 without them, as in CI). The writers add,
 # edit and delete services and real servers (IPv4 and IPv6), switch
 # schedulers, zero counters, flush and restore, and add and delete
 # bursts of services past the packet path's eager view (see
@@ -15,7 +15,7 @@
 
 stock=${IPVS_RS_STOCK:-1}
 secs=${IPVS_RS_CHURN_SECS:-}
-[ -n "$secs" ] || { [ "$stock" = 1 ] && secs=300 || secs=60; }
+[ -n "$secs" ] || { [ "$stock" = 1 ] && secs=300 || secs=45; }
 # Direct routing: r3 takes packets to this address as its own.
 VIP_DR=10.0.0.101
 
