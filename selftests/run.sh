@@ -42,27 +42,95 @@ table=${IPVS_RS_SYNC_TABLE:-100000}
 vm_timeout=${IPVS_RS_VM_TIMEOUT:-4500}
 [ "$stock" = 1 ] && vm_timeout=${IPVS_RS_VM_TIMEOUT:-9000}
 
-start=$(date +%s)
-# pty.legacy_count=0: the 512 legacy pty devices would each cost udev a
-# rule run at boot, minutes in an emulated guest.
-# The guest may hang (a deadlock under test); `timeout` bounds the run.
-timeout --foreground -k 10 "$vm_timeout" \
-	vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G \
-	--rwdir "$top/build" --cwd "$top" \
-	--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on pty.legacy_count=0" \
-	--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_SYNC_TABLE=$table IPVS_RS_FUZZ=${IPVS_RS_FUZZ:-} IPVS_RS_CHURN_SECS=${IPVS_RS_CHURN_SECS:-} IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$pattern' $top/selftests/guest.sh" \
-	2>&1 </dev/null | tee "$log"
-rc=${PIPESTATUS[0]}
-secs=$(( $(date +%s) - start ))
+# run_vm <pattern> <log>: one VM running the tests that match.
+run_vm() {
+	# pty.legacy_count=0: the 512 legacy pty devices would each cost udev
+	# a rule run at boot, minutes in an emulated guest.
+	# The guest may hang (a deadlock under test); `timeout` bounds the run.
+	timeout --foreground -k 10 "$vm_timeout" \
+		vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G \
+		--rwdir "$top/build" --cwd "$top" \
+		--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on pty.legacy_count=0" \
+		--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_SYNC_TABLE=$table IPVS_RS_FUZZ=${IPVS_RS_FUZZ:-} IPVS_RS_CHURN_SECS=${IPVS_RS_CHURN_SECS:-} IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$1' $top/selftests/guest.sh" \
+		</dev/null >"$2" 2>&1
+}
 
-result=$(grep -a -o 'IPVS_RS_RESULT=[a-z]*' "$log" | tail -1 | cut -d= -f2)
-echo "# VM run took ${secs}s (log: ${log#$top/})"
-if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-	echo "# FAIL: the VM did not finish within ${vm_timeout}s" >&2
-	exit 1
+# check_vm <rc> <log> <label>: 0 if that VM finished and passed.
+check_vm() {
+	local result
+	result=$(grep -a -o 'IPVS_RS_RESULT=[a-z]*' "$2" | tail -1 | cut -d= -f2)
+	if [ "$1" = 124 ] || [ "$1" = 137 ]; then
+		echo "# FAIL$3: the VM did not finish within ${vm_timeout}s" >&2
+		return 1
+	fi
+	if [ "$result" != pass ]; then
+		echo "# FAIL$3: guest result '${result:-none}' (vng exit $1)" >&2
+		return 1
+	fi
+}
+
+start=$(date +%s)
+
+# The guest keeps one host core and a half busy (exec alone costs 0.2 to
+# 0.6 s in this debug kernel under TCG), so the suite runs in
+# IPVS_RS_VM_JOBS VMs side by side (default 2), each with a share of the
+# tests balanced by selftests/durations.
+jobs=${IPVS_RS_VM_JOBS:-2}
+names=()
+if [ "$mode" = test ]; then
+	for t in "$top"/selftests/tests/*.sh; do
+		n=$(basename "$t" .sh)
+		echo "$n" | grep -Eq -- "${pattern:-.}" && names+=("$n")
+	done
 fi
-if [ "$result" != pass ]; then
-	echo "# FAIL: guest result '${result:-none}' (vng exit $rc)" >&2
-	exit 1
+[ "${#names[@]}" -lt "$jobs" ] && jobs=${#names[@]}
+
+if [ "$jobs" -le 1 ]; then
+	run_vm "$pattern" "$log" &
+	pid=$!
+	tail --pid=$pid -n +1 -F "$log" 2>/dev/null
+	wait $pid
+	rc=$?
+	echo "# VM run took $(( $(date +%s) - start ))s (log: ${log#$top/})"
+	check_vm "$rc" "$log" ""
+	exit
 fi
-exit 0
+
+# Longest first, each to the share with the least time so far.
+declare -A secs
+while read -r n s; do
+	[ "${n#\#}" = "$n" ] && secs[$n]=$s
+done <"$top/selftests/durations"
+share=()
+for ((i = 0; i < jobs; i++)); do share[i]=0; done
+pats=()
+while read -r _ n; do
+	best=0
+	for ((i = 1; i < jobs; i++)); do
+		[ "${share[i]}" -lt "${share[best]}" ] && best=$i
+	done
+	share[best]=$(( share[best] + ${secs[$n]:-60} ))
+	pats[best]="${pats[best]:+${pats[best]}|}$n"
+done < <(for n in "${names[@]}"; do echo "${secs[$n]:-60} $n"; done | sort -rn)
+
+pids=()
+for ((i = 0; i < jobs; i++)); do
+	run_vm "^(${pats[i]})\$" "${log%.log}.$i.log" &
+	pids[i]=$!
+done
+# Each VM's lines as they come, marked with its number.
+for ((i = 0; i < jobs; i++)); do
+	tail --pid="${pids[i]}" -n +1 -F "${log%.log}.$i.log" 2>/dev/null | sed -u "s/^/[$i] /" &
+done
+fail=0
+for ((i = 0; i < jobs; i++)); do
+	wait "${pids[i]}"
+	rcs[i]=$?
+done
+wait
+cat "${log%.log}".[0-9]*.log >"$log"
+echo "# VM run took $(( $(date +%s) - start ))s in $jobs VMs (logs: ${log#$top/}, ${log%.log}.N.log)"
+for ((i = 0; i < jobs; i++)); do
+	check_vm "${rcs[i]}" "${log%.log}.$i.log" " in VM $i" || fail=1
+done
+exit $fail
