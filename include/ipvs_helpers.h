@@ -129,8 +129,9 @@ bool ipvs_rs_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu,
 void ipvs_rs_icmp_too_big(struct net *net, struct sk_buff *skb,
 			  unsigned int mtu, bool ipv6);
 void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf);
-int ipvs_rs_push_ipip(struct sk_buff *skb, u8 inner);
-int ipvs_rs_push_gre(struct sk_buff *skb, bool csum, bool ipv6);
+int ipvs_rs_push_tunnel(struct net *net, struct sk_buff *skb, bool outer_v6,
+			u8 inner, u8 kind, u16 flags, __be16 port,
+			const void *saddr, const void *daddr);
 void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb);
 
 void ipvs_rs_bucket_lock_init(spinlock_t *lock);
@@ -154,8 +155,8 @@ int ipvs_rs_route6_cached(struct net *net, struct ipvs_rs_route_cache *c,
 			  const struct in6_addr *daddr, bool known_nh,
 			  struct dst_entry **dst, bool *noref);
 void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb);
-int ipvs_rs_push_ip6ip6(struct sk_buff *skb, const struct in6_addr *daddr,
-			struct in6_addr *saddr, u8 inner);
+int ipvs_rs_tunnel_saddr6(const struct sk_buff *skb,
+			  const struct in6_addr *daddr, struct in6_addr *saddr);
 int ipvs_rs_defrag_ipv6_enable(struct net *net);
 void ipvs_rs_defrag_ipv6_disable(struct net *net);
 

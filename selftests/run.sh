@@ -86,6 +86,8 @@ fi
 [ "${#names[@]}" -lt "$jobs" ] && jobs=${#names[@]}
 
 if [ "$jobs" -le 1 ]; then
+	# Empty first: tail must not show the last run's lines.
+	: >"$log"
 	run_vm "$pattern" "$log" &
 	pid=$!
 	tail --pid=$pid -n +1 -F "$log" 2>/dev/null
@@ -115,6 +117,7 @@ done < <(for n in "${names[@]}"; do echo "${secs[$n]:-60} $n"; done | sort -rn)
 
 pids=()
 for ((i = 0; i < jobs; i++)); do
+	: >"${log%.log}.$i.log"
 	run_vm "^(${pats[i]})\$" "${log%.log}.$i.log" &
 	pids[i]=$!
 done

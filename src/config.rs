@@ -14,7 +14,7 @@ use crate::nlattr::{self, Attr, Nested, Rule};
 use crate::sched::{DestLoad, Env, Kind, Scheduler, Setup};
 use crate::service::{Addr, Dest, DestKey, DestParams, Name, Service, SvcKey, AF_INET, AF_INET6};
 use crate::svc_index::{Services, SvcNode, SvcRef};
-use crate::uapi::{cmd, conn_flags, dest_attr, svc_attr, svc_flags};
+use crate::uapi::{cmd, conn_flags, dest_attr, svc_attr, svc_flags, tunnel};
 use core::ffi::CStr;
 use core::sync::atomic::Ordering;
 
@@ -342,9 +342,6 @@ fn parse_service(nest: Option<Attr<'_>>, full: bool) -> Result<(SvcKey, Option<S
     ))
 }
 
-/// `IP_VS_CONN_F_TUNNEL_TYPE_GUE`.
-const TUNNEL_TYPE_GUE: u8 = 1;
-
 fn parse_dest(nest: Option<Attr<'_>>, full: bool) -> Result<(DestKey, Option<DestParams>), Error> {
     const BAD: &CStr = c"ipvs: malformed real server attributes";
     let nest = nest.ok_or(err(EINVAL, c"ipvs: real server attribute missing"))?;
@@ -413,7 +410,7 @@ fn check_dest_params(p: &DestParams) -> Result<(), Error> {
     if p.u_threshold > i32::MAX as u32 {
         return Err(err(EINVAL, c"ipvs: upper threshold too large"));
     }
-    if p.tun_type == TUNNEL_TYPE_GUE && p.tun_port == [0; 2] {
+    if p.tun_type == tunnel::GUE && p.tun_port == [0; 2] {
         return Err(err(EINVAL, c"ipvs: GUE tunnel port is zero"));
     }
     Ok(())

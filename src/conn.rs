@@ -525,8 +525,9 @@ impl Conn {
         self.flags.fetch_or(DEAD | INVALIDATED, Ordering::Relaxed);
     }
 
-    /// This NAT connection's real server is on this host (its route is
-    /// local): its replies are looked for at `LOCAL_OUT` from now on.
+    /// This NAT connection's real server is (or, learned from a master,
+    /// may be) on this host: replies are looked for at `LOCAL_OUT` from
+    /// now on.
     pub(crate) fn server_is_local(&self) {
         let table = &self.table().local_servers;
         if !table.load(Ordering::Relaxed) {
@@ -875,8 +876,9 @@ pub(crate) struct ConnTable {
     count: AtomicU32,
     /// Connections with [`LOCAL_REPLY`].
     local_replies: AtomicU32,
-    /// A NAT connection went to a real server on this host: its replies
-    /// leave through `LOCAL_OUT` (set once, never cleared).
+    /// A NAT connection went to a real server on this host, or was
+    /// learned from a master: its replies may leave through `LOCAL_OUT`
+    /// (set once, never cleared).
     local_servers: AtomicBool,
     /// Above this many connections, `create` queues a resize.
     grow_at: AtomicUsize,
@@ -976,7 +978,8 @@ impl ConnTable {
     }
 
     /// Whether a packet leaving this host may be a reply of a real
-    /// server on it: only once a NAT connection went to one.
+    /// server on it: only once a NAT connection went to one (or was
+    /// learned by sync).
     pub(crate) fn local_servers(&self) -> bool {
         self.local_servers.load(Ordering::Relaxed)
     }

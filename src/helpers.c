@@ -36,6 +36,9 @@
 #include <linux/inetdevice.h>
 #include <net/ip_tunnels.h>
 #include <net/gre.h>
+#include <net/gue.h>
+#include <uapi/linux/ip_vs.h>
+#include <net/ip6_checksum.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
 #include <net/netfilter/nf_conntrack_zones.h>
@@ -899,15 +902,94 @@ void ipvs_rs_send(struct net *net, struct sk_buff *skb, u8 pf)
 }
 
 /*
- * Makes room for an outer header of hlen bytes (GSO type gso) in front of
- * the routed skb and points the network header at it. Returns 0 or -errno
- * (skb untouched).
+ * Pushes GUE's header (and, with remcsum, its remote checksum offload
+ * option), then the UDP header to port, in front of the inner packet;
+ * stock's ipvs_gue_encap.
  */
-static int ipvs_rs_push_outer(struct sk_buff *skb, unsigned int hlen, int gso,
-			      u8 inner)
+static int ipvs_rs_gue_encap(struct net *net, struct sk_buff *skb,
+			     __be16 port, u8 inner, bool remcsum)
 {
-	int err = skb_cow_head(skb, LL_RESERVED_SPACE(skb_dst(skb)->dev) + hlen);
+	size_t optlen = remcsum ? GUE_PLEN_REMCSUM + GUE_LEN_PRIV : 0;
+	size_t hlen = sizeof(struct guehdr) + optlen;
+	__be16 sport = udp_flow_src_port(net, skb, 0, 0, false);
+	struct guehdr *gueh;
+	struct udphdr *uh;
 
+	gueh = skb_push(skb, hlen);
+	memset(gueh, 0, hlen);
+	gueh->hlen = optlen >> 2;
+	gueh->proto_ctype = inner;
+	if (remcsum) {
+		__be32 *pflags = (__be32 *)&gueh[1];
+		__be16 *pd = (__be16 *)&pflags[1];
+		u16 start = skb_checksum_start_offset(skb);
+
+		if (start < hlen)
+			return -EINVAL;
+		start -= hlen;
+		gueh->flags |= GUE_FLAG_PRIV;
+		*pflags = GUE_PFLAG_REMCSUM;
+		pd[0] = htons(start);
+		pd[1] = htons(start + skb->csum_offset);
+		if (!skb_is_gso(skb)) {
+			skb->ip_summed = CHECKSUM_NONE;
+			skb->encapsulation = 0;
+		}
+	}
+	uh = skb_push(skb, sizeof(*uh));
+	skb_reset_transport_header(skb);
+	uh->dest = port;
+	uh->source = sport;
+	uh->len = htons(skb->len);
+	uh->check = 0;
+	return 0;
+}
+
+/*
+ * Wraps the routed skb for a tunnel (stock's ip_vs_tunnel_xmit and
+ * ip_vs_tunnel_xmit_v6 between the route and the outer header): the
+ * encapsulation of type kind (IP_VS_CONN_F_TUNNEL_TYPE_*: nothing for
+ * IPIP, a GUE header in UDP to port, a GRE header) with tunnel flags
+ * (IP_VS_TUNNEL_ENCAP_FLAG_*), then room for the outer IPv4 or IPv6
+ * header (outer_v6), where the network header then points; the caller
+ * writes it. inner: IPPROTO_IPIP or IPPROTO_IPV6. saddr, daddr: the
+ * outer addresses (4 or 16 bytes), for GUE's UDP checksum. Returns the
+ * outer header's protocol, or -errno (the caller drops the skb).
+ */
+int ipvs_rs_push_tunnel(struct net *net, struct sk_buff *skb, bool outer_v6,
+			u8 inner, u8 kind, u16 flags, __be16 port,
+			const void *saddr, const void *daddr)
+{
+	unsigned int ohlen = outer_v6 ? sizeof(struct ipv6hdr) :
+					sizeof(struct iphdr);
+	bool csum = flags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM;
+	bool remcsum = (flags & IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM) &&
+		       skb->ip_summed == CHECKSUM_PARTIAL;
+	int gso = outer_v6 ? SKB_GSO_IPXIP6 : SKB_GSO_IPXIP4;
+	IP_TUNNEL_DECLARE_FLAGS(tflags) = { };
+	unsigned int elen = 0;
+	u8 proto = inner;
+	int err;
+
+	if (kind == IP_VS_CONN_F_TUNNEL_TYPE_GUE) {
+		elen = sizeof(struct udphdr) + sizeof(struct guehdr);
+		if (remcsum)
+			elen += GUE_PLEN_REMCSUM + GUE_LEN_PRIV;
+		if (flags & (IP_VS_TUNNEL_ENCAP_FLAG_CSUM |
+			     IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM))
+			gso |= SKB_GSO_UDP_TUNNEL_CSUM;
+		else
+			gso |= SKB_GSO_UDP_TUNNEL;
+		if (remcsum)
+			gso |= SKB_GSO_TUNNEL_REMCSUM;
+	} else if (kind == IP_VS_CONN_F_TUNNEL_TYPE_GRE) {
+		if (csum)
+			__set_bit(IP_TUNNEL_CSUM_BIT, tflags);
+		elen = gre_calc_hlen(tflags);
+		gso |= csum ? SKB_GSO_GRE_CSUM : SKB_GSO_GRE;
+	}
+	err = skb_cow_head(skb, LL_RESERVED_SPACE(skb_dst(skb)->dev) + ohlen +
+				elen);
 	if (err)
 		return err;
 	err = iptunnel_handle_offloads(skb, gso);
@@ -916,58 +998,46 @@ static int ipvs_rs_push_outer(struct sk_buff *skb, unsigned int hlen, int gso,
 	skb->transport_header = skb->network_header;
 	skb_set_inner_ipproto(skb, inner);
 	skb_set_inner_mac_header(skb, skb_inner_network_offset(skb));
-	skb_push(skb, hlen);
+
+	if (kind == IP_VS_CONN_F_TUNNEL_TYPE_GUE) {
+		bool check = flags & (IP_VS_TUNNEL_ENCAP_FLAG_CSUM |
+				      IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM);
+
+		err = ipvs_rs_gue_encap(net, skb, port, inner, remcsum);
+		if (err)
+			return err;
+		if (outer_v6) {
+#if IS_ENABLED(CONFIG_IPV6)
+			udp6_set_csum(!check, skb, saddr, daddr, skb->len);
+#else
+			return -EAFNOSUPPORT;
+#endif
+		} else {
+			__be32 s, d;
+
+			memcpy(&s, saddr, sizeof(s));
+			memcpy(&d, daddr, sizeof(d));
+			udp_set_csum(!check, skb, s, d, skb->len);
+		}
+		proto = IPPROTO_UDP;
+	} else if (kind == IP_VS_CONN_F_TUNNEL_TYPE_GRE) {
+		gre_build_header(skb, elen, tflags,
+				 inner == IPPROTO_IPV6 ? htons(ETH_P_IPV6) :
+							 htons(ETH_P_IP),
+				 0, 0);
+		proto = IPPROTO_GRE;
+	}
+
+	skb_push(skb, ohlen);
 	skb_reset_network_header(skb);
-	return 0;
-}
-
-/*
- * Makes room for an outer IPv4 header around a packet of protocol inner
- * (IPIP or IPV6) and points the network header at it; the caller fills
- * it in. Returns 0 or -errno (skb untouched).
- */
-int ipvs_rs_push_ipip(struct sk_buff *skb, u8 inner)
-{
-	int err = ipvs_rs_push_outer(skb, sizeof(struct iphdr), SKB_GSO_IPXIP4,
-				     inner);
-
-	if (err)
-		return err;
-	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
-	skb->protocol = htons(ETH_P_IP);
-	return 0;
-}
-
-/*
- * As ipvs_rs_push_ipip, with a GRE header (checksummed with csum) between
- * the outer IPv4 header and the inner packet of family ipv6 or IPv4, as
- * stock's ipvs_gre_encap.
- */
-int ipvs_rs_push_gre(struct sk_buff *skb, bool csum, bool ipv6)
-{
-	IP_TUNNEL_DECLARE_FLAGS(flags) = { };
-	int hlen, err;
-
-	if (csum)
-		__set_bit(IP_TUNNEL_CSUM_BIT, flags);
-	hlen = gre_calc_hlen(flags);
-	err = skb_cow_head(skb, LL_RESERVED_SPACE(skb_dst(skb)->dev) +
-				sizeof(struct iphdr) + hlen);
-	if (err)
-		return err;
-	err = iptunnel_handle_offloads(skb, csum ? SKB_GSO_GRE_CSUM :
-						   SKB_GSO_GRE);
-	if (err)
-		return err;
-	skb_set_inner_ipproto(skb, ipv6 ? IPPROTO_IPV6 : IPPROTO_IPIP);
-	skb->transport_header = skb->network_header;
-	gre_build_header(skb, hlen, flags,
-			 ipv6 ? htons(ETH_P_IPV6) : htons(ETH_P_IP), 0, 0);
-	skb_push(skb, sizeof(struct iphdr));
-	skb_reset_network_header(skb);
-	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
-	skb->protocol = htons(ETH_P_IP);
-	return 0;
+	if (outer_v6) {
+		memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+		skb->protocol = htons(ETH_P_IPV6);
+	} else {
+		memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+		skb->protocol = htons(ETH_P_IP);
+	}
+	return proto;
 }
 
 void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb)
@@ -1092,22 +1162,15 @@ void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb)
  * makes room for an outer IPv6 header and points the network header at it;
  * the caller fills it in. Returns 0 or -errno (skb untouched).
  */
-int ipvs_rs_push_ip6ip6(struct sk_buff *skb, const struct in6_addr *daddr,
-			struct in6_addr *saddr, u8 inner)
+int ipvs_rs_tunnel_saddr6(const struct sk_buff *skb,
+			  const struct in6_addr *daddr, struct in6_addr *saddr)
 {
 	struct dst_entry *dst = skb_dst(skb);
-	int err;
 
 	if (!dst || !dst->dev)
 		return -ENETUNREACH;
 	if (ipv6_dev_get_saddr(dev_net(dst->dev), dst->dev, daddr, 0, saddr))
 		return -EADDRNOTAVAIL;
-	err = ipvs_rs_push_outer(skb, sizeof(struct ipv6hdr), SKB_GSO_IPXIP6,
-				 inner);
-	if (err)
-		return err;
-	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
-	skb->protocol = htons(ETH_P_IPV6);
 	return 0;
 }
 

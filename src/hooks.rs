@@ -14,7 +14,7 @@ use crate::conn::{self, InUse, Lookup};
 use crate::kapi::abi::hz;
 use crate::kapi::netfilter::{Family, Hook, HookOps, HookPoint, HookSpec, HookState, Verdict};
 use crate::kapi::skb::Packet;
-use crate::nat::{self, IcmpError, AH, ESP, ICMP, ICMPV6, SCTP, TCP, UDP};
+use crate::nat::{self, IcmpError, AH, ESP, ICMP, ICMPV6, IKE_PORT, SCTP, TCP, UDP};
 use crate::netns::IpvsNet;
 use crate::newconn;
 use crate::packet::{self, Ipv4Header, Ipv6Header, IPV4_HDRLEN, IPV6_HDRLEN};
@@ -83,9 +83,6 @@ enum Seen {
     /// `ip_vs_proto_data`), such as a tunnel's.
     Foreign,
 }
-
-/// The IKE port (`PORT_ISAKMP`).
-const IKE_PORT: [u8; 2] = 500u16.to_be_bytes();
 
 /// An AH or ESP packet as stock's handlers for them see it
 /// (`ah_esp_conn_fill_param_proto`): a packet of the UDP flow between
@@ -314,7 +311,8 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
                 // answered directly by a DR real server): with
                 // `schedule_icmp`, scheduled as the client's packet
                 // would have been.
-                None if ipvs.sysctl(Sysctl::ScheduleIcmp) != 0 => {
+                // Never for AH or ESP (stock: `ah_esp_conn_schedule`).
+                None if ipvs.sysctl(Sysctl::ScheduleIcmp) != 0 && !e.ipsec => {
                     let as_request = Parsed {
                         hdr,
                         af: hdr.af(),
@@ -485,8 +483,9 @@ impl Hook for LocalIn {
         };
         let seen = inspect(&pkt, state.family);
         // Replies come here only to clients on this host: no lookup
-        // without such connections.
-        if ipvs.conns.local_replies() {
+        // without such connections, unless strays from real servers are
+        // to be refused (`nat_icmp_send`).
+        if ipvs.conns.local_replies() || ipvs.sysctl(Sysctl::NatIcmpSend) != 0 {
             if let Some(v) = seen.as_ref().and_then(|s| reply(ipvs, &pkt, state, s)) {
                 return v;
             }

@@ -221,7 +221,14 @@ pub(crate) struct IcmpError {
     pub(crate) daddr: [u8; 16],
     /// Quoted destination port.
     pub(crate) dport: [u8; 2],
+    /// The quoted packet is AH or ESP: the fields above are those of
+    /// the IKE flow it follows (UDP, port 500 both ways), as stock's
+    /// handlers for them look it up; it never starts a connection.
+    pub(crate) ipsec: bool,
 }
+
+/// The IKE port (`PORT_ISAKMP`), which AH and ESP follow.
+pub(crate) const IKE_PORT: [u8; 2] = 500u16.to_be_bytes();
 
 /// Where the parts of an ICMP error start in the datagram.
 struct IcmpLayout {
@@ -236,19 +243,32 @@ struct IcmpLayout {
 }
 
 impl IcmpLayout {
+    /// Whether the quoted packet is AH or ESP.
+    fn ipsec(&self) -> bool {
+        matches!(self.protocol, AH | ESP)
+    }
+
     /// The quoted packet's addresses (of `n` bytes, at `saddr_at` after
     /// its IP header) and ports.
     fn error(&self, pkt: &[u8], n: usize, saddr_at: usize) -> Option<IcmpError> {
-        if !matches!(self.protocol, TCP | UDP | SCTP) {
-            return None;
-        }
+        let (protocol, sport, dport, ipsec) = match self.protocol {
+            TCP | UDP | SCTP => (
+                self.protocol,
+                [pkt[self.ports], pkt[self.ports + 1]],
+                [pkt[self.ports + 2], pkt[self.ports + 3]],
+                false,
+            ),
+            AH | ESP => (UDP, IKE_PORT, IKE_PORT, true),
+            _ => return None,
+        };
         let (s, d) = (self.inner + saddr_at, self.inner + saddr_at + n);
         let mut e = IcmpError {
-            protocol: self.protocol,
+            protocol,
             saddr: [0; 16],
-            sport: [pkt[self.ports], pkt[self.ports + 1]],
+            sport,
             daddr: [0; 16],
-            dport: [pkt[self.ports + 2], pkt[self.ports + 3]],
+            dport,
+            ipsec,
         };
         e.saddr[..n].copy_from_slice(&pkt[s..s + n]);
         e.daddr[..n].copy_from_slice(&pkt[d..d + n]);
@@ -275,8 +295,9 @@ fn icmp4_layout(pkt: &[u8]) -> Option<IcmpLayout> {
 }
 
 /// Parses an ICMPv4 error (destination unreachable, source quench, time
-/// exceeded) quoting a TCP, UDP or SCTP packet, as `ip_vs_in_icmp` and
-/// `ip_vs_out_icmp` accept. `pkt` is the whole datagram.
+/// exceeded) quoting a TCP, UDP, SCTP, AH or ESP packet, as
+/// `ip_vs_in_icmp` and `ip_vs_out_icmp` accept. `pkt` is the whole
+/// datagram.
 pub(crate) fn icmp4_error(pkt: &[u8]) -> Option<IcmpError> {
     if *pkt.get(9)? != ICMP {
         return None;
@@ -303,7 +324,10 @@ pub(crate) fn icmp4_nat(pkt: &mut [u8], outward: bool, addr: [u8; 4], port: [u8;
     };
     pkt[outer_at..outer_at + 4].copy_from_slice(&addr);
     pkt[inner_at..inner_at + 4].copy_from_slice(&addr);
-    pkt[port_at..port_at + 2].copy_from_slice(&port);
+    // AH and ESP have no ports (the SPI is there).
+    if !at.ipsec() {
+        pkt[port_at..port_at + 2].copy_from_slice(&port);
+    }
     set_ipv4_checksum(&mut pkt[at.inner..at.ports]);
     set_ipv4_checksum(pkt);
     put16(pkt, at.icmp + 2, 0);
@@ -341,7 +365,7 @@ fn icmp6_layout(pkt: &[u8]) -> Option<IcmpLayout> {
     })
 }
 
-/// Parses an ICMPv6 error quoting a TCP, UDP or SCTP packet, as
+/// Parses an ICMPv6 error quoting a TCP, UDP, SCTP or ESP packet, as
 /// `ip_vs_in_icmp_v6` and `ip_vs_out_icmp_v6` accept. `pkt` is the whole
 /// datagram.
 pub(crate) fn icmp6_error(pkt: &[u8]) -> Option<IcmpError> {
@@ -364,7 +388,9 @@ pub(crate) fn icmp6_nat(
     };
     pkt[outer_at..outer_at + 16].copy_from_slice(addr);
     pkt[inner_at..inner_at + 16].copy_from_slice(addr);
-    pkt[port_at..port_at + 2].copy_from_slice(&port);
+    if !at.ipsec() {
+        pkt[port_at..port_at + 2].copy_from_slice(&port);
+    }
     put16(pkt, at.icmp + 2, 0);
     let (src, dst) = (pkt[8..24].try_into().ok()?, pkt[24..40].try_into().ok()?);
     let c = csum::checksum6(&src, &dst, ICMPV6, &pkt[at.icmp..]);
@@ -375,9 +401,10 @@ pub(crate) fn icmp6_nat(
 /// `IPPROTO_IPIP`.
 pub(crate) const IPIP: u8 = 4;
 /// `IPPROTO_GRE`.
-pub(crate) const GRE: u8 = 47;
+#[cfg(test)]
+const GRE: u8 = 47;
 
-/// The outer IPv4 header of a tunnel of `protocol` ([`IPIP`], [`GRE`])
+/// The outer IPv4 header of a tunnel of `protocol` ([`IPIP`], GRE, UDP)
 /// around `inner_len` bytes, with identification and checksum zero: the
 /// kernel picks the identification, then [`set_ipv4_checksum`] finishes
 /// it.
@@ -905,6 +932,31 @@ mod tests {
         assert!(icmp4_error(&echo).is_none());
         let short = &icmp_unreachable()[..50];
         assert!(icmp4_error(short).is_none());
+    }
+
+    #[test]
+    fn icmp_errors_about_esp_follow_ike() {
+        let mut p = icmp_unreachable();
+        // The quoted packet is ESP: SPI 0x01020304 where ports were.
+        p[28 + 9] = ESP;
+        set_ipv4_checksum(&mut p[28..48]);
+        p[48..52].copy_from_slice(&[1, 2, 3, 4]);
+        let e = icmp4_error(&p).unwrap();
+        assert!(e.ipsec);
+        assert_eq!((e.protocol, e.sport, e.dport), (UDP, IKE_PORT, IKE_PORT));
+        assert_eq!(&e.daddr[..4], &[172, 16, 0, 2]);
+        // The addresses change, the SPI stays.
+        icmp4_nat(&mut p, true, [207, 175, 44, 110], 80u16.to_be_bytes()).unwrap();
+        assert_eq!(
+            (&p[12..16], &p[44..48]),
+            (&[207, 175, 44, 110][..], &[207, 175, 44, 110][..])
+        );
+        assert_eq!(&p[48..52], &[1, 2, 3, 4]);
+        assert_eq!(csum::checksum(&p[28..48]), 0, "quoted IP");
+        assert_eq!(csum::checksum(&p[20..]), 0, "ICMP");
+        // Other protocols are no business of IPVS.
+        p[28 + 9] = 47;
+        assert!(icmp4_error(&p).is_none());
     }
 
     #[test]

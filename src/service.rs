@@ -10,7 +10,7 @@ use crate::list::{share, List, NoMem, Shared};
 use crate::percpu::Tally;
 use crate::route::RouteCache;
 use crate::sched::{Client, DestLoad, Env, Scheduler};
-use crate::uapi::{conn_flags, svc_flags};
+use crate::uapi::{conn_flags, svc_flags, Encap};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// `AF_INET`.
@@ -282,23 +282,27 @@ pub(crate) struct DestShared {
     /// The real server's address family (a tunnel's may differ from its
     /// service's).
     pub(crate) af: u16,
-    /// Its tunnel, for the packet path: see [`DestShared::gre`].
-    pub(crate) tunnel: AtomicU32,
+    /// Its tunnel, for the packet path: see [`DestShared::encap`].
+    pub(crate) tunnel: AtomicU64,
 }
 
-/// `IP_VS_CONN_F_TUNNEL_TYPE_GRE`.
-const TUNNEL_TYPE_GRE: u8 = 2;
-/// `IP_VS_TUNNEL_ENCAP_FLAG_CSUM`.
-const TUNNEL_FLAG_CSUM: u16 = 1;
-
 impl DestShared {
-    /// How a tunnel reaches it: `None` for IPIP (and GUE, not built
-    /// yet), `Some(checksummed)` for GRE.
-    pub(crate) fn gre(&self) -> Option<bool> {
+    /// How a tunnel reaches it (`--tun-type`, flags and port).
+    pub(crate) fn encap(&self) -> Encap {
         let t = self.tunnel.load(Ordering::Relaxed);
-        (t & 0xff == u32::from(TUNNEL_TYPE_GRE))
-            .then_some(t >> 8 & u32::from(TUNNEL_FLAG_CSUM) != 0)
+        Encap {
+            kind: t as u8,
+            flags: (t >> 8) as u16,
+            port: ((t >> 24) as u16).to_be_bytes(),
+        }
     }
+}
+
+/// [`DestShared::tunnel`]'s value for these settings.
+fn tunnel_word(p: &DestParams) -> u64 {
+    u64::from(p.tun_type)
+        | u64::from(p.tun_flags) << 8
+        | u64::from(u16::from_be_bytes(p.tun_port)) << 24
 }
 
 /// What identifies a real server within its service; `af` 0 means the
@@ -387,7 +391,7 @@ impl Dest {
         self.tun_type = p.tun_type;
         self.tun_port = p.tun_port;
         self.tun_flags = p.tun_flags;
-        let tunnel = u32::from(p.tun_type) | u32::from(p.tun_flags) << 8;
+        let tunnel = tunnel_word(p);
         self.shared.tunnel.store(tunnel, Ordering::Relaxed);
         self.shared.weight.store(p.weight, Ordering::Relaxed);
     }

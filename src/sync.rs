@@ -828,6 +828,11 @@ fn apply(ipvs: &IpvsNet, c: &SyncConn<'_>) -> bool {
     }) else {
         return false;
     };
+    if fl & flags::FWD_MASK == conn_flags::MASQ {
+        // Its real server may be on this host, and may answer before
+        // any packet of the client came here.
+        cp.server_is_local();
+    }
     cp.sync_update(state, threshold);
     true
 }

@@ -151,8 +151,68 @@ pub(crate) mod conn_flags {
     pub(crate) const NFCT: u32 = 1 << 16;
 }
 
+/// Tunnel types (`IP_VS_CONN_F_TUNNEL_TYPE_*`) and their flags
+/// (`IP_VS_TUNNEL_ENCAP_FLAG_*`).
+pub(crate) mod tunnel {
+    pub(crate) const IPIP: u8 = 0;
+    pub(crate) const GUE: u8 = 1;
+    pub(crate) const GRE: u8 = 2;
+    pub(crate) const TYPE_MAX: u8 = 3;
+    pub(crate) const CSUM: u16 = 1 << 0;
+    pub(crate) const REMCSUM: u16 = 1 << 1;
+}
+
+/// What a tunnel puts between its outer header and the inner packet: a
+/// real server's `--tun-type` with its flags and port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Encap {
+    /// [`tunnel::IPIP`] (nothing), [`tunnel::GUE`] or [`tunnel::GRE`].
+    pub(crate) kind: u8,
+    /// [`tunnel::CSUM`], [`tunnel::REMCSUM`].
+    pub(crate) flags: u16,
+    /// GUE's UDP destination port (network order).
+    pub(crate) port: [u8; 2],
+}
+
+impl Encap {
+    /// Its bytes on a packet whose checksum is left to the device
+    /// (`partial`): GUE's remote checksum option is only added then.
+    pub(crate) fn len(&self, partial: bool) -> usize {
+        match self.kind {
+            // UDP and GUE headers, then the private flags word and the
+            // option.
+            tunnel::GUE if self.flags & tunnel::REMCSUM != 0 && partial => 8 + 4 + 8,
+            tunnel::GUE => 8 + 4,
+            tunnel::GRE if self.flags & tunnel::CSUM != 0 => 8,
+            tunnel::GRE => 4,
+            _ => 0,
+        }
+    }
+}
+
 /// Maximum lengths of names carried as strings.
 pub(crate) const SCHEDNAME_MAXLEN: usize = 16;
 pub(crate) const PENAME_MAXLEN: usize = 16;
 pub(crate) const IFNAME_MAXLEN: usize = 16;
 pub(crate) const PEDATA_MAXLEN: usize = 255;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encap_len_is_stocks() {
+        let e = |kind, flags| Encap {
+            kind,
+            flags,
+            port: [0x17, 0x70],
+        };
+        assert_eq!(e(tunnel::IPIP, 0).len(true), 0);
+        assert_eq!(e(tunnel::GUE, 0).len(true), 12);
+        assert_eq!(e(tunnel::GUE, tunnel::CSUM).len(true), 12);
+        assert_eq!(e(tunnel::GUE, tunnel::REMCSUM).len(true), 20);
+        assert_eq!(e(tunnel::GUE, tunnel::REMCSUM).len(false), 12);
+        assert_eq!(e(tunnel::GRE, 0).len(true), 4);
+        assert_eq!(e(tunnel::GRE, tunnel::CSUM).len(false), 8);
+    }
+}

@@ -346,8 +346,8 @@ fn tunnel_checks_mtu(net: &Net, hdr: &Hdr, mtu_check: bool) -> (bool, bool) {
 }
 
 /// Tunnel to an IPv4 real server (`ip_vs_tunnel_xmit`): IPIP around an
-/// IPv4 packet, 6-in-4 (protocol 41) around an IPv6 one, or GRE
-/// (`--tun-type gre`) around either.
+/// IPv4 packet, 6-in-4 (protocol 41) around an IPv6 one, or GUE or GRE
+/// (`--tun-type`) around either.
 fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> Verdict {
     let daddr = v4(&cp.daddr);
     let (dst, saddr) = match cp.dest.route.route4(&pkt, net, daddr) {
@@ -362,10 +362,10 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> 
     if !hop(&pkt, net, hdr) {
         return Verdict::Drop;
     }
-    // GRE: 4 more bytes, 8 with its checksum.
-    let gre = cp.dest.gre();
-    let gre_len = gre.map_or(0, |csum| if csum { 8 } else { 4 });
-    let mtu = dst.mtu().saturating_sub((IPV4_HDRLEN + gre_len) as u32);
+    // GUE or GRE: their headers come off the MTU too.
+    let encap = cp.dest.encap();
+    let elen = encap.len(pkt.csum() == Csum::Partial);
+    let mtu = dst.mtu().saturating_sub((IPV4_HDRLEN + elen) as u32);
     if check && !fits(&pkt, net, hdr, mtu) {
         return Verdict::Drop;
     }
@@ -379,18 +379,13 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> 
         Hdr::V4(iph) => (iph.dont_fragment && pmtu_disc, nat::IPIP),
         Hdr::V6 { .. } => (false, nat::IPV6_IN_IP),
     };
-    let inner_len = pkt.len() as usize + gre_len;
-    let protocol = if gre.is_some() { nat::GRE } else { inner };
+    let Ok(protocol) = pkt.push_tunnel4(net, inner, encap, saddr, daddr) else {
+        return Verdict::Drop;
+    };
+    let inner_len = (pkt.len() as usize).saturating_sub(IPV4_HDRLEN);
     let Some(mut outer) = nat::ipip_header(protocol, tos, ttl, df, inner_len, saddr, daddr) else {
         return Verdict::Drop;
     };
-    let pushed = match gre {
-        Some(csum) => pkt.push_gre(csum, hdr.is_v6()),
-        None => pkt.push_ipip(inner),
-    };
-    if pushed.is_err() {
-        return Verdict::Drop;
-    }
     if pkt
         .with_header_mut(IPV4_HDRLEN, |b| b.copy_from_slice(&outer))
         .is_none()
@@ -410,7 +405,7 @@ fn tunnel(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> 
 }
 
 /// Tunnel to an IPv6 real server (`ip_vs_tunnel_xmit_v6`): IPv6 in IPv6,
-/// or IPv4 in IPv6 (4-in-6).
+/// IPv4 in IPv6 (4-in-6), or either in GUE or GRE.
 fn tunnel6(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) -> Verdict {
     let dst = match cp.dest.route.route6(&pkt, net, &cp.daddr, false) {
         Ok(Route::Remote(dst)) => dst,
@@ -424,17 +419,16 @@ fn tunnel6(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) ->
     if !hop(&pkt, net, hdr) {
         return Verdict::Drop;
     }
-    let mtu = dst.mtu().saturating_sub(IPV6_HDRLEN as u32);
+    let encap = cp.dest.encap();
+    let elen = encap.len(pkt.csum() == Csum::Partial);
+    let mtu = dst.mtu().saturating_sub((IPV6_HDRLEN + elen) as u32);
     if check && !fits(&pkt, net, hdr, mtu) {
         return Verdict::Drop;
     }
     pkt.attach(dst);
     // The inner header as it leaves (hop taken): its DS field and hop
     // limit go outward.
-    let (Some(fields), inner_len) = (
-        pkt.read(0).and_then(|h| nat::dsfield_ttl(&h)),
-        pkt.len() as usize,
-    ) else {
+    let Some(fields) = pkt.read(0).and_then(|h| nat::dsfield_ttl(&h)) else {
         return Verdict::Drop;
     };
     let inner = if hdr.is_v6() {
@@ -442,10 +436,11 @@ fn tunnel6(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr, mtu_check: bool) ->
     } else {
         nat::IPIP
     };
-    let Ok(saddr) = pkt.push_ip6ip6(&cp.daddr, inner) else {
+    let Ok((next, saddr)) = pkt.push_tunnel6(net, inner, encap, &cp.daddr) else {
         return Verdict::Drop;
     };
-    let outer = nat::ipv6_tunnel_header(fields, inner, inner_len, &saddr, &cp.daddr);
+    let payload = (pkt.len() as usize).saturating_sub(IPV6_HDRLEN);
+    let outer = nat::ipv6_tunnel_header(fields, next, payload, &saddr, &cp.daddr);
     let written = outer.and_then(|o| pkt.with_header_mut(IPV6_HDRLEN, |b| b.copy_from_slice(&o)));
     if written.is_none() {
         return Verdict::Drop;

@@ -3,7 +3,7 @@
 # (UDP from and to port 500), as stock's protocol handlers do: through
 # NAT both ways (only the address rewritten) over IPv4 (ESP and AH) and
 # IPv6 (ESP; AH is an extension header there), and through direct
-# routing. Without an IKE connection they are not balanced. Same
+# routing; so do ICMP errors about them. Without an IKE connection they are not balanced. Same
 # transcript on stock ip_vs.ko (unless IPVS_RS_STOCK=0).
 . selftests/lib.sh
 . selftests/dataplane.sh
@@ -81,6 +81,26 @@ scenario() {
 	counted
 	stats "$VIP:500"
 
+	# ICMP errors about ESP and AH belong to the IKE connection too
+	# (stock: through the AH/ESP handlers). With no sink listening, the
+	# real server answers the client's ESP and AH with "protocol
+	# unreachable", and the client the real server's; each error is
+	# counted on the connection and readdressed on its way.
+	echo "IPv4 NAT, ICMP errors"
+	case $who in r[123])
+		in_ns "$who" iptables -A INPUT -p icmp -s 10.0.0.2 -j ACCEPT
+		in_ns c iptables -A INPUT -p icmp -s "$VIP" -j ACCEPT
+		in_ns c "$TRAFFIC" ipsec-send "$VIP" 1
+		in_ns "$who" "$TRAFFIC" ipsec-send 10.0.0.2 1
+		sleep 1
+		echo "  at the client from $VIP: $(in_ns c iptables -vnxL INPUT | awk '$3 == "ACCEPT" { print $1 }')"
+		echo "  at the real server from 10.0.0.2: $(in_ns "$who" iptables -vnxL INPUT | awk '$3 == "ACCEPT" { print $1 }')"
+		in_ns "$who" iptables -F INPUT
+		in_ns c iptables -F INPUT
+		;;
+	esac
+	stats "$VIP:500"
+
 	echo "IPv6 NAT"
 	sinks 14
 	who=$(in_ns c "$TRAFFIC" udp-probe "[$VIP6]:500" 500)
@@ -108,7 +128,8 @@ on_ipvs_rs scenario
 want=$out
 # ESP and AH reached the IKE connection's real server only, its ESP
 # came back from the virtual address, and nothing before IKE passed.
-nat4=$(echo "$out" | sed -n '/^IPv4 NAT/,/^IPv6/p')
+nat4=$(echo "$out" | sed -n '/^IPv4 NAT$/,/^IPv4 NAT, ICMP/p')
+icmp4=$(echo "$out" | sed -n '/^IPv4 NAT, ICMP/,/^IPv6/p')
 who=$(echo "$nat4" | sed -n 's/.*IKE from port 500: //p')
 case $who in r[123]) ;; *) fail "IPv4 IKE unanswered: $who" ;; esac
 expect_eq "IPv4 ESP and AH at $who" "  $who: esp=3 ah=3 from=10.0.0.2" \
@@ -116,6 +137,10 @@ expect_eq "IPv4 ESP and AH at $who" "  $who: esp=3 ah=3 from=10.0.0.2" \
 expect_eq "IPv4 ESP and AH back at the client" "  c: esp=2 ah=2 from=$VIP" "$(echo "$nat4" | grep "^  c:")"
 expect_eq "IPv4 others" 2 "$(echo "$nat4" | grep -c "^  r[123]: esp=0 ah=0 from=$")"
 expect_eq "IPv4 counters" "  $VIP:500: conns=1 in=7 out=5" "$(echo "$nat4" | grep "^  $VIP:500:")"
+# ESP and AH each way, an ICMP error about each.
+expect_eq "ICMP errors about ESP and AH" "  at the client from $VIP: 2
+  at the real server from 10.0.0.2: 2
+  $VIP:500: conns=1 in=11 out=9" "$(echo "$icmp4" | grep "^  ")"
 nat6=$(echo "$out" | sed -n '/^IPv6 NAT/,/^IPv4 direct/p')
 who=$(echo "$nat6" | sed -n 's/.*IKE from port 500: //p')
 case $who in r[12]) ;; *) fail "IPv6 IKE unanswered: $who" ;; esac

@@ -12,7 +12,8 @@
 #   the VIP in an IPIP tunnel is balanced either way, as on stock;
 # - nat_icmp_send: a datagram from a NAT real server's address and port
 #   that belongs to no connection passes with 0; with 1 it is dropped
-#   and the real server told (ICMP port unreachable);
+#   and the real server told (ICMP port unreachable), also when it is
+#   for the director itself;
 # - schedule_icmp: an ICMP error from a client about a flow the director
 #   never saw (a reply another director or a DR real server sent) is
 #   dropped as not IPVS's with 0; with 1 it schedules a connection, as
@@ -130,17 +131,21 @@ scenario() {
 		-A -u $VIP:5353 -s rr
 		-a -u $VIP:5353 -r $(rs_addr r1):5353 -m
 	EOF
+	# Then the same to a port that answers on the director itself.
 	in_ns c "$TRAFFIC" serve c 9999 >/dev/null 2>&1 &
 	local server=$!
+	director "$TRAFFIC" serve d 9999 >/dev/null 2>&1 &
+	local dserver=$!
 	in_ns c ip route add 192.168.1.0/24 via 10.0.0.1
 	sleep 1
 	for on in 0 1; do
 		director sysctl -qw net.ipv4.vs.nat_icmp_send=$on
 		echo "nat_icmp_send=$on, stray datagram from r1's real server port: $(in_ns r1 "$TRAFFIC" udp-probe 10.0.0.2:9999 5353)"
+		echo "nat_icmp_send=$on, the same to the director: $(in_ns r1 "$TRAFFIC" udp-probe 192.168.1.1:9999 5353)"
 	done
 	director sysctl -qw net.ipv4.vs.nat_icmp_send=0
-	kill $server
-	wait $server 2>/dev/null
+	kill $server $dserver
+	wait $server $dserver 2>/dev/null
 	in_ns c ip route del 192.168.1.0/24 via 10.0.0.1
 
 	# schedule_icmp: port unreachable from the client about a datagram
@@ -213,7 +218,9 @@ templates: 1 given up (ports 65535), 1 in use
 ignore_tunneled=0, UDP through a tunnel: r1
 ignore_tunneled=1, UDP through a tunnel: r1
 nat_icmp_send=0, stray datagram from r1's real server port: c
+nat_icmp_send=0, the same to the director: d
 nat_icmp_send=1, stray datagram from r1's real server port: refused
+nat_icmp_send=1, the same to the director: refused
 schedule_icmp=0, ICMP error about an unknown flow: 0 connections
 schedule_icmp=1, ICMP error about an unknown flow: 1 connections
 cache_bypass=0, datagram to r3 through fwmark 7: timeout

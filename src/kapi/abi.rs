@@ -6,7 +6,7 @@
 
 use crate::bindings;
 use crate::uapi::{
-    cmd, cmd_attr, dest_attr, info_attr, stats_attr, svc_attr, GENL_VERSION, VERSION_CODE,
+    cmd, cmd_attr, dest_attr, info_attr, stats_attr, svc_attr, tunnel, GENL_VERSION, VERSION_CODE,
 };
 
 // The shared ABI constants must match the kernel's header.
@@ -21,6 +21,12 @@ const _: () = {
     assert!(info_attr::CONN_TAB_SIZE as u32 == bindings::IPVS_INFO_ATTR_CONN_TAB_SIZE);
     assert!(VERSION_CODE == bindings::IP_VS_VERSION_CODE);
     assert!(GENL_VERSION as u32 == bindings::IPVS_GENL_VERSION);
+    assert!(tunnel::IPIP as u32 == bindings::IP_VS_CONN_F_TUNNEL_TYPE_IPIP);
+    assert!(tunnel::GUE as u32 == bindings::IP_VS_CONN_F_TUNNEL_TYPE_GUE);
+    assert!(tunnel::GRE as u32 == bindings::IP_VS_CONN_F_TUNNEL_TYPE_GRE);
+    assert!(tunnel::TYPE_MAX as u32 == bindings::IP_VS_CONN_F_TUNNEL_TYPE_MAX);
+    assert!(tunnel::CSUM as u32 == bindings::IP_VS_TUNNEL_ENCAP_FLAG_CSUM);
+    assert!(tunnel::REMCSUM as u32 == bindings::IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM);
 };
 
 /// Timer ticks per second (`HZ`).

@@ -6,8 +6,9 @@ use crate::bindings;
 use crate::kapi::net::Net;
 use crate::kapi::netfilter::HookState;
 use crate::kapi::netfilter::Verdict;
+use crate::uapi::Encap;
 use core::marker::PhantomData;
-use kernel::error::{to_result, Result};
+use kernel::error::{code::EINVAL, to_result, Result};
 use kernel::types::Opaque;
 
 /// A socket buffer (`struct sk_buff`) borrowed from the networking core.
@@ -219,39 +220,74 @@ impl SkBuff {
         unsafe { bindings::ipvs_rs_icmp_too_big(net.as_ptr(), self.as_ptr(), mtu, ipv6) }
     }
 
-    /// Makes room for an outer IPv4 header in front of the packet, whose
-    /// own protocol is `inner` (IPIP or IPv6), and moves the network
-    /// header there (the caller writes it).
-    pub(crate) fn push_ipip(&self, inner: u8) -> Result {
-        // SAFETY: routed (dst attached) live skb owned by the caller.
-        to_result(unsafe { bindings::ipvs_rs_push_ipip(self.as_ptr(), inner) })
+    /// Wraps the routed packet (of protocol `inner`, IPIP or IPv6) for a
+    /// tunnel: `encap`'s header, then room for an outer IPv4 header from
+    /// `saddr` to `daddr`, where the network header then points (the
+    /// caller writes it). Returns the outer header's protocol.
+    pub(crate) fn push_tunnel4(
+        &self,
+        net: &Net,
+        inner: u8,
+        encap: Encap,
+        saddr: [u8; 4],
+        daddr: [u8; 4],
+    ) -> Result<u8> {
+        self.push_tunnel(net, inner, encap, &saddr, &daddr)
     }
 
-    /// As [`Packet::push_ipip`], with a GRE header (checksummed with
-    /// `csum`) between the outer header and the inner packet (IPv6 with
-    /// `ipv6`).
-    pub(crate) fn push_gre(&self, csum: bool, ipv6: bool) -> Result {
-        // SAFETY: routed (dst attached) live skb owned by the caller.
-        to_result(unsafe { bindings::ipvs_rs_push_gre(self.as_ptr(), csum, ipv6) })
-    }
-
-    /// Makes room for an outer IPv6 header in front of the routed packet
-    /// (of protocol `inner`, IPv6 or IPIP) and moves the network header
-    /// there (the caller writes it); returns the source address the route
-    /// gives for `daddr`.
-    pub(crate) fn push_ip6ip6(&self, daddr: &[u8; 16], inner: u8) -> Result<[u8; 16]> {
+    /// As [`Packet::push_tunnel4`], with an outer IPv6 header to `daddr`;
+    /// returns the outer protocol and the source address the route gives.
+    pub(crate) fn push_tunnel6(
+        &self,
+        net: &Net,
+        inner: u8,
+        encap: Encap,
+        daddr: &[u8; 16],
+    ) -> Result<(u8, [u8; 16])> {
         let mut saddr = [0u8; 16];
         // SAFETY: routed live skb owned by the caller; 16 readable and 16
         // writable bytes (`struct in6_addr` is plain bytes).
         to_result(unsafe {
-            bindings::ipvs_rs_push_ip6ip6(
+            bindings::ipvs_rs_tunnel_saddr6(
                 self.as_ptr(),
                 daddr.as_ptr().cast(),
                 saddr.as_mut_ptr().cast(),
-                inner,
             )
         })?;
-        Ok(saddr)
+        Ok((self.push_tunnel(net, inner, encap, &saddr, daddr)?, saddr))
+    }
+
+    /// [`Packet::push_tunnel4`] or, with 16-byte addresses, its IPv6 twin.
+    fn push_tunnel(
+        &self,
+        net: &Net,
+        inner: u8,
+        encap: Encap,
+        saddr: &[u8],
+        daddr: &[u8],
+    ) -> Result<u8> {
+        let outer_v6 = daddr.len() == 16;
+        if saddr.len() != daddr.len() || !(outer_v6 || daddr.len() == 4) {
+            return Err(EINVAL);
+        }
+        // SAFETY: routed (dst attached) live skb owned by the caller, in
+        // the live namespace `net`; the helper reads 16 bytes at each
+        // address for an outer IPv6 header, else 4, as many as they hold.
+        let r = unsafe {
+            bindings::ipvs_rs_push_tunnel(
+                net.as_ptr(),
+                self.as_ptr(),
+                outer_v6,
+                inner,
+                encap.kind,
+                encap.flags,
+                u16::from_ne_bytes(encap.port),
+                saddr.as_ptr().cast(),
+                daddr.as_ptr().cast(),
+            )
+        };
+        to_result(r)?;
+        u8::try_from(r).map_err(|_| EINVAL)
     }
 
     /// Picks the IPv4 identification of a header just written.
