@@ -131,7 +131,7 @@ for ((i = 0; i < jobs; i++)); do
 	rcs[i]=$?
 done
 wait
-cat "${log%.log}".[0-9]*.log >"$log"
+for ((i = 0; i < jobs; i++)); do cat "${log%.log}.$i.log"; done >"$log"
 echo "# VM run took $(( $(date +%s) - start ))s in $jobs VMs (logs: ${log#$top/}, ${log%.log}.N.log)"
 for ((i = 0; i < jobs; i++)); do
 	check_vm "${rcs[i]}" "${log%.log}.$i.log" " in VM $i" || fail=1

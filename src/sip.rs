@@ -108,11 +108,9 @@ fn find_header(s: &[u8]) -> Option<(usize, usize)> {
             } else {
                 continue;
             };
-        // Stock gives up at the first such line without a colon; this
-        // parser reads on (a later line may carry the header).
-        let Some(colon) = skip_whitespace(s, after_name).filter(|&c| s[c] == b':') else {
-            continue;
-        };
+        // The first such line without a colon ends the search, as in
+        // stock (`ct_sip_get_header`), even if a later line has one.
+        let colon = skip_whitespace(s, after_name).filter(|&c| s[c] == b':')?;
         let value = skip_whitespace(s, colon + 1)?;
         match call_id_len(&s[value..]) {
             0 => i = value,
@@ -183,8 +181,11 @@ mod tests {
     }
 
     #[test]
-    fn reads_past_a_line_without_colon() {
-        assert_eq!(call_id(b"X\r\ni-x\r\nCall-ID: abc\r\n"), Some(&b"abc"[..]));
+    fn stops_at_a_line_without_colon() {
+        assert_eq!(call_id(b"X\r\ni-x\r\nCall-ID: abc\r\n"), None);
+        assert_eq!(call_id(b"X\r\nCall-IDs: x\r\nCall-ID: abc\r\n"), None);
+        // Other headers without a colon are not looked at.
+        assert_eq!(call_id(b"X\r\nTo x\r\nCall-ID: abc\r\n"), Some(&b"abc"[..]));
     }
 
     /// Deterministic fuzzing: mutated and random messages never panic and

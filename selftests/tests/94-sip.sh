@@ -2,7 +2,9 @@
 # The SIP persistence engine (--pe sip) with one-packet scheduling: SIP
 # requests from one client socket stick to a real server per Call-ID,
 # different Call-IDs spread, a request without Call-ID is dropped (as
-# stock's ip_vs_sip_fill_param fails), and /proc/net/ip_vs_conn shows
+# stock's ip_vs_sip_fill_param fails), so is one whose Call-ID header
+# follows a line naming it without a colon (stock's parser stops at that
+# line), and /proc/net/ip_vs_conn shows
 # each template's Call-ID.
 # The same transcript is compared with stock ip_vs.ko (ip_vs_pe_sip) when
 # IPVS_RS_STOCK=1.
@@ -24,9 +26,9 @@ scenario() {
 	director ipvsadm -Ln | grep -q "persistent 60 pe sip ops" ||
 		fail "service does not show its engine ($module): $(director ipvsadm -Ln)"
 	# One socket: three requests for each of three calls, then two
-	# without Call-ID.
+	# without Call-ID and one with a Call-ID header stock does not find.
 	in_ns c "$TRAFFIC" sip-send "$VIP:5060" call-a call-b call-c call-a call-b call-c \
-		call-a call-b call-c - -
+		call-a call-b call-c - - '!call-d'
 	sleep 1
 	# Templates with a Call-ID: which call went where.
 	director cat /proc/net/ip_vs_conn | awk '($8 == "NONE" || $8 == "ASSURED") && $10 == "sip"' |

@@ -40,7 +40,8 @@
 //! - `udp-send ADDR:PORT COUNT`: COUNT datagrams from one socket, not
 //!   waiting for answers (prints nothing).
 //! - `sip-send ADDR:PORT CALLID...`: from one socket, one SIP OPTIONS
-//!   request per CALLID (`-` for a request without Call-ID), not waiting
+//!   request per CALLID (`-` for a request without Call-ID, `!ID` for
+//!   one whose Call-ID follows a line `Call-IDs ID`), not waiting
 //!   for answers.
 //! - `udp-answer PORT`: waits up to 20 s for one datagram on PORT, prints
 //!   `from ADDR:PORT` (its source) and answers it with `answer`.
@@ -1550,6 +1551,9 @@ fn main() -> ExitCode {
             for id in &args[2..] {
                 let call_id = if id == "-" {
                     String::new()
+                } else if let Some(id) = id.strip_prefix('!') {
+                    // A line that names the header without a colon first.
+                    format!("Call-IDs {id}\r\nCall-ID: {id}\r\n")
                 } else {
                     format!("Call-ID: {id}\r\n")
                 };
