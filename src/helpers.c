@@ -1158,9 +1158,8 @@ void ipvs_rs_icmp6_port_unreach(struct sk_buff *skb)
 }
 
 /*
- * Picks the source address for a tunnel to daddr on the attached route,
- * makes room for an outer IPv6 header and points the network header at it;
- * the caller fills it in. Returns 0 or -errno (skb untouched).
+ * Picks the source address for a tunnel to daddr on the attached route
+ * (for ipvs_rs_push_tunnel's outer IPv6 header). Returns 0 or -errno.
  */
 int ipvs_rs_tunnel_saddr6(const struct sk_buff *skb,
 			  const struct in6_addr *daddr, struct in6_addr *saddr)
