@@ -963,6 +963,9 @@ int ipvs_rs_push_tunnel(struct net *net, struct sk_buff *skb, bool outer_v6,
 	unsigned int ohlen = outer_v6 ? sizeof(struct ipv6hdr) :
 					sizeof(struct iphdr);
 	bool csum = flags & IP_VS_TUNNEL_ENCAP_FLAG_CSUM;
+	/* GUE: a UDP checksum with either flag, the option only for partial. */
+	bool udp_csum = flags & (IP_VS_TUNNEL_ENCAP_FLAG_CSUM |
+				 IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM);
 	bool remcsum = (flags & IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM) &&
 		       skb->ip_summed == CHECKSUM_PARTIAL;
 	int gso = outer_v6 ? SKB_GSO_IPXIP6 : SKB_GSO_IPXIP4;
@@ -975,11 +978,7 @@ int ipvs_rs_push_tunnel(struct net *net, struct sk_buff *skb, bool outer_v6,
 		elen = sizeof(struct udphdr) + sizeof(struct guehdr);
 		if (remcsum)
 			elen += GUE_PLEN_REMCSUM + GUE_LEN_PRIV;
-		if (flags & (IP_VS_TUNNEL_ENCAP_FLAG_CSUM |
-			     IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM))
-			gso |= SKB_GSO_UDP_TUNNEL_CSUM;
-		else
-			gso |= SKB_GSO_UDP_TUNNEL;
+		gso |= udp_csum ? SKB_GSO_UDP_TUNNEL_CSUM : SKB_GSO_UDP_TUNNEL;
 		if (remcsum)
 			gso |= SKB_GSO_TUNNEL_REMCSUM;
 	} else if (kind == IP_VS_CONN_F_TUNNEL_TYPE_GRE) {
@@ -1000,15 +999,12 @@ int ipvs_rs_push_tunnel(struct net *net, struct sk_buff *skb, bool outer_v6,
 	skb_set_inner_mac_header(skb, skb_inner_network_offset(skb));
 
 	if (kind == IP_VS_CONN_F_TUNNEL_TYPE_GUE) {
-		bool check = flags & (IP_VS_TUNNEL_ENCAP_FLAG_CSUM |
-				      IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM);
-
 		err = ipvs_rs_gue_encap(net, skb, port, inner, remcsum);
 		if (err)
 			return err;
 		if (outer_v6) {
 #if IS_ENABLED(CONFIG_IPV6)
-			udp6_set_csum(!check, skb, saddr, daddr, skb->len);
+			udp6_set_csum(!udp_csum, skb, saddr, daddr, skb->len);
 #else
 			return -EAFNOSUPPORT;
 #endif
@@ -1017,7 +1013,7 @@ int ipvs_rs_push_tunnel(struct net *net, struct sk_buff *skb, bool outer_v6,
 
 			memcpy(&s, saddr, sizeof(s));
 			memcpy(&d, daddr, sizeof(d));
-			udp_set_csum(!check, skb, s, d, skb->len);
+			udp_set_csum(!udp_csum, skb, s, d, skb->len);
 		}
 		proto = IPPROTO_UDP;
 	} else if (kind == IP_VS_CONN_F_TUNNEL_TYPE_GRE) {

@@ -2,7 +2,7 @@
 //! checked against ipvsadm's table of legal command/option combinations.
 
 use crate::model::{AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
-use crate::uapi::{conn_flags, svc_flags};
+use crate::uapi::{conn_flags, svc_flags, tunnel};
 use clap::Parser;
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 
@@ -133,7 +133,7 @@ pub struct Cli {
     /// Lower threshold of connections
     #[arg(short = 'y', long = "l-threshold")]
     pub l_threshold: Option<String>,
-    /// Tunnel type: ipip|gue
+    /// Tunnel type: ipip|gue|gre
     #[arg(long = "tun-type")]
     pub tun_type: Option<String>,
     /// Tunnel destination port (gue)
@@ -413,6 +413,45 @@ pub fn parse_hostport(s: &str, protocol: u16) -> Option<HostPort> {
 }
 
 impl Cli {
+    /// The tunnel options `tun_type` allows, as ipvsadm checks them.
+    fn check_tunnel_options(&self, tun_type: u8) -> Result<(), Usage> {
+        let name = match tun_type {
+            tunnel::GUE => "gue",
+            tunnel::GRE => "gre",
+            _ => "ipip",
+        };
+        let given = [
+            ("tun-port", self.tun_port.is_some()),
+            ("tun-nocsum", self.tun_nocsum),
+            ("tun-csum", self.tun_csum),
+            ("tun-remcsum", self.tun_remcsum),
+        ];
+        // What each type refuses: IPIP every option, GRE the port and the
+        // remote checksum.
+        let illegal = match tun_type {
+            tunnel::IPIP => &["tun-port", "tun-nocsum", "tun-csum", "tun-remcsum"][..],
+            tunnel::GRE => &["tun-port", "tun-remcsum"][..],
+            _ => &[][..],
+        };
+        if let Some((opt, _)) = given.iter().find(|(o, g)| *g && illegal.contains(o)) {
+            return usage(format!(
+                "Illegal '{opt}' option with the '{name}' tunnel type"
+            ));
+        }
+        if tun_type == tunnel::GUE && self.tun_port.is_none() {
+            return usage("You need to supply the 'tun-port' option for the 'gue' tunnel type");
+        }
+        // The checksum options exclude each other; ipvsadm names the later.
+        for (i, (first, a)) in given.iter().enumerate().skip(1) {
+            if let Some((later, _)) = given[i + 1..].iter().find(|(_, b)| *a && *b) {
+                return usage(format!(
+                    "The option '{later}' conflicts with the '{first}' option in the '{name}' tunnel type"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The command, and ipvsadm's checks of what goes with it.
     pub fn request(&self) -> Result<Request, Usage> {
         let mut cmds = Vec::new();
@@ -655,8 +694,9 @@ impl Cli {
         }
         if let Some(t) = &self.tun_type {
             r.tun_type = match t.as_str() {
-                "ipip" => 0,
-                "gue" => 1,
+                "ipip" => tunnel::IPIP,
+                "gue" => tunnel::GUE,
+                "gre" => tunnel::GRE,
                 _ => return usage("illegal tunnel type specified"),
             };
         }
@@ -666,10 +706,10 @@ impl Cli {
                 as u16;
         }
         if self.tun_csum {
-            r.tun_flags |= 1;
+            r.tun_flags |= tunnel::CSUM;
         }
         if self.tun_remcsum {
-            r.tun_flags |= 2;
+            r.tun_flags |= tunnel::REMCSUM;
         }
         if let Some(v) = &self.set {
             for (i, s) in v.iter().enumerate() {
@@ -800,14 +840,7 @@ impl Cli {
             if tun_opts && r.fwd != conn_flags::TUNNEL {
                 return usage("Tunnel options conflict with forward method");
             }
-            if r.tun_type == 1 && self.tun_port.is_none() {
-                return usage("You need to supply the 'tun-port' option for the 'gue' tunnel type");
-            }
-            if r.tun_type == 0
-                && (self.tun_port.is_some() || self.tun_nocsum || self.tun_csum || self.tun_remcsum)
-            {
-                return usage("Illegal 'tun-port' option with the 'ipip' tunnel type");
-            }
+            self.check_tunnel_options(r.tun_type)?;
         }
         if cmd == Cmd::List
             && ((self.connection || self.timeout || self.daemon)
@@ -889,6 +922,59 @@ mod tests {
         assert_eq!(
             req(&["-A", "-L"]),
             Err(Usage("multiple commands specified".into()))
+        );
+    }
+
+    /// ipvsadm's answers to tunnel options (seen in the VM).
+    #[test]
+    fn tunnel_options_as_ipvsadm() {
+        let add = |opts: &str| {
+            let mut a = vec!["-a", "-t", "10.0.0.1:80", "-r", "10.0.1.1", "-i"];
+            a.extend(opts.split_whitespace());
+            req(&a).map(|r| (r.tun_type, r.tun_port, r.tun_flags))
+        };
+        assert_eq!(add("--tun-type gre"), Ok((tunnel::GRE, 0, 0)));
+        assert_eq!(
+            add("--tun-type gre --tun-csum"),
+            Ok((tunnel::GRE, 0, tunnel::CSUM))
+        );
+        assert_eq!(add("--tun-type gre --tun-nocsum"), Ok((tunnel::GRE, 0, 0)));
+        assert_eq!(
+            add("--tun-type gue --tun-port 5000 --tun-remcsum"),
+            Ok((tunnel::GUE, 5000, tunnel::REMCSUM))
+        );
+        let err = |opts: &str, msg: &str| assert_eq!(add(opts), Err(Usage(msg.into())), "{opts}");
+        err(
+            "--tun-type gre --tun-port 5000",
+            "Illegal 'tun-port' option with the 'gre' tunnel type",
+        );
+        err(
+            "--tun-type gre --tun-remcsum",
+            "Illegal 'tun-remcsum' option with the 'gre' tunnel type",
+        );
+        err(
+            "--tun-type gre --tun-csum --tun-nocsum",
+            "The option 'tun-csum' conflicts with the 'tun-nocsum' option in the 'gre' tunnel type",
+        );
+        err(
+            "--tun-type gue --tun-port 5000 --tun-csum --tun-remcsum",
+            "The option 'tun-remcsum' conflicts with the 'tun-csum' option in the 'gue' tunnel type",
+        );
+        err(
+            "--tun-type gue --tun-port 5000 --tun-nocsum --tun-csum",
+            "The option 'tun-csum' conflicts with the 'tun-nocsum' option in the 'gue' tunnel type",
+        );
+        err(
+            "--tun-type ipip --tun-csum",
+            "Illegal 'tun-csum' option with the 'ipip' tunnel type",
+        );
+        err(
+            "--tun-type ipip --tun-port 3",
+            "Illegal 'tun-port' option with the 'ipip' tunnel type",
+        );
+        err(
+            "--tun-type gue",
+            "You need to supply the 'tun-port' option for the 'gue' tunnel type",
         );
     }
 

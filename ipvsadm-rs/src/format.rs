@@ -3,7 +3,7 @@
 use crate::model::{
     Conn, Daemon, Dest, Info, Service, Timeouts, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
 };
-use crate::uapi::{conn_flags, svc_flags};
+use crate::uapi::{conn_flags, svc_flags, tunnel};
 use std::cmp::Ordering;
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -203,9 +203,25 @@ fn fwd_switch(flags: u32) -> &'static str {
     }
 }
 
-const TUNNAMES: [&str; 2] = ["ipip", "gue"];
-const TUNFLAGS: [&str; 3] = ["-c", "+c", "r+c"];
-const TUN_FLAG_OPTS: [&str; 3] = ["--tun-nocsum", "--tun-csum", "--tun-remcsum"];
+/// A tunnel type's name, as `--tun-type` takes it.
+fn tun_name(tun_type: u8) -> &'static str {
+    match tun_type {
+        tunnel::GUE => "gue",
+        tunnel::GRE => "gre",
+        _ => "ipip",
+    }
+}
+
+/// The checksum flags as `--tun-info` shows them and as options.
+fn tun_flags(flags: u16) -> (&'static str, &'static str) {
+    if flags & tunnel::CSUM != 0 {
+        ("+c", "--tun-csum")
+    } else if flags & tunnel::REMCSUM != 0 {
+        ("r+c", "--tun-remcsum")
+    } else {
+        ("-c", "--tun-nocsum")
+    }
+}
 
 fn sched_flags(svc: &Service) -> String {
     let f = svc.flags;
@@ -321,28 +337,20 @@ pub fn service_entry(s: &mut String, svc: &Service, fmt: &Format, names: &dyn Na
         let fwd = d.fwd_method & conn_flags::FWD_MASK;
         if fmt.rule {
             let sw = fwd_switch(d.fwd_method);
-            match (fwd == conn_flags::TUNNEL, d.tun_type) {
-                (true, 1) => {
-                    let _ = writeln!(
-                        s,
-                        "-a {name} -r {dname} {sw} -w {} --tun-type {} --tun-port {} {}",
-                        d.weight,
-                        TUNNAMES[1],
-                        d.tun_port,
-                        TUN_FLAG_OPTS.get(usize::from(d.tun_flags)).unwrap_or(&"")
-                    );
+            let tun = match (fwd == conn_flags::TUNNEL, d.tun_type) {
+                (true, tunnel::IPIP) => " --tun-type ipip".to_string(),
+                (true, t @ tunnel::GUE) => format!(
+                    " --tun-type {} --tun-port {} {}",
+                    tun_name(t),
+                    d.tun_port,
+                    tun_flags(d.tun_flags).1
+                ),
+                (true, t @ tunnel::GRE) => {
+                    format!(" --tun-type {} {}", tun_name(t), tun_flags(d.tun_flags).1)
                 }
-                (true, 0) => {
-                    let _ = writeln!(
-                        s,
-                        "-a {name} -r {dname} {sw} -w {} --tun-type {}",
-                        d.weight, TUNNAMES[0]
-                    );
-                }
-                _ => {
-                    let _ = writeln!(s, "-a {name} -r {dname} {sw} -w {}", d.weight);
-                }
-            }
+                _ => String::new(),
+            };
+            let _ = writeln!(s, "-a {name} -r {dname} {sw} -w {}{tun}", d.weight);
         } else if fmt.stats {
             let _ = write!(s, "  -> {dname:<28}");
             let st = &d.stats;
@@ -374,13 +382,16 @@ pub fn service_entry(s: &mut String, svc: &Service, fmt: &Format, names: &dyn Na
             );
         } else if fmt.tun_info {
             let ti = match (fwd == conn_flags::TUNNEL, d.tun_type) {
-                (true, 0) => TUNNAMES[0].to_string(),
-                (true, 1) => format!(
-                    "{}:{}:{}",
-                    TUNNAMES[1],
-                    d.tun_port,
-                    TUNFLAGS.get(usize::from(d.tun_flags)).unwrap_or(&"")
-                ),
+                (true, tunnel::IPIP) => "ipip".to_string(),
+                (true, t @ tunnel::GUE) => {
+                    format!(
+                        "{}:{}:{}",
+                        tun_name(t),
+                        d.tun_port,
+                        tun_flags(d.tun_flags).0
+                    )
+                }
+                (true, t @ tunnel::GRE) => format!("{}:{}", tun_name(t), tun_flags(d.tun_flags).0),
                 _ => "n/a".into(),
             };
             let _ = writeln!(
@@ -597,6 +608,57 @@ mod tests {
             "-A -t 207.175.44.110:8080 -s rr\n\
              -a -t 207.175.44.110:8080 -r 172.16.0.2:8080 -m -w 1\n\
              -a -t 207.175.44.110:8080 -r 172.16.0.3:8080 -m -w 2\n"
+        );
+    }
+
+    /// Stock ipvsadm's `-Ln --tun-info` and `-Sn` for GRE and GUE real
+    /// servers (seen in the VM against ip_vs.ko).
+    #[test]
+    fn tunnel_info_and_rules() {
+        let mut s = svc();
+        s.dests.clear();
+        for (last, t, port, flags) in [
+            (1, tunnel::GRE, 0, 0),
+            (3, tunnel::GRE, 0, tunnel::CSUM),
+            (12, tunnel::GUE, 5000, tunnel::REMCSUM),
+            (13, tunnel::IPIP, 0, 0),
+        ] {
+            let mut d = dest(last, 1);
+            d.fwd_method = conn_flags::TUNNEL;
+            (d.tun_type, d.tun_port, d.tun_flags) = (t, port, flags);
+            s.dests.push(d);
+        }
+        let ti = Format {
+            tun_info: true,
+            ..n()
+        };
+        let out = list_one(&s, &ti, &Numeric);
+        let infos: Vec<_> = out.lines().filter(|l| l.starts_with("  -> 1")).collect();
+        let l = |a: &str, ti: &str| {
+            format!("  -> {a:<28} Tunnel  {ti:<13} 1      0          0         ")
+        };
+        assert_eq!(
+            infos,
+            [
+                l("172.16.0.1:8080", "gre:-c"),
+                l("172.16.0.3:8080", "gre:+c"),
+                l("172.16.0.12:8080", "gue:5000:r+c"),
+                l("172.16.0.13:8080", "ipip"),
+            ]
+        );
+        let rule = Format { rule: true, ..n() };
+        let out = list_one(&s, &rule, &Numeric);
+        let r = "-a -t 207.175.44.110:8080 -r 172.16.0";
+        assert_eq!(
+            out.lines()
+                .filter(|l| l.starts_with("-a"))
+                .collect::<Vec<_>>(),
+            [
+                format!("{r}.1:8080 -i -w 1 --tun-type gre --tun-nocsum"),
+                format!("{r}.3:8080 -i -w 1 --tun-type gre --tun-csum"),
+                format!("{r}.12:8080 -i -w 1 --tun-type gue --tun-port 5000 --tun-remcsum"),
+                format!("{r}.13:8080 -i -w 1 --tun-type ipip"),
+            ]
         );
     }
 

@@ -17,6 +17,8 @@ configure() {
 	$rs -A -u 10.0.0.6:5060 -s rr -p 120 --pe sip || return 1
 	$rs -A -f 7 -s wrr -p || return 1
 	$rs -a -f 7 -r 192.168.0.4:0 -i --tun-type gue --tun-port 6080 --tun-csum || return 1
+	$rs -a -f 7 -r 192.168.0.5:0 -i --tun-type gre --tun-csum -w 2 || return 1
+	$rs -a -u 10.0.0.1:53 -r 192.168.0.6 -i --tun-type gre || return 1
 	$rs -A -f 8 -6 -s lc -p 60 -M 64 || return 1
 	$rs -A -t [2001:db8::1]:443 -s nq -b flag-1,flag-2 || return 1
 	$rs -a -t [2001:db8::1]:443 -r [2001:db8::2]:8443 -m -w 5 || return 1
@@ -108,6 +110,17 @@ for mod in $mods; do
 	expect_eq "$mod: -R syntax error exit status" 2 "$?"
 	echo "$out" | grep -q "line 2" || fail "$mod: syntax error does not name line 2: $out"
 	expect_eq "$mod: table after bad syntax" "$before" "$(ipvsadm -Sn)"
+
+	# Tunnel options each type refuses: ipvsadm's words and exit status.
+	for opts in "gre --tun-port 5000" "gre --tun-remcsum" "gre --tun-csum --tun-nocsum" \
+		"gue --tun-port 5000 --tun-csum --tun-remcsum" "gue" "ipip --tun-csum"; do
+		# shellcheck disable=SC2086
+		want=$(ipvsadm -a -t 10.0.0.1:80 -r 192.168.0.7 -i --tun-type $opts 2>&1; echo "rc=$?")
+		# shellcheck disable=SC2086
+		got=$($rs -a -t 10.0.0.1:80 -r 192.168.0.7 -i --tun-type $opts 2>&1; echo "rc=$?")
+		expect_eq "$mod: --tun-type $opts" "$want" "${got#ipvsadm-rs: }"
+	done
+	echo "$mod: tunnel option errors as ipvsadm's: $(ipvsadm -a -t 10.0.0.1:80 -r 192.168.0.7 -i --tun-type gre --tun-remcsum 2>&1)"
 
 	# Errors: one line, non-zero.
 	out=$($rs -A -t 10.0.0.1:80 -s rr 2>&1)
