@@ -17,14 +17,14 @@ use crate::kapi::skb::Packet;
 use crate::nat::{self, IcmpError, AH, ESP, ICMP, ICMPV6, IKE_PORT, SCTP, TCP, UDP};
 use crate::netns::IpvsNet;
 use crate::newconn;
-use crate::packet::{self, Ipv4Header, Ipv6Header, IPV4_HDRLEN, IPV6_HDRLEN};
+use crate::packet::{self, addr16, Hdr, Ipv4Header, Ipv6Header, Parsed, IPV4_HDRLEN, IPV6_HDRLEN};
 use crate::params::Sysctl;
 use crate::sctp::{self, Event};
 use crate::service::{Addr, AF_INET, AF_INET6};
 use crate::state::{Dir, Flags};
 use crate::sync;
 use crate::uapi::conn_flags;
-use crate::xmit::{self, Hdr};
+use crate::xmit;
 use core::sync::atomic::Ordering;
 use kernel::error::Result;
 
@@ -32,26 +32,6 @@ use kernel::error::Result;
 const PRI_NAT_SRC: i32 = 100;
 /// `NF_IP_PRI_NAT_DST`/`NF_IP6_PRI_NAT_DST`.
 const PRI_NAT_DST: i32 = -100;
-
-pub(crate) fn addr16(a: [u8; 4]) -> Addr {
-    let mut x = [0u8; 16];
-    x[..4].copy_from_slice(&a);
-    x
-}
-
-/// What the hooks read from a packet.
-pub(crate) struct Parsed {
-    pub(crate) hdr: Hdr,
-    pub(crate) af: u16,
-    pub(crate) protocol: u8,
-    pub(crate) saddr: Addr,
-    pub(crate) daddr: Addr,
-    pub(crate) sport: [u8; 2],
-    pub(crate) dport: [u8; 2],
-    pub(crate) tcp_flags: Option<Flags>,
-    /// What an SCTP packet's chunks mean to the state machine.
-    pub(crate) sctp_event: Option<Event>,
-}
 
 impl Parsed {
     /// The connection-table key of this packet, as it travels.

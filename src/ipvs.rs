@@ -13,6 +13,7 @@ mod conn;
 mod csum;
 mod daemon;
 mod defense;
+mod glue;
 mod hash;
 mod hooks;
 // Abstractions and parsers grow ahead of their IPVS users.
@@ -60,7 +61,7 @@ module! {
 /// The module: its registrations, torn down in field order.
 struct IpvsModule {
     _gate: module::Registration<StockGate>,
-    _glue: pernet::Registration<netns::NetGlue>,
+    _glue: pernet::Registration<glue::NetGlue>,
     _family: genl::Registration<netlink::IpvsFamily>,
     _state: pernet::Registration<netns::IpvsNet>,
     /// The namespaces' connections are all freed by then.

@@ -4,9 +4,10 @@
 //!
 //! Two pernet registrations, as stock IPVS has: [`IpvsNet`] holds the data
 //! (knob values, counters, the netfilter hooks, attached with a family's
-//! first service) and is registered first; [`NetGlue`] attaches the sysctl
-//! table, `/proc` files and estimator to it and is registered after, so it
-//! always finds the data in place and is torn down before it.
+//! first service) and is registered first; [`crate::glue::NetGlue`]
+//! attaches the sysctl table, `/proc` files and ticker to it and is
+//! registered after, so it always finds the data in place and is torn down
+//! before it.
 
 use crate::config::{Table, Timeouts};
 use crate::conn::ConnTable;
@@ -17,11 +18,10 @@ use crate::kapi::net::Net;
 use crate::kapi::pernet::{PernetId, PernetState};
 use crate::kapi::rhash::ReadSide;
 use crate::kapi::sync::SpinLockBh;
-use crate::kapi::timer::{Tick, Ticker};
-use crate::kapi::{netfilter, proc, rcu, sysctl};
+use crate::kapi::timer::Tick;
+use crate::kapi::{netfilter, rcu};
 use crate::list::{share, Shared};
 use crate::params::{self, Handler, Sysctl, SYSCTLS};
-use crate::procfs;
 use crate::service::{Counters, DestShared, Estimator};
 use crate::svc_index::{Found, Services, SvcRef};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -33,13 +33,13 @@ pub(crate) struct IpvsNet {
     /// Connection sync daemons; stopped first on teardown (see `Drop`).
     pub(crate) sync: crate::sync::SyncState,
     /// The `int` knobs; the others below.
-    sysctls: [AtomicI32; params::COUNT],
+    pub(crate) sysctls: [AtomicI32; params::COUNT],
     /// `sync_threshold`: threshold and period.
-    sync_threshold: [AtomicI32; 2],
+    pub(crate) sync_threshold: [AtomicI32; 2],
     /// `sync_qlen_max`.
-    sync_qlen_max: AtomicUsize,
+    pub(crate) sync_qlen_max: AtomicUsize,
     /// `est_cpulist` (see [`sysctl::Entry::cpulist`]).
-    est_cpulist: AtomicU64,
+    pub(crate) est_cpulist: AtomicU64,
     /// Services and real servers, as the control plane changes them;
     /// nothing under the lock sleeps.
     pub(crate) config: Pin<KBox<SpinLockBh<Table>>>,
@@ -319,31 +319,6 @@ impl Tick for IpvsNet {
     }
 }
 
-/// Bounds referenced by `IntRange` entries; `proc_dointvec_minmax` wants
-/// pointers to ints that live as long as the table.
-static BOUNDS: [[i32; 2]; params::COUNT] = {
-    let mut b = [[0; 2]; params::COUNT];
-    let mut i = 0;
-    while i < params::COUNT {
-        if let Handler::IntRange(min, max) = SYSCTLS[i].handler {
-            b[i] = [min, max];
-        }
-        i += 1;
-    }
-    b
-};
-
-/// The defense modes: a change is assessed at once.
-static DEFENSE: sysctl::Notify<IpvsNet> = sysctl::Notify {
-    min: 0,
-    max: 3,
-    changed: IpvsNet::update_defense,
-};
-
-/// The checks of the knobs that validate writes themselves.
-static POWER_OF_TWO: sysctl::Check = sysctl::Check(|v| Handler::PowerOfTwo.accepts(v));
-static THRESHOLD: sysctl::Check = sysctl::Check(|v| Handler::Threshold.accepts(v));
-
 /// What the schedulers ask of the kernel.
 impl crate::sched::Env for IpvsNet {
     fn now(&self) -> u64 {
@@ -364,86 +339,5 @@ impl crate::sched::Env for IpvsNet {
 
     fn lblcr_expiration(&self) -> u64 {
         self.sysctl(Sysctl::LblcrExpiration).max(0) as u64
-    }
-}
-
-/// What ties a namespace's [`IpvsNet`] to the rest of the kernel.
-pub(crate) struct NetGlue {
-    _sysctls: sysctl::Table,
-    _proc: [proc::Entry; 6],
-    _estimator: Pin<KBox<Ticker<IpvsNet>>>,
-}
-
-static NET_GLUE: PernetId<NetGlue> = PernetId::new();
-
-impl PernetState for NetGlue {
-    fn id() -> &'static PernetId<Self> {
-        &NET_GLUE
-    }
-
-    fn init(net: &Net) -> Result<Self> {
-        // Registered after `IpvsNet` (see `crate::IpvsModule`).
-        let ipvs = IpvsNet::get(net).ok_or(ENOENT)?;
-        let unpriv = !net.owned_by_init_user_ns();
-        let entries =
-            SYSCTLS
-                .iter()
-                .zip(&ipvs.sysctls)
-                .zip(&BOUNDS)
-                .map(|((def, value), bound)| {
-                    let mode = if unpriv && def.unpriv_read_only {
-                        0o444
-                    } else {
-                        0o644
-                    };
-                    let int = |kind| sysctl::Entry::int(def.name, value, mode, kind);
-                    match def.handler {
-                        Handler::Int => int(sysctl::IntKind::Any),
-                        Handler::IntRange(..) => int(sysctl::IntKind::Range(&bound[0], &bound[1])),
-                        // SAFETY: `ipvs` outlives the table (see below).
-                        Handler::Defense => unsafe {
-                            sysctl::Entry::notifying(def.name, value, mode, &DEFENSE, ipvs)
-                        },
-                        Handler::Jiffies => int(sysctl::IntKind::Jiffies),
-                        Handler::PowerOfTwo => sysctl::Entry::checked(
-                            def.name,
-                            core::slice::from_ref(value),
-                            mode,
-                            &POWER_OF_TWO,
-                        ),
-                        Handler::Threshold => {
-                            sysctl::Entry::checked(def.name, &ipvs.sync_threshold, mode, &THRESHOLD)
-                        }
-                        Handler::ULong => sysctl::Entry::ulong(def.name, &ipvs.sync_qlen_max, mode),
-                        Handler::CpuList => {
-                            sysctl::Entry::cpulist(def.name, &ipvs.est_cpulist, mode)
-                        }
-                    }
-                });
-        // SAFETY: the values live in this namespace's `IpvsNet`, which is
-        // dropped after this `NetGlue` (reverse registration order), and the
-        // table is dropped with the namespace's glue, before `net` goes.
-        let sysctls = unsafe { sysctl::Table::register(net, c"net/ipv4/vs", entries)? };
-        // SAFETY: all six entries are kept in this namespace's pernet
-        // state and dropped before the namespace is freed.
-        let proc = unsafe {
-            [
-                proc::Entry::new::<procfs::Info>(net)?,
-                proc::Entry::new::<procfs::Stats>(net)?,
-                proc::Entry::walk(net, &procfs::CONN)?,
-                proc::Entry::walk(net, &procfs::CONN_SYNC)?,
-                proc::Entry::new::<procfs::SyncStats>(net)?,
-                proc::Entry::new::<procfs::Status>(net)?,
-            ]
-        };
-        let period = u64::from(hz());
-        // SAFETY: `ipvs` outlives this `NetGlue` (reverse registration
-        // order), which owns the ticker.
-        let estimator = unsafe { Ticker::start(ipvs, period)? };
-        Ok(Self {
-            _sysctls: sysctls,
-            _proc: proc,
-            _estimator: estimator,
-        })
     }
 }

@@ -5,7 +5,6 @@
 //! (`ip_vs_new_conn_out`, here for every UDP service with `conn_out`).
 
 use crate::conn::{ConnRef, NewConn, LOCAL_REPLY, NOOUTPUT, OPS_TEMPLATE};
-use crate::hooks::{addr16, Parsed};
 use crate::kapi::abi::hz;
 use crate::kapi::net::Net;
 use crate::kapi::netfilter::Verdict;
@@ -13,6 +12,7 @@ use crate::kapi::skb::Packet;
 use crate::list::Shared;
 use crate::nat::UDP;
 use crate::netns::IpvsNet;
+use crate::packet::{addr16, Parsed};
 use crate::params::Sysctl;
 use crate::sctp::Event;
 use crate::service::{Addr, Counters, Dest, DestShared, Service, SvcKey, AF_INET6};

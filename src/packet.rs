@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! IPv4 and IPv6 header parsing. Pure code, host-tested.
+//! IPv4 and IPv6 header parsing, and what the hooks read of a packet.
+//! Pure code, host-tested.
+
+use crate::sctp::Event;
+use crate::service::{Addr, AF_INET, AF_INET6};
+use crate::state::Flags;
 
 /// Bytes of an IPv4 header without options.
 pub(crate) const IPV4_HDRLEN: usize = 20;
@@ -139,6 +144,72 @@ pub(crate) fn ipv6_upper_layer(
         };
         at = at.checked_add(len)?;
     }
+}
+
+/// The network header of a packet IPVS handles.
+#[derive(Clone, Copy)]
+pub(crate) enum Hdr {
+    /// IPv4, with the fields forwarding needs.
+    V4(Ipv4Header),
+    /// IPv6, with the transport header (or ICMPv6) `l4` bytes in, after
+    /// any extension headers.
+    V6 {
+        /// Offset of the upper-layer header.
+        l4: usize,
+        /// Its protocol.
+        protocol: u8,
+    },
+}
+
+impl Hdr {
+    /// Bytes before the transport header.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Hdr::V4(h) => h.header_len,
+            Hdr::V6 { l4, .. } => *l4,
+        }
+    }
+
+    /// The upper-layer protocol.
+    pub(crate) fn protocol(&self) -> u8 {
+        match self {
+            Hdr::V4(h) => h.protocol,
+            Hdr::V6 { protocol, .. } => *protocol,
+        }
+    }
+
+    /// The address family.
+    pub(crate) fn af(&self) -> u16 {
+        match self {
+            Hdr::V4(_) => AF_INET,
+            Hdr::V6 { .. } => AF_INET6,
+        }
+    }
+
+    pub(crate) fn is_v6(&self) -> bool {
+        matches!(self, Hdr::V6 { .. })
+    }
+}
+
+/// An IPv4 address as IPVS stores addresses (the rest zero).
+pub(crate) fn addr16(a: [u8; 4]) -> Addr {
+    let mut x = [0u8; 16];
+    x[..4].copy_from_slice(&a);
+    x
+}
+
+/// What the hooks read from a packet.
+pub(crate) struct Parsed {
+    pub(crate) hdr: Hdr,
+    pub(crate) af: u16,
+    pub(crate) protocol: u8,
+    pub(crate) saddr: Addr,
+    pub(crate) daddr: Addr,
+    pub(crate) sport: [u8; 2],
+    pub(crate) dport: [u8; 2],
+    pub(crate) tcp_flags: Option<Flags>,
+    /// What an SCTP packet's chunks mean to the state machine.
+    pub(crate) sctp_event: Option<Event>,
 }
 
 #[cfg(test)]

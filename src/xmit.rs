@@ -12,58 +12,13 @@ use crate::kapi::route::Route;
 use crate::kapi::skb::{Csum, Packet};
 use crate::nat::{self, End};
 use crate::netns::IpvsNet;
-use crate::packet::{Ipv4Header, IPV4_HDRLEN, IPV6_HDRLEN};
+use crate::packet::{Hdr, IPV4_HDRLEN, IPV6_HDRLEN};
 use crate::params::Sysctl;
-use crate::service::{Addr, AF_INET, AF_INET6};
+use crate::service::{Addr, AF_INET6};
 use crate::uapi::conn_flags;
 
 fn v4(a: &Addr) -> [u8; 4] {
     [a[0], a[1], a[2], a[3]]
-}
-
-/// The network header of a packet IPVS handles.
-#[derive(Clone, Copy)]
-pub(crate) enum Hdr {
-    /// IPv4, with the fields forwarding needs.
-    V4(Ipv4Header),
-    /// IPv6, with the transport header (or ICMPv6) `l4` bytes in, after
-    /// any extension headers.
-    V6 {
-        /// Offset of the upper-layer header.
-        l4: usize,
-        /// Its protocol.
-        protocol: u8,
-    },
-}
-
-impl Hdr {
-    /// Bytes before the transport header.
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Hdr::V4(h) => h.header_len,
-            Hdr::V6 { l4, .. } => *l4,
-        }
-    }
-
-    /// The upper-layer protocol.
-    pub(crate) fn protocol(&self) -> u8 {
-        match self {
-            Hdr::V4(h) => h.protocol,
-            Hdr::V6 { protocol, .. } => *protocol,
-        }
-    }
-
-    /// The address family.
-    pub(crate) fn af(&self) -> u16 {
-        match self {
-            Hdr::V4(_) => AF_INET,
-            Hdr::V6 { .. } => AF_INET6,
-        }
-    }
-
-    fn is_v6(&self) -> bool {
-        matches!(self, Hdr::V6 { .. })
-    }
 }
 
 /// What conntrack keeps of a packet IPVS forwards (`ip_vs_notrack`,
