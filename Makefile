@@ -9,9 +9,8 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 KMAKE     = $(MAKE) -C $(KOUT) M=$(TOP) LLVM=$(LLVM_VER)
 
-.PHONY: all module kernel deps deps-vm ipvsadm-rs traffic host-test check check-builds \
-	check-cargo vm-test demo bench rustfmt rustfmtcheck clippy clippy-module clippy-cargo \
-	clean help
+.PHONY: all module kernel deps ipvsadm-rs traffic host-test check vm-test demo bench \
+	rustfmt rustfmtcheck clippy clean help
 
 all: module
 
@@ -39,12 +38,8 @@ $(KOUT)/Module.symvers:
 module: $(KOUT)/Module.symvers
 	+$(KMAKE) modules
 
-clippy: clippy-module clippy-cargo
-
-clippy-module: $(KOUT)/Module.symvers
+clippy: $(KOUT)/Module.symvers
 	+$(KMAKE) CLIPPY=1 modules
-
-clippy-cargo:
 	cd ipvsadm-rs && cargo clippy --all-targets -- -D warnings
 	cd host && cargo clippy --all-targets -- -D warnings
 	cd selftests/traffic && cargo clippy --all-targets -- -D warnings
@@ -63,22 +58,9 @@ host-test:
 vm-test: module ipvsadm-rs traffic
 	selftests/run.sh $(KOUT)
 
-# Lints first: a minute, where the VM run takes most of an hour. The kernel
-# build leaves a core idle in its serial steps (the Rust crates, the links):
-# the cargo builds, tests and lints and the VM's tools go beside it.
-check:
-	scripts/deps.sh build
-	+$(MAKE) -j2 check-builds
-	+$(MAKE) module rustfmtcheck clippy-module
+# Lints first: a minute, where the VM run takes most of an hour.
+check: deps kernel module ipvsadm-rs traffic host-test rustfmtcheck clippy
 	selftests/run.sh $(KOUT)
-
-check-builds: kernel check-cargo deps-vm
-
-check-cargo:
-	+$(MAKE) -j1 ipvsadm-rs traffic host-test clippy-cargo
-
-deps-vm:
-	scripts/deps.sh vm
 
 demo: deps kernel module ipvsadm-rs traffic
 	selftests/run.sh --demo $(KOUT)
