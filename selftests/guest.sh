@@ -88,10 +88,15 @@ fi
 # Leaks: everything is unloaded now; kmemleak reports objects older than 5s.
 if [ -w /sys/kernel/debug/kmemleak ]; then
 	sleep 6
-	echo scan > /sys/kernel/debug/kmemleak
-	echo scan > /sys/kernel/debug/kmemleak
-	cat /sys/kernel/debug/kmemleak >"$out"
-	if [ -s "$out" ]; then tap 1 "kmemleak finds no leak" "$out"; else tap 0 "kmemleak finds no leak"; fi
+	# A scan fails once kmemleak turned itself off (it does when its own
+	# metadata cannot be allocated): then it has nothing to say.
+	if ! { echo scan > /sys/kernel/debug/kmemleak && echo scan > /sys/kernel/debug/kmemleak; } 2>/dev/null; then
+		dmesg | grep -i kmemleak | tail -5 >"$out"
+		tap 1 "kmemleak finds no leak (kmemleak is off)" "$out"
+	else
+		cat /sys/kernel/debug/kmemleak >"$out"
+		if [ -s "$out" ]; then tap 1 "kmemleak finds no leak" "$out"; else tap 0 "kmemleak finds no leak"; fi
+	fi
 elif [ -e /sys/kernel/debug/kmemleak ]; then
 	tap 1 "kmemleak finds no leak (kmemleak unavailable)"
 else

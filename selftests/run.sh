@@ -51,7 +51,7 @@ run_vm() {
 		vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G \
 		--rwdir "$top/build" --cwd "$top" \
 		--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on pty.legacy_count=0" \
-		--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_SYNC_TABLE=$table IPVS_RS_FUZZ=${IPVS_RS_FUZZ:-} IPVS_RS_CHURN_SECS=${IPVS_RS_CHURN_SECS:-} IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$1' $top/selftests/guest.sh" \
+		--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_SYNC_TABLE=$table IPVS_RS_FUZZ=${IPVS_RS_FUZZ:-} IPVS_RS_CHURN_SECS=${IPVS_RS_CHURN_SECS:-} IPVS_RS_CHURN_CYCLES=${IPVS_RS_CHURN_CYCLES:-} IPVS_RS_CHURN_NETNS=${IPVS_RS_CHURN_NETNS:-} IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$1' $top/selftests/guest.sh" \
 		</dev/null >"$2" 2>&1
 }
 
@@ -114,6 +114,14 @@ while read -r _ n; do
 	share[best]=$(( share[best] + ${secs[$n]:-60} ))
 	pats[best]="${pats[best]:+${pats[best]}|}$n"
 done < <(for n in "${names[@]}"; do echo "${secs[$n]:-60} $n"; done | sort -rn)
+
+# vng links the build's modules into $kdir/.virtme_mods when they are
+# newer than its links; two VMs starting at once would both do it (on a
+# fresh build: "ln: ... File exists"). Once, here, first.
+mods=$kdir/.virtme_mods/lib/modules/0.0.0/modules.dep
+if [ -e "$kdir/modules.order" ] && { [ ! -e "$mods" ] || [ "$kdir/modules.order" -nt "$mods" ]; }; then
+	(cd "$kdir" && virtme-prep-kdir-mods) >/dev/null || echo "# virtme-prep-kdir-mods failed; vng will try" >&2
+fi
 
 pids=()
 for ((i = 0; i < jobs; i++)); do
