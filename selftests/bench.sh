@@ -20,7 +20,7 @@ result() { echo "RESULT $1 $2 $3"; }
 
 # want <part>: whether IPVS_RS_BENCH_PARTS (default: all of them) names it.
 want() {
-	[[ " ${IPVS_RS_BENCH_PARTS:-rounds idle reconnect scale resize sync perf restore est} " == *" $1 "* ]]
+	[[ " ${IPVS_RS_BENCH_PARTS:-rounds idle reconnect scale resize sync perf restore est flood} " == *" $1 "* ]]
 }
 
 # ways <round>: the three ways, in an order that turns each round, so
@@ -530,11 +530,78 @@ if want est; then
 				b1=$(busy_us)
 				result "est-busy-ms-per-s-run$on" "$w" "$(((b1 - b0) / 1000 / est_secs))"
 			done
+			# How many estimators stock's kthreads can hold: each takes
+			# a calibrated number; those beyond stay unestimated.
+			if [ "$w" = stock ]; then
+				dmesg | grep -E 'IPVS: (using max|starting estimator)' | tail -9 | sed 's/^/# est: /'
+				echo "# est: $(ps -e -o comm= | grep -c '^ipvs-e:') estimator kthreads on stock"
+			fi
 			director ipvsadm -C
 		done
 	done
 fi
 echo "# ${SECONDS} s into the VM run, after est"
+
+# A SYN flood from IPVS_RS_BENCH_FLOOD (a million) spoofed sources at one
+# NAT service whose real server drops them (every connection stays in
+# SYN_RECV, 60 s on both modules), while a client keeps making TCP
+# connections to another service: how fast each module takes the SYNs,
+# what a flood connection costs (slab growth over connections made), how
+# many of the other client's connections were answered, the slab left
+# once the flood's connections have expired, and the soft lockups
+# reported meanwhile.
+if want flood; then
+	n=${IPVS_RS_BENCH_FLOOD:-1000000}
+	in_ns r1 iptables -A INPUT -p tcp --dport 5002 -j DROP || fail "flood: iptables"
+	for w in stock rs; do
+		way $w
+		director ipvsadm -R <<-EOF
+			-A -t $VIP:5002 -s rr
+			-a -t $VIP:5002 -r $R1:5002 -m
+		EOF
+		director sysctl -qw net.ipv4.vs.conntrack=0
+		lockups0=$(dmesg | grep -c 'soft lockup')
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		s0=$(slab_kb)
+		rm -f /tmp/bench.flood.go
+		(
+			while [ ! -e /tmp/bench.flood.go ]; do in_ns c "$TRAFFIC" tcp "$VIP:80" 10 | answered; done |
+				awk '{ sub(/answered=/, "", $1); a += $1; n += 10 } END { print a + 0, n + 0 }'
+		) >/tmp/bench.flood.other &
+		other=$!
+		t0=$(date +%s.%N)
+		in_ns c "$TRAFFIC" spray "$VIP:5002" "$n" 0 syn >/dev/null
+		t1=$(date +%s.%N)
+		touch /tmp/bench.flood.go
+		wait $other
+		have=$(director ipvsadm -Ln --stats --exact -t "$VIP:5002" | awk '$1 == "TCP" { print $3 }')
+		s1=$(slab_kb)
+		# Those made early may have expired by now: the cost is over the
+		# connections still there (the real server's active and inactive
+		# counts: SYN_RECV counts as active on stock).
+		live=$(director ipvsadm -Ln -t "$VIP:5002" | awk '$1 == "->" && $3 == "Masq" { print $5 + $6 }')
+		read -r answered asked </tmp/bench.flood.other
+		echo "# flood on $w: $have connections in $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s, $live still there, slab +$((s1 - s0)) kB; the other service answered $answered of $asked"
+		result "flood-syn-per-s" $w "$(awk "BEGIN { printf \"%.0f\", $have / ($t1 - $t0) }")"
+		result "flood-bytes-per-conn" $w "$(awk "BEGIN { printf \"%.0f\", ($s1 - $s0) * 1024 / ($live ? $live : 1) }")"
+		result "flood-other-answered-pct" $w "$(awk "BEGIN { printf \"%.1f\", 100 * $answered / ($asked ? $asked : 1) }")"
+		# SYN_RECV lasts 60 s: wait for the table to empty (up to 3 min).
+		for _ in $(seq 36); do
+			left=$(director ipvsadm -Lnc | grep -c SYN_RECV)
+			[ "$left" = 0 ] && break
+			sleep 5
+		done
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		s2=$(slab_kb)
+		echo "# flood on $w: $left connections left, slab $((s2 - s0)) kB above the start"
+		result "flood-slab-kb-left" $w "$((s2 - s0))"
+		result "flood-soft-lockups" $w "$(($(dmesg | grep -c 'soft lockup') - lockups0))"
+	done
+	in_ns r1 iptables -D INPUT -p tcp --dport 5002 -j DROP
+fi
+echo "# ${SECONDS} s into the VM run, after flood"
 unload_all
 dp_teardown
 echo "BENCH DONE"
