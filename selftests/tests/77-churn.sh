@@ -3,7 +3,7 @@
 # services of both families, master and backup sync daemons, the
 # estimator), used through NAT and unloaded with all of it in place,
 # IPVS_RS_CHURN_CYCLES times (200 with the stock halves, i.e. outside CI;
-# 5 in CI). Part 2: IPVS_RS_CHURN_NETNS network namespaces (200; 20 in
+# 3 in CI). Part 2: IPVS_RS_CHURN_NETNS network namespaces (200; 10 in
 # CI) are made with services, some with a sync daemon, and deleted in
 # batches, while held flows go on through the director in another; none
 # of those flows may move to another real server. Each part prints the
@@ -15,9 +15,9 @@
 
 stock=${IPVS_RS_STOCK:-1}
 cycles=${IPVS_RS_CHURN_CYCLES:-}
-[ -n "$cycles" ] || { [ "$stock" = 1 ] && cycles=200 || cycles=5; }
+[ -n "$cycles" ] || { [ "$stock" = 1 ] && cycles=200 || cycles=3; }
 nns=${IPVS_RS_CHURN_NETNS:-}
-[ -n "$nns" ] || { [ "$stock" = 1 ] && nns=200 || nns=20; }
+[ -n "$nns" ] || { [ "$stock" = 1 ] && nns=200 || nns=10; }
 
 slab_kb() { awk '/^SUnreclaim:/ { print $2 }' /proc/meminfo; }
 
@@ -79,7 +79,7 @@ in_ns c "$TRAFFIC" steady "$VIP:53" 0 4 "$go" >/tmp/churn77.udp &
 flows+=($!)
 trap 'touch "$go"; kill "${flows[@]}" 2>/dev/null; dp_teardown' EXIT
 slab2=$(slab_kb)
-batch=20
+batch=$((nns < 20 ? nns : 20))
 made=0
 while [ $made -lt "$nns" ]; do
 	names=()
