@@ -1187,11 +1187,7 @@ mod tests {
     fn real_service_of_a_real_server() {
         let mut t = Table::new();
         let udp = |port: u16| svc_proto(port, "rr", true, 17);
-        let rs = |a: [u8; 4], port: u16| {
-            let mut x = [0u8; 16];
-            x[..4].copy_from_slice(&a);
-            (x, port.to_be_bytes())
-        };
+        let rs = |a: [u8; 4], port: u16| (crate::packet::addr16(a), port.to_be_bytes());
         apply(&mut t, cmd::NEW_SERVICE, &udp(53), None).unwrap();
         apply(&mut t, cmd::NEW_DEST, &udp(53), Some(&dest(2, 1, true))).unwrap();
         let (a, p80) = rs([192, 168, 0, 2], 80);

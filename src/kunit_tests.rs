@@ -9,7 +9,7 @@ use crate::kapi::net::init_net;
 use crate::kapi::skb::OwnedSkBuff;
 use crate::kexpect;
 use crate::nlattr::Attr;
-use crate::packet::{Ipv4Header, IPV4_HDRLEN};
+use crate::packet::{addr16, Ipv4Header, IPV4_HDRLEN};
 use crate::params::{Sysctl, SYSCTLS};
 use crate::service::AF_INET6;
 use crate::uapi::{cmd, dest_attr, svc_attr};
@@ -244,22 +244,16 @@ impl ConnFixture {
         })
     }
 
-    fn addr(a: [u8; 4]) -> [u8; 16] {
-        let mut x = [0u8; 16];
-        x[..4].copy_from_slice(&a);
-        x
-    }
-
     /// A connection from client port `cport`.
     fn conn(&self, cport: u16, flags: u32, timeout: u32) -> crate::conn::NewConn {
         crate::conn::NewConn {
             af: 2,
             protocol: 17,
-            caddr: Self::addr(Self::CLIENT),
+            caddr: addr16(Self::CLIENT),
             cport: cport.to_be_bytes(),
-            vaddr: Self::addr(Self::VIP),
+            vaddr: addr16(Self::VIP),
             vport: 53u16.to_be_bytes(),
-            daddr: Self::addr(Self::RS),
+            daddr: addr16(Self::RS),
             dport: 53u16.to_be_bytes(),
             flags,
             timeout,
@@ -279,9 +273,9 @@ impl ConnFixture {
             &crate::conn::Lookup {
                 af: 2,
                 protocol: 17,
-                saddr: &Self::addr(Self::CLIENT),
+                saddr: &addr16(Self::CLIENT),
                 sport: cport.to_be_bytes(),
-                daddr: &Self::addr(Self::VIP),
+                daddr: &addr16(Self::VIP),
                 dport: 53u16.to_be_bytes(),
             },
         );
@@ -301,10 +295,7 @@ fn conn_table_lifecycle(t: &mut Test) {
         kexpect!(t, false);
         return;
     };
-    let (client, rs) = (
-        ConnFixture::addr(ConnFixture::CLIENT),
-        ConnFixture::addr(ConnFixture::RS),
-    );
+    let (client, rs) = (addr16(ConnFixture::CLIENT), addr16(ConnFixture::RS));
     let cp = f
         .table
         .as_ref()

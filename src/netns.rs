@@ -38,7 +38,7 @@ pub(crate) struct IpvsNet {
     pub(crate) sync_threshold: [AtomicI32; 2],
     /// `sync_qlen_max`.
     pub(crate) sync_qlen_max: AtomicUsize,
-    /// `est_cpulist` (see [`sysctl::Entry::cpulist`]).
+    /// `est_cpulist` (see [`crate::kapi::sysctl::Entry::cpulist`]).
     pub(crate) est_cpulist: AtomicU64,
     /// Services and real servers, as the control plane changes them;
     /// nothing under the lock sleeps.

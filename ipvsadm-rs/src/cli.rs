@@ -1,6 +1,7 @@
 //! The command line: ipvsadm's commands and options, parsed with clap and
 //! checked against ipvsadm's table of legal command/option combinations.
 
+use crate::format::tun_name;
 use crate::model::{AF_INET, AF_INET6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::uapi::{conn_flags, svc_flags, tunnel};
 use clap::Parser;
@@ -415,11 +416,7 @@ pub fn parse_hostport(s: &str, protocol: u16) -> Option<HostPort> {
 impl Cli {
     /// The tunnel options `tun_type` allows, as ipvsadm checks them.
     fn check_tunnel_options(&self, tun_type: u8) -> Result<(), Usage> {
-        let name = match tun_type {
-            tunnel::GUE => "gue",
-            tunnel::GRE => "gre",
-            _ => "ipip",
-        };
+        let name = tun_name(tun_type);
         let given = [
             ("tun-port", self.tun_port.is_some()),
             ("tun-nocsum", self.tun_nocsum),
@@ -693,12 +690,10 @@ impl Cli {
             r.pe = pe.chars().take(16).collect();
         }
         if let Some(t) = &self.tun_type {
-            r.tun_type = match t.as_str() {
-                "ipip" => tunnel::IPIP,
-                "gue" => tunnel::GUE,
-                "gre" => tunnel::GRE,
-                _ => return usage("illegal tunnel type specified"),
-            };
+            r.tun_type = [tunnel::IPIP, tunnel::GUE, tunnel::GRE]
+                .into_iter()
+                .find(|&k| tun_name(k) == t)
+                .ok_or_else(|| Usage("illegal tunnel type specified".into()))?;
         }
         if let Some(p) = &self.tun_port {
             r.tun_port = number(p, 1, 65535)

@@ -204,7 +204,7 @@ fn fwd_switch(flags: u32) -> &'static str {
 }
 
 /// A tunnel type's name, as `--tun-type` takes it.
-fn tun_name(tun_type: u8) -> &'static str {
+pub fn tun_name(tun_type: u8) -> &'static str {
     match tun_type {
         tunnel::GUE => "gue",
         tunnel::GRE => "gre",
@@ -338,7 +338,7 @@ pub fn service_entry(s: &mut String, svc: &Service, fmt: &Format, names: &dyn Na
         if fmt.rule {
             let sw = fwd_switch(d.fwd_method);
             let tun = match (fwd == conn_flags::TUNNEL, d.tun_type) {
-                (true, tunnel::IPIP) => " --tun-type ipip".to_string(),
+                (true, t @ tunnel::IPIP) => format!(" --tun-type {}", tun_name(t)),
                 (true, t @ tunnel::GUE) => format!(
                     " --tun-type {} --tun-port {} {}",
                     tun_name(t),
@@ -382,7 +382,7 @@ pub fn service_entry(s: &mut String, svc: &Service, fmt: &Format, names: &dyn Na
             );
         } else if fmt.tun_info {
             let ti = match (fwd == conn_flags::TUNNEL, d.tun_type) {
-                (true, tunnel::IPIP) => "ipip".to_string(),
+                (true, t @ tunnel::IPIP) => tun_name(t).to_string(),
                 (true, t @ tunnel::GUE) => {
                     format!(
                         "{}:{}:{}",
