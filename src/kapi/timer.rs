@@ -24,6 +24,11 @@ pub(crate) fn msleep(ms: u32) {
 
 /// A timer embedded in a larger object; the object's owner decides when the
 /// callback may run and guarantees the object outlives it.
+///
+/// # Invariants
+///
+/// The `timer_list` is all zeroes until [`Timer::setup`] sets it up, so its
+/// `function` is set exactly when it was set up.
 #[repr(transparent)]
 pub(crate) struct Timer(Opaque<bindings::timer_list>);
 
@@ -36,9 +41,12 @@ unsafe impl Send for Timer {}
 pub(crate) type Callback = unsafe extern "C" fn(*mut bindings::timer_list);
 
 impl Timer {
-    /// An uninitialised timer; [`Timer::setup`] must run before any use.
-    pub(crate) const fn uninit() -> Self {
-        Self(Opaque::uninit())
+    /// A timer not set up yet: [`Timer::setup`] must run before it is
+    /// armed. Shutting it down before that does nothing (an owner whose
+    /// construction failed half-way drops it so).
+    pub(crate) fn uninit() -> Self {
+        // All zeroes: not set up (type invariant).
+        Self(Opaque::new(bindings::timer_list::default()))
     }
 
     /// Sets the timer up with `callback`, not pending.
@@ -83,7 +91,13 @@ impl Timer {
     /// Deactivates the timer, waits for a running callback and makes later
     /// arming a no-op. Must not be called from the callback itself.
     pub(crate) fn shutdown_sync(&self) {
-        // SAFETY: as in `modify`.
+        // SAFETY: `function` is written by `setup` only, before the timer
+        // is shared; a plain read of a live field.
+        if unsafe { (*self.0.get()).function.is_none() } {
+            // Never set up, so never armed.
+            return;
+        }
+        // SAFETY: set up (checked).
         unsafe { bindings::timer_shutdown_sync(self.0.get()) };
     }
 

@@ -9,6 +9,11 @@ use kernel::types::Opaque;
 /// A work item embedded in a larger object; the object's owner guarantees
 /// that the object outlives the work ([`Work::cancel_sync`] before it
 /// goes).
+///
+/// # Invariants
+///
+/// The `work_struct` is all zeroes until [`Work::init`] sets it up, so its
+/// `func` is set exactly when it was set up.
 #[repr(transparent)]
 pub(crate) struct Work(Opaque<bindings::work_struct>);
 
@@ -21,9 +26,19 @@ unsafe impl Send for Work {}
 pub(crate) type Callback = unsafe extern "C" fn(*mut bindings::work_struct);
 
 impl Work {
-    /// An uninitialised work item; [`Work::init`] must run before use.
-    pub(crate) const fn uninit() -> Self {
-        Self(Opaque::uninit())
+    /// A work item not set up yet: [`Work::init`] must run before it is
+    /// queued. Cancelling or flushing it before that does nothing (an
+    /// owner whose construction failed half-way drops it so).
+    pub(crate) fn uninit() -> Self {
+        // All zeroes: not set up (type invariant).
+        Self(Opaque::new(bindings::work_struct::default()))
+    }
+
+    /// Whether [`Work::init`] ran.
+    fn is_set_up(&self) -> bool {
+        // SAFETY: `func` is written by `init` only, before the item is
+        // shared (its safety contract); a plain read of a live field.
+        unsafe { (*self.0.get()).func.is_some() }
     }
 
     /// Sets the item up to run `f`, not queued.
@@ -46,14 +61,21 @@ impl Work {
     /// Dequeues the item and waits for a running one to finish. The
     /// caller must keep it from being queued again meanwhile.
     pub(crate) fn cancel_sync(&self) {
-        // SAFETY: as in `queue`; may sleep (process context callers).
+        // Never set up, so never queued.
+        if !self.is_set_up() {
+            return;
+        }
+        // SAFETY: set up (checked); may sleep (process context callers).
         unsafe { bindings::cancel_work_sync(self.0.get()) };
     }
 
     /// Waits until the item, if queued or running, has finished
     /// (`flush_work`); process context.
     pub(crate) fn flush(&self) {
-        // SAFETY: as in `queue`; may sleep (process context callers).
+        if !self.is_set_up() {
+            return;
+        }
+        // SAFETY: set up (checked); may sleep (process context callers).
         unsafe { bindings::flush_work(self.0.get()) };
     }
 
