@@ -20,7 +20,7 @@
 use crate::bindings;
 use crate::defense::{self, EntryDropper};
 use crate::hash::{conn_hash, SipKey};
-use crate::kapi::net::Net;
+use crate::kapi::net::{net_ratelimit, Net};
 use crate::kapi::rhash::{self, Step};
 use crate::kapi::slab::{CacheBox, StaticCache};
 use crate::kapi::sync::{RawGuard, RawSpinLockBh};
@@ -1195,40 +1195,47 @@ impl ConnTable {
     /// is a one-packet connection) hashes it.
     pub(crate) fn create(self: Pin<&Self>, n: NewConn) -> Result<ConnRef> {
         let no_output = n.flags & NOOUTPUT != 0;
-        let conn = CONNS.alloc_atomic(Conn {
-            link: rhash::Link::new(),
-            // One-packet connections are never hashed.
-            hash: if n.flags & conn_flags::ONE_PACKET == 0 {
-                conn_hash(&self.key, n.protocol, &n.caddr, n.cport)
-            } else {
-                0
-            },
-            timer: Timer::uninit(),
-            rcu: rcu::Head::uninit(),
-            refcnt: AtomicI32::new(1),
-            n_control: AtomicI32::new(0),
-            flags: AtomicU32::new(n.flags & !HASHED),
-            state: AtomicU32::new(pack((0, no_output))),
-            timeout: AtomicU32::new(n.timeout),
-            deadline: AtomicU64::new(0),
-            control: AtomicPtr::new(core::ptr::null_mut()),
-            table: NonNull::from(self.get_ref()),
-            af: n.af,
-            protocol: n.protocol,
-            caddr: n.caddr,
-            cport: n.cport,
-            vaddr: n.vaddr,
-            vport: n.vport,
-            daddr: n.daddr,
-            dport: n.dport,
-            dest: n.dest,
-            svc_stats: n.svc_stats,
-            pe_data: n.pe_data,
-            fwmark: n.fwmark,
-            in_pkts: AtomicI32::new(0),
-            old_state: AtomicU8::new(0),
-            sync_endtime: AtomicU64::new(0),
-        })?;
+        let conn = CONNS
+            .alloc_atomic(Conn {
+                link: rhash::Link::new(),
+                // One-packet connections are never hashed.
+                hash: if n.flags & conn_flags::ONE_PACKET == 0 {
+                    conn_hash(&self.key, n.protocol, &n.caddr, n.cport)
+                } else {
+                    0
+                },
+                timer: Timer::uninit(),
+                rcu: rcu::Head::uninit(),
+                refcnt: AtomicI32::new(1),
+                n_control: AtomicI32::new(0),
+                flags: AtomicU32::new(n.flags & !HASHED),
+                state: AtomicU32::new(pack((0, no_output))),
+                timeout: AtomicU32::new(n.timeout),
+                deadline: AtomicU64::new(0),
+                control: AtomicPtr::new(core::ptr::null_mut()),
+                table: NonNull::from(self.get_ref()),
+                af: n.af,
+                protocol: n.protocol,
+                caddr: n.caddr,
+                cport: n.cport,
+                vaddr: n.vaddr,
+                vport: n.vport,
+                daddr: n.daddr,
+                dport: n.dport,
+                dest: n.dest,
+                svc_stats: n.svc_stats,
+                pe_data: n.pe_data,
+                fwmark: n.fwmark,
+                in_pkts: AtomicI32::new(0),
+                old_state: AtomicU8::new(0),
+                sync_endtime: AtomicU64::new(0),
+            })
+            .inspect_err(|_| {
+                // The packet is dropped; stock says so the same way.
+                if net_ratelimit() {
+                    pr_err!("ip_vs_conn_new(): no memory\n");
+                }
+            })?;
         let ptr = conn.into_raw();
         // SAFETY: just allocated; from here on the box is only reached via
         // `ptr` and never moves.

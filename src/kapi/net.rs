@@ -5,6 +5,14 @@
 use crate::bindings;
 use kernel::types::Opaque;
 
+/// Whether a message about the network may go to the log now
+/// (`net_ratelimit`: one budget for the whole stack, by default 10 messages
+/// every 5 seconds).
+pub(crate) fn net_ratelimit() -> bool {
+    // SAFETY: a plain call without arguments, from any context.
+    unsafe { bindings::net_ratelimit() != 0 }
+}
+
 /// A network namespace (`struct net`).
 ///
 /// Only ever used by reference: the kernel owns it, and a `&Net` is valid
