@@ -57,13 +57,20 @@ read_forks() {
 
 echo "TAP version 13"
 out=$(mktemp)
-for t in selftests/tests/*.sh; do
+# `make soak`: the soak instead of the tests, with the same checks after.
+tests=(selftests/tests/*.sh)
+limit=1500
+if [ "${IPVS_RS_MODE:-test}" = soak ]; then
+	tests=(selftests/soak.sh)
+	limit=$((${IPVS_RS_SOAK_MINUTES:-60} * 60 + 900))
+fi
+for t in "${tests[@]}"; do
 	name=$(basename "$t" .sh)
 	echo "$name" | grep -Eq -- "${IPVS_RS_PATTERN:-.}" || continue
 	start=$(date +%s)
 	read_forks
 	forks=$forks_now
-	timeout -k 5 1500 bash "$t" >"$out" 2>&1
+	timeout -k 5 "$limit" bash "$t" >"$out" 2>&1
 	rc=$?
 	read_forks
 	forks=$((forks_now - forks))
@@ -75,8 +82,15 @@ for t in selftests/tests/*.sh; do
 	rmmod ipvs_rs 2>/dev/null
 done
 
-# Any splat since the tests started fails the run.
-dmesg | tail -n +"$((dmesg_start + 1))" >"$out"
+# Any splat since the tests started fails the run. A report of a failed
+# allocation (warn_alloc's or kmem_cache_create's: a line, a stack dump,
+# for warn_alloc the memory summary) is no splat: 74-faults makes them on
+# purpose (on failures of its own allocations kmem_cache_create says
+# EINVAL). Their count is printed.
+dmesg | tail -n +"$((dmesg_start + 1))" |
+	awk '/: (page allocation failure|vmalloc error): |kmem_cache_create.*\) failed with error -[0-9]+/ { skip = 1; n++ }
+		!skip { print } skip && /<\/TASK>/ { skip = 0 }
+		END { if (n) printf "# %d allocation failure reports left out\n", n > "/dev/stderr" }' >"$out"
 splat='WARNING:|BUG:|KASAN:|UBSAN:|Oops|general protection|possible recursive locking|possible circular locking|inconsistent lock state|suspicious RCU usage|lockdep|sleeping function called from invalid context|Call Trace:|refcount_t:|kernel BUG'
 if grep -aEq "$splat" "$out"; then
 	grep -aE -B2 -A25 "$splat" "$out" >"$out.splat"
@@ -94,7 +108,13 @@ if [ -w /sys/kernel/debug/kmemleak ]; then
 		dmesg | grep -i kmemleak | tail -5 >"$out"
 		tap 1 "kmemleak finds no leak (kmemleak is off)" "$out"
 	else
-		cat /sys/kernel/debug/kmemleak >"$out"
+		# One leak is the kernel's, not ours: when creating a slab cache
+		# fails in sysfs_slab_add, 6.12 does not put the kobject, so its
+		# name stays allocated (74-faults makes kmem_cache_create fail).
+		awk 'function flush() { if (e != "" && !(e ~ /kobject_set_name_vargs/ && e ~ /sysfs_slab_add/)) printf "%s", e; else if (e != "") n++; e = "" }
+			/^unreferenced object/ { flush() } { e = e $0 "\n" }
+			END { flush(); if (n) printf "# %d leaks of slab cache names left out (sysfs_slab_add)\n", n > "/dev/stderr" }' \
+			/sys/kernel/debug/kmemleak >"$out"
 		if [ -s "$out" ]; then tap 1 "kmemleak finds no leak" "$out"; else tap 0 "kmemleak finds no leak"; fi
 	fi
 elif [ -e /sys/kernel/debug/kmemleak ]; then

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Boot the test kernel in a virtme-ng VM and run the selftests in it.
 #
-#   selftests/run.sh [--demo] <kernel build dir> [test-name-pattern]
+#   selftests/run.sh [--demo|--soak] <kernel build dir> [test-name-pattern]
 #
 # Output is TAP, one line per test (KUnit cases included); the exit status
 # is non-zero if any test failed, the guest saw a kernel splat, or the VM
@@ -13,8 +13,8 @@ top=$(realpath "$(dirname "$0")/..")
 # virtio-fs instead of 9p.
 export PATH=$HOME/.cargo/bin:$PATH
 mode=test
-if [ "${1:-}" = --demo ]; then mode=demo; shift; fi
-kdir=$(realpath "${1:?usage: run.sh [--demo] <kernel build dir> [pattern]}")
+case ${1:-} in --demo) mode=demo; shift ;; --soak) mode=soak; shift ;; esac
+kdir=$(realpath "${1:?usage: run.sh [--demo|--soak] <kernel build dir> [pattern]}")
 pattern=${2:-}
 log=${IPVS_RS_VM_LOG:-$top/build/vm-$mode.log}
 mkdir -p "$top/build"
@@ -41,6 +41,8 @@ table=${IPVS_RS_SYNC_TABLE:-100000}
 # The stock halves make the whole suite take well over an hour here.
 vm_timeout=${IPVS_RS_VM_TIMEOUT:-4500}
 [ "$stock" = 1 ] && vm_timeout=${IPVS_RS_VM_TIMEOUT:-9000}
+soak_minutes=${IPVS_RS_SOAK_MINUTES:-60}
+[ "$mode" = soak ] && vm_timeout=${IPVS_RS_VM_TIMEOUT:-$((soak_minutes * 60 + 1800))}
 
 # run_vm <pattern> <log>: one VM running the tests that match.
 run_vm() {
@@ -51,7 +53,7 @@ run_vm() {
 		vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G \
 		--rwdir "$top/build" --cwd "$top" \
 		--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on pty.legacy_count=0" \
-		--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_SYNC_TABLE=$table IPVS_RS_FUZZ=${IPVS_RS_FUZZ:-} IPVS_RS_CHURN_SECS=${IPVS_RS_CHURN_SECS:-} IPVS_RS_CHURN_CYCLES=${IPVS_RS_CHURN_CYCLES:-} IPVS_RS_CHURN_NETNS=${IPVS_RS_CHURN_NETNS:-} IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$1' $top/selftests/guest.sh" \
+		--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_SYNC_TABLE=$table IPVS_RS_FUZZ=${IPVS_RS_FUZZ:-} IPVS_RS_CHURN_SECS=${IPVS_RS_CHURN_SECS:-} IPVS_RS_CHURN_CYCLES=${IPVS_RS_CHURN_CYCLES:-} IPVS_RS_CHURN_NETNS=${IPVS_RS_CHURN_NETNS:-} IPVS_RS_FAULT_STRIDE=${IPVS_RS_FAULT_STRIDE:-} IPVS_RS_SOAK_MINUTES=$soak_minutes IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$1' $top/selftests/guest.sh" \
 		</dev/null >"$2" 2>&1
 }
 

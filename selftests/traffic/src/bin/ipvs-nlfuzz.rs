@@ -17,10 +17,16 @@
 //! message: its number, command and errno (the transcript to compare
 //! across modules). Prints `sent=N ok=N refused=N dropped=N checked=N`
 //! and a histogram of errnos; exits 1 on a violation, listing it.
+//!
+//! `ipvs-nlfuzz faults-load KO STRIDE` and `faults-config IFNAME`: the
+//! same family under allocation failure (see `faults.rs`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+#[path = "ipvs-nlfuzz/faults.rs"]
+mod faults;
 
 const NETLINK_GENERIC: i32 = 16;
 const NLMSG_ERROR: u16 = 2;
@@ -685,11 +691,16 @@ fn errno_name(e: i32) -> String {
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("faults-load") => return faults::load(&args[1..]),
+        Some("faults-config") => return faults::config(&args[1..]),
+        _ => {}
+    }
     let (Some(Ok(count)), Some(Ok(seed))) = (
         args.first().map(|a| a.parse::<u32>()),
         args.get(1).map(|a| a.parse::<u64>()),
     ) else {
-        eprintln!("usage: ipvs-nlfuzz COUNT SEED [nobody] [OUT]");
+        eprintln!("usage: ipvs-nlfuzz COUNT SEED [nobody] [OUT] | faults-load KO STRIDE | faults-config IFNAME");
         return std::process::ExitCode::from(2);
     };
     let nobody = args.get(2).is_some_and(|a| a == "nobody");
