@@ -9,7 +9,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 KMAKE     = $(MAKE) -C $(KOUT) M=$(TOP) LLVM=$(LLVM_VER)
 
-.PHONY: all module kernel deps ipvsadm-rs traffic host-test check vm-test demo bench \
+.PHONY: all module kernel deps ipvsadm-rs traffic host-test check vm-test demo soak bench \
 	rustfmt rustfmtcheck clippy clean help
 
 all: module
@@ -23,6 +23,7 @@ help:
 	@echo "make vm-test     boot the kernel in a VM and run KUnit + selftests"
 	@echo "make check       all of the above: what CI runs"
 	@echo "make demo        VM demo: a service, real servers, traffic"
+	@echo "make soak        VM: an hour of traffic and configuration churn (not CI)"
 	@echo "make bench       non-debug kernel, VM: plain forwarding vs ip_vs.ko vs ipvs_rs.ko"
 	@echo "make rustfmt     format; make clippy: lint module and CLI"
 
@@ -64,6 +65,11 @@ check: deps kernel module ipvsadm-rs traffic host-test rustfmtcheck clippy
 
 demo: deps kernel module ipvsadm-rs traffic
 	selftests/run.sh --demo $(KOUT)
+
+# An hour of traffic and configuration churn (IPVS_RS_SOAK_MINUTES), with
+# memory and slab recorded every minute: see Documentation/testing.rst.
+soak: deps kernel module ipvsadm-rs traffic
+	selftests/run.sh --soak $(KOUT)
 
 # Benchmarks (a report, not a gate): see Documentation/performance.rst.
 bench: deps
