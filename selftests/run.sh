@@ -53,7 +53,7 @@ run_vm() {
 		vng --run "$kdir" "${accel[@]}" --cpus 2 --memory 2G \
 		--rwdir "$top/build" --cwd "$top" \
 		--append "kunit.enable=1 panic_on_warn=0 oops=panic panic=-1 kmemleak=on pty.legacy_count=0" \
-		--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_SYNC_TABLE=$table IPVS_RS_FUZZ=${IPVS_RS_FUZZ:-} IPVS_RS_CHURN_SECS=${IPVS_RS_CHURN_SECS:-} IPVS_RS_CHURN_CYCLES=${IPVS_RS_CHURN_CYCLES:-} IPVS_RS_CHURN_NETNS=${IPVS_RS_CHURN_NETNS:-} IPVS_RS_FAULT_STRIDE=${IPVS_RS_FAULT_STRIDE:-} IPVS_RS_SOAK_MINUTES=$soak_minutes IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$1' $top/selftests/guest.sh" \
+		--exec "IPVS_RS_KO=${IPVS_RS_KO:-} IPVS_RS_VERBOSE=${IPVS_RS_VERBOSE:-} IPVS_RS_STOCK=$stock IPVS_RS_V6=$v6 IPVS_RS_SYNC_TABLE=$table IPVS_RS_FUZZ=${IPVS_RS_FUZZ:-} IPVS_RS_CHURN_SECS=${IPVS_RS_CHURN_SECS:-} IPVS_RS_CHURN_CYCLES=${IPVS_RS_CHURN_CYCLES:-} IPVS_RS_CHURN_NETNS=${IPVS_RS_CHURN_NETNS:-} IPVS_RS_FAULT_STRIDE=${IPVS_RS_FAULT_STRIDE:-} IPVS_RS_PKTFUZZ=${IPVS_RS_PKTFUZZ:-} IPVS_RS_SOAK_MINUTES=$soak_minutes IPVS_RS_TOP=$top IPVS_RS_MODE=$mode IPVS_RS_PATTERN='$1' $top/selftests/guest.sh" \
 		</dev/null >"$2" 2>&1
 }
 
