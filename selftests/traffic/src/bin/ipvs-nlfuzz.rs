@@ -21,6 +21,7 @@
 //! `ipvs-nlfuzz faults-load KO STRIDE` and `faults-config IFNAME`: the
 //! same family under allocation failure (see `faults.rs`).
 
+use ipvs_traffic::rng::Rng;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -130,41 +131,6 @@ const DAEMON: &[(u16, Ty)] = &[
     (8, Ty::U8),      // MCAST_TTL
 ];
 
-/// xorshift64*: small, seedable, the same sequence everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    /// True with probability `pct` percent.
-    fn pct(&mut self, pct: usize) -> bool {
-        self.below(100) < pct
-    }
-
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-
-    /// Fewer than `n` random bytes.
-    fn some_bytes(&mut self, n: usize) -> Vec<u8> {
-        let len = self.below(n);
-        self.bytes(len)
-    }
-}
-
 /// A generic netlink message: the netlink and genetlink headers, then
 /// `attrs`.
 fn message(family: u16, flags: u16, seq: u32, command: u8, version: u8, attrs: &[u8]) -> Vec<u8> {
@@ -222,7 +188,7 @@ fn number(r: &mut Rng, bits: u32) -> u64 {
         1 => max,
         2 => max >> 1,
         3 => (max >> 1) + 1,
-        4 => r.next() & max,
+        4 => r.next_u64() & max,
         _ => r.below(20) as u64 & max,
     }
 }
@@ -574,20 +540,8 @@ impl Nl {
             &name,
         );
         let (_, parts) = self.exchange(&m, seq, 2000)?;
-        let body = parts.first()?;
-        let mut at = 4;
-        while at + 4 <= body.len() {
-            let len = usize::from(u16::from_ne_bytes([body[at], body[at + 1]]));
-            let kind = u16::from_ne_bytes([body[at + 2], body[at + 3]]);
-            if len < 4 {
-                break;
-            }
-            if kind == CTRL_ATTR_FAMILY_ID {
-                return Some(u16::from_ne_bytes([body[at + 4], body[at + 5]]));
-            }
-            at += (len + 3) & !3;
-        }
-        None
+        let id = find_attr(parts.first()?, CTRL_ATTR_FAMILY_ID)?;
+        Some(u16::from_ne_bytes([*id.first()?, *id.get(1)?]))
     }
 
     /// A plain request of `command` with `attrs`, as a dump or not.
@@ -606,6 +560,24 @@ impl Nl {
         let m = message(family, flags, seq, command, 1, attrs);
         self.exchange(&m, seq, 5000)
     }
+}
+
+/// The payload of the first top-level attribute of `kind` in a generic
+/// netlink message body (after its 4-byte header).
+fn find_attr(body: &[u8], kind: u16) -> Option<&[u8]> {
+    let mut at = 4;
+    while at + 4 <= body.len() {
+        let len = usize::from(u16::from_ne_bytes([body[at], body[at + 1]]));
+        let k = u16::from_ne_bytes([body[at + 2], body[at + 3]]);
+        if len < 4 || at + len > body.len() {
+            break;
+        }
+        if k == kind {
+            return Some(&body[at + 4..at + len]);
+        }
+        at += (len + 3) & !3;
+    }
+    None
 }
 
 /// Drops the statistics from a dumped service or real server (they are

@@ -17,36 +17,9 @@
 //! source ports are one of those (replies of services' real servers).
 //! Prints `sent=N`.
 
+use ipvs_traffic::rng::Rng;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-
-/// xorshift64*: small, seedable, the same sequence everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn pct(&mut self, pct: usize) -> bool {
-        self.below(100) < pct
-    }
-
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len())]
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 const TCP: u8 = 6;
 const UDP: u8 = 17;
@@ -81,7 +54,7 @@ fn put16(b: &mut [u8], at: usize, v: u16) {
 
 /// A transport header and payload for `proto` from `sport` to `dport`.
 fn transport(r: &mut Rng, proto: u8, sport: u16, dport: u16) -> Vec<u8> {
-    let n = r.pick(&[0usize, 1, 4, 16, 64, 300]);
+    let n = *r.pick(&[0usize, 1, 4, 16, 64, 300]);
     let payload = r.bytes(n);
     let mut t = match proto {
         TCP => {
@@ -90,12 +63,12 @@ fn transport(r: &mut Rng, proto: u8, sport: u16, dport: u16) -> Vec<u8> {
             put16(&mut h, 2, dport);
             h[4..12].copy_from_slice(&r.bytes(8));
             // Data offset: mostly 5, sometimes short, long or with options.
-            let doff = r.pick(&[5u8, 5, 5, 0, 4, 6, 15]);
+            let doff = *r.pick(&[5u8, 5, 5, 0, 4, 6, 15]);
             h[12] = doff << 4;
             if doff > 5 {
                 h.extend(r.bytes(usize::from(doff - 5) * 4));
             }
-            h[13] = r.pick(&[0x02u8, 0x10, 0x18, 0x11, 0x04, 0x12, 0x01, 0x3f, 0]);
+            h[13] = *r.pick(&[0x02u8, 0x10, 0x18, 0x11, 0x04, 0x12, 0x01, 0x3f, 0]);
             put16(&mut h, 14, 0xffff);
             h
         }
@@ -112,16 +85,21 @@ fn transport(r: &mut Rng, proto: u8, sport: u16, dport: u16) -> Vec<u8> {
             h[4..8].copy_from_slice(&r.bytes(4));
             // A chunk: INIT, DATA, ABORT, SHUTDOWN or garbage, its length
             // true or not.
-            let kind = r.pick(&[1u8, 0, 6, 7, 3, 255]);
-            let len = r.pick(&[4u16, 20, 16, 0, 3, 1000]);
+            let kind = *r.pick(&[1u8, 0, 6, 7, 3, 255]);
+            let len = *r.pick(&[4u16, 20, 16, 0, 3, 1000]);
             h.extend([kind, 0]);
             h.extend(len.to_be_bytes());
-            let n = r.pick(&[0usize, 12, 16]);
+            let n = *r.pick(&[0usize, 12, 16]);
             h.extend(r.bytes(n));
             h
         }
         AH => {
-            let mut h = vec![r.pick(&[TCP, UDP, 59, 0]), r.pick(&[4u8, 0, 1, 255]), 0, 0];
+            let mut h = vec![
+                *r.pick(&[TCP, UDP, 59, 0]),
+                *r.pick(&[4u8, 0, 1, 255]),
+                0,
+                0,
+            ];
             h.extend(r.bytes(20));
             h
         }
@@ -131,7 +109,7 @@ fn transport(r: &mut Rng, proto: u8, sport: u16, dport: u16) -> Vec<u8> {
     if proto == UDP {
         let len = t.len() as u16;
         let lie = match r.below(10) {
-            0 => r.next() as u16,
+            0 => r.next_u64() as u16,
             1 => len.saturating_sub(1),
             2 => 0,
             _ => len,
@@ -175,7 +153,7 @@ fn checksum(r: &mut Rng, t: &mut [u8], proto: u8, src: &[u8], dst: &[u8]) {
     acc = sum16(t, acc);
     let mut c = fold(acc);
     if r.pct(8) {
-        c = r.next() as u16;
+        c = r.next_u64() as u16;
     }
     put16(t, at, c);
 }
@@ -186,7 +164,7 @@ fn ipv4_header(r: &mut Rng, proto: u8, src: [u8; 4], dst: [u8; 4], payload_len: 
     h[0] = 0x45;
     if r.pct(5) {
         // Options: garbage, a NOP run, or a length that lies.
-        let n = r.pick(&[4usize, 8, 40]);
+        let n = *r.pick(&[4usize, 8, 40]);
         let mut o = r.bytes(n);
         if r.pct(50) {
             o.fill(1);
@@ -196,8 +174,8 @@ fn ipv4_header(r: &mut Rng, proto: u8, src: [u8; 4], dst: [u8; 4], payload_len: 
     }
     let total = h.len() + payload_len;
     put16(&mut h, 2, total as u16);
-    put16(&mut h, 4, r.next() as u16);
-    h[8] = r.pick(&[64u8, 64, 64, 1, 0, 2]);
+    put16(&mut h, 4, r.next_u64() as u16);
+    h[8] = *r.pick(&[64u8, 64, 64, 1, 0, 2]);
     h[9] = proto;
     h[12..16].copy_from_slice(&src);
     h[16..20].copy_from_slice(&dst);
@@ -209,7 +187,7 @@ fn ipv4_finish(r: &mut Rng, h: &mut [u8]) {
     let hl = (usize::from(h[0] & 0xf) * 4).clamp(20, h.len());
     let mut c = fold(sum16(&h[..hl], 0));
     if r.pct(3) {
-        c = r.next() as u16;
+        c = r.next_u64() as u16;
     }
     put16(h, 10, c);
 }
@@ -218,9 +196,9 @@ fn ipv4_finish(r: &mut Rng, h: &mut [u8]) {
 /// real-looking one, sometimes garbage or cut).
 fn icmp_error(r: &mut Rng, v6: bool, quoted: Vec<u8>) -> Vec<u8> {
     let (kind, code) = if v6 {
-        r.pick(&[(1u8, 4u8), (2, 0), (3, 0), (4, 1), (1, 0), (128, 0)])
+        *r.pick(&[(1u8, 4u8), (2, 0), (3, 0), (4, 1), (1, 0), (128, 0)])
     } else {
-        r.pick(&[(3u8, 3u8), (3, 4), (11, 0), (12, 0), (3, 1), (8, 0), (5, 1)])
+        *r.pick(&[(3u8, 3u8), (3, 4), (11, 0), (12, 0), (3, 1), (8, 0), (5, 1)])
     };
     let mut m = vec![kind, code, 0, 0];
     m.extend(if kind == 3 && code == 4 || kind == 2 {
@@ -243,17 +221,17 @@ fn icmp_error(r: &mut Rng, v6: bool, quoted: Vec<u8>) -> Vec<u8> {
 /// One IPv4 packet to `dst`:`dport` (or its reply path: `sport` is the
 /// service port then).
 fn packet4(r: &mut Rng, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
-    let proto = r.pick(&[
+    let proto = *r.pick(&[
         TCP, TCP, UDP, UDP, SCTP, ICMP, ICMP, AH, ESP, GRE, IPIP, 200,
     ]);
     let mut payload = if proto == ICMP {
         // The quoted packet goes the other way.
-        let inner_proto = r.pick(&[TCP, UDP, SCTP]);
+        let inner_proto = *r.pick(&[TCP, UDP, SCTP]);
         let t = transport(r, inner_proto, dport, sport);
         let mut q = ipv4_header(r, inner_proto, dst, src, t.len());
         ipv4_finish(r, &mut q);
         if r.pct(10) {
-            q[0] = r.pick(&[0x44u8, 0x4f, 0x65, 0x46]);
+            q[0] = *r.pick(&[0x44u8, 0x4f, 0x65, 0x46]);
         }
         q.extend(&t[..t.len().min(8 + r.below(t.len()))]);
         icmp_error(r, false, q)
@@ -270,14 +248,14 @@ fn packet4(r: &mut Rng, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> V
     let mut h = ipv4_header(r, proto, src, dst, payload.len());
     // Fragments: first, middle, last, tiny, overlapping.
     if r.pct(12) {
-        let (mf, off) = r.pick(&[
+        let (mf, off) = *r.pick(&[
             (true, 0u16),
             (true, 8),
             (false, 8),
             (false, 0x1fff),
             (true, 1),
         ]);
-        let cut = r.pick(&[8usize, 16, 1]).min(payload.len());
+        let cut = (*r.pick(&[8usize, 16, 1])).min(payload.len());
         if off != 0 {
             payload.drain(..cut);
         }
@@ -290,13 +268,13 @@ fn packet4(r: &mut Rng, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> V
     }
     // Lengths and versions that lie.
     match r.below(30) {
-        0 => put16(&mut h, 2, r.next() as u16),
+        0 => put16(&mut h, 2, r.next_u64() as u16),
         1 => {
             let total = (h.len() + payload.len() + 1 + r.below(100)) as u16;
             put16(&mut h, 2, total)
         }
-        2 => h[0] = 0x40 | r.pick(&[0u8, 4, 15]),
-        3 => h[0] = (r.pick(&[0u8, 5, 6, 15]) << 4) | 5,
+        2 => h[0] = 0x40 | *r.pick(&[0u8, 4, 15]),
+        3 => h[0] = (*r.pick(&[0u8, 5, 6, 15]) << 4) | 5,
         4 => payload.truncate(r.below(payload.len() + 1)),
         _ => {}
     }
@@ -307,11 +285,11 @@ fn packet4(r: &mut Rng, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> V
 
 /// One IPv6 packet to `dst`:`dport`, with extension headers sometimes.
 fn packet6(r: &mut Rng, src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16) -> Vec<u8> {
-    let proto = r.pick(&[
+    let proto = *r.pick(&[
         TCP, TCP, UDP, UDP, SCTP, ICMPV6, ICMPV6, AH, ESP, IPV6IN, 200,
     ]);
     let mut payload = if proto == ICMPV6 {
-        let inner_proto = r.pick(&[TCP, UDP, SCTP]);
+        let inner_proto = *r.pick(&[TCP, UDP, SCTP]);
         let t = transport(r, inner_proto, dport, sport);
         let mut q = vec![0x60, 0, 0, 0];
         q.extend((t.len() as u16).to_be_bytes());
@@ -339,21 +317,21 @@ fn packet6(r: &mut Rng, src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16) ->
     let mut ext = Vec::new();
     if r.pct(25) {
         for _ in 0..1 + r.below(4) {
-            let kind = r.pick(&[0u8, 60, 43, 44, 60]);
+            let kind = *r.pick(&[0u8, 60, 43, 44, 60]);
             let mut e = if kind == 44 {
-                let (mf, off) = r.pick(&[(1u16, 0u16), (1, 1), (0, 1), (0, 0)]);
+                let (mf, off) = *r.pick(&[(1u16, 0u16), (1, 1), (0, 1), (0, 0)]);
                 let mut f = vec![next, 0];
                 f.extend(((off << 3) | mf).to_be_bytes());
                 f.extend(r.bytes(4));
                 f
             } else {
-                let units = r.pick(&[0u8, 0, 1, 2, 200]);
+                let units = *r.pick(&[0u8, 0, 1, 2, 200]);
                 let mut o = vec![next, units];
                 o.extend(vec![1u8; 6]);
                 o.extend(r.bytes(usize::from(units.min(3)) * 8));
                 if kind == 43 && o.len() >= 4 {
-                    o[2] = r.pick(&[0u8, 2, 4]);
-                    o[3] = r.pick(&[0u8, 1]);
+                    o[2] = *r.pick(&[0u8, 2, 4]);
+                    o[3] = *r.pick(&[0u8, 1]);
                 }
                 o
             };
@@ -368,14 +346,14 @@ fn packet6(r: &mut Rng, src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16) ->
     let mut h = vec![0x60, 0, 0, 0];
     let mut plen = (ext.len() + payload.len()) as u16;
     match r.below(25) {
-        0 => plen = r.next() as u16,
+        0 => plen = r.next_u64() as u16,
         1 => plen += 1 + r.below(64) as u16,
-        2 => h[0] = r.pick(&[0x40u8, 0x70, 0x00]),
+        2 => h[0] = *r.pick(&[0x40u8, 0x70, 0x00]),
         3 => payload.truncate(r.below(payload.len() + 1)),
         _ => {}
     }
     h.extend(plen.to_be_bytes());
-    h.extend([next, r.pick(&[64u8, 64, 1, 0])]);
+    h.extend([next, *r.pick(&[64u8, 64, 1, 0])]);
     h.extend(src);
     h.extend(dst);
     h.extend(ext);
@@ -446,19 +424,19 @@ fn main() -> std::process::ExitCode {
         let sport = match (sports.is_empty(), r.below(100)) {
             (false, 0..=84) => sports[r.below(sports.len())],
             (_, 0..=69) => 1024 + r.below(64) as u16,
-            _ => r.next() as u16,
+            _ => r.next_u64() as u16,
         };
         let dport = if to.port() != 0 && r.pct(85) {
             to.port()
         } else {
-            r.next() as u16
+            r.next_u64() as u16
         };
         let (ethertype, pkt) = match to.ip() {
             IpAddr::V4(d) => {
                 let s = if r.pct(75) {
                     src4.octets()
                 } else {
-                    (r.next() as u32).to_be_bytes()
+                    (r.next_u64() as u32).to_be_bytes()
                 };
                 (0x0800u16, packet4(&mut r, s, d.octets(), sport, dport))
             }

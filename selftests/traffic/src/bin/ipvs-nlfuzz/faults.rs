@@ -19,7 +19,7 @@
 //! Both print one line per 25 points and a summary; exit 1 on a
 //! violation, listing it.
 
-use super::{attr, cmd, message, snapshot, Nl, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+use super::{attr, cmd, find_attr, message, snapshot, Nl, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
 use super::{
     errno_name, ATTR_TIMEOUT_UDP, CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_ID_CTRL,
 };
@@ -90,19 +90,7 @@ fn ipvs_listed() -> bool {
         return false;
     };
     families.iter().any(|body| {
-        let mut at = 4;
-        while at + 4 <= body.len() {
-            let len = usize::from(u16::from_ne_bytes([body[at], body[at + 1]]));
-            let kind = u16::from_ne_bytes([body[at + 2], body[at + 3]]);
-            if len < 4 || at + len > body.len() {
-                break;
-            }
-            if kind == CTRL_ATTR_FAMILY_NAME && body[at + 4..at + len].starts_with(b"IPVS\0") {
-                return true;
-            }
-            at += (len + 3) & !3;
-        }
-        false
+        find_attr(body, CTRL_ATTR_FAMILY_NAME).is_some_and(|n| n.starts_with(b"IPVS\0"))
     })
 }
 

@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the selftests' tools share.
+
+pub mod rng;
