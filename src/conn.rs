@@ -794,6 +794,9 @@ pub(crate) enum InUse<'a> {
     Found(&'a Conn),
     /// Made for this packet, or counted.
     Counted(ConnRef),
+    /// A one-packet connection made for this packet in a [`OnePacket`]
+    /// slot, which ends it.
+    OnePacket(&'a Conn),
 }
 
 impl core::ops::Deref for InUse<'_> {
@@ -801,7 +804,7 @@ impl core::ops::Deref for InUse<'_> {
 
     fn deref(&self) -> &Conn {
         match self {
-            InUse::Found(c) => c,
+            InUse::Found(c) | InUse::OnePacket(c) => c,
             InUse::Counted(c) => c,
         }
     }
@@ -813,7 +816,9 @@ impl InUse<'_> {
     pub(crate) fn counted(self) -> Option<ConnRef> {
         let this = core::mem::ManuallyDrop::new(self);
         match &*this {
-            InUse::Found(c) => c.counted(),
+            // A one-packet connection is never counted (see
+            // `create_one_packet`): `None`.
+            InUse::Found(c) | InUse::OnePacket(c) => c.counted(),
             // SAFETY: moved out once; `this` is never dropped.
             InUse::Counted(c) => Some(unsafe { core::ptr::read(c) }),
         }
@@ -833,6 +838,41 @@ impl Drop for InUse<'_> {
         if let InUse::Found(c) = self {
             c.touch();
         }
+    }
+}
+
+/// Room for a one-packet connection on the stack of the hook that makes
+/// it ([`ConnTable::create_one_packet`]). It is never hashed, so no other
+/// CPU or later packet sees it; when the slot goes, so does the
+/// connection, giving back what it counted (as stock's fast free path
+/// for one-packet connections, without the allocation).
+pub(crate) struct OnePacket(Option<Conn>);
+
+impl OnePacket {
+    /// An empty slot.
+    pub(crate) const fn new() -> Self {
+        Self(None)
+    }
+
+    /// Ends the connection in the slot, if any.
+    fn release(&mut self) {
+        let Some(c) = self.0.take() else {
+            return;
+        };
+        // One-packet connections leave conntrack alone (see
+        // `drop_conntrack`) and never armed a timer.
+        c.release_resources();
+        let table = c.table();
+        table.count.fetch_sub(1, Ordering::Relaxed);
+        if c.flags() & LOCAL_REPLY != 0 {
+            table.local_replies.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for OnePacket {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -1191,64 +1231,59 @@ impl ConnTable {
         found.and_then(Conn::counted)
     }
 
-    /// Creates a connection, counts it on its real server and (unless it
-    /// is a one-packet connection) hashes it.
-    pub(crate) fn create(self: Pin<&Self>, n: NewConn) -> Result<ConnRef> {
+    /// The connection `n` describes, counted nowhere yet, and the
+    /// reference to its template that it is to hold.
+    fn build(self: Pin<&Self>, n: NewConn) -> (Conn, Option<ConnRef>) {
         let no_output = n.flags & NOOUTPUT != 0;
-        let conn = CONNS
-            .alloc_atomic(Conn {
-                link: rhash::Link::new(),
-                // One-packet connections are never hashed.
-                hash: if n.flags & conn_flags::ONE_PACKET == 0 {
-                    conn_hash(&self.key, n.protocol, &n.caddr, n.cport)
-                } else {
-                    0
-                },
-                timer: Timer::uninit(),
-                rcu: rcu::Head::uninit(),
-                refcnt: AtomicI32::new(1),
-                n_control: AtomicI32::new(0),
-                flags: AtomicU32::new(n.flags & !HASHED),
-                state: AtomicU32::new(pack((0, no_output))),
-                timeout: AtomicU32::new(n.timeout),
-                deadline: AtomicU64::new(0),
-                control: AtomicPtr::new(core::ptr::null_mut()),
-                table: NonNull::from(self.get_ref()),
-                af: n.af,
-                protocol: n.protocol,
-                caddr: n.caddr,
-                cport: n.cport,
-                vaddr: n.vaddr,
-                vport: n.vport,
-                daddr: n.daddr,
-                dport: n.dport,
-                dest: n.dest,
-                svc_stats: n.svc_stats,
-                pe_data: n.pe_data,
-                fwmark: n.fwmark,
-                in_pkts: AtomicI32::new(0),
-                old_state: AtomicU8::new(0),
-                sync_endtime: AtomicU64::new(0),
-            })
-            .inspect_err(|_| {
-                // The packet is dropped; stock says so the same way.
-                if net_ratelimit() {
-                    pr_err!("ip_vs_conn_new(): no memory\n");
-                }
-            })?;
-        let ptr = conn.into_raw();
-        // SAFETY: just allocated; from here on the box is only reached via
-        // `ptr` and never moves.
-        let c = unsafe { ptr.as_ref() };
-        // SAFETY: as above; nobody else sees the connection yet.
-        unsafe { c.timer.setup(Conn::timer_fired) };
+        let one_packet = n.flags & conn_flags::ONE_PACKET != 0;
+        let conn = Conn {
+            link: rhash::Link::new(),
+            // One-packet connections are never hashed.
+            hash: if one_packet {
+                0
+            } else {
+                conn_hash(&self.key, n.protocol, &n.caddr, n.cport)
+            },
+            timer: Timer::uninit(),
+            rcu: rcu::Head::uninit(),
+            refcnt: AtomicI32::new(1),
+            n_control: AtomicI32::new(0),
+            flags: AtomicU32::new(n.flags & !HASHED),
+            state: AtomicU32::new(pack((0, no_output))),
+            timeout: AtomicU32::new(n.timeout),
+            deadline: AtomicU64::new(0),
+            control: AtomicPtr::new(core::ptr::null_mut()),
+            table: NonNull::from(self.get_ref()),
+            af: n.af,
+            protocol: n.protocol,
+            caddr: n.caddr,
+            cport: n.cport,
+            vaddr: n.vaddr,
+            vport: n.vport,
+            daddr: n.daddr,
+            dport: n.dport,
+            dest: n.dest,
+            svc_stats: n.svc_stats,
+            pe_data: n.pe_data,
+            fwmark: n.fwmark,
+            in_pkts: AtomicI32::new(0),
+            old_state: AtomicU8::new(0),
+            sync_endtime: AtomicU64::new(0),
+        };
+        (conn, n.control)
+    }
+
+    /// Counts the new connection `c` on its real server, its template
+    /// (whose reference `c` takes over) and the table; returns the
+    /// table's count.
+    fn account(&self, c: &Conn, control: Option<ConnRef>) -> usize {
         let counter = if c.is_template() {
             &c.dest.persist
         } else {
             &c.dest.inactive
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if let Some(ctl) = n.control {
+        if let Some(ctl) = control {
             ctl.n_control.fetch_add(1, Ordering::Release);
             c.control.store(ctl.0.as_ptr(), Ordering::Release);
             // The reference now lives in `control`.
@@ -1257,7 +1292,26 @@ impl ConnTable {
         if c.flags() & LOCAL_REPLY != 0 {
             self.local_replies.fetch_add(1, Ordering::Relaxed);
         }
-        let count = self.count.fetch_add(1, Ordering::Relaxed) as usize + 1;
+        self.count.fetch_add(1, Ordering::Relaxed) as usize + 1
+    }
+
+    /// Creates a connection, counts it on its real server and (unless it
+    /// is a one-packet connection) hashes it.
+    pub(crate) fn create(self: Pin<&Self>, n: NewConn) -> Result<ConnRef> {
+        let (value, control) = self.build(n);
+        let conn = CONNS.alloc_atomic(value).inspect_err(|_| {
+            // The packet is dropped; stock says so the same way.
+            if net_ratelimit() {
+                pr_err!("ip_vs_conn_new(): no memory\n");
+            }
+        })?;
+        let ptr = conn.into_raw();
+        // SAFETY: just allocated; from here on the box is only reached via
+        // `ptr` and never moves.
+        let c = unsafe { ptr.as_ref() };
+        // SAFETY: as above; nobody else sees the connection yet.
+        unsafe { c.timer.setup(Conn::timer_fired) };
+        let count = self.account(c, control);
         if !c.is_one_packet() {
             c.refcnt.fetch_add(1, Ordering::Relaxed);
             c.flags.fetch_or(HASHED, Ordering::Relaxed);
@@ -1269,6 +1323,24 @@ impl ConnTable {
             }
         }
         Ok(ConnRef(ptr))
+    }
+
+    /// Creates the one-packet connection `n` (it must have `ONE_PACKET`)
+    /// in `slot`, on the stack of the hook whose packet it carries: no
+    /// allocation, no timer, no reference count, counted as any until
+    /// the slot goes (stock allocates and frees one per packet).
+    pub(crate) fn create_one_packet<'a>(
+        self: Pin<&Self>,
+        slot: &'a mut OnePacket,
+        n: NewConn,
+    ) -> &'a Conn {
+        slot.release();
+        let (value, control) = self.build(n);
+        // Nobody may count it: `counted` finds it "being freed".
+        value.refcnt.store(0, Ordering::Relaxed);
+        let c = slot.0.insert(value);
+        self.account(c, control);
+        c
     }
 
     /// Calls `f` on every connection, each once even if the table resizes

@@ -10,7 +10,7 @@
 //! client on this host), where their source becomes the virtual address
 //! again.
 
-use crate::conn::{self, InUse, Lookup};
+use crate::conn::{self, InUse, Lookup, OnePacket};
 use crate::kapi::abi::hz;
 use crate::kapi::netfilter::{Family, Hook, HookOps, HookPoint, HookSpec, HookState, Verdict};
 use crate::kapi::skb::Packet;
@@ -279,6 +279,8 @@ fn still_valid<'a>(
 /// (`LOCAL_OUT`: [`xmit`] sends the packet on its new route and steals
 /// it, as for the others).
 fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<Seen>) -> Verdict {
+    // A one-packet connection made for this packet lives here.
+    let mut slot = OnePacket::new();
     let rcu = pkt.rcu();
     let (p, related) = match seen {
         Some(Seen::Transport(p)) => (p, false),
@@ -305,8 +307,8 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
                         sctp_event: None,
                     };
                     let local = state.point == HookPoint::LocalOut;
-                    match newconn::schedule_for_icmp(ipvs, &pkt, &as_request, local) {
-                        Ok(Some(cp)) => InUse::Counted(cp),
+                    match newconn::schedule_for_icmp(ipvs, &pkt, &as_request, local, &mut slot) {
+                        Ok(Some(cp)) => cp,
                         Ok(None) => return Verdict::Accept,
                         Err(v) => return v,
                     }
@@ -346,8 +348,9 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
             &pkt,
             &p,
             state.point == HookPoint::LocalOut,
+            &mut slot,
         ) {
-            Ok(Some(cp)) => InUse::Counted(cp),
+            Ok(Some(cp)) => cp,
             Ok(None) => return Verdict::Accept,
             Err(v) => return v,
         },
@@ -372,6 +375,7 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
 /// (`LOCAL_IN`) or from a real server on it (`LOCAL_OUT`); `None` if it
 /// is not one.
 fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -> Option<Verdict> {
+    let mut slot = OnePacket::new();
     let rcu = pkt.rcu();
     let (p, related) = match seen {
         Seen::Transport(p) => (p, false),
@@ -394,7 +398,7 @@ fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -
     let cp = found.or_else(|| match state.point {
         HookPoint::LocalIn => None,
         _ if related => None,
-        _ => newconn::conn_out(ipvs, pkt, p).map(InUse::Counted),
+        _ => newconn::conn_out(ipvs, pkt, p, &mut slot),
     });
     let Some(cp) = cp else {
         return if related { None } else { stray(ipvs, pkt, p) };

@@ -334,9 +334,33 @@ fn conn_table_lifecycle(t: &mut Test) {
     drop(ops);
     kexpect!(t, f.table.count() == 1);
 
+    // One-packet on the stack: counted while its slot holds it, its
+    // template's reference given back with it, never found.
+    let tmpl = f
+        .table
+        .as_ref()
+        .create(f.conn(0, conn_flags::TEMPLATE, 100));
+    kexpect!(t, tmpl.is_ok());
+    if let Ok(tmpl) = tmpl {
+        let mut slot = crate::conn::OnePacket::new();
+        let mut n = f.conn(40003, conn_flags::ONE_PACKET, 100);
+        n.control = Some(tmpl);
+        let c = f.table.as_ref().create_one_packet(&mut slot, n);
+        kexpect!(t, c.control().is_some_and(|ctl| ctl.is_template()));
+        kexpect!(t, f.table.count() == 3);
+        kexpect!(t, f.dest.inactive.load(Ordering::Relaxed) == 2);
+        kexpect!(t, f.dest.persist.load(Ordering::Relaxed) == 1);
+        kexpect!(t, crate::conn::InUse::OnePacket(c).counted().is_none());
+        kexpect!(t, f.lookup_in(40003).is_none());
+        drop(slot);
+        kexpect!(t, f.table.count() == 2);
+        kexpect!(t, f.dest.inactive.load(Ordering::Relaxed) == 1);
+    }
+
     let dest = f.dest.clone();
     drop(f);
     kexpect!(t, dest.inactive.load(Ordering::Relaxed) == 0);
+    kexpect!(t, dest.persist.load(Ordering::Relaxed) == 0);
 }
 
 /// The table grows with its connections and shrinks when they go, and

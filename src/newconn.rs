@@ -4,7 +4,7 @@
 //! (`ip_vs_schedule`, `ip_vs_sched_persist`), or started by a real server
 //! (`ip_vs_new_conn_out`, here for every UDP service with `conn_out`).
 
-use crate::conn::{ConnRef, NewConn, LOCAL_REPLY, NOOUTPUT, OPS_TEMPLATE};
+use crate::conn::{ConnRef, InUse, NewConn, OnePacket, LOCAL_REPLY, NOOUTPUT, OPS_TEMPLATE};
 use crate::kapi::abi::hz;
 use crate::kapi::net::Net;
 use crate::kapi::netfilter::Verdict;
@@ -199,8 +199,10 @@ struct Ends {
     vport: [u8; 2],
 }
 
-/// Creates the connection of `ends` to `pick`, counted as a new one.
-fn create(
+/// Creates the connection of `ends` to `pick`, counted as a new one; a
+/// one-packet connection in `slot`.
+#[allow(clippy::too_many_arguments)]
+fn create<'a>(
     ipvs: &IpvsNet,
     protocol: u8,
     ends: Ends,
@@ -208,7 +210,8 @@ fn create(
     one_packet: bool,
     svc_stats: Shared<Counters>,
     control: Option<ConnRef>,
-) -> Result<ConnRef, Verdict> {
+    slot: &'a mut OnePacket,
+) -> Result<InUse<'a>, Verdict> {
     let mut flags = pick.fwd;
     if pick.fwd != conn_flags::MASQ {
         flags |= NOOUTPUT;
@@ -226,67 +229,81 @@ fn create(
     pick.dest.stats.count_conn();
     svc_stats.count_conn();
     ipvs.totals.count_conn();
-    ipvs.conns
-        .as_ref()
-        .create(NewConn {
-            af: ends.af,
-            protocol,
-            caddr: ends.caddr,
-            cport: ends.cport,
-            vaddr: ends.vaddr,
-            vport: ends.vport,
-            daddr: pick.addr,
-            // A real server without port takes the virtual one.
-            dport: if pick.port == [0, 0] {
-                ends.vport
-            } else {
-                pick.port
-            },
-            flags,
-            timeout: INITIAL_TIMEOUT * hz(),
-            dest: pick.dest,
-            svc_stats,
-            control,
-            pe_data: None,
-            fwmark: ends.fwmark,
-        })
+    let n = NewConn {
+        af: ends.af,
+        protocol,
+        caddr: ends.caddr,
+        cport: ends.cport,
+        vaddr: ends.vaddr,
+        vport: ends.vport,
+        daddr: pick.addr,
+        // A real server without port takes the virtual one.
+        dport: if pick.port == [0, 0] {
+            ends.vport
+        } else {
+            pick.port
+        },
+        flags,
+        timeout: INITIAL_TIMEOUT * hz(),
+        dest: pick.dest,
+        svc_stats,
+        control,
+        pe_data: None,
+        fwmark: ends.fwmark,
+    };
+    make(ipvs, n, slot)
+}
+
+/// Makes the connection `n`: in `slot` if it is a one-packet one.
+fn make<'a>(ipvs: &IpvsNet, n: NewConn, slot: &'a mut OnePacket) -> Result<InUse<'a>, Verdict> {
+    let table = ipvs.conns.as_ref();
+    if n.flags & conn_flags::ONE_PACKET != 0 {
+        return Ok(InUse::OnePacket(table.create_one_packet(slot, n)));
+    }
+    table
+        .create(n)
+        .map(InUse::Counted)
         .map_err(|_| Verdict::Drop)
 }
 
 /// Schedules a new connection for a packet to a virtual service
 /// (`ip_vs_schedule`, `ip_vs_sched_persist`), from a client on this host
-/// if `local`. `Ok(None)`: not ours; `Err`: the verdict to return.
-pub(crate) fn schedule(
+/// if `local`. `Ok(None)`: not ours; `Err`: the verdict to return. A
+/// one-packet connection lives in `slot`.
+pub(crate) fn schedule<'a>(
     ipvs: &IpvsNet,
     net: &Net,
     pkt: &Packet<'_>,
     p: &Parsed,
     local: bool,
-) -> Result<Option<ConnRef>, Verdict> {
-    schedule_as(ipvs, pkt, p, local, Some(net))
+    slot: &'a mut OnePacket,
+) -> Result<Option<InUse<'a>>, Verdict> {
+    schedule_as(ipvs, pkt, p, local, Some(net), slot)
 }
 
 /// [`schedule`] for the flow an ICMP error `pkt` from a client quotes
 /// (`schedule_icmp`), `p` the client's side of it: as stock, whatever
 /// the quoted packet's TCP flags or SCTP chunks. A `--pe sip` service
 /// finds no Call-ID in an ICMP error and schedules nothing.
-pub(crate) fn schedule_for_icmp(
+pub(crate) fn schedule_for_icmp<'a>(
     ipvs: &IpvsNet,
     pkt: &Packet<'_>,
     p: &Parsed,
     local: bool,
-) -> Result<Option<ConnRef>, Verdict> {
-    schedule_as(ipvs, pkt, p, local, None)
+    slot: &'a mut OnePacket,
+) -> Result<Option<InUse<'a>>, Verdict> {
+    schedule_as(ipvs, pkt, p, local, None, slot)
 }
 
 /// [`schedule`]; `net` is `None` for an ICMP error.
-fn schedule_as(
+fn schedule_as<'a>(
     ipvs: &IpvsNet,
     pkt: &Packet<'_>,
     p: &Parsed,
     local: bool,
     net: Option<&Net>,
-) -> Result<Option<ConnRef>, Verdict> {
+    slot: &'a mut OnePacket,
+) -> Result<Option<InUse<'a>>, Verdict> {
     let icmp = net.is_none();
     let af = p.af;
     let rcu = pkt.rcu();
@@ -332,7 +349,7 @@ fn schedule_as(
                 let Some(d) = svc.schedule(&p.saddr, p.sport, &p.daddr, ipvs) else {
                     let bypass = Bypass::of(&svc, net);
                     drop(svc);
-                    return leave(ipvs, pkt, p, bypass);
+                    return leave(ipvs, pkt, p, bypass, slot);
                 };
                 let pick = Pick::of(d);
                 let tmpl = t.create(ipvs, &svc, &pick)?;
@@ -354,7 +371,7 @@ fn schedule_as(
             None => {
                 let bypass = Bypass::of(&svc, net);
                 drop(svc);
-                return leave(ipvs, pkt, p, bypass);
+                return leave(ipvs, pkt, p, bypass, slot);
             }
         }
     };
@@ -370,7 +387,10 @@ fn schedule_as(
         vaddr: p.daddr,
         vport: p.dport,
     };
-    create(ipvs, p.protocol, ends, pick, one_packet, svc_stats, control).map(Some)
+    create(
+        ipvs, p.protocol, ends, pick, one_packet, svc_stats, control, slot,
+    )
+    .map(Some)
 }
 
 /// What [`leave`] needs to know of a service that has no real server
@@ -397,12 +417,13 @@ impl<'a> Bypass<'a> {
 /// packets follow (neither counted on the service nor in the totals, as
 /// stock); otherwise the client is told (ICMP port unreachable) and the
 /// packet dropped.
-fn leave(
+fn leave<'a>(
     ipvs: &IpvsNet,
     pkt: &Packet<'_>,
     p: &Parsed,
     b: Bypass<'_>,
-) -> Result<Option<ConnRef>, Verdict> {
+    slot: &'a mut OnePacket,
+) -> Result<Option<InUse<'a>>, Verdict> {
     let ipv6 = p.af == AF_INET6;
     let bypass = b
         .net
@@ -418,27 +439,24 @@ fn leave(
     if ipvs.sysctl(Sysctl::Conntrack) != 0 {
         flags |= conn_flags::NFCT;
     }
-    ipvs.conns
-        .as_ref()
-        .create(NewConn {
-            af: p.af,
-            protocol: p.protocol,
-            caddr: p.saddr,
-            cport: p.sport,
-            vaddr: p.daddr,
-            vport: p.dport,
-            daddr: [0; 16],
-            dport: [0, 0],
-            flags,
-            timeout: INITIAL_TIMEOUT * hz(),
-            dest: ipvs.bypass.clone(),
-            svc_stats: ipvs.bypass_stats.clone(),
-            control: None,
-            pe_data: None,
-            fwmark: pkt.mark(),
-        })
-        .map(Some)
-        .map_err(|_| Verdict::Drop)
+    let n = NewConn {
+        af: p.af,
+        protocol: p.protocol,
+        caddr: p.saddr,
+        cport: p.sport,
+        vaddr: p.daddr,
+        vport: p.dport,
+        daddr: [0; 16],
+        dport: [0, 0],
+        flags,
+        timeout: INITIAL_TIMEOUT * hz(),
+        dest: ipvs.bypass.clone(),
+        svc_stats: ipvs.bypass_stats.clone(),
+        control: None,
+        pe_data: None,
+        fwmark: pkt.mark(),
+    };
+    make(ipvs, n, slot).map(Some)
 }
 
 /// A UDP packet from a real server that matches no connection: with the
@@ -452,7 +470,13 @@ fn leave(
 /// or port it does not know. Here the packet's source port stands for a
 /// missing virtual port, and a fwmark service shows the address the
 /// director sends from to the client (as `MASQUERADE` would).
-pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<ConnRef> {
+/// A one-packet connection lives in `slot`.
+pub(crate) fn conn_out<'a>(
+    ipvs: &IpvsNet,
+    pkt: &Packet<'_>,
+    p: &Parsed,
+    slot: &'a mut OnePacket,
+) -> Option<InUse<'a>> {
     let any = ipvs.sysctl(Sysctl::ConnOut) != 0;
     if p.protocol != UDP || !(any || ipvs.has_sip_services()) {
         return None;
@@ -508,5 +532,8 @@ pub(crate) fn conn_out(ipvs: &IpvsNet, pkt: &Packet<'_>, p: &Parsed) -> Option<C
         vaddr,
         vport,
     };
-    create(ipvs, p.protocol, ends, pick, one_packet, svc_stats, control).ok()
+    create(
+        ipvs, p.protocol, ends, pick, one_packet, svc_stats, control, slot,
+    )
+    .ok()
 }
