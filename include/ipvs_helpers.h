@@ -197,6 +197,7 @@ void ipvs_rs_sock_wait_writable(struct socket *sock);
 struct task_struct *ipvs_rs_kthread_run(int (*fn)(void *), void *data,
 					const char *name);
 int ipvs_rs_kthread_stop(struct task_struct *task);
+void ipvs_rs_kthread_steer(int nice, unsigned long cpus);
 bool ipvs_rs_kthread_should_stop(void);
 void ipvs_rs_set_current_interruptible(void);
 void ipvs_rs_set_current_running(void);

@@ -509,13 +509,22 @@ fi
 echo "# ${SECONDS} s into the VM run, after restore"
 
 # The rate estimator's cost with $services services of ten real servers
-# (stock runs it in kthreads that est_cpulist and est_nice steer; here
-# one work item every two seconds): the VM's busy time a second, idle
-# but for that, estimating (run_estimation=1) and not (0), on both
-# modules in turns. The difference is the estimator's.
+# (both modules run it in "ipvs-e:" kthreads that est_cpulist and
+# est_nice steer): the VM's busy time a second, idle but for that,
+# estimating (run_estimation=1) and not (0), on both modules in turns
+# (the difference is the estimator's), and the CPU time of the
+# estimator threads themselves.
+# est_ticks: CPU time of the estimator kthreads so far, clock ticks.
+est_ticks() {
+	local p t=0
+	for p in $(ps -e -o pid=,comm= | awk '$2 ~ /^ipvs-e:/ { print $1 }'); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
 if want est; then
 	[ -s /tmp/bench.rules ] || gen >/tmp/bench.rules
-	est_secs=${IPVS_RS_BENCH_EST_SECS:-15}
+	est_secs=${IPVS_RS_BENCH_EST_SECS:-20}
 	for round in 1 2; do
 		for w in $(ways "$round"); do
 			[ "$w" = plain ] && continue
@@ -523,12 +532,15 @@ if want est; then
 			director ipvsadm-rs -R </tmp/bench.rules || fail "est: restore on $w"
 			for on in 1 0; do
 				director sysctl -qw net.ipv4.vs.run_estimation=$on
-				# Stock places its estimators in steps after a start.
-				sleep 10
-				b0=$(busy_us)
+				# Stock places its estimators in steps after a start
+				# (its kthread 0 calibrates first).
+				sleep "${IPVS_RS_BENCH_EST_SETTLE:-30}"
+				b0=$(busy_us) k0=$(est_ticks)
 				sleep "$est_secs"
-				b1=$(busy_us)
+				b1=$(busy_us) k1=$(est_ticks)
 				result "est-busy-ms-per-s-run$on" "$w" "$(((b1 - b0) / 1000 / est_secs))"
+				[ "$on" = 1 ] && result "est-thread-ms-per-s" "$w" \
+					"$(((k1 - k0) * 1000 / $(getconf CLK_TCK) / est_secs))"
 			done
 			# How many estimators stock's kthreads can hold: each takes
 			# a calibrated number; those beyond stay unestimated.

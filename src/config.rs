@@ -586,18 +586,6 @@ impl Table {
         }
     }
 
-    /// Updates the rates of every service and real server (see
-    /// [`Counters::estimate`]).
-    pub(crate) fn estimate(&self) {
-        for s in self.svcs.list.iter() {
-            let s = s.lock();
-            s.stats.estimate();
-            for d in s.dests.iter() {
-                d.shared.stats.estimate();
-            }
-        }
-    }
-
     fn find(&self, key: &SvcKey) -> Option<usize> {
         self.svcs.find(key)
     }

@@ -1410,6 +1410,22 @@ int ipvs_rs_kthread_stop(struct task_struct *task)
 	return kthread_stop_put(task);
 }
 
+/* Gives the calling kthread the nice value @nice and the CPUs of @cpus
+ * (a bitmap of the first BITS_PER_LONG; none left of the possible ones
+ * leaves its CPUs alone). */
+void ipvs_rs_kthread_steer(int nice, unsigned long cpus)
+{
+	cpumask_var_t mask;
+
+	set_user_nice(current, clamp(nice, MIN_NICE, MAX_NICE));
+	if (!zalloc_cpumask_var(&mask, GFP_KERNEL))
+		return;
+	cpumask_bits(mask)[0] = cpus;
+	if (cpumask_and(mask, mask, cpu_possible_mask))
+		set_cpus_allowed_ptr(current, mask);
+	free_cpumask_var(mask);
+}
+
 bool ipvs_rs_kthread_should_stop(void)
 {
 	return kthread_should_stop();

@@ -13,6 +13,7 @@ mod conn;
 mod csum;
 mod daemon;
 mod defense;
+mod estimator;
 mod glue;
 mod hash;
 mod hooks;

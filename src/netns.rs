@@ -73,6 +73,11 @@ pub(crate) struct IpvsNet {
     /// attached while the family has services (see
     /// [`crate::hooks::follow_services`]); detached first on teardown.
     pub(crate) hooks: Pin<KBox<Mutex<netfilter::OnDemand<2>>>>,
+    /// The rate estimator's thread, while it runs (see
+    /// [`crate::estimator`]); stopped first on teardown.
+    pub(crate) est_thread: Pin<KBox<Mutex<Option<crate::estimator::Running>>>>,
+    /// The namespace has had a service (the estimator runs from then).
+    had_services: AtomicBool,
 }
 
 static IPVS_NET: PernetId<IpvsNet> = PernetId::new();
@@ -142,11 +147,31 @@ impl PernetState for IpvsNet {
                 ),
                 GFP_KERNEL,
             )?,
+            est_thread: KBox::pin_init(
+                kernel::new_mutex!(None, "ipvs_rs::est_thread"),
+                GFP_KERNEL,
+            )?,
+            had_services: AtomicBool::new(false),
         })
     }
 }
 
 impl IpvsNet {
+    /// Whether the namespace has had a service since it began.
+    pub(crate) fn had_services(&self) -> bool {
+        if !self.had_services.load(Ordering::Relaxed)
+            && self.config.lock().families().contains(&true)
+        {
+            self.had_services.store(true, Ordering::Relaxed);
+        }
+        self.had_services.load(Ordering::Relaxed)
+    }
+
+    /// The CPUs `est_cpulist` names.
+    pub(crate) fn est_cpus(&self) -> u64 {
+        crate::kapi::sysctl::cpulist_cpus(self.est_cpulist.load(Ordering::Relaxed))
+    }
+
     /// The state of `net`; `None` only while the module loads or unloads.
     pub(crate) fn get(net: &Net) -> Option<&IpvsNet> {
         IPVS_NET.get(net)
@@ -283,15 +308,17 @@ impl Drop for IpvsNet {
         hooks.detach(0);
         hooks.detach(1);
         drop(hooks);
-        // The daemons' threads borrow this state: they stop before any
-        // field goes.
+        // The daemons' and the estimator's threads borrow this state: they
+        // stop before any field goes.
         self.sync.stop_all();
+        *self.est_thread.lock() = None;
     }
 }
 
-/// Every second the defense (stock's `defense_work`); every other
-/// second the rate estimator (`ip_vs_est.c`), unless `run_estimation`
-/// is 0, and the tables' size checks. Process context.
+/// Every second the defense (stock's `defense_work`) and a look at the
+/// estimator's thread (see [`crate::estimator::follow`]); every other
+/// second the schedulers' aging and the tables' size checks. Process
+/// context.
 impl Tick for IpvsNet {
     fn tick(&self) {
         self.update_defense();
@@ -301,6 +328,7 @@ impl Tick for IpvsNet {
             self.conns
                 .drop_random_entries(|| self.defense.dropping_entries());
         }
+        crate::estimator::follow(self);
         if self.ticks.fetch_add(1, Ordering::Relaxed) % Estimator::PERIOD_SECS == 0 {
             return;
         }
@@ -310,12 +338,6 @@ impl Tick for IpvsNet {
         let mut config = self.config.lock();
         config.set_svc_lfactor(self.sysctl(Sysctl::SvcLfactor));
         config.tick_schedulers(self);
-        if self.sysctl(Sysctl::RunEstimation) == 0 {
-            return;
-        }
-        config.estimate();
-        drop(config);
-        self.totals.estimate();
     }
 }
 

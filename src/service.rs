@@ -178,8 +178,8 @@ const INBYTES: usize = 3;
 const OUTBYTES: usize = 4;
 
 /// Rates of [`Counters`] (`struct ip_vs_estimator`): moving averages
-/// updated every [`Estimator::PERIOD_SECS`] by the one estimator of the
-/// namespace, with stock's scales (connections and packets per second
+/// updated every [`Estimator::PERIOD_SECS`] by the namespace's estimator
+/// thread, with stock's scales (connections and packets per second
 /// times 2^10, bytes per second times 2^5) and weight (1/4 new).
 #[derive(Debug, Default)]
 pub(crate) struct Estimator {
@@ -187,6 +187,8 @@ pub(crate) struct Estimator {
     last: [AtomicU64; 5],
     /// The scaled averages, as `i64` bits.
     avg: [AtomicU64; 5],
+    /// When the last update was, jiffies (0: none yet).
+    at: AtomicU64,
 }
 
 impl Estimator {
@@ -195,6 +197,16 @@ impl Estimator {
     /// Left shift of a two-second difference: scaled by 2^10 (or 2^5 for
     /// bytes), halved.
     const SHIFT: [u32; 5] = [9, 9, 9, 4, 4];
+    /// The estimator thread updates a [`Estimator::ROWS`]th of the
+    /// services each tick, so each once a period (stock:
+    /// `IPVS_EST_NTICKS`).
+    pub(crate) const ROWS: usize = 50;
+
+    /// The services (of `n`, in a fixed order) that row `row` updates.
+    pub(crate) fn row(n: usize, row: usize) -> core::ops::Range<usize> {
+        let at = |r: usize| n * r / Self::ROWS;
+        at(row.min(Self::ROWS))..at((row + 1).min(Self::ROWS))
+    }
 }
 
 impl Counters {
@@ -221,13 +233,28 @@ impl Counters {
         }
     }
 
-    /// Updates the rates from the counters (`ip_vs_chain_estimation`);
-    /// called every [`Estimator::PERIOD_SECS`], by one caller at a time.
-    pub(crate) fn estimate(&self) {
-        let now = self.snapshot().as_array();
-        for (i, now) in now.into_iter().enumerate() {
+    /// Updates the rates from the counters (`ip_vs_chain_estimation`) at
+    /// `now` (jiffies); called every `period` jiffies
+    /// ([`Estimator::PERIOD_SECS`]), by one caller at a time. Stock's
+    /// arithmetic; an update that comes sooner or later than `period`
+    /// after the last (its service moved to another row) scales the
+    /// difference to the period.
+    pub(crate) fn estimate(&self, now: u64, period: u64) {
+        let period = period.max(1);
+        let at = self.est.at.swap(now.max(1), Ordering::Relaxed);
+        let elapsed = if at == 0 {
+            period
+        } else {
+            now.wrapping_sub(at).clamp(1, u64::from(u32::MAX))
+        };
+        let counts = self.snapshot().as_array();
+        for (i, now) in counts.into_iter().enumerate() {
             let last = self.est.last[i].swap(now, Ordering::Relaxed);
-            let rate = (now.wrapping_sub(last) << Estimator::SHIFT[i]) as i64;
+            let mut diff = now.wrapping_sub(last) << Estimator::SHIFT[i];
+            if elapsed != period {
+                diff = diff.saturating_mul(period) / elapsed;
+            }
+            let rate = diff as i64;
             let avg = self.est.avg[i].load(Ordering::Relaxed) as i64;
             let avg = avg.wrapping_add(rate.wrapping_sub(avg) >> 2);
             self.est.avg[i].store(avg as u64, Ordering::Relaxed);
@@ -616,6 +643,9 @@ mod tests {
 
     #[test]
     fn rates_follow_the_counters_as_stock() {
+        // Jiffies: the period at HZ 1000.
+        const P: u64 = 2000;
+        let mut t = 5;
         let c = Counters::default();
         // 100 connections and 1000 packets of 150 bytes in each period,
         // nothing out: 50 connections, 500 packets and 75000 bytes a second.
@@ -624,17 +654,19 @@ mod tests {
             for _ in 0..1000 {
                 c.count_packet(true, 150);
             }
-            c.estimate();
+            t += P;
+            c.estimate(t, P);
         }
         assert_eq!(c.rates(), [50, 500, 0, 75000, 0]);
         // The first update after a quiet start takes a quarter of the rate.
         let d = Counters::default();
         d.cells.add(CONNS, 8);
-        d.estimate();
+        d.estimate(t, P);
         assert_eq!(d.rates()[0], 1);
         // Traffic stops: the rates decay.
         for _ in 0..4 {
-            c.estimate();
+            t += P;
+            c.estimate(t, P);
         }
         let r = c.rates();
         assert!(r[0] > 0 && r[0] < 20, "{r:?}");
@@ -645,7 +677,44 @@ mod tests {
         c.count_conn();
         c.count_packet(false, 60);
         assert_eq!(c.snapshot().as_array(), [1, 0, 1, 0, 60]);
-        c.estimate();
+        t += P;
+        c.estimate(t, P);
         assert_eq!(c.rates()[0], 0);
+    }
+
+    #[test]
+    fn an_update_off_its_period_scales_to_it() {
+        const P: u64 = 2000;
+        let (a, b) = (Counters::default(), Counters::default());
+        let (mut ta, mut tb) = (1, 1);
+        a.estimate(ta, P);
+        b.estimate(tb, P);
+        for i in 0..40 {
+            // `a` every period; `b` alternately 40 ms late and early, its
+            // counts following the time that passed.
+            a.cells.add(CONNS, 1000);
+            ta += P;
+            a.estimate(ta, P);
+            let dt = if i % 2 == 0 { P + 40 } else { P - 40 };
+            b.cells.add(CONNS, 1000 * dt / P);
+            tb += dt;
+            b.estimate(tb, P);
+        }
+        assert_eq!(a.rates()[0], 500);
+        assert_eq!(b.rates()[0], 500);
+    }
+
+    #[test]
+    fn rows_cover_every_service_once() {
+        for n in [0, 1, 49, 50, 51, 99, 1000, 10007] {
+            let mut next = 0;
+            for r in 0..Estimator::ROWS {
+                let range = Estimator::row(n, r);
+                assert_eq!(range.start, next, "n {n} row {r}");
+                next = range.end;
+            }
+            assert_eq!(next, n);
+            assert!(Estimator::row(n, Estimator::ROWS).is_empty());
+        }
     }
 }

@@ -156,6 +156,12 @@ static GEN: AtomicU32 = AtomicU32::new(0);
 pub(crate) type Refusal = (Error, &'static core::ffi::CStr);
 
 impl SyncState {
+    /// The number in this namespace's thread names (stock: its
+    /// generation).
+    pub(crate) fn gen(&self) -> u32 {
+        self.gen
+    }
+
     /// Messages waiting for the master's senders, queued or taken (at
     /// most `sync_qlen_max` a sender).
     pub(crate) fn queued(&self) -> usize {

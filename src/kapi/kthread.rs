@@ -127,3 +127,12 @@ pub(crate) fn cond_resched() {
     // SAFETY: process context; may sleep, no locks held by the callers.
     unsafe { bindings::ipvs_rs_cond_resched() }
 }
+
+/// Gives the current kthread the nice value `nice` (clamped to -20..19)
+/// and the CPUs whose bits are set in `cpus` (the first 64; if none of
+/// them exists, its CPUs stay as they are).
+pub(crate) fn steer(nice: i32, cpus: u64) {
+    // SAFETY: changes the current task's priority and affinity; process
+    // context, no locks held (callers are kthread bodies).
+    unsafe { bindings::ipvs_rs_kthread_steer(nice, cpus as _) };
+}

@@ -243,6 +243,16 @@ unsafe extern "C" fn proc_checked(
     rc
 }
 
+/// The CPUs an [`Entry::cpulist`] value names: the possible ones until
+/// written.
+pub(crate) fn cpulist_cpus(value: u64) -> u64 {
+    if value & CPULIST_SET != 0 {
+        value & !CPULIST_SET
+    } else {
+        possible_cpus()
+    }
+}
+
 /// The possible CPUs, as a bitmap of the first 63.
 fn possible_cpus() -> u64 {
     // SAFETY: reads a word of the possible-CPU mask, set at boot.
@@ -292,12 +302,7 @@ unsafe extern "C" fn proc_cpulist(
         *pos += *len as bindings::loff_t;
         return 0;
     }
-    let v = value.load(Ordering::Relaxed);
-    let mask = if v & CPULIST_SET != 0 {
-        v & !CPULIST_SET
-    } else {
-        possible_cpus()
-    };
+    let mask = cpulist_cpus(value.load(Ordering::Relaxed));
     // SAFETY: on reads the core's buffer holds `*len + 1` bytes.
     let out = unsafe { core::slice::from_raw_parts_mut(buffer.cast::<u8>(), *len + 1) };
     match crate::params::format_cpulist(mask, out) {
