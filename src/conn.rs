@@ -854,23 +854,34 @@ impl OnePacket {
         Self(None)
     }
 
-    /// Ends the connection in the slot, if any.
+    /// Ends the connection in the slot, if any (most hooks' slots stay
+    /// empty: inline, and without moving the connection).
+    #[inline(always)]
     fn release(&mut self) {
-        let Some(c) = self.0.take() else {
-            return;
-        };
-        // One-packet connections leave conntrack alone (see
-        // `drop_conntrack`) and never armed a timer.
-        c.release_resources();
-        let table = c.table();
-        table.count.fetch_sub(1, Ordering::Relaxed);
-        if c.flags() & LOCAL_REPLY != 0 {
-            table.local_replies.fetch_sub(1, Ordering::Relaxed);
+        if self.0.is_some() {
+            self.end();
         }
+    }
+
+    #[inline(never)]
+    fn end(&mut self) {
+        if let Some(c) = &self.0 {
+            // One-packet connections leave conntrack alone (see
+            // `drop_conntrack`) and never armed a timer.
+            c.release_resources();
+            let table = c.table();
+            table.count.fetch_sub(1, Ordering::Relaxed);
+            if c.flags() & LOCAL_REPLY != 0 {
+                table.local_replies.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        // Dropped in place.
+        self.0 = None;
     }
 }
 
 impl Drop for OnePacket {
+    #[inline(always)]
     fn drop(&mut self) {
         self.release();
     }
@@ -1233,6 +1244,7 @@ impl ConnTable {
 
     /// The connection `n` describes, counted nowhere yet, and the
     /// reference to its template that it is to hold.
+    #[inline(always)]
     fn build(self: Pin<&Self>, n: NewConn) -> (Conn, Option<ConnRef>) {
         let no_output = n.flags & NOOUTPUT != 0;
         let one_packet = n.flags & conn_flags::ONE_PACKET != 0;

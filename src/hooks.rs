@@ -279,44 +279,24 @@ fn still_valid<'a>(
 /// (`LOCAL_OUT`: [`xmit`] sends the packet on its new route and steals
 /// it, as for the others).
 fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<Seen>) -> Verdict {
-    // A one-packet connection made for this packet lives here.
-    let mut slot = OnePacket::new();
     let rcu = pkt.rcu();
     let (p, related) = match seen {
         Some(Seen::Transport(p)) => (p, false),
         Some(Seen::Ipsec(p)) => (p, true),
         Some(Seen::IcmpError(hdr, e)) => {
             // About a reply (virtual service to client).
-            let cp = match ipvs.conns.lookup_in(&rcu, &quoted(hdr.af(), &e)) {
-                Some(cp) => cp,
+            return match ipvs.conns.lookup_in(&rcu, &quoted(hdr.af(), &e)) {
+                Some(cp) => icmp_to_server(pkt, state, cp, hdr),
                 // A flow this director never saw (another one's, or
                 // answered directly by a DR real server): with
                 // `schedule_icmp`, scheduled as the client's packet
                 // would have been.
                 // Never for AH or ESP (stock: `ah_esp_conn_schedule`).
                 None if ipvs.sysctl(Sysctl::ScheduleIcmp) != 0 && !e.ipsec => {
-                    let as_request = Parsed {
-                        hdr,
-                        af: hdr.af(),
-                        protocol: e.protocol,
-                        saddr: e.daddr,
-                        daddr: e.saddr,
-                        sport: e.dport,
-                        dport: e.sport,
-                        tcp_flags: None,
-                        sctp_event: None,
-                    };
-                    let local = state.point == HookPoint::LocalOut;
-                    match newconn::schedule_for_icmp(ipvs, &pkt, &as_request, local, &mut slot) {
-                        Ok(Some(cp)) => cp,
-                        Ok(None) => return Verdict::Accept,
-                        Err(v) => return v,
-                    }
+                    schedule_icmp(ipvs, pkt, state, hdr, &e)
                 }
-                None => return Verdict::Accept,
+                None => Verdict::Accept,
             };
-            cp.count_packet(true, pkt.len());
-            return xmit::icmp_to_server(pkt, state.net, &cp, hdr);
         }
         // The stack reassembles before LOCAL_IN; LOCAL_OUT is before
         // fragmentation.
@@ -330,43 +310,101 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
             return Verdict::Accept;
         }
     };
-    let found = match ipvs.conns.lookup_in(&rcu, &p.lookup()) {
-        Some(cp) => match still_valid(ipvs, &pkt, state, cp, &p) {
-            Ok(cp) => cp,
+    if let Some(cp) = ipvs.conns.lookup_in(&rcu, &p.lookup()) {
+        match still_valid(ipvs, &pkt, state, cp, &p) {
+            // The established path.
+            Ok(Some(cp)) => return to_server(ipvs, pkt, state, cp, &p, related),
+            Ok(None) => {}
             Err(v) => return v,
-        },
-        None => None,
+        }
+    }
+    // AH and ESP follow their IKE connection only (stock:
+    // `ah_esp_conn_schedule` lets the packet pass).
+    if related {
+        return Verdict::Accept;
+    }
+    schedule(ipvs, pkt, state, &p)
+}
+
+/// A client's first packet: scheduled, then forwarded ([`to_server`]).
+/// A one-packet connection lives in this frame.
+#[inline(never)]
+fn schedule(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, p: &Parsed) -> Verdict {
+    let mut slot = OnePacket::new();
+    let local = state.point == HookPoint::LocalOut;
+    let verdict = match newconn::schedule(ipvs, state.net, &pkt, p, local, &mut slot) {
+        Ok(Some(cp)) => to_server(ipvs, pkt, state, cp, p, false),
+        Ok(None) => Verdict::Accept,
+        Err(v) => v,
     };
-    let cp = match found {
-        Some(cp) => cp,
-        // AH and ESP follow their IKE connection only (stock:
-        // `ah_esp_conn_schedule` lets the packet pass).
-        None if related => return Verdict::Accept,
-        None => match newconn::schedule(
-            ipvs,
-            state.net,
-            &pkt,
-            &p,
-            state.point == HookPoint::LocalOut,
-            &mut slot,
-        ) {
-            Ok(Some(cp)) => cp,
-            Ok(None) => return Verdict::Accept,
-            Err(v) => return v,
-        },
-    };
+    verdict
+}
+
+/// A client's packet goes to its connection's real server: counted,
+/// tracked, sent, synced. `related`: an AH or ESP packet, which changes
+/// no state and keeps the IKE connection's timeout.
+fn to_server(
+    ipvs: &IpvsNet,
+    pkt: Packet<'_>,
+    state: &HookState<'_>,
+    cp: InUse<'_>,
+    p: &Parsed,
+    related: bool,
+) -> Verdict {
     let len = pkt.len();
     cp.count_packet(true, len);
     // Bypassing packets count nowhere (stock: no real server).
     if cp.fwd() != conn_flags::BYPASS {
         ipvs.totals.count_packet(true, len);
     }
-    // AH and ESP change no state, and keep the IKE connection's timeout.
     if !related {
-        track(ipvs, &cp, Dir::Input, &p);
+        track(ipvs, &cp, Dir::Input, p);
     }
     let verdict = xmit::transmit(pkt, state.net, &cp, &p.hdr);
     sync::client_packet(ipvs, &cp);
+    verdict
+}
+
+/// A client's ICMP error about a reply goes to the connection's real
+/// server; through NAT only with a right checksum (stock drops the
+/// others, uncounted).
+fn icmp_to_server(pkt: Packet<'_>, state: &HookState<'_>, cp: InUse<'_>, hdr: Hdr) -> Verdict {
+    if cp.fwd() == conn_flags::MASQ && !pkt.icmp_checksum_ok(hdr.len(), hdr.is_v6()) {
+        return Verdict::Drop;
+    }
+    cp.count_packet(true, pkt.len());
+    xmit::icmp_to_server(pkt, state.net, &cp, hdr)
+}
+
+/// `schedule_icmp`: a client's ICMP error `e` about a flow this
+/// director never saw is scheduled as the client's own packet of that
+/// flow would have been, then goes to the real server.
+#[inline(never)]
+fn schedule_icmp(
+    ipvs: &IpvsNet,
+    pkt: Packet<'_>,
+    state: &HookState<'_>,
+    hdr: Hdr,
+    e: &IcmpError,
+) -> Verdict {
+    let as_request = Parsed {
+        hdr,
+        af: hdr.af(),
+        protocol: e.protocol,
+        saddr: e.daddr,
+        daddr: e.saddr,
+        sport: e.dport,
+        dport: e.sport,
+        tcp_flags: None,
+        sctp_event: None,
+    };
+    let mut slot = OnePacket::new();
+    let local = state.point == HookPoint::LocalOut;
+    let verdict = match newconn::schedule_for_icmp(ipvs, &pkt, &as_request, local, &mut slot) {
+        Ok(Some(cp)) => icmp_to_server(pkt, state, cp, hdr),
+        Ok(None) => Verdict::Accept,
+        Err(v) => v,
+    };
     verdict
 }
 
@@ -375,7 +413,6 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
 /// (`LOCAL_IN`) or from a real server on it (`LOCAL_OUT`); `None` if it
 /// is not one.
 fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -> Option<Verdict> {
-    let mut slot = OnePacket::new();
     let rcu = pkt.rcu();
     let (p, related) = match seen {
         Seen::Transport(p) => (p, false),
@@ -383,26 +420,63 @@ fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -
         Seen::IcmpError(hdr, e) => {
             // About a request a real server got (client to real server).
             let cp = ipvs.conns.lookup_out(&rcu, &quoted(hdr.af(), e))?;
-            cp.count_packet(false, pkt.len());
             if cp.fwd() != conn_flags::MASQ {
+                cp.count_packet(false, pkt.len());
                 return Some(passed(pkt, &cp));
             }
+            // Readdressed only with a right checksum, as stock.
+            if !pkt.icmp_checksum_ok(hdr.len(), hdr.is_v6()) {
+                return Some(Verdict::Drop);
+            }
+            cp.count_packet(false, pkt.len());
             let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
             return Some(xmit::icmp_to_client(pkt, state.net, &cp, hdr, reroute));
         }
         Seen::Fragment | Seen::Foreign => return None,
     };
+    if let Some(cp) = ipvs.conns.lookup_out(&rcu, &p.lookup()) {
+        return Some(to_client(ipvs, pkt, state, cp, p, related));
+    }
     // Real servers start connections only with packets that pass
     // through (stock: `__ip_vs_rs_conn_out`).
-    let found = ipvs.conns.lookup_out(&rcu, &p.lookup());
-    let cp = found.or_else(|| match state.point {
-        HookPoint::LocalIn => None,
-        _ if related => None,
-        _ => newconn::conn_out(ipvs, pkt, p, &mut slot),
-    });
-    let Some(cp) = cp else {
-        return if related { None } else { stray(ipvs, pkt, p) };
+    if related {
+        return None;
+    }
+    if state.point == HookPoint::LocalIn {
+        return stray(ipvs, pkt, p);
+    }
+    reply_out(ipvs, pkt, state, p)
+}
+
+/// A real server's packet that matches no connection: the connection it
+/// starts ([`newconn::conn_out`]), or a stray. A one-packet connection
+/// lives in this frame.
+#[inline(never)]
+fn reply_out(
+    ipvs: &IpvsNet,
+    pkt: &Packet<'_>,
+    state: &HookState<'_>,
+    p: &Parsed,
+) -> Option<Verdict> {
+    let mut slot = OnePacket::new();
+    let verdict = match newconn::conn_out(ipvs, pkt, p, &mut slot) {
+        Some(cp) => Some(to_client(ipvs, pkt, state, cp, p, false)),
+        None => stray(ipvs, pkt, p),
     };
+    verdict
+}
+
+/// A real server's packet goes on to the client of its connection:
+/// counted, tracked and, for NAT, readdressed from the virtual service.
+/// `related`: an AH or ESP packet, which changes no state.
+fn to_client(
+    ipvs: &IpvsNet,
+    pkt: &Packet<'_>,
+    state: &HookState<'_>,
+    cp: InUse<'_>,
+    p: &Parsed,
+    related: bool,
+) -> Verdict {
     let len = pkt.len();
     cp.count_packet(false, len);
     ipvs.totals.count_packet(false, len);
@@ -410,10 +484,10 @@ fn reply(ipvs: &IpvsNet, pkt: &Packet<'_>, state: &HookState<'_>, seen: &Seen) -
         track(ipvs, &cp, Dir::Output, p);
     }
     if cp.fwd() != conn_flags::MASQ {
-        return Some(passed(pkt, &cp));
+        return passed(pkt, &cp);
     }
     let reroute = xmit::snat_reroute(ipvs, state.point == HookPoint::LocalIn);
-    Some(xmit::nat_reply(pkt, state.net, &cp, &p.hdr, reroute))
+    xmit::nat_reply(pkt, state.net, &cp, &p.hdr, reroute)
 }
 
 /// A packet from a NAT real server's address and port that belongs to no
