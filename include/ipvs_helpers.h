@@ -164,6 +164,7 @@ void ipvs_rs_defrag_ipv6_disable(struct net *net);
 struct nf_hook_state;
 void ipvs_rs_ct_untrack(struct sk_buff *skb);
 bool ipvs_rs_ct_confirmed(const struct sk_buff *skb);
+bool ipvs_rs_icmp_checksum_ok(struct sk_buff *skb, unsigned int offset, bool ipv6);
 void ipvs_rs_ct_alter_reply(struct sk_buff *skb, bool from_server,
 			    const u8 *addr, __be16 port);
 unsigned int ipvs_rs_ct_renew(struct sk_buff *skb,

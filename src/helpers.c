@@ -487,6 +487,18 @@ void ipvs_rs_ct_untrack(struct sk_buff *skb)
 }
 
 /* Whether the packet belongs to a conntrack entry already confirmed. */
+/* Whether the ICMP or ICMPv6 message at @offset (from skb->data) checks
+ * out, as stock's ip_vs_checksum_common_check: not looked at when the
+ * device or the stack validated it, or the packet is locally made. */
+bool ipvs_rs_icmp_checksum_ok(struct sk_buff *skb, unsigned int offset, bool ipv6)
+{
+	if (skb_csum_unnecessary(skb) || !skb->dev)
+		return true;
+	return !nf_checksum(skb, NF_INET_LOCAL_IN, offset,
+			    ipv6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
+			    ipv6 ? AF_INET6 : AF_INET);
+}
+
 bool ipvs_rs_ct_confirmed(const struct sk_buff *skb)
 {
 	enum ip_conntrack_info ctinfo;

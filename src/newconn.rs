@@ -320,8 +320,10 @@ fn schedule_as<'a>(
         return Ok(None);
     }
     // Only a SYN opens a TCP connection, an INIT an SCTP one, unless
-    // sloppy; an ABORT never does.
-    let tcp_refused = p.tcp_flags.is_some_and(|f| !f.syn) && ipvs.sysctl(Sysctl::SloppyTcp) == 0;
+    // sloppy; a RST or an ABORT never does (stock: `tcp_conn_schedule`).
+    let tcp_refused = p
+        .tcp_flags
+        .is_some_and(|f| f.rst || (!f.syn && ipvs.sysctl(Sysctl::SloppyTcp) == 0));
     let sctp_refused = p.sctp_event.is_some_and(|e| {
         e == Event::Abort || (e != Event::Init && ipvs.sysctl(Sysctl::SloppySctp) == 0)
     });

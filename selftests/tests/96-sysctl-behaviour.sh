@@ -2,6 +2,7 @@
 # What the data-plane sysctls that 92-95 leave out change, on ipvs_rs.ko
 # and (unless IPVS_RS_STOCK=0) on stock ip_vs.ko, with the same transcript:
 # - sloppy_tcp: a TCP packet without SYN opens a connection only with 1;
+#   one with RST never (SYN or not);
 # - expire_quiescent_template: a persistence template to a quiesced real
 #   server keeps its clients with 0 and is dropped with 1;
 # - expire_nodest_conn: deleting a real server drops its connections and
@@ -17,7 +18,8 @@
 # - schedule_icmp: an ICMP error from a client about a flow the director
 #   never saw (a reply another director or a DR real server sent) is
 #   dropped as not IPVS's with 0; with 1 it schedules a connection, as
-#   the client's own packet would have, and goes to its real server;
+#   the client's own packet would have, and goes to its real server
+#   (through NAT only with a right checksum);
 # - cache_bypass: a packet of a fwmark service without a real server for
 #   it goes on to its own destination with 1 (a connection without real
 #   server); with 0 it is dropped;
@@ -52,9 +54,13 @@ scenario() {
 	director sysctl -qw net.ipv4.vs.sloppy_tcp=0
 	in_ns c "$TRAFFIC" tcp-ack "$VIP:80" 41000
 	echo "sloppy_tcp=0, bare ACK: $(conns_from 41000) connections"
+	in_ns c "$TRAFFIC" tcp-ack "$VIP:80" 41002 0x06
+	echo "sloppy_tcp=0, SYN+RST: $(conns_from 41002) connections"
 	director sysctl -qw net.ipv4.vs.sloppy_tcp=1
 	in_ns c "$TRAFFIC" tcp-ack "$VIP:80" 41001
 	echo "sloppy_tcp=1, bare ACK: $(conns_from 41001) connections"
+	in_ns c "$TRAFFIC" tcp-ack "$VIP:80" 41003 0x3f
+	echo "sloppy_tcp=1, all flags: $(conns_from 41003) connections"
 	director sysctl -qw net.ipv4.vs.sloppy_tcp=0
 
 	# expire_nodest_conn: a deleted real server's connections (and
@@ -152,14 +158,20 @@ scenario() {
 	# VIP:5353 -> 10.0.0.2:4200x.
 	# The connection is counted on the service: listed, it would be
 	# gone after 3 s (no state set, as on stock), which a busy guest may
-	# take to list it.
+	# take to list it. Stock's counters shown are the estimator's copy,
+	# up to 2 s old: each count waits 2.5 s.
 	director ipvsadm -Z
 	for on in 0 1; do
 		director sysctl -qw net.ipv4.vs.schedule_icmp=$on
 		in_ns c "$TRAFFIC" icmp-unreach "$VIP:5353" $((42000 + on))
-		sleep 0.5
+		sleep 2.5
 		echo "schedule_icmp=$on, ICMP error about an unknown flow: $(director ipvsadm -Ln --stats -u "$VIP:5353" | awk '$1 == "UDP" { print $3 }') connections"
 	done
+	# The same with a wrong ICMP checksum: scheduled, then dropped
+	# uncounted (not forwarded through NAT).
+	in_ns c "$TRAFFIC" icmp-unreach "$VIP:5353" 42002 bad
+	sleep 2.5
+	echo "schedule_icmp=1, the same with a bad checksum: $(director ipvsadm -Ln --stats -u "$VIP:5353" | awk '$1 == "UDP" { print $3 " connections, " $4 " packets in" }')"
 	director sysctl -qw net.ipv4.vs.schedule_icmp=0
 
 	# cache_bypass: datagrams to r3 itself, marked 7 and routed to the
@@ -207,7 +219,9 @@ scenario() {
 
 on_ipvs_rs scenario
 expect_eq "transcript" "sloppy_tcp=0, bare ACK: 0 connections
+sloppy_tcp=0, SYN+RST: 0 connections
 sloppy_tcp=1, bare ACK: 1 connections
+sloppy_tcp=1, all flags: 0 connections
 before: 2 UDP to r1, 2 to r2, 2 new TCP and templates to r1
 expire_nodest_conn=0, r1 deleted: 2 UDP to r1, 2 to r2
 expire_nodest_conn=1, r2 deleted: 0 UDP to r1, 0 to r2, 0 TCP and templates to r1
@@ -222,6 +236,7 @@ nat_icmp_send=1, stray datagram from r1's real server port: refused
 nat_icmp_send=1, the same to the director: refused
 schedule_icmp=0, ICMP error about an unknown flow: 0 connections
 schedule_icmp=1, ICMP error about an unknown flow: 1 connections
+schedule_icmp=1, the same with a bad checksum: 2 connections, 1 packets in
 cache_bypass=0, datagram to r3 through fwmark 7: timeout
 cache_bypass=1, datagram to r3 through fwmark 7: r3
 cache_bypass connection: UDP 192.168.1.13:53 0.0.0.0:0

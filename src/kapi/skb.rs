@@ -154,6 +154,22 @@ impl SkBuff {
         unsafe { (*self.headers()).ipvs_property() != 0 }
     }
 
+    /// Whether the ICMP (or ICMPv6, `ipv6`) message `l4` bytes after the
+    /// network header has a right checksum (stock
+    /// `ip_vs_checksum_common_check`): true if the device or the stack
+    /// checked it already, or the packet is this host's own.
+    pub(crate) fn icmp_checksum_ok(&self, l4: usize, ipv6: bool) -> bool {
+        let Some(off) = usize::try_from(self.network_offset())
+            .ok()
+            .and_then(|n| u32::try_from(n + l4).ok())
+        else {
+            return false;
+        };
+        // SAFETY: `self` is a live skb owned by the caller's hook; the
+        // helper reads it through `skb_checksum`, whatever its layout.
+        unsafe { bindings::ipvs_rs_icmp_checksum_ok(self.as_ptr(), off, ipv6) }
+    }
+
     /// Recomputes the SCTP checksum of the packet, whose common header
     /// starts `l4` bytes after the network header and was made writable
     /// by [`SkBuff::with_header_mut`].

@@ -95,10 +95,12 @@
 //!   own client address and port (10.0.0.3 up, ports 1024 up; FIRST skips
 //!   that many pairs), so that each one starts a connection; prints the
 //!   packets sent.
-//! - `icmp-unreach ADDR:PORT CPORT`: one ICMP port unreachable from
+//! - `icmp-unreach ADDR:PORT CPORT [bad]`: one ICMP port unreachable from
 //!   10.0.0.2 to ADDR about a UDP datagram from ADDR:PORT to
-//!   10.0.0.2:CPORT, over a raw socket (checks `schedule_icmp`).
-//! - `tcp-ack ADDR:PORT SPORT`: one bare TCP ACK (no SYN first) from
+//!   10.0.0.2:CPORT, over a raw socket (checks `schedule_icmp`); with
+//!   `bad`, its ICMP checksum is wrong.
+//! - `tcp-ack ADDR:PORT SPORT [FLAGS]`: one bare TCP ACK (no SYN first),
+//!   or a segment with FLAGS (`0x06`: SYN and RST), from
 //!   10.0.0.2:SPORT, over a raw socket (checks `sloppy_tcp`).
 //!
 //! Clients print `r1=N r2=N r3=N other=N`: who answered how often
@@ -986,8 +988,9 @@ fn inet_csum(parts: &[&[u8]]) -> u16 {
     !(sum as u16)
 }
 
-/// Sends one bare TCP ACK from 10.0.0.2:`sport` to `to`.
-fn tcp_ack(to: SocketAddr, sport: u16) -> Option<()> {
+/// Sends one TCP segment with `flags` (a bare ACK, say: no SYN first)
+/// from 10.0.0.2:`sport` to `to`.
+fn tcp_ack(to: SocketAddr, sport: u16, flags: u8) -> Option<()> {
     let SocketAddr::V4(to4) = to else {
         return None;
     };
@@ -998,7 +1001,7 @@ fn tcp_ack(to: SocketAddr, sport: u16) -> Option<()> {
     tcp[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
     tcp[8..12].copy_from_slice(&0x0abc_def0u32.to_be_bytes());
     tcp[12] = 5 << 4;
-    tcp[13] = 0x10; // ACK
+    tcp[13] = flags;
     tcp[14..16].copy_from_slice(&8192u16.to_be_bytes());
     let pseudo = [&src[..], &dst[..], &[0, libc::IPPROTO_TCP as u8, 0, 20]].concat();
     let csum = inet_csum(&[&pseudo, &tcp]);
@@ -1197,7 +1200,7 @@ fn udp6_exthdrs(to: SocketAddr, n: usize) -> Option<String> {
 /// An ICMP port unreachable from 10.0.0.2 to `to`'s address, about a UDP
 /// datagram it would have sent from `to` to 10.0.0.2:`cport` (a reply
 /// of a flow the director may not know).
-fn icmp_unreach(to: SocketAddr, cport: u16) -> Option<()> {
+fn icmp_unreach(to: SocketAddr, cport: u16, bad_csum: bool) -> Option<()> {
     let SocketAddr::V4(to4) = to else {
         return None;
     };
@@ -1210,7 +1213,7 @@ fn icmp_unreach(to: SocketAddr, cport: u16) -> Option<()> {
     quoted.extend_from_slice(&[0, 10, 0, 0]);
     let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
     icmp.extend_from_slice(&quoted);
-    let csum = inet_csum(&[&icmp]);
+    let csum = inet_csum(&[&icmp]) ^ if bad_csum { 0x5555 } else { 0 };
     icmp[2..4].copy_from_slice(&csum.to_be_bytes());
     let mut pkt = ipv4_header(
         libc::IPPROTO_ICMP as u8,
@@ -1229,10 +1232,10 @@ fn usage() -> ExitCode {
          serve-hold NAME PORT | tcp-from ADDR:PORT COUNT SPORT | tcp-abort ADDR:PORT 1 SPORT | \
          udp ADDR:PORT COUNT [SPORT] | udp-ports ADDR:PORT COUNT FIRST | udp-one ADDR:PORT COUNT | \
          udp-probe ADDR:PORT [SPORT] | udp-ttl ADDR:PORT TTL | udp-big ADDR:PORT SIZE | udp-exthdr ADDR:PORT COUNT | \
-         udp-send ADDR:PORT COUNT | udp-answer PORT | icmp-unreach ADDR:PORT CPORT | udp6-exthdrs ADDR:PORT COUNT | \
+         udp-send ADDR:PORT COUNT | udp-answer PORT | icmp-unreach ADDR:PORT CPORT [bad] | udp6-exthdrs ADDR:PORT COUNT | \
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
          bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST [syn] | \
-         tcp-ack ADDR:PORT SPORT | serve-echo NAME PORT [UDPADDR] | \
+         tcp-ack ADDR:PORT SPORT [FLAGS] | serve-echo NAME PORT [UDPADDR] | \
          hold ADDR:PORT TCP UDP GOFILE | steady ADDR:PORT TCP UDP GOFILE | sync-bad GROUP:PORT IFADDR COUNT SYNCID | \
          sync-record GROUP:PORT IFADDR SECS FILE | sync-replay GROUP:PORT IFADDR FILE | \
          ipsec-send ADDR COUNT | ipsec-sink SECS"
@@ -1379,7 +1382,17 @@ fn main() -> ExitCode {
             let Some(Ok(sport)) = arg(2).map(str::parse::<u16>) else {
                 return usage();
             };
-            if tcp_ack(to, sport).is_none() {
+            // TCP flags: ACK unless given (hex with 0x, or decimal).
+            let flags = match arg(3) {
+                None => Some(0x10),
+                Some(f) => f
+                    .strip_prefix("0x")
+                    .map_or_else(|| f.parse().ok(), |h| u8::from_str_radix(h, 16).ok()),
+            };
+            let Some(flags) = flags else {
+                return usage();
+            };
+            if tcp_ack(to, sport, flags).is_none() {
                 return ExitCode::FAILURE;
             }
         }
@@ -1408,7 +1421,7 @@ fn main() -> ExitCode {
             let Some(Ok(cport)) = arg(2).map(str::parse::<u16>) else {
                 return usage();
             };
-            if icmp_unreach(to, cport).is_none() {
+            if icmp_unreach(to, cport, arg(3) == Some("bad")).is_none() {
                 return ExitCode::FAILURE;
             }
         }
