@@ -10,12 +10,14 @@
 # many), after some real connections. Afterwards the director must
 # still answer through every kind of service and the module unload; the
 # run's KASAN, lockdep and kmemleak checks cover the rest. Outside CI
-# the same frames go through stock ip_vs.ko, and the packets each
-# director forwarded are printed side by side.
+# the same frames go through stock ip_vs.ko, the packets each director
+# forwarded are printed side by side, and the kinds of frame whose counts
+# differ (ipvs-sniff on the director's side of the real servers).
 . selftests/lib.sh
 . selftests/dataplane.sh
 
 FUZZ=$(dirname "$TRAFFIC")/ipvs-pktfuzz
+SNIFF=$(dirname "$TRAFFIC")/ipvs-sniff
 [ -x "$FUZZ" ] || skip "no $FUZZ (make traffic)"
 stock=${IPVS_RS_STOCK:-1}
 N=${IPVS_RS_PKTFUZZ:-}
@@ -59,12 +61,20 @@ scenario() {
 	cmac=$(mac c veth0)
 	bmac=$(mac d br0)
 	rmac=$(mac r1 eth0)
+	rm -f /tmp/sniff78.stop
+	if [ "$stock" = 1 ] && [ -x "$SNIFF" ]; then
+		IPVS_SNIFF_OWN=192.168.1.1,fd00:2::1 in_ns d "$SNIFF" br0 /tmp/sniff78.stop \
+			>"/tmp/sniff78.$module" &
+		sleep 1
+	fi
 	b0=$(txp d br0)
 	in_ns c "$FUZZ" veth0 "$dmac" "$cmac" 10.0.0.2 fd00:1::2 "$N" 1 \
 		"$VIP:80" "$VIP:53" "$VIP:9" "$VIP:81" "$VIP:82" "$VIP:54" "$VIP:83" \
 		"[$VIP6]:80" "[$VIP6]:53" >/dev/null || fail "$module: the client's spray"
 	sleep 1
 	b1=$(txp d br0)
+	touch /tmp/sniff78.stop
+	wait
 	# Connections for the replies to meet, then the reply path.
 	traffic tcp 80 4 >/dev/null
 	traffic udp 53 4 >/dev/null
@@ -105,3 +115,11 @@ st=$(scenario) || { echo "$st"; exit 1; }
 dp_teardown
 unload_all
 echo "stock ip_vs.ko: $st"
+# Kinds of frame sent towards the real servers during the client's spray
+# whose counts differ: "kind: ipvs_rs stock".
+if [ -s /tmp/sniff78.ipvs_rs ] && [ -s /tmp/sniff78.stock ]; then
+	awk 'FNR == 1 { f++ } { n = $1; $1 = ""; k = substr($0, 2); c[k, f] = n; kinds[k] }
+		END { for (k in kinds) if (c[k, 1] + 0 != c[k, 2] + 0)
+			printf "differs: %s: %d %d\n", k, c[k, 1], c[k, 2] }' \
+		/tmp/sniff78.ipvs_rs /tmp/sniff78.stock | sort
+fi
