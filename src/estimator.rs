@@ -23,7 +23,6 @@ use crate::netns::IpvsNet;
 use crate::params::Sysctl;
 use crate::service::Estimator;
 use crate::svc_index::SvcRef;
-use core::fmt::Write;
 use kernel::prelude::*;
 
 /// The thread's body; its state lives on its stack.
@@ -116,9 +115,8 @@ pub(crate) fn follow(ipvs: &IpvsNet) {
         *slot = None;
         return;
     }
-    let mut name = Name([0; 24], 0);
-    let _ = write!(name, "ipvs-e:{}:0", ipvs.sync.gen());
-    let name = core::ffi::CStr::from_bytes_until_nul(&name.0).unwrap_or(c"ipvs-e");
+    let name = crate::sync::name('e', ipvs.sync.gen(), 0);
+    let name = crate::sync::cstr(&name);
     // SAFETY: the handle lives in `ipvs` and is dropped before the rest
     // of it (`IpvsNet::drop` stops the thread first).
     match unsafe { Kthread::start(EstThread, ipvs, name) } {
@@ -128,18 +126,5 @@ pub(crate) fn follow(ipvs: &IpvsNet) {
         }
         // Tried again next tick.
         Err(e) => pr_err!("cannot start the estimator thread: {:?}\n", e),
-    }
-}
-
-/// A thread name being written, NUL-terminated (one byte stays 0).
-struct Name([u8; 24], usize);
-
-impl Write for Name {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let b = s.as_bytes();
-        let end = (self.1 + b.len()).min(self.0.len() - 1);
-        self.0[self.1..end].copy_from_slice(&b[..end - self.1]);
-        self.1 = end;
-        Ok(())
     }
 }

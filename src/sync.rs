@@ -888,8 +888,9 @@ fn bind(ipvs: &IpvsNet, c: &SyncConn<'_>) -> Option<(Shared<DestShared>, Shared<
     Some((d, stats, c.flags & (flags::FWD_MASK | flags::NOOUTPUT)))
 }
 
-/// A thread name, "ipvs-m:GEN:ID" as stock's.
-fn name(kind: char, gen: u32, id: usize) -> [u8; 32] {
+/// A thread name, "ipvs-m:GEN:ID" as stock's (the estimator's too:
+/// "ipvs-e:GEN:ID").
+pub(crate) fn name(kind: char, gen: u32, id: usize) -> [u8; 32] {
     struct Buf([u8; 32], usize);
     impl Write for Buf {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
@@ -905,7 +906,7 @@ fn name(kind: char, gen: u32, id: usize) -> [u8; 32] {
     b.0
 }
 
-fn cstr(b: &[u8; 32]) -> &core::ffi::CStr {
+pub(crate) fn cstr(b: &[u8; 32]) -> &core::ffi::CStr {
     core::ffi::CStr::from_bytes_until_nul(b).unwrap_or(c"ipvs-sync")
 }
 
