@@ -247,12 +247,14 @@ impl Counters {
         } else {
             now.wrapping_sub(at).clamp(1, u64::from(u32::MAX))
         };
+        // Never 0: a division without a panic path.
+        let per = core::num::NonZeroU64::new(elapsed).unwrap_or(core::num::NonZeroU64::MIN);
         let counts = self.snapshot().as_array();
         for (i, now) in counts.into_iter().enumerate() {
             let last = self.est.last[i].swap(now, Ordering::Relaxed);
             let mut diff = now.wrapping_sub(last) << Estimator::SHIFT[i];
             if elapsed != period {
-                diff = diff.saturating_mul(period) / elapsed;
+                diff = diff.saturating_mul(period) / per;
             }
             let rate = diff as i64;
             let avg = self.est.avg[i].load(Ordering::Relaxed) as i64;
