@@ -164,9 +164,9 @@ void ipvs_rs_defrag_ipv6_disable(struct net *net);
 struct nf_hook_state;
 void ipvs_rs_ct_untrack(struct sk_buff *skb);
 bool ipvs_rs_ct_confirmed(const struct sk_buff *skb);
-bool ipvs_rs_icmp_checksum_ok(struct sk_buff *skb, unsigned int offset, bool ipv6);
+bool ipvs_rs_l4_checksum_ok(struct sk_buff *skb, unsigned int offset, u8 proto, bool ipv6);
 void ipvs_rs_ct_alter_reply(struct sk_buff *skb, bool from_server,
-			    const u8 *addr, __be16 port);
+			    const u8 *addr, __be16 port, bool seqadj);
 unsigned int ipvs_rs_ct_renew(struct sk_buff *skb,
 			      const struct nf_hook_state *state);
 void ipvs_rs_ct_drop(struct net *net, u16 af, u8 protocol,
@@ -217,5 +217,15 @@ void ipvs_rs_percpu_sum(u64 *p, unsigned int n, u64 *out);
 /* KUnit */
 void ipvs_rs_kunit_fail(struct kunit *test, const char *file, int line,
 			const char *msg);
+
+bool ipvs_rs_ftp_watches(u16 port);
+bool ipvs_rs_mangle_tcp(struct sk_buff *skb, unsigned int l4,
+			unsigned int match_off, unsigned int match_len,
+			const char *rep, unsigned int rep_len);
+void ipvs_rs_ct_expect(struct sk_buff *skb, u8 proto, const u8 *saddr,
+		       const u8 *daddr, __be16 dport);
+int ipvs_rs_ct_netns_get(struct net *net, u8 af);
+void ipvs_rs_ct_netns_put(struct net *net, u8 af);
+bool ipvs_rs_port_privileged(struct net *net, u16 port);
 
 #endif /* IPVS_RS_HELPERS_H */

@@ -15,7 +15,7 @@ sudo=""
 pkgs=(clang-19 lld-19 llvm-19 libclang-19-dev qemu-system-x86 udev flex bison
 	bc libelf-dev libssl-dev cpio xz-utils kmod iproute2 ipvsadm socat
 	iptables conntrack keepalived python3-pip util-linux procps
-	libseccomp-dev libcap-ng-dev)
+	libseccomp-dev libcap-ng-dev vsftpd curl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

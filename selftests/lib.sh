@@ -32,7 +32,7 @@ unload_all() {
 		list=()
 		for m in ipvs_rs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_sed ip_vs_nq \
 			ip_vs_sh ip_vs_mh ip_vs_dh ip_vs_lblc ip_vs_lblcr ip_vs_fo ip_vs_ovf \
-			ip_vs_twos ip_vs_pe_sip xt_ipvs ip_vs; do
+			ip_vs_twos ip_vs_pe_sip ip_vs_ftp xt_ipvs ip_vs; do
 			[ -n "${have[$m]:-}" ] && list+=("$m")
 		done
 		rmmod "${list[@]}" 2>/dev/null

@@ -267,6 +267,34 @@ pub(crate) fn adds_ipv6(c: u8, svc: Option<Attr<'_>>, dest: Option<Attr<'_>>) ->
     }
 }
 
+/// The family of a port-21 service that a request gives a NAT real
+/// server: its FTP connections need conntrack in the namespace (stock's
+/// `ip_vs_register_conntrack` in `__ip_vs_update_dest`). Malformed
+/// requests say no here and are refused by [`Table::apply`].
+pub(crate) fn ftp_needs_conntrack(
+    c: u8,
+    svc: Option<Attr<'_>>,
+    dest: Option<Attr<'_>>,
+) -> Option<u16> {
+    if !matches!(c, cmd::NEW_DEST | cmd::SET_DEST) {
+        return None;
+    }
+    fn find(nest: Option<Attr<'_>>, ty: u16) -> Option<Attr<'_>> {
+        nest?.nested().find_map(|a| match a {
+            Ok((t, v)) if t == ty => Some(v),
+            _ => None,
+        })
+    }
+    let port = find(svc, svc_attr::PORT)?.u16()?;
+    let fwd = find(dest, dest_attr::FWD_METHOD)?.u32()?;
+    if u16::from_be(port) != crate::ftp::CONTROL_PORT
+        || fwd & conn_flags::FWD_MASK != conn_flags::MASQ
+    {
+        return None;
+    }
+    find(svc, svc_attr::AF)?.u16().filter(|&af| af_valid(af))
+}
+
 /// Parses `IPVS_CMD_ATTR_SERVICE`; the parameters only when `full`.
 fn parse_service(nest: Option<Attr<'_>>, full: bool) -> Result<(SvcKey, Option<SvcParams>), Error> {
     const BAD: &CStr = c"ipvs: malformed service attributes";
@@ -1052,19 +1080,25 @@ mod tests {
         t.view_published();
         assert!(!t.view_stale());
         assert_eq!(
-            key_port(v1.find_for_packet(AF_INET, 6, &vip, port(80), 0)),
+            key_port(v1.find_for_packet(AF_INET, 6, &vip, port(80), 0, |_| false)),
             Some(port(80))
         );
-        assert!(v1.find_for_packet(AF_INET, 6, &vip, port(81), 0).is_none());
-        assert!(v1.find_for_packet(AF_INET, 17, &vip, port(80), 0).is_none());
+        assert!(v1
+            .find_for_packet(AF_INET, 6, &vip, port(81), 0, |_| false)
+            .is_none());
+        assert!(v1
+            .find_for_packet(AF_INET, 17, &vip, port(80), 0, |_| false)
+            .is_none());
         // A new service: only a new view has it.
         apply(&mut t, cmd::NEW_SERVICE, &svc(0, "rr", true), None).unwrap();
         assert!(t.view_stale());
-        assert!(v1.find_for_packet(AF_INET, 6, &vip, port(81), 0).is_none());
+        assert!(v1
+            .find_for_packet(AF_INET, 6, &vip, port(81), 0, |_| false)
+            .is_none());
         let v2 = t.view().unwrap();
         t.view_published();
         assert_eq!(
-            key_port(v2.find_for_packet(AF_INET, 6, &vip, port(81), 0)),
+            key_port(v2.find_for_packet(AF_INET, 6, &vip, port(81), 0, |_| false)),
             Some(port(0))
         );
         // Edits of a service show in every view at once, and make none.
@@ -1076,14 +1110,16 @@ mod tests {
         )
         .unwrap();
         assert!(!t.view_stale());
-        let s = v1.find_for_packet(AF_INET, 6, &vip, port(80), 0).unwrap();
+        let s = v1
+            .find_for_packet(AF_INET, 6, &vip, port(80), 0, |_| false)
+            .unwrap();
         assert_eq!(s.lock().dests.len(), 1);
         // A deleted service stays in the old views, gone and empty.
         apply(&mut t, cmd::DEL_SERVICE, &svc(80, "", false), None).unwrap();
         assert!(t.view_stale());
         for v in [&v1, &v2] {
             let s = v
-                .find_for_packet(AF_INET, 6, &vip, port(80), 0)
+                .find_for_packet(AF_INET, 6, &vip, port(80), 0, |_| false)
                 .unwrap()
                 .lock();
             assert!(s.gone && s.dests.is_empty() && s.sched.is_none());
@@ -1091,7 +1127,7 @@ mod tests {
         assert_eq!(t.trashed(), 1);
         let v3 = t.view().unwrap();
         assert_eq!(
-            key_port(v3.find_for_packet(AF_INET, 6, &vip, port(80), 0)),
+            key_port(v3.find_for_packet(AF_INET, 6, &vip, port(80), 0, |_| false)),
             Some(port(0))
         );
         // Flushed: an empty view.
@@ -1099,7 +1135,7 @@ mod tests {
         assert!(t
             .view()
             .unwrap()
-            .find_for_packet(AF_INET, 6, &vip, port(80), 0)
+            .find_for_packet(AF_INET, 6, &vip, port(80), 0, |_| false)
             .is_none());
     }
 

@@ -17,6 +17,7 @@
 //! Connections that were never hashed (one-packet scheduling) are freed
 //! at once when their last reference goes: no timer, no RCU callback.
 
+use crate::app;
 use crate::bindings;
 use crate::defense::{self, EntryDropper};
 use crate::hash::{conn_hash, SipKey};
@@ -42,6 +43,9 @@ use kernel::prelude::*;
 
 /// `IP_VS_CONN_F_HASHED`.
 const HASHED: u32 = 0x0040;
+/// `IP_VS_CONN_F_NO_CPORT`: the client's port is not known yet (an FTP
+/// passive data connection): hashed and found with port 0.
+pub(crate) const NO_CPORT: u32 = 0x0800;
 /// `IP_VS_CONN_F_NOOUTPUT`: the director sees only the client's side.
 pub(crate) const NOOUTPUT: u32 = 0x0080;
 /// Must not be found again: a template whose real server went away, or a
@@ -170,6 +174,10 @@ pub(crate) struct Conn {
     in_pkts: AtomicI32,
     /// Protocol state when last synced (`old_state`).
     old_state: AtomicU8,
+    /// The application helper watching it ([`app::bind`]), 0 for none.
+    app: u8,
+    /// The helper's state (stock's `app_data`).
+    app_data: AtomicU8,
     /// When a sync expects the backup's copy to expire, low two bits the
     /// retries (`sync_endtime`).
     sync_endtime: AtomicU64,
@@ -311,7 +319,10 @@ impl Conn {
         // until `release_resources`, which runs only once nobody holds a
         // reference to this connection, as our caller does.
         if let Some(ctl) = unsafe { ctl.as_ref() } {
-            ctl.state.fetch_or(TEMPLATE_ASSURED, Ordering::Relaxed);
+            // An FTP control connection has a protocol state instead.
+            if ctl.is_template() {
+                ctl.state.fetch_or(TEMPLATE_ASSURED, Ordering::Relaxed);
+            }
         }
     }
 
@@ -552,7 +563,7 @@ impl Conn {
 
     /// A counted reference to this connection, found under RCU; `None`
     /// if it is being freed (count 0).
-    fn counted(&self) -> Option<ConnRef> {
+    pub(crate) fn counted(&self) -> Option<ConnRef> {
         let mut n = self.refcnt.load(Ordering::Relaxed);
         while n != 0 {
             match self
@@ -656,6 +667,7 @@ impl Conn {
                 if c.flags() & LOCAL_REPLY != 0 {
                     table.local_replies.fetch_sub(1, Ordering::Relaxed);
                 }
+                c.take_no_cport();
                 if hashed {
                     // SAFETY: unhashed and unreferenced; RCU readers that
                     // found it before may still look at it until the
@@ -700,6 +712,78 @@ impl Conn {
     /// expires (a new connection takes the entry over).
     pub(crate) fn leave_conntrack(&self) {
         self.flags.fetch_and(!conn_flags::NFCT, Ordering::Relaxed);
+    }
+
+    /// Takes [`NO_CPORT`] off, once: `true` for the caller that did,
+    /// which no longer counts it in the table's `no_cport`.
+    pub(crate) fn take_no_cport(&self) -> bool {
+        let was = self.flags.fetch_and(!NO_CPORT, Ordering::AcqRel);
+        if was & NO_CPORT == 0 {
+            return false;
+        }
+        self.table().no_cport.fetch_sub(1, Ordering::Relaxed);
+        true
+    }
+
+    /// This connection (one with [`NO_CPORT`]) for the client port
+    /// `cport` its first packet brought: a copy under the same control
+    /// (`ip_vs_conn_fill_cport` sets the port in place and rehashes).
+    pub(crate) fn with_cport(&self, cport: [u8; 2]) -> NewConn {
+        NewConn {
+            af: self.af,
+            protocol: self.protocol,
+            caddr: self.caddr,
+            cport,
+            vaddr: self.vaddr,
+            vport: self.vport,
+            daddr: self.daddr,
+            dport: self.dport,
+            flags: self.flags() & !(HASHED | DEAD | INVALIDATED | NO_CPORT),
+            timeout: self.timeout.load(Ordering::Relaxed),
+            dest: self.dest.clone(),
+            svc_stats: self.svc_stats.clone(),
+            control: self.control().and_then(Conn::counted),
+            pe_data: None,
+            fwmark: self.fwmark,
+        }
+    }
+
+    /// How many connections it controls.
+    pub(crate) fn n_control(&self) -> i32 {
+        self.n_control.load(Ordering::Acquire)
+    }
+
+    /// The application helper watching it.
+    pub(crate) fn app(&self) -> Option<&'static dyn app::App> {
+        app::get(self.app)
+    }
+
+    /// The helper's state.
+    pub(crate) fn app_data(&self) -> u8 {
+        self.app_data.load(Ordering::Relaxed)
+    }
+
+    /// Sets the helper's state.
+    pub(crate) fn set_app_data(&self, v: u8) {
+        self.app_data.store(v, Ordering::Relaxed);
+    }
+
+    /// Whether it is a TCP connection in ESTABLISHED.
+    pub(crate) fn tcp_established(&self) -> bool {
+        self.protocol == IPPROTO_TCP && self.tcp().state == Tcp::Established
+    }
+
+    /// Whether it is a TCP connection in LISTEN.
+    pub(crate) fn tcp_listening(&self) -> bool {
+        self.protocol == IPPROTO_TCP && self.tcp().state == Tcp::Listen
+    }
+
+    /// Puts a TCP connection in LISTEN, waiting for its first packet
+    /// `jiffies` long (`ip_vs_tcp_conn_listen`, for FTP data
+    /// connections).
+    pub(crate) fn tcp_listen(&self, jiffies: u32) {
+        self.transition(|(_, no_output)| ((Tcp::Listen as u8, no_output), false));
+        self.set_timeout(jiffies);
     }
 
     /// Gives back what the connection counted and held.
@@ -927,6 +1011,8 @@ pub(crate) struct ConnTable {
     count: AtomicU32,
     /// Connections with [`LOCAL_REPLY`].
     local_replies: AtomicU32,
+    /// Connections with [`NO_CPORT`] (stock: `no_cport_conns`).
+    no_cport: AtomicU32,
     /// A NAT connection went to a real server on this host, or was
     /// learned from a master: its replies may leave through `LOCAL_OUT`
     /// (set once, never cleared).
@@ -992,6 +1078,7 @@ impl ConnTable {
                 max_bits,
                 count: AtomicU32::new(0),
                 local_replies: AtomicU32::new(0),
+                no_cport: AtomicU32::new(0),
                 local_servers: AtomicBool::new(false),
                 grow_at: AtomicUsize::new(rhash::thresholds(lfactor, rhash::MIN_BITS, max_bits).0),
                 lfactor: AtomicI32::new(lfactor),
@@ -1189,6 +1276,28 @@ impl ConnTable {
         .map(InUse::Found)
     }
 
+    /// A client's packet that [`ConnTable::lookup_in`] did not place: a
+    /// connection waiting for its client's port ([`NO_CPORT`], found
+    /// with port 0, as stock's `ip_vs_conn_in_get` retries), if the
+    /// table has any.
+    pub(crate) fn lookup_in_no_cport<'a>(
+        &'a self,
+        rcu: &'a impl rhash::ReadSide,
+        l: &Lookup<'_>,
+    ) -> Option<InUse<'a>> {
+        if self.no_cport.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        self.lookup_in(
+            rcu,
+            &Lookup {
+                sport: [0, 0],
+                ..*l
+            },
+        )
+        .filter(|c| c.flags() & NO_CPORT != 0)
+    }
+
     /// A packet from a real server to a client (`ip_vs_conn_out_get`),
     /// under `rcu`.
     pub(crate) fn lookup_out<'a>(
@@ -1248,6 +1357,14 @@ impl ConnTable {
     fn build(self: Pin<&Self>, n: NewConn) -> (Conn, Option<ConnRef>) {
         let no_output = n.flags & NOOUTPUT != 0;
         let one_packet = n.flags & conn_flags::ONE_PACKET != 0;
+        // A helper watches it from the start (`ip_vs_bind_app`), with
+        // the flags it wants (`init_conn`).
+        let app = if n.flags & conn_flags::TEMPLATE == 0 {
+            app::bind(n.protocol, n.vport, n.flags & conn_flags::FWD_MASK)
+        } else {
+            0
+        };
+        let flags = n.flags | app::get(app).map_or(0, |a| a.conn_flags());
         let conn = Conn {
             link: rhash::Link::new(),
             // One-packet connections are never hashed.
@@ -1260,7 +1377,7 @@ impl ConnTable {
             rcu: rcu::Head::uninit(),
             refcnt: AtomicI32::new(1),
             n_control: AtomicI32::new(0),
-            flags: AtomicU32::new(n.flags & !HASHED),
+            flags: AtomicU32::new(flags & !HASHED),
             state: AtomicU32::new(pack((0, no_output))),
             timeout: AtomicU32::new(n.timeout),
             deadline: AtomicU64::new(0),
@@ -1280,6 +1397,8 @@ impl ConnTable {
             fwmark: n.fwmark,
             in_pkts: AtomicI32::new(0),
             old_state: AtomicU8::new(0),
+            app,
+            app_data: AtomicU8::new(0),
             sync_endtime: AtomicU64::new(0),
         };
         (conn, n.control)
@@ -1303,6 +1422,9 @@ impl ConnTable {
         }
         if c.flags() & LOCAL_REPLY != 0 {
             self.local_replies.fetch_add(1, Ordering::Relaxed);
+        }
+        if c.flags() & NO_CPORT != 0 {
+            self.no_cport.fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed) as usize + 1
     }

@@ -42,6 +42,9 @@
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
 #include <net/netfilter/nf_conntrack_zones.h>
+#include <net/netfilter/nf_conntrack_expect.h>
+#include <net/netfilter/nf_conntrack_seqadj.h>
+#include <net/netfilter/nf_nat_helper.h>
 #include <net/sctp/checksum.h>
 #include <net/gso.h>
 #include <net/netfilter/ipv6/nf_defrag_ipv6.h>
@@ -487,15 +490,15 @@ void ipvs_rs_ct_untrack(struct sk_buff *skb)
 }
 
 /* Whether the packet belongs to a conntrack entry already confirmed. */
-/* Whether the ICMP or ICMPv6 message at @offset (from skb->data) checks
- * out, as stock's ip_vs_checksum_common_check: not looked at when the
- * device or the stack validated it, or the packet is locally made. */
-bool ipvs_rs_icmp_checksum_ok(struct sk_buff *skb, unsigned int offset, bool ipv6)
+/* Whether the @proto message at @offset (from skb->data) checks out, as
+ * stock's ip_vs_checksum_common_check and tcp_csum_check: not looked at
+ * when the device or the stack validated it, or the packet is locally
+ * made. */
+bool ipvs_rs_l4_checksum_ok(struct sk_buff *skb, unsigned int offset, u8 proto, bool ipv6)
 {
 	if (skb_csum_unnecessary(skb) || !skb->dev)
 		return true;
-	return !nf_checksum(skb, NF_INET_LOCAL_IN, offset,
-			    ipv6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP,
+	return !nf_checksum(skb, NF_INET_LOCAL_IN, offset, proto,
 			    ipv6 ? AF_INET6 : AF_INET);
 }
 
@@ -510,10 +513,12 @@ bool ipvs_rs_ct_confirmed(const struct sk_buff *skb)
 /*
  * A NAT connection's packet in the original direction: the entry, not yet
  * confirmed, expects its reply from the real server (from_server) or
- * addressed to the virtual service; the original tuple stays.
+ * addressed to the virtual service; the original tuple stays. With
+ * seqadj, the entry gets room for sequence adjustment (stock: for
+ * connections with an application helper).
  */
 void ipvs_rs_ct_alter_reply(struct sk_buff *skb, bool from_server,
-			    const u8 *addr, __be16 port)
+			    const u8 *addr, __be16 port, bool seqadj)
 {
 	enum ip_conntrack_info ctinfo;
 	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
@@ -522,6 +527,12 @@ void ipvs_rs_ct_alter_reply(struct sk_buff *skb, bool from_server,
 
 	if (!ct || nf_ct_is_confirmed(ct) || nf_ct_is_dying(ct) ||
 	    CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL)
+		return;
+	/* A helper may change the payload's length: conntrack adjusts the
+	 * sequence numbers, which needs room in the entry before it is
+	 * confirmed. */
+	if (seqadj && nf_ct_protonum(ct) == IPPROTO_TCP &&
+	    !nfct_seqadj(ct) && !nfct_seqadj_ext_add(ct))
 		return;
 	t = ct->tuplehash[IP_CT_DIR_REPLY].tuple;
 	ports = t.dst.protonum != IPPROTO_ICMP &&
@@ -1498,4 +1509,97 @@ void ipvs_rs_percpu_sum(u64 *p, unsigned int n, u64 *out)
 		for (i = 0; i < n; i++)
 			out[i] += READ_ONCE(v[i]);
 	}
+}
+
+/*
+ * The FTP helper (stock's ip_vs_ftp and its "ports" parameter).
+ */
+static unsigned short ftp_ports[8] = { 21 };
+static unsigned int ftp_ports_count = 1;
+module_param_array(ftp_ports, ushort, &ftp_ports_count, 0444);
+MODULE_PARM_DESC(ftp_ports,
+		 "Virtual ports (up to 8) of TCP NAT services whose FTP control connections are watched (default 21; 0: none)");
+
+bool ipvs_rs_ftp_watches(u16 port)
+{
+	unsigned int i;
+
+	for (i = 0; i < ftp_ports_count && i < ARRAY_SIZE(ftp_ports); i++)
+		if (port && ftp_ports[i] == port)
+			return true;
+	return false;
+}
+
+/*
+ * Replaces @match_len bytes at @match_off of the TCP payload (the TCP
+ * header at @l4 from the network header) by @rep, as stock's FTP helper
+ * does through nf_nat_mangle_tcp_packet: the checksum is redone and
+ * conntrack adjusts the sequence numbers of what follows. Needs the
+ * packet's conntrack entry, with room for that when the length changes.
+ */
+bool ipvs_rs_mangle_tcp(struct sk_buff *skb, unsigned int l4,
+			unsigned int match_off, unsigned int match_len,
+			const char *rep, unsigned int rep_len)
+{
+#if IS_ENABLED(CONFIG_NF_NAT)
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (!ct || (rep_len != match_len && !nfct_seqadj(ct)))
+		return false;
+	if (!__nf_nat_mangle_tcp_packet(skb, ct, ctinfo,
+					skb_network_offset(skb) + l4,
+					match_off, match_len, rep, rep_len,
+					true))
+		return false;
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_UNNECESSARY;
+	return true;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Tells conntrack of the packet's entry (the FTP control connection) to
+ * expect a data connection from @saddr (any port) to @daddr:@dport, as
+ * stock's ip_vs_nfct_expect_related; the IPVS connection that packet
+ * finds sets the new entry's reply. Quietly nothing if conntrack will
+ * not (no helper on the entry, no memory).
+ */
+void ipvs_rs_ct_expect(struct sk_buff *skb, u8 proto, const u8 *saddr,
+		       const u8 *daddr, __be16 dport)
+{
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	struct nf_conntrack_expect *exp;
+
+	if (!ct)
+		return;
+	exp = nf_ct_expect_alloc(ct);
+	if (!exp)
+		return;
+	nf_ct_expect_init(exp, NF_CT_EXPECT_CLASS_DEFAULT, nf_ct_l3num(ct),
+			  (const union nf_inet_addr *)saddr,
+			  (const union nf_inet_addr *)daddr, proto, NULL,
+			  &dport);
+	nf_ct_expect_related(exp, 0);
+	nf_ct_expect_put(exp);
+}
+
+/* Conntrack in @net for @af, as stock's ip_vs_register_conntrack. */
+int ipvs_rs_ct_netns_get(struct net *net, u8 af)
+{
+	return nf_ct_netns_get(net, af);
+}
+
+void ipvs_rs_ct_netns_put(struct net *net, u8 af)
+{
+	nf_ct_netns_put(net, af);
+}
+
+/* Whether binding @port needs privilege in @net (ip_unprivileged_port_start). */
+bool ipvs_rs_port_privileged(struct net *net, u16 port)
+{
+	return inet_port_requires_bind_service(net, port);
 }

@@ -243,23 +243,32 @@ fn still_valid<'a>(
 ) -> Result<Option<InUse<'a>>, Verdict> {
     let nodest = ipvs.sysctl(Sysctl::ExpireNodestConn) != 0;
     let syn = p.tcp_flags.is_some_and(|f| f.syn);
-    let resched = if !cp.dest.available.load(Ordering::Relaxed) {
+    // A connection that controls others (FTP's control connection) is
+    // left to them when a new one replaces it.
+    let controls = cp.n_control() > 0;
+    let (resched, keep) = if !cp.dest.available.load(Ordering::Relaxed) {
         if !nodest {
             return Err(Verdict::Drop);
         }
-        true
+        (true, false)
     } else if syn {
         let reuse = ipvs.sysctl(Sysctl::ConnReuseMode);
         let quiesced = cp.dest.weight.load(Ordering::Relaxed) == 0;
-        (nodest && quiesced) || (reuse != 0 && cp.new_conn_expected(reuse))
+        if nodest && quiesced {
+            (true, controls)
+        } else if reuse != 0 && cp.new_conn_expected(reuse) {
+            // Not while it still uses its old conntrack entry, which
+            // its data connections' expectations hang on.
+            (!controls || !pkt.ct_confirmed(), controls)
+        } else {
+            (false, false)
+        }
     } else {
-        false
+        (false, false)
     };
     if !resched {
         return Ok(Some(cp));
     }
-    // (Lookups never return templates, so nothing found here controls
-    // other connections, which stock treats apart.)
     let old_ct = pkt.ct_confirmed();
     let renew = old_ct && syn && ipvs.sysctl(Sysctl::ConnReuseOldConntrack) != 0;
     if !old_ct || renew {
@@ -267,7 +276,11 @@ fn still_valid<'a>(
         // connection's to drop when it expires.
         cp.leave_conntrack();
     }
-    cp.expire_now();
+    if keep {
+        drop(cp);
+    } else {
+        cp.expire_now();
+    }
     if old_ct && !(renew && pkt.ct_renew(state)) {
         return Err(Verdict::Drop);
     }
@@ -310,7 +323,16 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
             return Verdict::Accept;
         }
     };
-    if let Some(cp) = ipvs.conns.lookup_in(&rcu, &p.lookup()) {
+    let l = p.lookup();
+    let found = match ipvs.conns.lookup_in(&rcu, &l) {
+        Some(cp) => Some(cp),
+        // An FTP passive data connection's first packet.
+        None => ipvs
+            .conns
+            .lookup_in_no_cport(&rcu, &l)
+            .and_then(|cp| newconn::fill_cport(ipvs, &rcu, cp, &l)),
+    };
+    if let Some(cp) = found {
         match still_valid(ipvs, &pkt, state, cp, &p) {
             // The established path.
             Ok(Some(cp)) => return to_server(ipvs, pkt, state, cp, &p, related),
@@ -400,11 +422,12 @@ fn schedule_icmp(
     };
     let mut slot = OnePacket::new();
     let local = state.point == HookPoint::LocalOut;
-    let verdict = match newconn::schedule_for_icmp(ipvs, &pkt, &as_request, local, &mut slot) {
-        Ok(Some(cp)) => icmp_to_server(pkt, state, cp, hdr),
-        Ok(None) => Verdict::Accept,
-        Err(v) => v,
-    };
+    let verdict =
+        match newconn::schedule_for_icmp(ipvs, state.net, &pkt, &as_request, local, &mut slot) {
+            Ok(Some(cp)) => icmp_to_server(pkt, state, cp, hdr),
+            Ok(None) => Verdict::Accept,
+            Err(v) => v,
+        };
     verdict
 }
 

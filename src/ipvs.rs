@@ -7,6 +7,8 @@
 
 use kernel::prelude::*;
 
+mod app;
+mod app_ftp;
 mod bindings;
 mod config;
 mod conn;
@@ -14,6 +16,7 @@ mod csum;
 mod daemon;
 mod defense;
 mod estimator;
+mod ftp;
 mod glue;
 mod hash;
 mod hooks;

@@ -583,6 +583,95 @@ fn conn_local_replies(t: &mut Test) {
     kexpect!(t, table.count() == 0 && !table.local_replies());
 }
 
+/// FTP's connections: a passive data connection waits with client port
+/// 0, found only by the port-0 retry while the table has one, taken
+/// once; its copy with the port keeps the control connection's count.
+/// The helper binds to TCP NAT connections to port 21 only, with
+/// conntrack.
+fn conn_ftp_data_and_helper(t: &mut Test) {
+    use crate::conn::{Lookup, NO_CPORT};
+    use crate::uapi::conn_flags;
+
+    let Some(f) = ConnFixture::new() else {
+        kexpect!(t, false);
+        return;
+    };
+    let table = f.table.as_ref();
+    let Ok(ctl) = table.create(f.conn(40000, conn_flags::MASQ, 100_000)) else {
+        kexpect!(t, false);
+        return;
+    };
+    let mut n = f.conn(0, conn_flags::MASQ | NO_CPORT, 100_000);
+    n.control = ctl.counted();
+    let waiting = table.create(n);
+    kexpect!(t, waiting.is_ok() && ctl.n_control() == 1);
+    let (client, vip) = (addr16(ConnFixture::CLIENT), addr16(ConnFixture::VIP));
+    let l = Lookup {
+        af: 2,
+        protocol: 17,
+        saddr: &client,
+        sport: 40005u16.to_be_bytes(),
+        daddr: &vip,
+        dport: 53u16.to_be_bytes(),
+    };
+    kexpect!(t, f.lookup_in(40005).is_none());
+    {
+        let rcu = crate::kapi::rcu::read_lock();
+        let found = f.table.lookup_in_no_cport(&rcu, &l);
+        kexpect!(t, found.as_ref().is_some_and(|c| c.cport == [0, 0]));
+        if let Some(c) = found {
+            kexpect!(t, c.take_no_cport());
+            kexpect!(t, !c.take_no_cport());
+            let copy = c.with_cport(l.sport);
+            kexpect!(t, copy.flags & NO_CPORT == 0);
+            c.expire_now();
+            kexpect!(t, table.create(copy).is_ok());
+        }
+        // None left waiting: the retry is not even tried.
+        kexpect!(t, f.table.lookup_in_no_cport(&rcu, &l).is_none());
+    }
+    let filled = f.lookup_in(40005);
+    kexpect!(t, filled.as_ref().is_some_and(|c| c.control().is_some()));
+    kexpect!(t, ctl.n_control() == 2);
+    drop(filled);
+    drop(waiting);
+    // The placeholder goes; its count on the control connection too.
+    for _ in 0..500 {
+        if ctl.n_control() == 1 {
+            break;
+        }
+        crate::kapi::timer::msleep(10);
+    }
+    kexpect!(t, ctl.n_control() == 1);
+
+    // The helper: TCP, NAT, port 21 (ftp_ports' default).
+    let tcp = |vport: u16, flags: u32| {
+        let mut n = f.conn(41000, flags, 100);
+        n.protocol = 6;
+        n.vport = vport.to_be_bytes();
+        table.create(n).ok()
+    };
+    let ftp = tcp(21, conn_flags::MASQ);
+    kexpect!(t, ftp.as_ref().is_some_and(|c| c.app().is_some()));
+    kexpect!(
+        t,
+        ftp.as_ref()
+            .is_some_and(|c| c.flags() & conn_flags::NFCT != 0)
+    );
+    kexpect!(
+        t,
+        tcp(80, conn_flags::MASQ).is_some_and(|c| c.app().is_none())
+    );
+    kexpect!(
+        t,
+        tcp(21, conn_flags::DROUTE).is_some_and(|c| c.app().is_none())
+    );
+    kexpect!(
+        t,
+        tcp(21, conn_flags::TEMPLATE).is_some_and(|c| c.app().is_none())
+    );
+}
+
 crate::kunit_suite!(
     "ipvs_rs",
     [
@@ -594,6 +683,7 @@ crate::kunit_suite!(
         conn_table_resizes,
         conn_table_resizes_in_steps,
         conn_timer_follows_use,
-        conn_local_replies
+        conn_local_replies,
+        conn_ftp_data_and_helper
     ]
 );

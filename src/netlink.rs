@@ -267,6 +267,13 @@ impl Family for IpvsFamily {
                 return Err(e);
             }
         }
+        if let Some(af) =
+            config::ftp_needs_conntrack(c, req.attr(cmd_attr::SERVICE), req.attr(cmd_attr::DEST))
+        {
+            // Before the lock: this may sleep. Failure is not the
+            // request's (stock ignores it too).
+            let _ = ipvs.ftp_ct[usize::from(af == AF_INET6)].enable();
+        }
         if matches!(c, cmd::NEW_SERVICE | cmd::DEL_SERVICE | cmd::FLUSH) {
             let adds = (c == cmd::NEW_SERVICE)
                 .then(|| config::adds_ipv6(c, req.attr(cmd_attr::SERVICE), None));

@@ -22,7 +22,7 @@ use crate::kapi::timer::Tick;
 use crate::kapi::{netfilter, rcu};
 use crate::list::{share, Shared};
 use crate::params::{self, Handler, Sysctl, SYSCTLS};
-use crate::service::{Counters, DestShared, Estimator};
+use crate::service::{Counters, DestShared, Estimator, AF_INET, AF_INET6};
 use crate::svc_index::{Found, Services, SvcRef};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
@@ -69,6 +69,10 @@ pub(crate) struct IpvsNet {
     sip_services: AtomicU32,
     /// IPv6 reassembly, on from the first IPv6 service or real server.
     pub(crate) defrag6: netfilter::Ipv6Defrag,
+    /// Conntrack for IPv4 (0) and IPv6 (1), on from the first NAT real
+    /// server of a port-21 service (the FTP helper rewrites through it);
+    /// stock turns it off with the service, here with the namespace.
+    pub(crate) ftp_ct: [netfilter::Conntrack; 2],
     /// The netfilter hooks of IPv4 (slot 0) and IPv6 (slot 1), each
     /// attached while the family has services (see
     /// [`crate::hooks::follow_services`]); detached first on teardown.
@@ -139,6 +143,8 @@ impl PernetState for IpvsNet {
             sip_services: AtomicU32::new(0),
             // SAFETY: part of this namespace's pernet state.
             defrag6: unsafe { netfilter::Ipv6Defrag::new(net) },
+            // SAFETY: part of this namespace's pernet state.
+            ftp_ct: [AF_INET, AF_INET6].map(|af| unsafe { netfilter::Conntrack::new(net, af) }),
             hooks: KBox::pin_init(
                 kernel::new_mutex!(
                     // SAFETY: part of this namespace's pernet state.

@@ -4,10 +4,14 @@
 //! (`ip_vs_schedule`, `ip_vs_sched_persist`), or started by a real server
 //! (`ip_vs_new_conn_out`, here for every UDP service with `conn_out`).
 
-use crate::conn::{ConnRef, InUse, NewConn, OnePacket, LOCAL_REPLY, NOOUTPUT, OPS_TEMPLATE};
+use crate::conn::{
+    ConnRef, InUse, Lookup, NewConn, OnePacket, LOCAL_REPLY, NOOUTPUT, OPS_TEMPLATE,
+};
+use crate::ftp;
 use crate::kapi::abi::hz;
 use crate::kapi::net::Net;
 use crate::kapi::netfilter::Verdict;
+use crate::kapi::rhash::ReadSide;
 use crate::kapi::skb::Packet;
 use crate::list::Shared;
 use crate::nat::UDP;
@@ -83,7 +87,9 @@ struct Template {
 
 /// Stock's `FTPPORT`: templates of a port-21 service leave out ports, so
 /// that the FTP data connections share them.
-const FTP_PORT: [u8; 2] = 21u16.to_be_bytes();
+const FTP_PORT: [u8; 2] = ftp::CONTROL_PORT.to_be_bytes();
+/// Stock's `FTPDATA`.
+const FTP_DATA_PORT: [u8; 2] = ftp::DATA_PORT.to_be_bytes();
 
 impl Template {
     /// The template of `client` talking to `vaddr:vport` of `svc`
@@ -278,7 +284,7 @@ pub(crate) fn schedule<'a>(
     local: bool,
     slot: &'a mut OnePacket,
 ) -> Result<Option<InUse<'a>>, Verdict> {
-    schedule_as(ipvs, pkt, p, local, Some(net), slot)
+    schedule_as(ipvs, pkt, p, local, net, false, slot)
 }
 
 /// [`schedule`] for the flow an ICMP error `pkt` from a client quotes
@@ -287,29 +293,34 @@ pub(crate) fn schedule<'a>(
 /// finds no Call-ID in an ICMP error and schedules nothing.
 pub(crate) fn schedule_for_icmp<'a>(
     ipvs: &IpvsNet,
+    net: &Net,
     pkt: &Packet<'_>,
     p: &Parsed,
     local: bool,
     slot: &'a mut OnePacket,
 ) -> Result<Option<InUse<'a>>, Verdict> {
-    schedule_as(ipvs, pkt, p, local, None, slot)
+    schedule_as(ipvs, pkt, p, local, net, true, slot)
 }
 
-/// [`schedule`]; `net` is `None` for an ICMP error.
+/// [`schedule`], or [`schedule_for_icmp`] with `icmp`.
 fn schedule_as<'a>(
     ipvs: &IpvsNet,
     pkt: &Packet<'_>,
     p: &Parsed,
     local: bool,
-    net: Option<&Net>,
+    net: &Net,
+    icmp: bool,
     slot: &'a mut OnePacket,
 ) -> Result<Option<InUse<'a>>, Verdict> {
-    let icmp = net.is_none();
+    // Where the packet came in, for a bypass (never an ICMP error's).
+    let bypass_net = (!icmp).then_some(net);
     let af = p.af;
     let rcu = pkt.rcu();
     let mark = pkt.mark();
     let Some(node) = ipvs.find_service(&rcu, |s| {
-        s.find_for_packet(af, p.protocol, &p.daddr, p.dport, mark)
+        s.find_for_packet(af, p.protocol, &p.daddr, p.dport, mark, |port| {
+            ftp_data_port(Some(net), port)
+        })
     }) else {
         return Ok(None);
     };
@@ -317,6 +328,12 @@ fn schedule_as<'a>(
     // client's template, so that one client gets one).
     let mut svc = node.lock();
     if svc.gone {
+        return Ok(None);
+    }
+    // An active FTP data connection from a real server is never
+    // scheduled (stock: `FTPDATA`, whatever the service); through NAT
+    // the FTP helper made its connection already.
+    if p.sport == FTP_DATA_PORT {
         return Ok(None);
     }
     // Only a SYN opens a TCP connection, an INIT an SCTP one, unless
@@ -349,7 +366,7 @@ fn schedule_as<'a>(
             Some(found) => found,
             None => {
                 let Some(d) = svc.schedule(&p.saddr, p.sport, &p.daddr, ipvs) else {
-                    let bypass = Bypass::of(&svc, net);
+                    let bypass = Bypass::of(&svc, bypass_net);
                     drop(svc);
                     return leave(ipvs, pkt, p, bypass, slot);
                 };
@@ -367,11 +384,22 @@ fn schedule_as<'a>(
             pick.port = p.dport;
         }
         pick
+    } else if !matches!(svc.key, SvcKey::Fwmark { .. }) && p.dport != svc.key.port() {
+        // Only a persistent service takes other ports (its port-zero
+        // or FTP data connections); stock leaves such packets alone
+        // for an FTP service (a data connection its helper does not
+        // know), else refuses them.
+        if svc.key.port() == FTP_PORT {
+            return Ok(None);
+        }
+        let bypass = Bypass::of(&svc, bypass_net);
+        drop(svc);
+        return leave(ipvs, pkt, p, bypass, slot);
     } else {
         match svc.schedule(&p.saddr, p.sport, &p.daddr, ipvs) {
             Some(d) => Pick::of(d),
             None => {
-                let bypass = Bypass::of(&svc, net);
+                let bypass = Bypass::of(&svc, bypass_net);
                 drop(svc);
                 return leave(ipvs, pkt, p, bypass, slot);
             }
@@ -393,6 +421,47 @@ fn schedule_as<'a>(
         ipvs, p.protocol, ends, pick, one_packet, svc_stats, control, slot,
     )
     .map(Some)
+}
+
+/// Whether a TCP packet to `port` may belong to a data connection of an
+/// FTP service of its address (stock's `ip_vs_service_find`): port 20,
+/// or one any user of `net` may bind (without `net`: from 1024 on,
+/// the default).
+pub(crate) fn ftp_data_port(net: Option<&Net>, port: u16) -> bool {
+    port == ftp::DATA_PORT
+        || match net {
+            Some(net) => !net.port_privileged(port),
+            None => port >= 1024,
+        }
+}
+
+/// A client's first packet to a connection that waited for its port
+/// (an FTP passive data connection, found by
+/// [`ConnTable::lookup_in_no_cport`]): a copy with the port takes its
+/// place (stock fills the port in). If another CPU's packet did it
+/// first, the copy is looked up.
+///
+/// [`ConnTable::lookup_in_no_cport`]: crate::conn::ConnTable::lookup_in_no_cport
+pub(crate) fn fill_cport<'a>(
+    ipvs: &'a IpvsNet,
+    rcu: &'a impl ReadSide,
+    cp: InUse<'a>,
+    l: &Lookup<'_>,
+) -> Option<InUse<'a>> {
+    if !cp.take_no_cport() {
+        drop(cp);
+        return ipvs.conns.lookup_in(rcu, l);
+    }
+    let n = cp.with_cport(l.sport);
+    let (listening, timeout) = (cp.tcp_listening(), n.timeout);
+    // The copy takes the conntrack entry over (there is none yet).
+    cp.leave_conntrack();
+    cp.expire_now();
+    let c = ipvs.conns.as_ref().create(n).ok()?;
+    if listening {
+        c.tcp_listen(timeout);
+    }
+    Some(InUse::Counted(c))
 }
 
 /// What [`leave`] needs to know of a service that has no real server

@@ -6,8 +6,10 @@
 //!
 //! Pure code: the host tests run it as is.
 
+use crate::ftp::CONTROL_PORT as FTP_PORT;
 use crate::hash::{sip13, SipKey};
 use crate::list::{Held, List, Locked, NoMem, Shared};
+use crate::nat::TCP;
 use crate::rhash::wanted_bits_in;
 use crate::service::{addr_eq, Addr, Service, SvcKey};
 use crate::uapi::conn_flags;
@@ -200,7 +202,10 @@ impl SvcIndex {
 
     /// The position of the service a packet belongs to
     /// (`ip_vs_service_find`): its firewall mark first, then protocol,
-    /// address and port, then a port-zero service of the address.
+    /// address and port, then for TCP an FTP service (port 21) of the
+    /// address if `ftp_data` says the port may be an FTP data
+    /// connection's, then a port-zero service of the address.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn find_for_packet(
         &self,
         services: &[SvcRef],
@@ -209,6 +214,7 @@ impl SvcIndex {
         addr: &Addr,
         port: [u8; 2],
         mark: u32,
+        ftp_data: impl FnOnce(u16) -> bool,
     ) -> Option<usize> {
         let tuple = |port| SvcKey::Tuple {
             af,
@@ -217,8 +223,14 @@ impl SvcIndex {
             port,
         };
         let by_mark = || (mark != 0).then(|| self.find(services, &SvcKey::Fwmark { af, mark }))?;
+        let ftp = || {
+            let p = u16::from_be_bytes(port);
+            (protocol == TCP && p != FTP_PORT && ftp_data(p))
+                .then(|| self.find(services, &tuple(FTP_PORT.to_be_bytes())))?
+        };
         by_mark()
             .or_else(|| self.find(services, &tuple(port)))
+            .or_else(ftp)
             .or_else(|| (port != [0, 0]).then(|| self.find(services, &tuple([0, 0])))?)
     }
 }
@@ -270,9 +282,10 @@ impl Services {
         addr: &Addr,
         port: [u8; 2],
         mark: u32,
+        ftp_data: impl FnOnce(u16) -> bool,
     ) -> Option<&SvcRef> {
         self.index
-            .find_for_packet(&self.list, af, protocol, addr, port, mark)
+            .find_for_packet(&self.list, af, protocol, addr, port, mark, ftp_data)
             .map(|i| &self.list[i])
     }
 

@@ -851,7 +851,9 @@ fn bind(ipvs: &IpvsNet, c: &SyncConn<'_>) -> Option<(Shared<DestShared>, Shared<
     {
         let rcu = rcu::read_lock();
         let found = ipvs.find_service(&rcu, |s| {
-            s.find_for_packet(c.af, c.protocol, &c.vaddr, c.vport, c.fwmark)
+            s.find_for_packet(c.af, c.protocol, &c.vaddr, c.vport, c.fwmark, |p| {
+                crate::newconn::ftp_data_port(None, p)
+            })
         });
         let svc = found.as_ref().map(|s| s.lock()).filter(|s| !s.gone);
         if let Some(svc) = svc {

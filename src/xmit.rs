@@ -5,6 +5,7 @@
 //! wraps the packet in an outer IPv4 (IPIP) or IPv6 header. Replies of
 //! NAT connections are rewritten back in [`nat_reply`].
 
+use crate::app;
 use crate::conn::Conn;
 use crate::kapi::net::Net;
 use crate::kapi::netfilter::Verdict;
@@ -30,10 +31,11 @@ pub(crate) fn conntrack(pkt: &Packet<'_>, cp: &Conn, to_server: bool) {
     if flags & conn_flags::NFCT == 0 {
         pkt.ct_untrack();
     } else if cp.fwd() == conn_flags::MASQ && flags & conn_flags::ONE_PACKET == 0 {
+        let seqadj = cp.app().is_some();
         if to_server {
-            pkt.ct_alter_reply(true, &cp.daddr, cp.dport);
+            pkt.ct_alter_reply(true, &cp.daddr, cp.dport, seqadj);
         } else {
-            pkt.ct_alter_reply(false, &cp.vaddr, cp.vport);
+            pkt.ct_alter_reply(false, &cp.vaddr, cp.vport, seqadj);
         }
     }
 }
@@ -257,6 +259,10 @@ fn nat_request(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verdict {
         Route::Remote(dst) => dst.offloads_sctp_crc(),
         Route::Local => true,
     };
+    if cp.app().is_some() && !IpvsNet::get(net).is_some_and(|ipvs| app::pkt_in(ipvs, cp, &pkt, hdr))
+    {
+        return Verdict::Drop;
+    }
     if !rewrite(&pkt, hdr, End::Destination, (&cp.daddr, cp.dport), offload) {
         return Verdict::Drop;
     }
@@ -273,6 +279,10 @@ pub(crate) fn nat_reply(
     hdr: &Hdr,
     reroute: bool,
 ) -> Verdict {
+    if cp.app().is_some() && !IpvsNet::get(net).is_some_and(|ipvs| app::pkt_out(ipvs, cp, pkt, hdr))
+    {
+        return Verdict::Drop;
+    }
     if !rewrite(pkt, hdr, End::Source, (&cp.vaddr, cp.vport), false) {
         return Verdict::Drop;
     }

@@ -12,6 +12,8 @@ pub mod csum;
 pub mod daemon;
 #[path = "../../src/defense.rs"]
 pub mod defense;
+#[path = "../../src/ftp.rs"]
+pub mod ftp;
 #[path = "../../src/hash.rs"]
 pub mod hash;
 pub(crate) mod list;

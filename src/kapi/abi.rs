@@ -70,3 +70,10 @@ pub(crate) fn random_u32() -> u32 {
     // SAFETY: no preconditions.
     unsafe { bindings::get_random_u32() }
 }
+
+/// Whether the FTP helper watches virtual port `port` (the `ftp_ports`
+/// module parameter, stock `ip_vs_ftp`'s `ports`: 21 by default).
+pub(crate) fn ftp_watches(port: u16) -> bool {
+    // SAFETY: reads a module parameter, fixed after load.
+    unsafe { bindings::ipvs_rs_ftp_watches(port) }
+}

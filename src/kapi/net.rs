@@ -84,6 +84,14 @@ impl Net {
         unsafe { bindings::ipvs_rs_addr_is_unicast(self.as_ptr(), ipv6, addr.as_ptr().cast()) }
     }
 
+    /// Whether binding `port` needs privilege here
+    /// (`inet_port_requires_bind_service`: below
+    /// `ip_unprivileged_port_start`).
+    pub(crate) fn port_privileged(&self, port: u16) -> bool {
+        // SAFETY: `self` is a live namespace.
+        unsafe { bindings::ipvs_rs_port_privileged(self.as_ptr(), port) }
+    }
+
     /// Whether the namespace is owned by the initial user namespace.
     pub(crate) fn owned_by_init_user_ns(&self) -> bool {
         // SAFETY: `self` is a live `struct net`.

@@ -297,6 +297,59 @@ impl Drop for Ipv6Defrag {
     }
 }
 
+/// Conntrack in a namespace for one address family (`nf_ct_netns_get`),
+/// which stock's FTP helper needs for its NAT services: off until
+/// [`Conntrack::enable`], off again on drop.
+pub(crate) struct Conntrack {
+    net: *mut bindings::net,
+    af: u8,
+    on: AtomicBool,
+}
+
+// SAFETY: a handle on the namespace's conntrack user count, which the
+// conntrack core keeps under its own mutex, on any thread.
+unsafe impl Send for Conntrack {}
+// SAFETY: `enable` only touches the atomic flag and the mutex-protected count.
+unsafe impl Sync for Conntrack {}
+
+impl Conntrack {
+    /// Off, for family `af` (`AF_INET` or `AF_INET6`) of `net`.
+    ///
+    /// # Safety
+    ///
+    /// Must be dropped before `net` is freed, e.g. by keeping it in that
+    /// namespace's pernet state.
+    pub(crate) unsafe fn new(net: &Net, af: u16) -> Self {
+        Self {
+            net: net.as_ptr(),
+            af: af as u8,
+            on: AtomicBool::new(false),
+        }
+    }
+
+    /// Turns conntrack on, once; may sleep.
+    pub(crate) fn enable(&self) -> Result {
+        if self.on.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        // SAFETY: `net` is live (see `new`); process context (may sleep).
+        let r = to_result(unsafe { bindings::ipvs_rs_ct_netns_get(self.net, self.af) });
+        if r.is_err() {
+            self.on.store(false, Ordering::Release);
+        }
+        r
+    }
+}
+
+impl Drop for Conntrack {
+    fn drop(&mut self) {
+        if *self.on.get_mut() {
+            // SAFETY: enabled once on this live `net` (see `new`).
+            unsafe { bindings::ipvs_rs_ct_netns_put(self.net, self.af) };
+        }
+    }
+}
+
 /// The C hook function of `H`.
 ///
 /// # Safety

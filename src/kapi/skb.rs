@@ -6,6 +6,7 @@ use crate::bindings;
 use crate::kapi::net::Net;
 use crate::kapi::netfilter::HookState;
 use crate::kapi::netfilter::Verdict;
+use crate::nat::{ICMP as IPPROTO_ICMP, ICMPV6 as IPPROTO_ICMPV6, TCP as IPPROTO_TCP};
 use crate::uapi::Encap;
 use core::marker::PhantomData;
 use kernel::error::{code::EINVAL, to_result, Result};
@@ -159,6 +160,18 @@ impl SkBuff {
     /// `ip_vs_checksum_common_check`): true if the device or the stack
     /// checked it already, or the packet is this host's own.
     pub(crate) fn icmp_checksum_ok(&self, l4: usize, ipv6: bool) -> bool {
+        let proto = if ipv6 { IPPROTO_ICMPV6 } else { IPPROTO_ICMP };
+        self.l4_checksum_ok(l4, proto, ipv6)
+    }
+
+    /// Whether the TCP segment `l4` bytes after the network header has a
+    /// right checksum (stock's `tcp_csum_check`, before a helper reads
+    /// the payload), as [`SkBuff::icmp_checksum_ok`].
+    pub(crate) fn tcp_checksum_ok(&self, l4: usize, ipv6: bool) -> bool {
+        self.l4_checksum_ok(l4, IPPROTO_TCP, ipv6)
+    }
+
+    fn l4_checksum_ok(&self, l4: usize, proto: u8, ipv6: bool) -> bool {
         let Some(off) = usize::try_from(self.network_offset())
             .ok()
             .and_then(|n| u32::try_from(n + l4).ok())
@@ -167,7 +180,7 @@ impl SkBuff {
         };
         // SAFETY: `self` is a live skb owned by the caller's hook; the
         // helper reads it through `skb_checksum`, whatever its layout.
-        unsafe { bindings::ipvs_rs_icmp_checksum_ok(self.as_ptr(), off, ipv6) }
+        unsafe { bindings::ipvs_rs_l4_checksum_ok(self.as_ptr(), off, proto, ipv6) }
     }
 
     /// Recomputes the SCTP checksum of the packet, whose common header
@@ -393,7 +406,15 @@ impl Packet<'_> {
 
     /// For a new conntrack entry in the original direction: expect the
     /// reply from `addr:port` (`from_server`) or addressed to it.
-    pub(crate) fn ct_alter_reply(&self, from_server: bool, addr: &[u8; 16], port: [u8; 2]) {
+    /// With `seqadj` (a TCP connection with a helper that may resize
+    /// its payload) the entry gets room for sequence adjustment.
+    pub(crate) fn ct_alter_reply(
+        &self,
+        from_server: bool,
+        addr: &[u8; 16],
+        port: [u8; 2],
+        seqadj: bool,
+    ) {
         // SAFETY: the hook owns the live skb; `addr` holds the 16 bytes of
         // a `union nf_inet_addr`.
         unsafe {
@@ -402,7 +423,73 @@ impl Packet<'_> {
                 from_server,
                 addr.as_ptr(),
                 u16::from_ne_bytes(port),
+                seqadj,
             )
+        }
+    }
+
+    /// Tells conntrack that the packet's entry expects a related
+    /// `protocol` flow from `saddr` (any port) to `daddr:dport`; nothing
+    /// if conntrack declines (as stock, which ignores it too).
+    pub(crate) fn ct_expect(
+        &self,
+        protocol: u8,
+        saddr: &[u8; 16],
+        daddr: &[u8; 16],
+        dport: [u8; 2],
+    ) {
+        // SAFETY: the hook owns the live skb; the addresses hold the 16
+        // bytes of a `union nf_inet_addr`.
+        unsafe {
+            bindings::ipvs_rs_ct_expect(
+                self.0.as_ptr(),
+                protocol,
+                saddr.as_ptr(),
+                daddr.as_ptr(),
+                u16::from_ne_bytes(dport),
+            )
+        }
+    }
+
+    /// Replaces `len` bytes at `at` of the TCP payload (the TCP header
+    /// `l4` bytes after the network header) by `text`: the checksum is
+    /// redone and conntrack adjusts the sequence numbers after it. Needs
+    /// the packet's conntrack entry, with room for the adjustment (see
+    /// [`Packet::ct_alter_reply`]) if the length changes; `false` if
+    /// not done. Offsets and lengths outside the packet are refused by
+    /// the kernel's own checks.
+    pub(crate) fn mangle_tcp(&self, l4: usize, at: usize, len: usize, text: &[u8]) -> bool {
+        let (Ok(l4), Ok(at), Ok(len), Ok(n)) = (
+            u32::try_from(l4),
+            u32::try_from(at),
+            u32::try_from(len),
+            u32::try_from(text.len()),
+        ) else {
+            return false;
+        };
+        // Where the payload starts, from `skb->data`.
+        let Some(doff) = self
+            .read::<1>(l4 as usize + 12)
+            .map(|b| u32::from(b[0] >> 4) * 4)
+        else {
+            return false;
+        };
+        let Ok(nh) = u32::try_from(self.network_offset()) else {
+            return false;
+        };
+        let start = nh + l4 + doff;
+        if doff < 20
+            || [at, len, start]
+                .iter()
+                .try_fold(0u32, |a, &b| a.checked_add(b))
+                .map_or(true, |end| end > self.len())
+        {
+            return false;
+        }
+        // SAFETY: the hook owns the live skb; `text` is readable for `n`
+        // bytes; the range to replace lies inside the packet (checked).
+        unsafe {
+            bindings::ipvs_rs_mangle_tcp(self.0.as_ptr(), l4, at, len, text.as_ptr().cast(), n)
         }
     }
 
