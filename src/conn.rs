@@ -18,15 +18,14 @@
 //! at once when their last reference goes: no timer, no RCU callback.
 
 use crate::app;
-use crate::bindings;
 use crate::defense::{self, EntryDropper};
 use crate::hash::{conn_hash, SipKey};
-use crate::kapi::net::{net_ratelimit, Net};
+use crate::kapi::net::{net_ratelimit, Net, NetSlot};
 use crate::kapi::rhash::{self, Step};
 use crate::kapi::slab::{CacheBox, StaticCache};
 use crate::kapi::sync::{RawGuard, RawSpinLockBh};
-use crate::kapi::timer::{jiffies, Timer};
-use crate::kapi::work::Work;
+use crate::kapi::timer::{jiffies, HasTimer, Timer};
+use crate::kapi::work::{HasWork, Work};
 use crate::kapi::{kthread, rcu};
 use crate::list::Shared;
 use crate::sctp::{Event, Sctp, SctpConn};
@@ -672,7 +671,7 @@ impl Conn {
                     // SAFETY: unhashed and unreferenced; RCU readers that
                     // found it before may still look at it until the
                     // grace period ends, so the memory goes after it.
-                    unsafe { c.rcu.call(Conn::free_rcu) };
+                    unsafe { c.rcu.call_for::<Conn>() };
                 } else {
                     // SAFETY: never hashed, so nobody else ever saw it:
                     // the fast free path. The box came from `create`.
@@ -693,19 +692,14 @@ impl Conn {
         if self.flags() & (conn_flags::NFCT | conn_flags::ONE_PACKET) != conn_flags::NFCT {
             return;
         }
-        let net = self.table().ct_net.load(Ordering::Acquire);
-        if net.is_null() {
-            return;
-        }
-        // SAFETY: non-null only while the namespace that owns this table
-        // is alive (cleared before the table's teardown).
-        let net = unsafe { Net::from_raw(net) };
-        net.ct_drop(
-            self.af,
-            self.protocol,
-            (&self.caddr, self.cport),
-            (&self.vaddr, self.vport),
-        );
+        self.table().ct_net.with(|net| {
+            net.ct_drop(
+                self.af,
+                self.protocol,
+                (&self.caddr, self.cport),
+                (&self.vaddr, self.vport),
+            )
+        });
     }
 
     /// Stops this connection from dropping its conntrack entry when it
@@ -807,33 +801,28 @@ impl Conn {
             ctl.n_control.fetch_sub(1, Ordering::Release);
         }
     }
+}
 
-    /// The timer callback.
-    ///
-    /// # Safety
-    ///
-    /// Called by the timer core only, for the `timer` of a live `Conn`.
-    unsafe extern "C" fn timer_fired(t: *mut bindings::timer_list) {
-        // SAFETY: the timer is the `timer` field of a live `Conn` (a pending
-        // timer belongs to a hashed connection, which the table keeps).
-        let c = unsafe { t.cast::<u8>().sub(offset_of!(Conn, timer)).cast::<Conn>() };
-        // SAFETY: non-null, derived from a valid timer pointer.
-        Conn::expire(unsafe { NonNull::new_unchecked(c) });
+// SAFETY: `OFFSET` is that of `timer`.
+unsafe impl HasTimer for Conn {
+    const OFFSET: usize = offset_of!(Conn, timer);
+
+    /// A pending timer belongs to a hashed connection, which the table
+    /// keeps alive.
+    fn timer_fired(this: NonNull<Self>) {
+        Conn::expire(this);
     }
+}
 
-    /// The RCU callback that frees an expired connection.
-    ///
-    /// # Safety
-    ///
-    /// Called by RCU only, for the `rcu` head `expire` queued.
-    unsafe extern "C" fn free_rcu(h: *mut bindings::callback_head) {
-        let c = h
-            .cast::<u8>()
-            .wrapping_sub(offset_of!(Conn, rcu))
-            .cast::<Conn>();
-        // SAFETY: the head is the `rcu` field of a `Conn` queued by
-        // `expire`, which owns it; the box came from `create`.
-        drop(unsafe { CacheBox::from_raw(NonNull::new_unchecked(c), &CONNS) });
+// SAFETY: `OFFSET` is that of `rcu`.
+unsafe impl rcu::HasRcuHead for Conn {
+    const OFFSET: usize = offset_of!(Conn, rcu);
+
+    /// Frees a connection `expire` unhashed, a grace period later.
+    fn rcu_done(this: NonNull<Self>) {
+        // SAFETY: `expire` queued the head of a connection it owned, from
+        // `create`'s box, and nobody reaches it since.
+        drop(unsafe { CacheBox::from_raw(this, &CONNS) });
     }
 }
 
@@ -1035,7 +1024,33 @@ pub(crate) struct ConnTable {
     dying: AtomicBool,
     /// The namespace whose conntrack entries expiring connections drop;
     /// NULL while the namespace goes (conntrack may be gone already).
-    ct_net: AtomicPtr<bindings::net>,
+    ct_net: NetSlot,
+}
+
+/// The table's work items: [`ConnTable::resize_now`] and
+/// [`ConnTable::expire_nodest_now`].
+const RESIZE: u8 = 0;
+const NODEST: u8 = 1;
+
+// SAFETY: `OFFSET` is that of `resize`.
+unsafe impl HasWork<RESIZE> for ConnTable {
+    const OFFSET: usize = offset_of!(ConnTable, resize);
+
+    /// The table's drop cancels and waits for the item first.
+    fn work_run(t: &Self) {
+        t.resize_queued.store(false, Ordering::Release);
+        t.resize_now();
+    }
+}
+
+// SAFETY: `OFFSET` is that of `nodest`.
+unsafe impl HasWork<NODEST> for ConnTable {
+    const OFFSET: usize = offset_of!(ConnTable, nodest);
+
+    /// As for `resize`.
+    fn work_run(t: &Self) {
+        t.expire_nodest_now();
+    }
 }
 
 /// What a lookup matches.
@@ -1063,7 +1078,12 @@ impl ConnTable {
     ///
     /// With `net`, expiring connections that use conntrack drop their
     /// entries there.
-    pub(crate) fn new(
+    ///
+    /// # Safety
+    ///
+    /// With `net`, the table must be dropped before `net` is freed (it
+    /// forgets `net` first thing in its drop).
+    pub(crate) unsafe fn new(
         max_bits: u32,
         lfactor: i32,
         key: SipKey,
@@ -1088,7 +1108,11 @@ impl ConnTable {
                 resize_queued: AtomicBool::new(false),
                 resizes: AtomicU32::new(0),
                 dying: AtomicBool::new(false),
-                ct_net: AtomicPtr::new(net.map_or(core::ptr::null_mut(), Net::as_ptr)),
+                // SAFETY: cleared first thing in `drop`, which runs
+                // before `net` goes (our contract); `drop_conntrack`
+                // runs from the table's timers and works, which end
+                // before `drop` returns.
+                ct_net: unsafe { NetSlot::new(net) },
             },
             GFP_KERNEL,
         )?;
@@ -1098,8 +1122,8 @@ impl ConnTable {
             for l in &table.table.locks().0 {
                 l.init();
             }
-            table.resize.init(ConnTable::resize_fired);
-            table.nodest.init(ConnTable::nodest_fired);
+            table.resize.init_for::<ConnTable, RESIZE>();
+            table.nodest.init_for::<ConnTable, NODEST>();
         }
         Ok(table)
     }
@@ -1219,23 +1243,6 @@ impl ConnTable {
         drop(unsafe { self.table.retire() });
         self.resizes.fetch_add(1, Ordering::Relaxed);
         true
-    }
-
-    /// The work callback.
-    ///
-    /// # Safety
-    ///
-    /// Called by the workqueue only, for the `resize` of a live table.
-    unsafe extern "C" fn resize_fired(w: *mut bindings::work_struct) {
-        // SAFETY: `w` is the `resize` field of a `ConnTable`, alive: its
-        // drop cancels and waits for this work first.
-        let t = unsafe {
-            &*w.cast::<u8>()
-                .sub(offset_of!(ConnTable, resize))
-                .cast::<ConnTable>()
-        };
-        t.resize_queued.store(false, Ordering::Release);
-        t.resize_now();
     }
 
     /// Finds a connection matching `pred` among those with the hash of
@@ -1444,7 +1451,7 @@ impl ConnTable {
         // `ptr` and never moves.
         let c = unsafe { ptr.as_ref() };
         // SAFETY: as above; nobody else sees the connection yet.
-        unsafe { c.timer.setup(Conn::timer_fired) };
+        unsafe { c.timer.setup_for::<Conn>() };
         let count = self.account(c, control);
         if !c.is_one_packet() {
             c.refcnt.fetch_add(1, Ordering::Relaxed);
@@ -1535,22 +1542,6 @@ impl ConnTable {
         }
     }
 
-    /// The work callback of `nodest`.
-    ///
-    /// # Safety
-    ///
-    /// Called by the workqueue only, for the `nodest` of a live table.
-    unsafe extern "C" fn nodest_fired(w: *mut bindings::work_struct) {
-        // SAFETY: `w` is the `nodest` field of a `ConnTable`, alive: its
-        // drop cancels and waits for this work first.
-        let t = unsafe {
-            &*w.cast::<u8>()
-                .sub(offset_of!(ConnTable, nodest))
-                .cast::<ConnTable>()
-        };
-        t.expire_nodest_now();
-    }
-
     /// Visits a 32nd of the buckets, picked at random, and expires what
     /// the defense says to (`ip_vs_random_dropentry`, the defense's
     /// `drop_entry`): connections still opening, unassured templates,
@@ -1621,7 +1612,7 @@ impl Drop for ConnTable {
         self.resize.cancel_sync();
         self.nodest.cancel_sync();
         // Conntrack may be torn down for the namespace already.
-        self.ct_net.store(core::ptr::null_mut(), Ordering::Release);
+        self.ct_net.clear();
         // Packets no longer come (the hooks went first); expire what is
         // left, templates after the connections they control.
         while self.count() != 0 {

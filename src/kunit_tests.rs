@@ -232,12 +232,15 @@ impl ConnFixture {
 
     fn new() -> Option<Self> {
         Some(Self {
-            table: crate::conn::ConnTable::new(
-                12,
-                -4,
-                crate::hash::SipKey([0x1234_5678, 0x9abc_def0]),
-                None,
-            )
+            // SAFETY: no namespace.
+            table: unsafe {
+                crate::conn::ConnTable::new(
+                    12,
+                    -4,
+                    crate::hash::SipKey([0x1234_5678, 0x9abc_def0]),
+                    None,
+                )
+            }
             .ok()?,
             dest: crate::list::share(crate::service::DestShared::default()).ok()?,
             stats: crate::list::share(crate::service::Counters::default()).ok()?,

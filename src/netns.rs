@@ -122,12 +122,16 @@ impl PernetState for IpvsNet {
             )?,
             services: rcu::Pointer::new(),
             view_stale: AtomicBool::new(false),
-            conns: ConnTable::new(
-                crate::kapi::abi::conn_tab_bits(),
-                SYSCTLS[Sysctl::ConnLfactor as usize].default,
-                SipKey(crate::kapi::abi::random_u64s()),
-                Some(net),
-            )?,
+            // SAFETY: the table is part of this namespace's pernet state,
+            // dropped before the namespace goes.
+            conns: unsafe {
+                ConnTable::new(
+                    crate::kapi::abi::conn_tab_bits(),
+                    SYSCTLS[Sysctl::ConnLfactor as usize].default,
+                    SipKey(crate::kapi::abi::random_u64s()),
+                    Some(net),
+                )
+            }?,
             totals: Counters::default(),
             bypass: {
                 let d = share(DestShared::default()).map_err(|_| ENOMEM)?;

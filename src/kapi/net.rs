@@ -3,6 +3,7 @@
 //! Network namespaces.
 
 use crate::bindings;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::types::Opaque;
 
 /// Whether a message about the network may go to the log now
@@ -96,6 +97,40 @@ impl Net {
     pub(crate) fn owned_by_init_user_ns(&self) -> bool {
         // SAFETY: `self` is a live `struct net`.
         unsafe { bindings::ipvs_rs_net_user_ns_is_init(self.as_ptr()) }
+    }
+}
+
+/// A namespace held without a reference by an object the namespace
+/// outlives until [`NetSlot::clear`], after which it is empty.
+pub(crate) struct NetSlot(AtomicPtr<bindings::net>);
+
+impl NetSlot {
+    /// Holds `net` (or nothing).
+    ///
+    /// # Safety
+    ///
+    /// The owner must call [`NetSlot::clear`] before `net` is freed, and
+    /// no [`NetSlot::with`] may run across that point.
+    pub(crate) unsafe fn new(net: Option<&Net>) -> Self {
+        Self(AtomicPtr::new(
+            net.map_or(core::ptr::null_mut(), Net::as_ptr),
+        ))
+    }
+
+    /// Empties the slot.
+    pub(crate) fn clear(&self) {
+        self.0.store(core::ptr::null_mut(), Ordering::Release);
+    }
+
+    /// Calls `f` with the namespace, if the slot holds one.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&Net) -> R) -> Option<R> {
+        let p = self.0.load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: non-null only while the namespace is alive (`new`'s
+        // contract).
+        Some(f(unsafe { Net::from_raw(p) }))
     }
 }
 

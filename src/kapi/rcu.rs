@@ -4,6 +4,7 @@
 
 use crate::bindings;
 use core::marker::PhantomData;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::prelude::*;
 
@@ -46,6 +47,33 @@ unsafe impl Sync for Head {}
 // SAFETY: as above.
 unsafe impl Send for Head {}
 
+/// A type with an embedded [`Head`] queued by [`Head::call_for`].
+///
+/// # Safety
+///
+/// `OFFSET` must be the offset of a [`Head`] field of `Self`.
+pub(crate) unsafe trait HasRcuHead: Sized {
+    /// Where the head is in `Self` (`offset_of!`).
+    const OFFSET: usize;
+
+    /// A grace period passed since [`Head::call_for`] (softirq context);
+    /// the caller of that handed `this` over.
+    fn rcu_done(this: NonNull<Self>);
+}
+
+/// The C callback of [`Head::call_for`].
+///
+/// # Safety
+///
+/// Called by RCU only, for a head queued by
+/// [`Head::call_for::<T>`](Head::call_for).
+unsafe extern "C" fn done_for<T: HasRcuHead>(h: *mut bindings::callback_head) {
+    // SAFETY: the head is the field at `T::OFFSET` of a `T` kept alive
+    // until now (`call_for`'s contract); non-null.
+    let this = unsafe { NonNull::new_unchecked(h.cast::<u8>().sub(T::OFFSET).cast::<T>()) };
+    T::rcu_done(this);
+}
+
 /// An RCU callback: gets the head that was queued.
 pub(crate) type Callback = unsafe extern "C" fn(*mut bindings::callback_head);
 
@@ -64,6 +92,18 @@ impl Head {
     pub(crate) unsafe fn call(&self, f: Callback) {
         // SAFETY: per the caller.
         unsafe { bindings::call_rcu(self.0.get(), Some(f)) }
+    }
+
+    /// Runs `T`'s [`HasRcuHead::rcu_done`] with the `T` this head is
+    /// embedded in, after a grace period.
+    ///
+    /// # Safety
+    ///
+    /// As [`Head::call`]; and `self` must be the head at
+    /// [`HasRcuHead::OFFSET`] of a `T`.
+    pub(crate) unsafe fn call_for<T: HasRcuHead>(&self) {
+        // SAFETY: per the caller.
+        unsafe { self.call(done_for::<T>) }
     }
 
     /// Raw pointer, for container-of computations.

@@ -5,6 +5,7 @@
 
 use crate::bindings;
 use crate::kapi::work::Work;
+use core::ptr::NonNull;
 use kernel::types::Opaque;
 
 /// The current `jiffies`.
@@ -37,6 +38,34 @@ unsafe impl Sync for Timer {}
 // SAFETY: a timer is not tied to the thread that set it up.
 unsafe impl Send for Timer {}
 
+/// A type with an embedded [`Timer`] set up by [`Timer::setup_for`].
+///
+/// # Safety
+///
+/// `OFFSET` must be the offset of a [`Timer`] field of `Self`.
+pub(crate) unsafe trait HasTimer: Sized {
+    /// Where the timer is in `Self` (`offset_of!`).
+    const OFFSET: usize;
+
+    /// The timer fired (softirq context); `this` is alive (see
+    /// [`Timer::setup_for`]).
+    fn timer_fired(this: NonNull<Self>);
+}
+
+/// The C callback of [`Timer::setup_for`].
+///
+/// # Safety
+///
+/// Called by the timer core only, for a timer set up by
+/// [`Timer::setup_for::<T>`](Timer::setup_for).
+unsafe extern "C" fn fired_for<T: HasTimer>(t: *mut bindings::timer_list) {
+    // SAFETY: the timer is the field at `T::OFFSET` of a live `T`
+    // (`setup_for`'s contract), so stepping back stays inside it and is
+    // non-null.
+    let this = unsafe { NonNull::new_unchecked(t.cast::<u8>().sub(T::OFFSET).cast::<T>()) };
+    T::timer_fired(this);
+}
+
 /// A timer callback: gets the timer that fired.
 pub(crate) type Callback = unsafe extern "C" fn(*mut bindings::timer_list);
 
@@ -58,6 +87,19 @@ impl Timer {
     pub(crate) unsafe fn setup(&self, callback: Callback) {
         // SAFETY: the caller guarantees the timer is idle and pinned.
         unsafe { bindings::ipvs_rs_timer_setup(self.0.get(), Some(callback)) }
+    }
+
+    /// Sets the timer up to call `T`'s [`HasTimer::timer_fired`] with
+    /// the `T` it is embedded in, not pending.
+    ///
+    /// # Safety
+    ///
+    /// As [`Timer::setup`]; and `self` must be the timer at
+    /// [`HasTimer::OFFSET`] of a `T` that is alive whenever the timer
+    /// fires.
+    pub(crate) unsafe fn setup_for<T: HasTimer>(&self) {
+        // SAFETY: per the caller.
+        unsafe { self.setup(fired_for::<T>) }
     }
 
     /// Raw pointer, for container-of computations in callbacks.

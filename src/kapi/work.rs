@@ -22,6 +22,33 @@ unsafe impl Sync for Work {}
 // SAFETY: a work item is not tied to the thread that set it up.
 unsafe impl Send for Work {}
 
+/// A type with an embedded [`Work`] set up by [`Work::init_for`]; `ID`
+/// tells several items of one type apart.
+///
+/// # Safety
+///
+/// `OFFSET` must be the offset of a [`Work`] field of `Self`.
+pub(crate) unsafe trait HasWork<const ID: u8>: Sized {
+    /// Where the item is in `Self` (`offset_of!`).
+    const OFFSET: usize;
+
+    /// The item runs (process context).
+    fn work_run(this: &Self);
+}
+
+/// The C function of [`Work::init_for`].
+///
+/// # Safety
+///
+/// Called by the workqueue only, for an item set up by
+/// [`Work::init_for::<T, ID>`](Work::init_for).
+unsafe extern "C" fn run_for<T: HasWork<ID>, const ID: u8>(w: *mut bindings::work_struct) {
+    // SAFETY: the item is the field at `T::OFFSET` of a `T` that outlives
+    // the run (`init_for`'s contract).
+    let this = unsafe { &*w.cast::<u8>().sub(T::OFFSET).cast::<T>() };
+    T::work_run(this);
+}
+
 /// A work function: gets the work item that runs.
 pub(crate) type Callback = unsafe extern "C" fn(*mut bindings::work_struct);
 
@@ -49,6 +76,19 @@ impl Work {
     pub(crate) unsafe fn init(&self, f: Callback) {
         // SAFETY: per the caller.
         unsafe { bindings::ipvs_rs_work_init(self.0.get(), Some(f)) }
+    }
+
+    /// Sets the item up to run `T`'s [`HasWork::work_run`] with the `T`
+    /// it is embedded in, not queued.
+    ///
+    /// # Safety
+    ///
+    /// As [`Work::init`]; and `self` must be the item at
+    /// [`HasWork::OFFSET`] of a `T` that outlives every run (its owner
+    /// cancels the item before it goes).
+    pub(crate) unsafe fn init_for<T: HasWork<ID>, const ID: u8>(&self) {
+        // SAFETY: per the caller.
+        unsafe { self.init(run_for::<T, ID>) }
     }
 
     /// Queues the item unless it is queued already (a running item is
