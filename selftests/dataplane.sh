@@ -121,6 +121,15 @@ udp_from() {
 	traffic udp 53 1 "$1" | tr ' ' '\n' | sed -n 's/=1$//p' | grep -v other
 }
 
+# both_families <scenario function>: IPv4, then IPv6 with IPVS_RS_V6=1
+# (run.sh's default outside CI, which leaves it out for time), on one
+# set of namespaces.
+both_families() {
+	FAM=4 "$1" || return 1
+	[ "${IPVS_RS_V6:-0}" = 1 ] || return 0
+	FAM=6 "$1"
+}
+
 add_rs() { # add_rs <-t|-u> <port> <rs> <weight> [fwd flag]
 	director ipvsadm -a "$1" "$(vip):$2" -r "$(rs_addr "$3"):$2" -w "$4" "${5:--m}"
 }

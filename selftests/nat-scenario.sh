@@ -240,13 +240,7 @@ scenario() {
 	director ipvsadm -C
 }
 
-# Both families on one set of namespaces per module; the IPv6 pass with
-# IPVS_RS_V6=1 (run.sh's default outside CI, which leaves it out for time).
-both() {
-	FAM=4 scenario || return 1
-	[ "${IPVS_RS_V6:-0}" = 1 ] || return 0
-	FAM=6 scenario
-}
+both() { both_families scenario; }
 
 load_rs
 dp_setup

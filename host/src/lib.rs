@@ -49,3 +49,5 @@ pub mod svc_index;
 pub mod sync_msg;
 #[path = "../../src/uapi.rs"]
 pub mod uapi;
+#[cfg(test)]
+mod xorshift;

@@ -122,11 +122,7 @@ scenario() {
 	director ipvsadm -C
 }
 
-both() {
-	FAM=4 scenario || return 1
-	[ "${IPVS_RS_V6:-0}" = 1 ] || return 0
-	FAM=6 scenario
-}
+both() { both_families scenario; }
 
 load_rs
 dp_setup

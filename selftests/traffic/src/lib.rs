@@ -2,4 +2,5 @@
 
 //! What the selftests' tools share.
 
+pub mod packet_socket;
 pub mod rng;

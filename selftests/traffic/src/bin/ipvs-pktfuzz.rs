@@ -19,7 +19,7 @@
 
 use ipvs_traffic::rng::Rng;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 
 const TCP: u8 = 6;
 const UDP: u8 = 17;
@@ -390,25 +390,13 @@ fn main() -> std::process::ExitCode {
         eprintln!("usage: ipvs-pktfuzz IFNAME DSTMAC SRCMAC SRC4 SRC6 COUNT SEED ADDR:PORT...");
         return std::process::ExitCode::from(2);
     };
-    // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-    if fd < 0 {
-        eprintln!("no AF_PACKET socket");
-        return std::process::ExitCode::FAILURE;
-    }
-    // SAFETY: `fd` is new and ours.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let cname = std::ffi::CString::new(ifname).expect("interface name");
-    // SAFETY: a C string that lives through the call.
-    let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
-    if ifindex == 0 {
-        eprintln!("no such interface");
-        return std::process::ExitCode::FAILURE;
-    }
-    // SAFETY: all-zero is a valid `sockaddr_ll`.
-    let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sa.sll_family = libc::AF_PACKET as u16;
-    sa.sll_ifindex = ifindex as i32;
+    let (fd, mut sa) = match ipvs_traffic::packet_socket::open(&ifname, 0) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     sa.sll_halen = 6;
     sa.sll_addr[..6].copy_from_slice(&dmac);
     // Source ports to use mostly (the reply path: the services' ports).

@@ -14,7 +14,7 @@
 //! there, not forwarded.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// What kind of frame `f` (from its Ethernet header on) is; `own`: the
@@ -116,27 +116,13 @@ fn main() -> std::process::ExitCode {
         eprintln!("usage: ipvs-sniff IFNAME STOPFILE");
         return std::process::ExitCode::from(2);
     };
-    let all = (libc::ETH_P_ALL as u16).to_be();
-    // SAFETY: a plain socket call; the descriptor moves into an `OwnedFd`.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(all)) };
-    if fd < 0 {
-        eprintln!("no AF_PACKET socket");
-        return std::process::ExitCode::FAILURE;
-    }
-    // SAFETY: `fd` is new and ours.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let cname = std::ffi::CString::new(ifname.as_str()).expect("interface name");
-    // SAFETY: a C string that lives through the call.
-    let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
-    if ifindex == 0 {
-        eprintln!("no such interface");
-        return std::process::ExitCode::FAILURE;
-    }
-    // SAFETY: all-zero is a valid `sockaddr_ll`.
-    let mut sa: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sa.sll_family = libc::AF_PACKET as u16;
-    sa.sll_protocol = all;
-    sa.sll_ifindex = ifindex as i32;
+    let (fd, sa) = match ipvs_traffic::packet_socket::open(ifname, libc::ETH_P_ALL as u16) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     // SAFETY: `sa` is a valid `sockaddr_ll` of the size given.
     let rc = unsafe {
         libc::bind(
