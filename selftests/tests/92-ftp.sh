@@ -112,10 +112,18 @@ scenario() {
 		echo "active port: $(fetch -P - --disable-eprt)"
 		pasv_by_hand
 	fi
+	# Persistent: the client's control and data connections stay on one
+	# real server (its template leaves the ports out for port 21), and
+	# the helper still rewrites.
+	director ipvsadm -E -t "$(vip):21" -s rr -p 60
+	echo "persistent epsv: $(fetch)"
+	echo "persistent active eprt: $(fetch -P -)"
+	echo "persistent epsv again: $(fetch)"
+	echo "templates: $(director ipvsadm -Lnc | awk '$3 == "NONE" || $3 == "ASSURED"' | wc -l)"
 	# Control and data connections are listed (data connections to the
 	# passive ports or from port 20).
 	local ctl data
-	ctl=$(director ipvsadm -Lnc | awk -v v="$(vip):21" '$5 == v' | wc -l)
+	ctl=$(director ipvsadm -Lnc | awk -v v="$(vip):21" '$5 == v && $3 != "NONE" && $3 != "ASSURED"' | wc -l)
 	data=$(director ipvsadm -Lnc | awk -v v="$(vip):" 'index($5, v) == 1 && $5 !~ /:21$/' | wc -l)
 	echo "control connections listed: $ctl"
 	[ "$data" -ge 2 ] || fail "$data data connections listed ($module): $(director ipvsadm -Lnc)"
