@@ -59,23 +59,24 @@ ftp_teardown() {
 # The servers go before dp_teardown waits for its own.
 trap 'ftp_teardown; dp_teardown; rm -rf "$FTP_DIR"' EXIT
 
-# fetch <curl options...>: both files over one control connection;
-# prints who served them and how many lines came, or curl's error.
+# fetch <curl options...>: both files over one control connection (to
+# port $FTP_PORT, 21 by default); prints who served them and how many
+# lines came, or curl's error.
 fetch() {
 	local got rc
 	got=$(in_ns c curl -s -S -g --max-time 30 "$@" \
-		"ftp://$(vip)/a.txt" "ftp://$(vip)/b.txt" 2>&1)
+		"ftp://$(vip):${FTP_PORT:-21}/a.txt" "ftp://$(vip):${FTP_PORT:-21}/b.txt" 2>&1)
 	rc=$?
 	[ "$rc" = 0 ] || { echo "curl $* failed ($rc): $got"; return 0; }
 	echo "$(echo "$got" | head -1) / $(echo "$got" | tail -n +2 | wc -l) lines from $(echo "$got" | tail -1 | cut -d' ' -f1)"
 }
 
-# pasv_by_hand: a control connection driven from bash: the 227 answer
-# the client sees (the port normalized) and the connection waiting for
-# the client's data port.
+# pasv_by_hand [port]: a control connection driven from bash: the 227
+# answer the client sees (the port normalized) and the connection
+# waiting for the client's data port.
 pasv_by_hand() {
 	in_ns c timeout 20 bash -c '
-		exec 3<>"/dev/tcp/$1/21" || exit 1
+		exec 3<>"/dev/tcp/$1/$2" || exit 1
 		read -r -t 10 banner <&3
 		printf "USER anonymous\r\nPASS x\r\n" >&3
 		read -r -t 10 l <&3; read -r -t 10 l <&3
@@ -84,7 +85,7 @@ pasv_by_hand() {
 		echo "${answer%$'"'"'\r'"'"'}"
 		sleep 1
 		printf "QUIT\r\n" >&3
-	' _ "$VIP" > "$FTP_DIR/pasv.out" &
+	' _ "$VIP" "${1:-21}" > "$FTP_DIR/pasv.out" &
 	local bg=$! tries=0
 	while [ "$tries" -lt 40 ] && ! grep -q "^227" "$FTP_DIR/pasv.out"; do
 		sleep 0.25
@@ -153,4 +154,48 @@ stock_ftp() {
 	return $rc
 }
 against_stock stock_ftp "$out_rs" ip_vs_ftp
+
+# The helper's ports: with ftp_ports=2121 (stock: ip_vs_ftp
+# ports=2121) a service on 2121 is helped (real servers on 21: the
+# active data port is still the control port less one on either side)
+# and one on 21 is not: the real server's address reaches the client.
+ports() {
+	director ipvsadm -C
+	director ipvsadm -R <<-EOF
+		-A -t $VIP:2121 -s rr
+		-a -t $VIP:2121 -r $(rs_addr r1):21 -m
+		-A -t $VIP:21 -s rr
+		-a -t $VIP:21 -r $(rs_addr r2):21 -m
+	EOF
+	echo "2121 pasv: $(FTP_PORT=2121 fetch --disable-epsv)"
+	echo "2121 active port: $(FTP_PORT=2121 fetch -P - --disable-eprt)"
+	echo "21, not watched:"
+	pasv_by_hand 21
+	director ipvsadm -C
+}
+ports_on() { # ports_on <module>: ports() with the servers up
+	module=$1
+	ftp_setup
+	FAM=4 ports
+	local rc=$?
+	ftp_teardown
+	return $rc
+}
+load_rs ftp_ports=2121
+dp_setup
+out_rs=$(ports_on ipvs_rs) || { echo "$out_rs"; exit 1; }
+echo "$out_rs" | sed 's/^/ipvs_rs ftp_ports=2121: /'
+dp_teardown
+rmmod ipvs_rs || fail "rmmod ipvs_rs"
+echo "$out_rs" | grep -q "failed" && fail "a transfer failed on ipvs_rs with ftp_ports=2121"
+echo "$out_rs" | grep -q "^227 .*(192,168,1,12," || fail "port 21 was rewritten with ftp_ports=2121"
+if [ "${IPVS_RS_STOCK:-1}" = 1 ] && modprobe ip_vs 2>/dev/null &&
+	modprobe ip_vs_ftp ports=2121 2>/dev/null; then
+	dp_setup
+	out=$(ports_on stock) || { echo "$out"; exit 1; }
+	dp_teardown
+	unload_all
+	expect_eq "transcript with ports 2121, ipvs_rs vs stock" "$out" "$out_rs"
+	echo "stock ip_vs.ko ip_vs_ftp ports=2121: same transcript"
+fi
 echo "FTP through NAT behaves as stock (IPv6 pass: IPVS_RS_V6=${IPVS_RS_V6:-0})"
