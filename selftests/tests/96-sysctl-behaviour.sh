@@ -62,6 +62,10 @@ scenario() {
 	in_ns c "$TRAFFIC" tcp-ack "$VIP:80" 41003 0x3f
 	echo "sloppy_tcp=1, all flags: $(conns_from 41003) connections"
 	director sysctl -qw net.ipv4.vs.sloppy_tcp=0
+	# A SYN from port 20 (FTP's active data port) is never scheduled,
+	# whatever the service (stock's FTPDATA rule).
+	in_ns c "$TRAFFIC" tcp-ack "$VIP:80" 20 0x02
+	echo "SYN from port 20: $(conns_from 20) connections"
 
 	# expire_nodest_conn: a deleted real server's connections (and
 	# persistence templates) stay until they time out with 0, go at once
@@ -222,6 +226,7 @@ expect_eq "transcript" "sloppy_tcp=0, bare ACK: 0 connections
 sloppy_tcp=0, SYN+RST: 0 connections
 sloppy_tcp=1, bare ACK: 1 connections
 sloppy_tcp=1, all flags: 0 connections
+SYN from port 20: 0 connections
 before: 2 UDP to r1, 2 to r2, 2 new TCP and templates to r1
 expire_nodest_conn=0, r1 deleted: 2 UDP to r1, 2 to r2
 expire_nodest_conn=1, r2 deleted: 0 UDP to r1, 0 to r2, 0 TCP and templates to r1
