@@ -54,11 +54,9 @@ fn with_payload<R>(
     })
 }
 
-/// A new data connection controlled by `cp`, waiting in LISTEN.
+/// A new data connection (its caller puts it in LISTEN).
 fn data_conn(ipvs: &IpvsNet, n: NewConn) -> Option<ConnRef> {
-    let c = ipvs.conns.as_ref().create(n).ok()?;
-    c.tcp_listen(listen_timeout());
-    Some(c)
+    ipvs.conns.as_ref().create(n).ok()
 }
 
 /// The fields a data connection of `cp` shares with it.
@@ -137,21 +135,27 @@ impl App for Ftp {
             daddr: &cp.vaddr,
             dport: vport,
         };
-        if let Some(n) = ipvs.conns.lookup_in(&rcu, &l) {
-            n.tcp_listen(listen_timeout());
-            return true;
-        }
-        let Some(control) = cp.counted() else {
-            return false;
+        let n = match ipvs.conns.lookup_in(&rcu, &l) {
+            Some(n) => n,
+            None => {
+                let Some(control) = cp.counted() else {
+                    return false;
+                };
+                let n = NewConn {
+                    caddr: to.addr,
+                    cport: to.port.to_be_bytes(),
+                    vport,
+                    dport: below(cp.dport),
+                    ..new_conn(cp, pkt.mark(), control)
+                };
+                match data_conn(ipvs, n) {
+                    Some(n) => InUse::Counted(n),
+                    None => return false,
+                }
+            }
         };
-        let n = NewConn {
-            caddr: to.addr,
-            cport: to.port.to_be_bytes(),
-            vport,
-            dport: below(cp.dport),
-            ..new_conn(cp, pkt.mark(), control)
-        };
-        data_conn(ipvs, n).is_some()
+        n.tcp_listen(listen_timeout());
+        true
     }
 
     /// The server's `227`/`229` answer after `PASV`/`EPSV`: rewritten to

@@ -243,9 +243,6 @@ fn still_valid<'a>(
 ) -> Result<Option<InUse<'a>>, Verdict> {
     let nodest = ipvs.sysctl(Sysctl::ExpireNodestConn) != 0;
     let syn = p.tcp_flags.is_some_and(|f| f.syn);
-    // A connection that controls others (FTP's control connection) is
-    // left to them when a new one replaces it.
-    let controls = cp.n_control() > 0;
     let (resched, keep) = if !cp.dest.available.load(Ordering::Relaxed) {
         if !nodest {
             return Err(Verdict::Drop);
@@ -254,6 +251,9 @@ fn still_valid<'a>(
     } else if syn {
         let reuse = ipvs.sysctl(Sysctl::ConnReuseMode);
         let quiesced = cp.dest.weight.load(Ordering::Relaxed) == 0;
+        // A connection that controls others (FTP's control connection)
+        // is left to them when a new one replaces it.
+        let controls = cp.n_control() > 0;
         if nodest && quiesced {
             (true, controls)
         } else if reuse != 0 && cp.new_conn_expected(reuse) {
