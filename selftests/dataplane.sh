@@ -134,11 +134,11 @@ add_rs() { # add_rs <-t|-u> <port> <rs> <weight> [fwd flag]
 	director ipvsadm -a "$1" "$(vip):$2" -r "$(rs_addr "$3"):$2" -w "$4" "${5:--m}"
 }
 
-# on_ipvs_rs <scenario function>: runs it on ipvs_rs.ko in fresh
-# namespaces, shows its transcript and leaves it in $out; the module is
-# unloaded after.
+# on_ipvs_rs <scenario function> [insmod args...]: runs it on
+# ipvs_rs.ko in fresh namespaces, shows its transcript and leaves it in
+# $out; the module is unloaded after.
 on_ipvs_rs() {
-	load_rs
+	load_rs "${@:2}"
 	dp_setup
 	module=ipvs_rs
 	out=$($1) || { echo "$out"; exit 1; }
@@ -149,14 +149,15 @@ on_ipvs_rs() {
 
 # against_stock <scenario function> <ipvs_rs transcript> [module...]:
 # with IPVS_RS_STOCK=1 (the default outside CI), runs the scenario on
-# stock ip_vs.ko (and the modules named) in fresh namespaces and fails
-# unless its transcript equals ipvs_rs's.
+# stock ip_vs.ko (and the modules named, each "name [param=value...]")
+# in fresh namespaces and fails unless its transcript equals ipvs_rs's.
 against_stock() {
 	local fn=$1 want=$2 m out
 	shift 2
 	[ "${IPVS_RS_STOCK:-1}" = 1 ] || return 0
 	for m in ip_vs "$@"; do
-		modprobe "$m" 2>/dev/null || return 0
+		# shellcheck disable=SC2086 # a name and its parameters
+		modprobe $m 2>/dev/null || return 0
 	done
 	dp_setup
 	module=stock
