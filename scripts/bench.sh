@@ -7,7 +7,8 @@
 # picks workloads (rounds idle reconnect scale resize sync perf restore est),
 # IPVS_RS_BENCH_SCALE the table sizes, IPVS_RS_BENCH_RESIZE the resize
 # part's connections, IPVS_RS_BENCH_SYNC_FLOOD the sync flood's connections,
-# IPVS_RS_BENCH_ROUNDS the rounds.
+# IPVS_RS_BENCH_ROUNDS the rounds, IPVS_RS_BENCH_SAMPLES=1 keeps the
+# profile's samples (build/perf-samples-*.txt, for scripts/perf-annotate.py).
 #
 # A benchmark, not a test: it reports. The VM runs under TCG here, so
 # only the ratios between the three ways carry meaning.
@@ -56,7 +57,7 @@ echo "# booting the benchmark kernel ($(($(date +%s) - start)) s so far)"
 timeout --foreground -k 10 "${IPVS_RS_BENCH_TIMEOUT:-3600}" \
 	vng --run build/kernel-bench --disable-kvm --cpus 2 --memory "${IPVS_RS_BENCH_MEMORY:-6G}" \
 	--rwdir "$top/build" --cwd "$top" --append "pty.legacy_count=0" \
-	--exec "IPVS_RS_KO=$top/$mod/ipvs_rs.ko IPVS_RS_TRAFFIC=$top/selftests/traffic/target/release/ipvs-traffic PATH=$top/ipvsadm-rs/target/release:\$PATH IPVS_RS_BENCH_ROUNDS=${IPVS_RS_BENCH_ROUNDS:-5} IPVS_RS_BENCH_SERVICES=${IPVS_RS_BENCH_SERVICES:-10000} IPVS_RS_BENCH_PARTS='${IPVS_RS_BENCH_PARTS:-rounds idle reconnect scale resize sync perf restore est flood}' IPVS_RS_BENCH_FLOOD=${IPVS_RS_BENCH_FLOOD:-1000000} IPVS_RS_BENCH_RESIZE=${IPVS_RS_BENCH_RESIZE:-1500000} IPVS_RS_BENCH_SCALE='${IPVS_RS_BENCH_SCALE:-1000 100000 1000000 4000000}' IPVS_RS_BENCH_SYNC_FLOOD=${IPVS_RS_BENCH_SYNC_FLOOD:-1000000} bash selftests/bench.sh" \
+	--exec "IPVS_RS_KO=$top/$mod/ipvs_rs.ko IPVS_RS_TRAFFIC=$top/selftests/traffic/target/release/ipvs-traffic PATH=$top/ipvsadm-rs/target/release:\$PATH IPVS_RS_BENCH_ROUNDS=${IPVS_RS_BENCH_ROUNDS:-5} IPVS_RS_BENCH_SAMPLES=${IPVS_RS_BENCH_SAMPLES:-0} IPVS_RS_BENCH_SERVICES=${IPVS_RS_BENCH_SERVICES:-10000} IPVS_RS_BENCH_PARTS='${IPVS_RS_BENCH_PARTS:-rounds idle reconnect scale resize sync perf restore est flood}' IPVS_RS_BENCH_FLOOD=${IPVS_RS_BENCH_FLOOD:-1000000} IPVS_RS_BENCH_RESIZE=${IPVS_RS_BENCH_RESIZE:-1500000} IPVS_RS_BENCH_SCALE='${IPVS_RS_BENCH_SCALE:-1000 100000 1000000 4000000}' IPVS_RS_BENCH_SYNC_FLOOD=${IPVS_RS_BENCH_SYNC_FLOOD:-1000000} bash selftests/bench.sh" \
 	2>&1 </dev/null | tee "$raw"
 grep -q "^BENCH DONE" "$raw" || { echo "bench: the VM run did not finish" >&2; exit 1; }
 

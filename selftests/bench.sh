@@ -334,9 +334,16 @@ perf_ok() {
 # top symbols as "# perf <label>" lines.
 profile() {
 	perf record -q -o /tmp/perf.data -e cpu-clock -F 999 -a -- sleep 5 2>/dev/null
+	# IPVS_RS_BENCH_SAMPLES=1: every sample's symbol and offset too, for
+	# scripts/perf-annotate.py (build/ is shared with the host).
+	if [ "${IPVS_RS_BENCH_SAMPLES:-0}" = 1 ]; then
+		perf script -i /tmp/perf.data -F ip,sym,symoff,dso --kallsyms=/proc/kallsyms \
+			2>/dev/null >"build/perf-samples-${1// /-}.txt" || true
+	fi
 	perf report -i /tmp/perf.data --stdio --no-children --sort dso,sym \
 		--kallsyms=/proc/kallsyms 2>/dev/null |
-		awk -v w="$1" '/^ +[0-9.]+%/ {
+		awk -v w="$1" 'BEGIN { n = 0; m = 0 }
+		/^ +[0-9.]+%/ {
 			pct = $1; sub(/%/, "", pct)
 			if ($4 ~ /halt|idle/) { idle += pct; next }
 			if ($2 ~ /^\[ip_vs|^\[ipvs_rs/) {
