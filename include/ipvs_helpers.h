@@ -112,8 +112,6 @@ bool ipvs_rs_work_queue(struct work_struct *work);
 int ipvs_rs_skb_ensure_writable(struct sk_buff *skb, unsigned int len);
 u8 *ipvs_rs_skb_network_header(const struct sk_buff *skb);
 unsigned int ipvs_rs_skb_headlen(const struct sk_buff *skb);
-void ipvs_rs_skb_set_ip_summed(struct sk_buff *skb, u8 ip_summed);
-void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb);
 void ipvs_rs_sctp_set_checksum(struct sk_buff *skb, unsigned int off);
 struct dst_entry;
 unsigned int ipvs_rs_dst_mtu(const struct dst_entry *dst);
@@ -135,7 +133,6 @@ int ipvs_rs_push_tunnel(struct net *net, struct sk_buff *skb, bool outer_v6,
 void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb);
 
 void ipvs_rs_bucket_lock_init(spinlock_t *lock);
-u32 ipvs_rs_skb_mark(const struct sk_buff *skb);
 struct ipvs_rs_dest_dst;
 /* A real server's route cache: NULL or an entry, replaced under RCU. */
 struct ipvs_rs_route_cache {

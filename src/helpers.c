@@ -58,6 +58,9 @@
 
 #include "ipvs_helpers.h"
 
+/* kapi/pernet.rs reads the slots inside a hook's RCU read side itself. */
+static_assert(offsetof(struct net_generic, ptr) == 0);
+
 void *ipvs_rs_net_generic(const struct net *net, unsigned int id)
 {
 	return net_generic(net, id);
@@ -478,6 +481,9 @@ void ipvs_rs_spin_unlock_bh(spinlock_t *lock)
  */
 
 /* Takes the packet out of conntrack's view (IPVS forwards it). */
+/* kapi/skb.rs tests skb->_nfct against this without a call. */
+static_assert(NFCT_INFOMASK == 7);
+
 void ipvs_rs_ct_untrack(struct sk_buff *skb)
 {
 	enum ip_conntrack_info ctinfo;
@@ -647,16 +653,6 @@ u8 *ipvs_rs_skb_network_header(const struct sk_buff *skb)
 unsigned int ipvs_rs_skb_headlen(const struct sk_buff *skb)
 {
 	return skb_headlen(skb) - skb_network_offset(skb);
-}
-
-void ipvs_rs_skb_set_ip_summed(struct sk_buff *skb, u8 ip_summed)
-{
-	skb->ip_summed = ip_summed;
-}
-
-void ipvs_rs_skb_set_ipvs_property(struct sk_buff *skb)
-{
-	skb->ipvs_property = 1;
 }
 
 /*
@@ -1067,11 +1063,6 @@ void ipvs_rs_ip_select_ident(struct net *net, struct sk_buff *skb)
 void ipvs_rs_bucket_lock_init(spinlock_t *lock)
 {
 	spin_lock_init(lock);
-}
-
-u32 ipvs_rs_skb_mark(const struct sk_buff *skb)
-{
-	return skb->mark;
 }
 
 /*

@@ -549,7 +549,7 @@ fn balancing<'a>(pkt: &Packet<'_>, state: &HookState<'a>) -> Option<&'a IpvsNet>
     if pkt.ipvs_property() {
         return None;
     }
-    IpvsNet::get(state.net).filter(|ipvs| !backup_only(ipvs))
+    IpvsNet::get_rcu(state.net, &pkt.rcu()).filter(|ipvs| !backup_only(ipvs))
 }
 
 /// Packets for this host (`LOCAL_IN`): replies to clients on this host
@@ -558,6 +558,7 @@ fn balancing<'a>(pkt: &Packet<'_>, state: &HookState<'a>) -> Option<&'a IpvsNet>
 struct LocalIn;
 
 impl Hook for LocalIn {
+    #[inline]
     fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
         let Some(ipvs) = balancing(&pkt, state) else {
             return Verdict::Accept;
@@ -581,6 +582,7 @@ impl Hook for LocalIn {
 struct LocalOut;
 
 impl Hook for LocalOut {
+    #[inline]
     fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
         let Some(ipvs) = balancing(&pkt, state) else {
             return Verdict::Accept;
@@ -600,6 +602,7 @@ impl Hook for LocalOut {
 struct Forward;
 
 impl Hook for Forward {
+    #[inline]
     fn hook(mut pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
         let Some(ipvs) = balancing(&pkt, state) else {
             return Verdict::Accept;

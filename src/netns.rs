@@ -187,6 +187,11 @@ impl IpvsNet {
         IPVS_NET.get(net)
     }
 
+    /// [`IpvsNet::get`] in the packet path (under a hook's RCU read side).
+    pub(crate) fn get_rcu<'a>(net: &'a Net, rcu: &impl ReadSide) -> Option<&'a IpvsNet> {
+        IPVS_NET.get_rcu(net, rcu)
+    }
+
     /// The connection timeouts `--set` changed, seconds.
     pub(crate) fn timeouts(&self) -> Timeouts {
         let [tcp, tcp_fin, udp] = &self.timeouts;

@@ -163,6 +163,7 @@ fn route<'a>(
 /// `decrement_ttl`); one with none left dies here and its sender is told
 /// (ICMP time exceeded), so that directors forwarding to each other
 /// cannot loop a packet forever.
+#[inline]
 fn hop(pkt: &Packet<'_>, net: &Net, hdr: &Hdr) -> bool {
     let ipv6 = hdr.is_v6();
     match pkt.read::<1>(nat::ttl_offset(ipv6)) {
@@ -194,6 +195,7 @@ fn fits(pkt: &Packet<'_>, net: &Net, hdr: &Hdr, mtu: u32) -> bool {
 /// The way on to the real server ([`route`]); for another host the hop
 /// is taken ([`hop`]) and, with `mtu_check`, the size checked
 /// ([`fits`]). `None`: the packet must be dropped.
+#[inline]
 fn next_hop<'a>(
     pkt: &Packet<'a>,
     net: &Net,
@@ -255,10 +257,11 @@ fn nat_request(pkt: Packet<'_>, net: &Net, cp: &Conn, hdr: &Hdr) -> Verdict {
         cp.server_is_local();
     }
     // Local delivery computes no checksum (loopback offloads it).
-    let offload = match &r {
-        Route::Remote(dst) => dst.offloads_sctp_crc(),
-        Route::Local => true,
-    };
+    let offload = hdr.protocol() == nat::SCTP
+        && match &r {
+            Route::Remote(dst) => dst.offloads_sctp_crc(),
+            Route::Local => true,
+        };
     if cp.app().is_some() && !IpvsNet::get(net).is_some_and(|ipvs| app::pkt_in(ipvs, cp, &pkt, hdr))
     {
         return Verdict::Drop;

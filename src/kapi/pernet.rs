@@ -20,6 +20,7 @@
 
 use crate::bindings;
 use crate::kapi::net::Net;
+use crate::kapi::rhash::ReadSide;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -75,6 +76,26 @@ impl<T: PernetState> PernetId<T> {
         // the state (see the ordering note above). `id` is stable now.
         unsafe {
             let slot = bindings::ipvs_rs_net_generic(net.as_ptr(), *self.id.get());
+            Some(&*slot.cast::<T>())
+        }
+    }
+
+    /// [`PernetId::get`] inside an RCU read side (a hook's), without a
+    /// call: `net_generic` inline.
+    pub(crate) fn get_rcu<'a>(&self, net: &'a Net, _rcu: &impl ReadSide) -> Option<&'a T> {
+        if !self.registered.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: as in `get`, the slot exists and is initialised. The
+        // read side keeps `net->gen` (replaced under RCU when the net core
+        // grows it) alive; read once, as `rcu_dereference`. Its pointers
+        // start at its address (`helpers.c` asserts it) and `id` is below
+        // its length, the net core having sized it for every id given.
+        unsafe {
+            let gen = core::ptr::read_volatile(core::ptr::addr_of!((*net.as_ptr()).gen));
+            let slot = *gen
+                .cast::<*mut core::ffi::c_void>()
+                .add(*self.id.get() as usize);
             Some(&*slot.cast::<T>())
         }
     }

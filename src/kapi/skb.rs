@@ -12,6 +12,10 @@ use core::marker::PhantomData;
 use kernel::error::{code::EINVAL, to_result, Result};
 use kernel::types::Opaque;
 
+/// The conntrack state bits in `skb->_nfct` below the entry's address
+/// (`NFCT_INFOMASK`; `helpers.c` asserts the value).
+const NFCT_INFOMASK: kernel::ffi::c_ulong = 7;
+
 /// A socket buffer (`struct sk_buff`) borrowed from the networking core.
 #[repr(transparent)]
 pub(crate) struct SkBuff(Opaque<bindings::sk_buff>);
@@ -115,14 +119,20 @@ impl SkBuff {
             Csum::Complete => bindings::CHECKSUM_COMPLETE,
             Csum::Partial => bindings::CHECKSUM_PARTIAL,
         };
-        // SAFETY: `self` is a live skb owned by the caller's hook.
-        unsafe { bindings::ipvs_rs_skb_set_ip_summed(self.as_ptr(), v as u8) }
+        // SAFETY: `self` is a live skb owned by the caller's hook, whose
+        // header bits nobody else writes meanwhile.
+        unsafe {
+            bindings::sk_buff__bindgen_ty_4__bindgen_ty_1::set_ip_summed_raw(
+                self.headers().cast_mut(),
+                v as u8,
+            )
+        }
     }
 
     /// The firewall mark (`skb->mark`).
     pub(crate) fn mark(&self) -> u32 {
-        // SAFETY: `self` is a live skb.
-        unsafe { bindings::ipvs_rs_skb_mark(self.as_ptr()) }
+        // SAFETY: `self` is a live skb; a plain read of a header field.
+        unsafe { (*self.headers()).__bindgen_anon_4.mark }
     }
 
     /// The address this host would send from to the packet's destination
@@ -200,8 +210,13 @@ impl SkBuff {
 
     /// Marks the packet as handled by IPVS.
     pub(crate) fn set_ipvs_property(&self) {
-        // SAFETY: `self` is a live skb owned by the caller's hook.
-        unsafe { bindings::ipvs_rs_skb_set_ipvs_property(self.as_ptr()) }
+        // SAFETY: as in `set_csum`.
+        unsafe {
+            bindings::sk_buff__bindgen_ty_4__bindgen_ty_1::set_ipvs_property_raw(
+                self.headers().cast_mut(),
+                1,
+            )
+        }
     }
 
     /// Gives `f` the first `len` bytes from the network header, made
@@ -212,6 +227,19 @@ impl SkBuff {
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Option<R> {
         let off = usize::try_from(self.network_offset()).ok()?;
+        let (_, nh, headlen) = self.linear();
+        // SAFETY: `self` is a live skb; a read of its own bit.
+        let cloned = unsafe { bindings::sk_buff::cloned_raw(self.as_ptr()) } != 0;
+        if !cloned && off.checked_add(len)? <= headlen {
+            // Linear and not shared: `skb_ensure_writable` would do
+            // nothing.
+            // SAFETY: `len` bytes from the network header lie in the
+            // linear area, which no clone shares; nobody else touches
+            // them while the hook owns the skb, and the closure cannot
+            // keep the slice.
+            let bytes = unsafe { core::slice::from_raw_parts_mut(nh.cast_mut(), len) };
+            return Some(f(bytes));
+        }
         let total = u32::try_from(off.checked_add(len)?).ok()?;
         // SAFETY: `self` is a live skb owned by the caller's hook.
         if unsafe { bindings::ipvs_rs_skb_ensure_writable(self.as_ptr(), total) } != 0 {
@@ -237,6 +265,10 @@ impl SkBuff {
     /// Whether the packet is too big for `mtu` (GSO packets: by their
     /// segments; reassembled IPv6 packets: by their largest fragment).
     pub(crate) fn exceeds_mtu(&self, mtu: u32, ipv6: bool) -> bool {
+        // What fits needs no look at GSO (IPv6 may have a fragment size).
+        if !ipv6 && self.len() <= mtu {
+            return false;
+        }
         // SAFETY: `self` is a live skb.
         unsafe { bindings::ipvs_rs_exceeds_mtu(self.as_ptr(), mtu, ipv6) }
     }
@@ -393,6 +425,12 @@ impl<'a> Packet<'a> {
 impl Packet<'_> {
     /// Takes the packet out of conntrack (IPVS forwards it on its own).
     pub(crate) fn ct_untrack(&self) {
+        // SAFETY: the hook owns the live skb; a plain read of its field.
+        let nfct = unsafe { (*self.0.as_ptr())._nfct };
+        // No entry (`nf_ct_get` would find none): nothing to drop.
+        if nfct & !NFCT_INFOMASK == 0 {
+            return;
+        }
         // SAFETY: the hook owns the live skb; this drops its conntrack
         // reference and marks it untracked.
         unsafe { bindings::ipvs_rs_ct_untrack(self.0.as_ptr()) }
