@@ -6,20 +6,25 @@
 //! Checksum values are the 16-bit field as it sits in the header, read
 //! big-endian.
 
-/// One's-complement sum of `data` as big-endian 16-bit words, added to
-/// `sum`, not folded.
-fn add(mut sum: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for w in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
+/// One's-complement sum of `data` as big-endian 16-bit words (a last odd
+/// byte padded with zero), added to `sum`, not folded. Four bytes at a
+/// time: a 32-bit word is the sum of its halves modulo 0xffff, and the sum
+/// is zero only where the 16-bit one is, so [`fold`] gives the same value.
+fn add(mut sum: u64, data: &[u8]) -> u64 {
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
     }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
+    match *words.remainder() {
+        [a] => sum += u64::from(a) << 8,
+        [a, b] => sum += u64::from(u16::from_be_bytes([a, b])),
+        [a, b, c] => sum += u64::from(u16::from_be_bytes([a, b])) + (u64::from(c) << 8),
+        _ => {}
     }
     sum
 }
 
-fn fold(mut sum: u32) -> u16 {
+fn fold(mut sum: u64) -> u16 {
     while sum >> 16 != 0 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -41,11 +46,15 @@ pub(crate) fn checksum6(src: &[u8; 16], dst: &[u8; 16], protocol: u8, data: &[u8
 }
 
 /// Adds `new` and removes `old` (same length, even) from a one's-complement
-/// sum.
+/// sum (four bytes at a time, as [`add`]).
 fn replace(sum: u16, old: &[u8], new: &[u8]) -> u16 {
-    let mut s = u32::from(sum);
-    for w in old.chunks(2) {
-        s += u32::from(!u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+    let mut s = u64::from(sum);
+    let mut words = old.chunks_exact(4);
+    for w in &mut words {
+        s += u64::from(!u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    for w in words.remainder().chunks(2) {
+        s += u64::from(!u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
     }
     fold(add(s, new))
 }
@@ -156,6 +165,53 @@ mod tests {
         data[2..4].copy_from_slice(&c.to_be_bytes());
         assert_eq!(checksum6(&src, &dst, 58, &data), 0);
         assert_ne!(checksum6(&src, &dst, 17, &data), 0);
+    }
+
+    /// The plain 16-bit forms `add` and `replace` must match.
+    fn add16(mut sum: u64, data: &[u8]) -> u64 {
+        for w in data.chunks(2) {
+            sum += u64::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+        }
+        sum
+    }
+
+    fn replace16(sum: u16, old: &[u8], new: &[u8]) -> u16 {
+        let mut s = u64::from(sum);
+        for w in old.chunks(2) {
+            s += u64::from(!u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+        }
+        fold(add16(s, new))
+    }
+
+    #[test]
+    fn four_bytes_at_a_time_as_two() {
+        let mut next = crate::xorshift::xorshift();
+        for _ in 0..200_000 {
+            let len = (next() % 41) as usize;
+            let mut a = [0u8; 40];
+            let mut b = [0u8; 40];
+            // Runs of 0x00 and 0xff reach the folds' edge cases.
+            let fill = |x: u64| match x % 4 {
+                0 => 0,
+                1 => 0xff,
+                _ => x as u8,
+            };
+            for (x, y) in a.iter_mut().zip(b.iter_mut()) {
+                *x = fill(next());
+                *y = fill(next());
+            }
+            let sum = u64::from(next() as u16);
+            assert_eq!(fold(add(sum, &a[..len])), fold(add16(sum, &a[..len])));
+            let even = len & !1;
+            let check = u16::from(fill(next())) | u16::from(fill(next())) << 8;
+            assert_eq!(
+                replace(check, &a[..even], &b[..even]),
+                replace16(check, &a[..even], &b[..even]),
+                "{:x?} -> {:x?}",
+                &a[..even],
+                &b[..even]
+            );
+        }
     }
 
     #[test]

@@ -91,7 +91,8 @@ pub(crate) fn rewrite4(
 }
 
 /// Writes `addr` and `port` at their offsets and updates the transport
-/// checksum at `check_at` for the change.
+/// checksum at `check_at` for the change (from the old bytes in place,
+/// the address and then the port: the same sum as over both at once).
 fn replace(
     pkt: &mut [u8],
     protocol: u8,
@@ -101,35 +102,31 @@ fn replace(
     partial: bool,
 ) {
     let n = addr.len();
-    let mut old = [0u8; 18];
-    old[..n].copy_from_slice(&pkt[addr_at..addr_at + n]);
-    old[n..n + 2].copy_from_slice(&pkt[port_at..port_at + 2]);
-    let mut new = [0u8; 18];
-    new[..n].copy_from_slice(addr);
-    new[n..n + 2].copy_from_slice(&port);
+    // SCTP: CRC32c over the whole packet, which the caller recomputes.
+    if protocol != SCTP {
+        let check = get16(pkt, check_at);
+        let old_addr = &pkt[addr_at..addr_at + n];
+        let updated = if partial {
+            // The pseudo-header has the addresses, not the ports.
+            Some(csum::update_partial(check, old_addr, addr))
+        } else if protocol == UDP && check == 0 {
+            // No UDP checksum (IPv4 only): leave it absent.
+            None
+        } else {
+            let c = csum::update(check, old_addr, addr);
+            let c = csum::update(c, &pkt[port_at..port_at + 2], &port);
+            Some(if protocol == UDP {
+                csum::udp_mangled(c)
+            } else {
+                c
+            })
+        };
+        if let Some(c) = updated {
+            put16(pkt, check_at, c);
+        }
+    }
     pkt[addr_at..addr_at + n].copy_from_slice(addr);
     pkt[port_at..port_at + 2].copy_from_slice(&port);
-
-    if protocol == SCTP {
-        // CRC32c over the whole packet: the caller recomputes it.
-        return;
-    }
-    let check = get16(pkt, check_at);
-    let updated = if partial {
-        // The pseudo-header has the addresses, not the ports.
-        csum::update_partial(check, &old[..n], &new[..n])
-    } else if protocol == UDP && check == 0 {
-        // No UDP checksum (IPv4 only): leave it absent.
-        return;
-    } else {
-        let c = csum::update(check, &old[..n + 2], &new[..n + 2]);
-        if protocol == UDP {
-            csum::udp_mangled(c)
-        } else {
-            c
-        }
-    };
-    put16(pkt, check_at, updated);
 }
 
 /// Rewrites the address and port at `end` of an IPv6 TCP, UDP or SCTP
