@@ -581,6 +581,7 @@ impl Conn {
     /// in. A timer that is not pending is left alone: it is running, and
     /// reads the deadline itself, or the connection goes (the packet raced
     /// its expiry and is its last, as one a moment later would find none).
+    #[inline]
     fn touch(&self) {
         let deadline = jiffies() + u64::from(self.timeout.load(Ordering::Relaxed));
         self.deadline.store(deadline, Ordering::Relaxed);
@@ -907,6 +908,8 @@ impl InUse<'_> {
 }
 
 impl Drop for InUse<'_> {
+    // Once per packet: no call for it.
+    #[inline]
     fn drop(&mut self) {
         if let InUse::Found(c) = self {
             c.touch();
