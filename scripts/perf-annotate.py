@@ -24,7 +24,9 @@ def samples(path, dso):
     for line in open(path, errors="replace"):
         total += 1
         m = re.search(r"(\S+)\+0x([0-9a-f]+) \(\[?([^)\]]+)\]?\)", line)
-        if m and m.group(3) == dso:
+        # A module perf found on disk shows as its path, else as [name].
+        where = m.group(3).rsplit("/", 1)[-1].removesuffix(".ko") if m else None
+        if where == dso:
             per[(m.group(1), int(m.group(2), 16))] += 1
     return per, total
 
