@@ -82,21 +82,27 @@ busy_us() {
 		printf "%d", ($2 + $3 + $4 + $7 + $8 + $9) * 1000000 / hz }' /proc/stat
 }
 
-# udp <workload> <way> <port> <flows>: packets/s reaching r1, and the
-# VM's busy CPU time per packet reaching r1 while the sender runs
-# ("<workload>-cpu-us").
+# udp <workload> <way> <port> <flows>: packets/s reaching r1, the VM's
+# busy CPU time per packet reaching r1 while the sender runs
+# ("<workload>-cpu-us"), and the share of the sent packets that did not
+# reach r1's socket ("<workload>-lost-pct": dropped on the way or at a
+# full receive buffer, the CPU they took counted all the same).
 udp() {
-	local out b0 b1
+	local out b0 b1 sent
 	in_ns r1 "$TRAFFIC" sink "$3" $secs >/tmp/bench.sink &
 	sleep 1
 	b0=$(busy_us)
-	in_ns c "$TRAFFIC" blast "$(target "$2" "$3")" "$4" $((secs + 1)) >/dev/null
+	sent=$(in_ns c "$TRAFFIC" blast "$(target "$2" "$3")" "$4" $((secs + 1)))
 	b1=$(busy_us)
 	wait $!
 	out=$(cat /tmp/bench.sink)
 	result "$1" "$2" "${out:-0}"
 	[ "${out:-0}" != 0 ] &&
 		result "$1-cpu-us" "$2" "$(awk "BEGIN { printf \"%.2f\", ($b1 - $b0) / ($out * ($secs + 1)) }")"
+	# The sink counts `secs` seconds from its first packet; the blast
+	# lasts a second more.
+	[ "${sent:-0}" -gt 0 ] 2>/dev/null &&
+		result "$1-lost-pct" "$2" "$(awk "BEGIN { l = 100 * (1 - ${out:-0} * ($secs + 1) / $sent); printf \"%.1f\", l < 0 ? 0 : l }")"
 	return 0
 }
 
