@@ -291,14 +291,15 @@ fn still_valid<'a>(
 /// request gets, from outside (`LOCAL_IN`) or from this host
 /// (`LOCAL_OUT`: [`xmit`] sends the packet on its new route and steals
 /// it, as for the others).
-fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<Seen>) -> Verdict {
+fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<&Seen>) -> Verdict {
     let rcu = pkt.rcu();
     let (p, related) = match seen {
         Some(Seen::Transport(p)) => (p, false),
         Some(Seen::Ipsec(p)) => (p, true),
         Some(Seen::IcmpError(hdr, e)) => {
+            let hdr = *hdr;
             // About a reply (virtual service to client).
-            return match ipvs.conns.lookup_in(&rcu, &quoted(hdr.af(), &e)) {
+            return match ipvs.conns.lookup_in(&rcu, &quoted(hdr.af(), e)) {
                 Some(cp) => icmp_to_server(pkt, state, cp, hdr),
                 // A flow this director never saw (another one's, or
                 // answered directly by a DR real server): with
@@ -306,7 +307,7 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
                 // would have been.
                 // Never for AH or ESP (stock: `ah_esp_conn_schedule`).
                 None if ipvs.sysctl(Sysctl::ScheduleIcmp) != 0 && !e.ipsec => {
-                    schedule_icmp(ipvs, pkt, state, hdr, &e)
+                    schedule_icmp(ipvs, pkt, state, hdr, e)
                 }
                 None => Verdict::Accept,
             };
@@ -333,9 +334,9 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
             .and_then(|cp| newconn::fill_cport(ipvs, &rcu, cp, &l)),
     };
     if let Some(cp) = found {
-        match still_valid(ipvs, &pkt, state, cp, &p) {
+        match still_valid(ipvs, &pkt, state, cp, p) {
             // The established path.
-            Ok(Some(cp)) => return to_server(ipvs, pkt, state, cp, &p, related),
+            Ok(Some(cp)) => return to_server(ipvs, pkt, state, cp, p, related),
             Ok(None) => {}
             Err(v) => return v,
         }
@@ -345,7 +346,7 @@ fn request(ipvs: &IpvsNet, pkt: Packet<'_>, state: &HookState<'_>, seen: Option<
     if related {
         return Verdict::Accept;
     }
-    schedule(ipvs, pkt, state, &p)
+    schedule(ipvs, pkt, state, p)
 }
 
 /// A client's first packet: scheduled, then forwarded ([`to_server`]).
@@ -572,7 +573,7 @@ impl Hook for LocalIn {
                 return v;
             }
         }
-        request(ipvs, pkt, state, seen)
+        request(ipvs, pkt, state, seen.as_ref())
     }
 }
 
@@ -594,7 +595,7 @@ impl Hook for LocalOut {
                 return v;
             }
         }
-        request(ipvs, pkt, state, seen)
+        request(ipvs, pkt, state, seen.as_ref())
     }
 }
 
