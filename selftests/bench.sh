@@ -84,26 +84,45 @@ busy_us() {
 
 # udp <workload> <way> <port> <flows>: packets/s reaching r1, the VM's
 # busy CPU time per packet reaching r1 while the sender runs
-# ("<workload>-cpu-us"), and the share of the sent packets that did not
-# reach r1's socket ("<workload>-lost-pct": dropped on the way or at a
-# full receive buffer, the CPU they took counted all the same).
+# ("<workload>-cpu-us"), and the share of the sent packets dropped at
+# r1's full socket buffer ("-sink-full-pct") or at a full input queue
+# ("-backlog-drop-pct"): a rate the sink or a queue capped is not the
+# director's.
 udp() {
-	local out b0 b1 sent
+	local out b0 b1 sent e0 e1 q0 q1
 	in_ns r1 "$TRAFFIC" sink "$3" $secs >/tmp/bench.sink &
 	sleep 1
+	e0=$(rcvbuf_errors)
+	q0=$(backlog_drops)
 	b0=$(busy_us)
 	sent=$(in_ns c "$TRAFFIC" blast "$(target "$2" "$3")" "$4" $((secs + 1)))
 	b1=$(busy_us)
 	wait $!
+	e1=$(rcvbuf_errors)
+	q1=$(backlog_drops)
 	out=$(cat /tmp/bench.sink)
 	result "$1" "$2" "${out:-0}"
 	[ "${out:-0}" != 0 ] &&
 		result "$1-cpu-us" "$2" "$(awk "BEGIN { printf \"%.2f\", ($b1 - $b0) / ($out * ($secs + 1)) }")"
-	# The sink counts `secs` seconds from its first packet; the blast
-	# lasts a second more.
 	[ "${sent:-0}" -gt 0 ] 2>/dev/null &&
-		result "$1-lost-pct" "$2" "$(awk "BEGIN { l = 100 * (1 - ${out:-0} * ($secs + 1) / $sent); printf \"%.1f\", l < 0 ? 0 : l }")"
+		result "$1-sink-full-pct" "$2" "$(awk "BEGIN { printf \"%.1f\", 100 * ($e1 - $e0) / $sent }")" &&
+		result "$1-backlog-drop-pct" "$2" "$(awk "BEGIN { printf \"%.1f\", 100 * ($q1 - $q0) / $sent }")"
 	return 0
+}
+
+# backlog_drops: packets the CPUs' input queues dropped, all namespaces
+# (netdev_max_backlog; veth hands every packet to one).
+backlog_drops() {
+	local d=0 n dropped rest
+	while read -r n dropped rest; do
+		d=$((d + 16#$dropped))
+	done </proc/net/softnet_stat
+	echo $d
+}
+
+# rcvbuf_errors: UDP datagrams r1 dropped at a full socket buffer.
+rcvbuf_errors() {
+	in_ns r1 awk '$1 == "Udp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") n = i; next } print $n }' /proc/net/snmp
 }
 
 dp_setup
