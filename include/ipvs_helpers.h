@@ -110,8 +110,6 @@ bool ipvs_rs_work_queue(struct work_struct *work);
 
 /* packet surgery and transmission */
 int ipvs_rs_skb_ensure_writable(struct sk_buff *skb, unsigned int len);
-u8 *ipvs_rs_skb_network_header(const struct sk_buff *skb);
-unsigned int ipvs_rs_skb_headlen(const struct sk_buff *skb);
 void ipvs_rs_sctp_set_checksum(struct sk_buff *skb, unsigned int off);
 struct dst_entry;
 unsigned int ipvs_rs_dst_mtu(const struct dst_entry *dst);

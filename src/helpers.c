@@ -645,16 +645,6 @@ int ipvs_rs_skb_ensure_writable(struct sk_buff *skb, unsigned int len)
 	return skb_ensure_writable(skb, len);
 }
 
-u8 *ipvs_rs_skb_network_header(const struct sk_buff *skb)
-{
-	return skb_network_header(skb);
-}
-
-unsigned int ipvs_rs_skb_headlen(const struct sk_buff *skb)
-{
-	return skb_headlen(skb) - skb_network_offset(skb);
-}
-
 /*
  * The SCTP CRC32c of the whole packet, its common header at @off from
  * skb->data and writable (sctp_nat_csum). GSO packets get theirs when

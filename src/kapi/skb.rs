@@ -226,39 +226,30 @@ impl SkBuff {
         len: usize,
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> Option<R> {
-        let off = usize::try_from(self.network_offset()).ok()?;
-        let (_, nh, headlen) = self.linear();
+        let end = usize::try_from(self.network_offset())
+            .ok()?
+            .checked_add(len)?;
         // SAFETY: `self` is a live skb; a read of its own bit.
         let cloned = unsafe { bindings::sk_buff::cloned_raw(self.as_ptr()) } != 0;
-        if !cloned && off.checked_add(len)? <= headlen {
-            // Linear and not shared: `skb_ensure_writable` would do
-            // nothing.
-            // SAFETY: `len` bytes from the network header lie in the
-            // linear area, which no clone shares; nobody else touches
-            // them while the hook owns the skb, and the closure cannot
-            // keep the slice.
-            let bytes = unsafe { core::slice::from_raw_parts_mut(nh.cast_mut(), len) };
-            return Some(f(bytes));
+        let (_, mut nh, mut headlen) = self.linear();
+        // Linear and not shared already, as mostly: nothing to call.
+        if cloned || end > headlen {
+            let total = u32::try_from(end).ok()?;
+            // SAFETY: `self` is a live skb owned by the caller's hook.
+            if unsafe { bindings::ipvs_rs_skb_ensure_writable(self.as_ptr(), total) } != 0 {
+                return None;
+            }
+            // The buffer may have moved (the offsets stay).
+            (_, nh, headlen) = self.linear();
         }
-        let total = u32::try_from(off.checked_add(len)?).ok()?;
-        // SAFETY: `self` is a live skb owned by the caller's hook.
-        if unsafe { bindings::ipvs_rs_skb_ensure_writable(self.as_ptr(), total) } != 0 {
+        if end > headlen {
             return None;
         }
-        // SAFETY: as above.
-        let headlen = unsafe { bindings::ipvs_rs_skb_headlen(self.as_ptr()) };
-        if (headlen as usize) < len {
-            return None;
-        }
-        // SAFETY: `skb_ensure_writable` made `len` bytes from the network
-        // header linear and unshared; nobody else touches them while the
-        // hook owns the skb, and the closure cannot keep the slice.
-        let bytes = unsafe {
-            core::slice::from_raw_parts_mut(
-                bindings::ipvs_rs_skb_network_header(self.as_ptr()),
-                len,
-            )
-        };
+        // SAFETY: `len` bytes from the network header lie in the linear
+        // area, which no clone shares (or `skb_ensure_writable` made it
+        // so); nobody else touches them while the hook owns the skb, and
+        // the closure cannot keep the slice.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(nh.cast_mut(), len) };
         Some(f(bytes))
     }
 
