@@ -62,4 +62,13 @@ if ! vng --version 2>/dev/null | grep -q "$VIRTME_NG_VERSION"; then
 	pip install --quiet --disable-pip-version-check "virtme-ng==$VIRTME_NG_VERSION"
 fi
 
+# pyroute2, a third-party netlink client for 81-pyroute2, in the tree
+# (build/pydeps): the guest's python3 finds it there whatever its own.
+PYROUTE2_VERSION=0.9.7
+if ! PYTHONPATH=build/pydeps python3 -c "import pyroute2, sys; sys.exit(pyroute2.__version__ != '$PYROUTE2_VERSION')" 2>/dev/null; then
+	echo "deps: pip install pyroute2==$PYROUTE2_VERSION into build/pydeps"
+	pip install --quiet --disable-pip-version-check --no-deps --upgrade \
+		--target build/pydeps "pyroute2==$PYROUTE2_VERSION"
+fi
+
 echo "deps: ok (kernel source $(dpkg-query -W -f='${Version}' linux-source-6.12), $(rustc --version), $(bindgen --version), virtme-ng $(vng --version 2>&1 | awk '{print $2}'), $(virtiofsd --version))"
