@@ -78,16 +78,16 @@ def num(v):
 print(f"{'workload':<32} {'way':<6} {'median':>10} {'min':>10} {'max':>10} {'n':>3}  ratios")
 for w in work:
     med = {m: statistics.median(v) for (x, m), v in runs.items() if x == w}
-    for m in ("plain", "stock", "rs"):
+    for m in ("plain", "stock", "rs", "rsfast"):
         v = runs.get((w, m))
         if not v:
             continue
         r = ""
-        if m == "rs":
+        if m.startswith("rs"):
             if med.get("stock"):
-                r += f"rs/stock {med['rs'] / med['stock']:.2f}"
+                r += f"{m}/stock {med[m] / med['stock']:.2f}"
             if med.get("plain"):
-                r += f"  rs/plain {med['rs'] / med['plain']:.2f}"
+                r += f"  {m}/plain {med[m] / med['plain']:.2f}"
         print(f"{w:<32} {m:<6} {num(statistics.median(v))} {num(min(v))} {num(max(v))} {len(v):>3}  {r}")
 # The table-scale flows beside N connections, as a ratio to the same
 # flows beside the first (smallest) N, per way: flat is the goal.

@@ -23,11 +23,15 @@ want() {
 	[[ " ${IPVS_RS_BENCH_PARTS:-rounds idle reconnect scale resize sync perf restore est flood} " == *" $1 "* ]]
 }
 
-# ways <round>: the three ways, in an order that turns each round, so
-# that none always goes first or last (drift within a round).
+# ways <round> [way...]: the ways (plain, stock, rs), in an order that
+# turns each round, so that none always goes first or last (drift
+# within a round).
 ways() {
-	local all=(plain stock rs) i
-	for i in 0 1 2; do echo "${all[$(((i + $1) % 3))]}"; done
+	local r=$1 all i
+	shift
+	all=("$@")
+	[ ${#all[@]} = 0 ] && all=(plain stock rs)
+	for i in "${!all[@]}"; do echo "${all[$(((i + r) % ${#all[@]}))]}"; done
 }
 
 # load <plain|stock|rs>: unload both modules and load what that way
@@ -48,7 +52,7 @@ load() {
 	case $1 in
 	plain) return 1 ;;
 	stock) modprobe ip_vs && modprobe ip_vs_rr ;;
-	rs) insmod "$IPVS_RS_KO" ;;
+	rs | rsfast) insmod "$IPVS_RS_KO" ;;
 	esac || fail "loading for $1"
 }
 
@@ -69,6 +73,9 @@ way() {
 		-A -t $VIP:5001 -s rr
 		-a -t $VIP:5001 -r $R1:5001 -m
 	EOF
+	# rsfast: ipvs_rs with fast_path on.
+	[ "$1" = rsfast ] && director sysctl -qw net.ipv4.vs.fast_path=1
+	return 0
 }
 
 # target <way> <port>: where the client sends (r1 itself with
@@ -139,7 +146,7 @@ director sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.cli.rp_filter=0
 if want rounds; then
 	for round in $(seq "$rounds"); do
 		echo "# round $round"
-		for w in $(ways "$round"); do
+		for w in $(ways "$round" plain stock rs rsfast); do
 			way $w
 			director sysctl -qw net.ipv4.vs.conntrack=0 2>/dev/null
 			udp udp-nat-8flows "$w" 9000 8
@@ -487,7 +494,7 @@ echo "# ${SECONDS} s into the VM run, after sync"
 if want perf && perf_ok; then
 	for load in "nat 9000 8" "ops 9001 1" "dr 9002 8"; do
 		set -- $load
-		for w in stock rs; do
+		for w in stock rs rsfast; do
 			way $w
 			in_ns r1 "$TRAFFIC" sink "$2" 6 >/dev/null &
 			sink=$!

@@ -35,6 +35,13 @@ static DEFENSE: sysctl::Notify<IpvsNet> = sysctl::Notify {
     changed: IpvsNet::update_defense,
 };
 
+/// `fast_path`: a change attaches or detaches its hooks at once.
+static FAST_PATH: sysctl::Notify<IpvsNet> = sysctl::Notify {
+    min: 0,
+    max: 1,
+    changed: crate::hooks::follow_fast_path,
+};
+
 /// The checks of the knobs that validate writes themselves.
 static POWER_OF_TWO: sysctl::Check = sysctl::Check(|v| Handler::PowerOfTwo.accepts(v));
 static THRESHOLD: sysctl::Check = sysctl::Check(|v| Handler::Threshold.accepts(v));
@@ -75,6 +82,10 @@ impl PernetState for NetGlue {
                         // SAFETY: `ipvs` outlives the table (see below).
                         Handler::Defense => unsafe {
                             sysctl::Entry::notifying(def.name, value, mode, &DEFENSE, ipvs)
+                        },
+                        // SAFETY: as above.
+                        Handler::FastPath => unsafe {
+                            sysctl::Entry::notifying(def.name, value, mode, &FAST_PATH, ipvs)
                         },
                         Handler::Jiffies => int(sysctl::IntKind::Jiffies),
                         Handler::PowerOfTwo => sysctl::Entry::checked(

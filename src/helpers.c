@@ -833,12 +833,47 @@ int ipvs_rs_snat_reroute(struct net *net, struct sk_buff *skb, bool ipv6)
 }
 
 /*
+ * A packet taken at PRE_ROUTING (fast_path) has no input route yet, which
+ * the ICMP senders want (the error's source, rate limits): looked up here,
+ * for the errors only.
+ */
+static void ipvs_rs_need_input_route(struct sk_buff *skb, bool ipv6)
+{
+	const struct iphdr *iph;
+
+	if (skb_dst(skb) || !skb->dev)
+		return;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ipv6) {
+		const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+		struct flowi6 fl6 = {
+			.flowi6_iif = skb->dev->ifindex,
+			.daddr = ip6h->daddr,
+			.saddr = ip6h->saddr,
+			.flowlabel = ip6_flowinfo(ip6h),
+			.flowi6_mark = skb->mark,
+			.flowi6_proto = ip6h->nexthdr,
+		};
+
+		/* As ip6_route_input, which is not exported; under RCU. */
+		skb_dst_set_noref(skb, ip6_route_input_lookup(dev_net(skb->dev),
+			skb->dev, &fl6, skb,
+			RT6_LOOKUP_F_HAS_SADDR | RT6_LOOKUP_F_DST_NOREF));
+		return;
+	}
+#endif
+	iph = ip_hdr(skb);
+	ip_route_input_noref(skb, iph->daddr, iph->saddr, iph->tos, skb->dev);
+}
+
+/*
  * A packet that would leave with no hop left dies: its sender is told and
  * it is counted, as stock's decrement_ttl (skb still has its input route).
  */
 void ipvs_rs_icmp_time_exceeded(struct net *net, struct sk_buff *skb,
 				bool ipv6)
 {
+	ipvs_rs_need_input_route(skb, ipv6);
 #if IS_ENABLED(CONFIG_IPV6)
 	if (ipv6) {
 		struct inet6_dev *idev = __in6_dev_get_safely(skb->dev);
@@ -877,6 +912,7 @@ bool ipvs_rs_exceeds_mtu(const struct sk_buff *skb, unsigned int mtu,
 void ipvs_rs_icmp_too_big(struct net *net, struct sk_buff *skb,
 			  unsigned int mtu, bool ipv6)
 {
+	ipvs_rs_need_input_route(skb, ipv6);
 #if IS_ENABLED(CONFIG_IPV6)
 	if (ipv6) {
 		if (!skb->dev)

@@ -12,7 +12,9 @@
 
 use crate::conn::{self, InUse, Lookup, OnePacket};
 use crate::kapi::abi::hz;
-use crate::kapi::netfilter::{Family, Hook, HookOps, HookPoint, HookSpec, HookState, Verdict};
+use crate::kapi::netfilter::{
+    Family, Hook, HookOps, HookPoint, HookSpec, HookState, OnDemand, Verdict,
+};
 use crate::kapi::skb::Packet;
 use crate::nat::{self, IcmpError, AH, ESP, ICMP, ICMPV6, IKE_PORT, SCTP, TCP, UDP};
 use crate::netns::IpvsNet;
@@ -577,6 +579,51 @@ impl Hook for LocalIn {
     }
 }
 
+/// With `fast_path`, requests of established connections are taken at
+/// `PRE_ROUTING` and get what [`LocalIn`] would give them, without the
+/// input route lookup, local delivery and `INPUT` rules before it (see
+/// deviations.rst). Everything else goes on to `LOCAL_IN` as without
+/// it: first packets and TCP SYNs (scheduling and `conn_reuse_mode`
+/// stay there), IPv4 options, IPv6 extension headers, fragments, ICMP,
+/// connections with an application helper, and every packet while the backup daemon runs (whose
+/// connections' virtual addresses need not be this host's) or
+/// connections of clients on this host exist.
+struct Established;
+
+impl Hook for Established {
+    #[inline]
+    fn hook(pkt: Packet<'_>, state: &HookState<'_>) -> Verdict {
+        let Some(ipvs) = balancing(&pkt, state) else {
+            return Verdict::Accept;
+        };
+        if ipvs.sync.is_backup() || ipvs.conns.local_replies() {
+            return Verdict::Accept;
+        }
+        let Some(Seen::Transport(p)) = inspect(&pkt, state.family) else {
+            return Verdict::Accept;
+        };
+        let plain = match p.hdr {
+            Hdr::V4(h) => h.header_len == IPV4_HDRLEN,
+            Hdr::V6 { l4, .. } => l4 == IPV6_HDRLEN,
+        };
+        if !plain || p.tcp_flags.is_some_and(|f| f.syn) {
+            return Verdict::Accept;
+        }
+        let rcu = pkt.rcu();
+        let Some(cp) = ipvs.conns.lookup_in(&rcu, &p.lookup()) else {
+            return Verdict::Accept;
+        };
+        let forwarded = matches!(
+            cp.fwd(),
+            conn_flags::MASQ | conn_flags::DROUTE | conn_flags::TUNNEL
+        );
+        if !forwarded || cp.app().is_some() || !cp.dest.available.load(Ordering::Relaxed) {
+            return Verdict::Accept;
+        }
+        to_server(ipvs, pkt, state, cp, &p, false)
+    }
+}
+
 /// Packets leaving this host (`LOCAL_OUT`): replies of real servers on
 /// it first (stock's `ip_vs_local_reply` hooks), then requests of its
 /// clients, from one read of the headers.
@@ -654,7 +701,29 @@ pub(crate) fn follow_services<R>(
             hooks.detach(i);
         }
     }
+    fast_path_hooks(ipvs, &mut hooks);
     res
+}
+
+/// `fast_path` changed: its hooks follow (see [`Established`]).
+pub(crate) fn follow_fast_path(ipvs: &IpvsNet) {
+    fast_path_hooks(ipvs, &mut ipvs.hooks.lock());
+}
+
+/// Attaches each family's `fast_path` hook (slots 2 and 3) while the
+/// family's own hooks are attached and `fast_path` is 1, else detaches
+/// it. Where attaching fails, requests take the `LOCAL_IN` way.
+fn fast_path_hooks(ipvs: &IpvsNet, hooks: &mut OnDemand<4>) {
+    let on = ipvs.sysctl(Sysctl::FastPath) != 0;
+    for (i, ops) in [&FAST4, &FAST6].into_iter().enumerate() {
+        if on && hooks.attached(i) {
+            if hooks.attach(2 + i, ops).is_err() {
+                kernel::pr_warn!("fast_path: hooks not attached\n");
+            }
+        } else {
+            hooks.detach(2 + i);
+        }
+    }
 }
 
 /// The IPv4 hooks, at stock's points and priorities (`LOCAL_IN` at
@@ -665,6 +734,19 @@ pub(crate) static HOOKS4: HookOps<3> = HookOps::new([
     HookSpec::new::<Forward>(Family::Ipv4, HookPoint::Forward, PRI_NAT_SRC),
     HookSpec::new::<LocalOut>(Family::Ipv4, HookPoint::LocalOut, PRI_NAT_DST + 2),
 ]);
+
+/// The `fast_path` hooks, at `PRE_ROUTING` after conntrack, `mangle` and
+/// DNAT, with the priority of `LOCAL_IN`'s.
+static FAST4: HookOps<1> = HookOps::new([HookSpec::new::<Established>(
+    Family::Ipv4,
+    HookPoint::PreRouting,
+    PRI_NAT_SRC - 2,
+)]);
+static FAST6: HookOps<1> = HookOps::new([HookSpec::new::<Established>(
+    Family::Ipv6,
+    HookPoint::PreRouting,
+    PRI_NAT_SRC - 2,
+)]);
 
 /// The IPv6 hooks, attached while a namespace has IPv6 services.
 pub(crate) static HOOKS6: HookOps<3> = HookOps::new([

@@ -75,8 +75,9 @@ pub(crate) struct IpvsNet {
     pub(crate) ftp_ct: [netfilter::Conntrack; 2],
     /// The netfilter hooks of IPv4 (slot 0) and IPv6 (slot 1), each
     /// attached while the family has services (see
-    /// [`crate::hooks::follow_services`]); detached first on teardown.
-    pub(crate) hooks: Pin<KBox<Mutex<netfilter::OnDemand<2>>>>,
+    /// [`crate::hooks::follow_services`]), and their `fast_path` hooks
+    /// (slots 2 and 3); detached first on teardown.
+    pub(crate) hooks: Pin<KBox<Mutex<netfilter::OnDemand<4>>>>,
     /// The rate estimator's thread, while it runs (see
     /// [`crate::estimator`]); stopped first on teardown.
     pub(crate) est_thread: Pin<KBox<Mutex<Option<crate::estimator::Running>>>>,
@@ -320,8 +321,9 @@ impl Drop for IpvsNet {
     fn drop(&mut self) {
         // No packet may find this state half gone: the hooks go first.
         let mut hooks = self.hooks.lock();
-        hooks.detach(0);
-        hooks.detach(1);
+        for slot in (0..4).rev() {
+            hooks.detach(slot);
+        }
         drop(hooks);
         // The daemons' and the estimator's threads borrow this state: they
         // stop before any field goes.

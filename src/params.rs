@@ -14,6 +14,9 @@ pub(crate) enum Handler {
     IntRange(i32, i32),
     /// A defense mode, 0 to 3: a change takes effect at once.
     Defense,
+    /// `fast_path`, 0 or 1: a change attaches or detaches its hooks at
+    /// once.
+    FastPath,
     /// Seconds in `/proc`, jiffies inside (`proc_dointvec_jiffies`).
     Jiffies,
     /// A power of two, at least 1 (`sync_ports`).
@@ -39,6 +42,7 @@ impl Handler {
             (Handler::Threshold, [t, p]) => *t >= 0 && *p >= 0 && (t < p || *p == 0),
             (Handler::IntRange(min, max), [x]) => (min..=max).contains(x),
             (Handler::Defense, [x]) => (0..=3).contains(x),
+            (Handler::FastPath, [x]) => (0..=1).contains(x),
             (Handler::Int | Handler::Jiffies, [_]) => true,
             _ => false,
         }
@@ -75,7 +79,7 @@ macro_rules! sysctls {
     };
 }
 
-use Handler::{CpuList, Defense, Int, IntRange, Jiffies, PowerOfTwo, Threshold, ULong};
+use Handler::{CpuList, Defense, FastPath, Int, IntRange, Jiffies, PowerOfTwo, Threshold, ULong};
 
 sysctls! {
     Amemthresh => c"amemthresh", 1024, Int, false;
@@ -118,6 +122,7 @@ sysctls! {
     // Not in stock: see Documentation/deviations.rst.
     ConnOut => c"conn_out", 0, IntRange(0, 1), false;
     ConnReuseOldConntrack => c"conn_reuse_old_conntrack", 1, IntRange(0, 1), false;
+    FastPath => c"fast_path", 0, FastPath, false;
 }
 
 /// Number of knobs.
@@ -242,15 +247,17 @@ mod tests {
         assert!(Handler::Defense.accepts(&[3]));
         assert!(!Handler::Defense.accepts(&[4]));
         assert!(!Handler::Defense.accepts(&[-1]));
+        assert!(Handler::FastPath.accepts(&[1]));
+        assert!(!Handler::FastPath.accepts(&[2]));
         assert_eq!(Sysctl::SecureTcp.def().handler, Handler::Defense);
     }
 
     #[test]
     fn enum_indexes_the_table() {
-        assert_eq!(Sysctl::ConnReuseOldConntrack as usize, COUNT - 1);
+        assert_eq!(Sysctl::FastPath as usize, COUNT - 1);
         // Stock's 29 (without debug_level), its lblc and lblcr modules'
-        // two, upstream's conn_lfactor and svc_lfactor, and our two.
-        assert_eq!(COUNT, 35);
+        // two, upstream's conn_lfactor and svc_lfactor, and our three.
+        assert_eq!(COUNT, 36);
         assert_eq!(Sysctl::LblcExpiration.def().default, 24 * 60 * 60);
         assert_eq!(Sysctl::LblcrExpiration.def().handler, Handler::Jiffies);
         assert_eq!(Sysctl::ConnReuseMode.def().name, c"conn_reuse_mode");

@@ -203,7 +203,8 @@ pub(crate) struct OnDemand<const S: usize> {
 // SAFETY: a handle like `Registration`; attaching and detaching take
 // `&mut self` and may run on any thread.
 unsafe impl<const S: usize> Send for OnDemand<S> {}
-// SAFETY: no method takes `&self`.
+// SAFETY: the only method taking `&self`, `attached`, reads which slots
+// hold a table.
 unsafe impl<const S: usize> Sync for OnDemand<S> {}
 
 impl<const S: usize> OnDemand<S> {
@@ -244,6 +245,15 @@ impl<const S: usize> OnDemand<S> {
     /// If `i` is not below `S`.
     pub(crate) fn detach(&mut self, i: usize) {
         self.slots[i] = None;
+    }
+
+    /// Whether slot `i` holds a table.
+    ///
+    /// # Panics
+    ///
+    /// If `i` is not below `S`.
+    pub(crate) fn attached(&self, i: usize) -> bool {
+        self.slots[i].is_some()
     }
 }
 

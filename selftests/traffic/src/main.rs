@@ -25,13 +25,15 @@
 //! - `udp-probe ADDR:PORT [SPORT]`: one datagram (from source port
 //!   SPORT); prints who answered, `refused` (an ICMP error came back) or
 //!   `timeout`.
-//! - `udp-ttl ADDR:PORT TTL`: one datagram sent with that TTL (IPv6:
-//!   hop limit). Prints who answered, `time-exceeded` (an ICMP error
-//!   said the packet ran out of hops on the way) or `timeout`.
-//! - `udp-big ADDR:PORT SIZE`: one datagram of SIZE bytes (fragmented on
-//!   the way when larger than the MTU); servers answer one that big with
-//!   as many bytes. Prints who answered and the answer's size, `refused`,
-//!   `too-big` (the path's MTU came back in an ICMP error) or `timeout`.
+//! - `udp-ttl ADDR:PORT TTL [SPORT]`: one datagram sent with that TTL
+//!   (IPv6: hop limit), from source port SPORT if given. Prints who
+//!   answered, `time-exceeded` (an ICMP error said the packet ran out of
+//!   hops on the way) or `timeout`.
+//! - `udp-big ADDR:PORT SIZE [SPORT]`: one datagram of SIZE bytes (from
+//!   SPORT if given; fragmented on the way when larger than the MTU);
+//!   servers answer one that big with as many bytes. Prints who
+//!   answered and the answer's size, `refused`, `too-big` (the path's
+//!   MTU came back in an ICMP error) or `timeout`.
 //! - `udp-exthdr ADDR:PORT COUNT`: as `udp`, over IPv6 with hop-by-hop
 //!   and destination options headers in front of UDP.
 //! - `udp6-exthdrs ADDR:PORT COUNT`: one datagram from fd00:1::2 behind
@@ -1231,7 +1233,7 @@ fn usage() -> ExitCode {
          blast ADDR:PORT FLOWS SECS | sink PORT SECS | tcp-rate ADDR:PORT SECS | \
          serve-hold NAME PORT | tcp-from ADDR:PORT COUNT SPORT | tcp-abort ADDR:PORT 1 SPORT | \
          udp ADDR:PORT COUNT [SPORT] | udp-ports ADDR:PORT COUNT FIRST | udp-one ADDR:PORT COUNT | \
-         udp-probe ADDR:PORT [SPORT] | udp-ttl ADDR:PORT TTL | udp-big ADDR:PORT SIZE | udp-exthdr ADDR:PORT COUNT | \
+         udp-probe ADDR:PORT [SPORT] | udp-ttl ADDR:PORT TTL [SPORT] | udp-big ADDR:PORT SIZE [SPORT] | udp-exthdr ADDR:PORT COUNT | \
          udp-send ADDR:PORT COUNT | udp-answer PORT | icmp-unreach ADDR:PORT CPORT [bad] | udp6-exthdrs ADDR:PORT COUNT | \
          udp-call ADDR:PORT SPORT | sip-send ADDR:PORT CALLID... | \
          bulk-sink PORT | bulk ADDR:PORT SECS | spray ADDR:PORT COUNT FIRST [syn] | \
@@ -1515,13 +1517,15 @@ fn main() -> ExitCode {
             }
         }
         (Some("udp-ttl"), Some(to), Some(ttl)) => {
-            let Some(s) = udp_socket(to, 0) else {
+            let sport = arg(3).and_then(|p| p.parse().ok()).unwrap_or(0);
+            let Some(s) = udp_socket(to, sport) else {
                 return ExitCode::FAILURE;
             };
             println!("{}", udp_ttl(&s, to.is_ipv6(), ttl));
         }
         (Some("udp-big"), Some(to), Some(size)) => {
-            let Some(s) = udp_socket(to, 0) else {
+            let sport = arg(3).and_then(|p| p.parse().ok()).unwrap_or(0);
+            let Some(s) = udp_socket(to, sport) else {
                 return ExitCode::FAILURE;
             };
             println!("{}", udp_big(&s, size as usize));
