@@ -1168,9 +1168,17 @@ int ipvs_rs_route6_cached(struct net *net, struct ipvs_rs_route_cache *c,
 			return err;
 		}
 		local = dst->dev && (dst->dev->flags & IFF_LOOPBACK);
-		dd = ipvs_rs_dest_dst_set(c, dst,
-					  rt6_get_cookie(dst_rt6_info(dst)), 0,
-					  local, known_nh);
+		/*
+		 * Not the direct-routing (known next hop) route: kept here, it
+		 * left two references on its device after ten connections, and
+		 * deleting the namespace waited for them forever (93-fast-path's
+		 * IPv6 DR part; stock caches it without that). A lookup per
+		 * packet until that is understood.
+		 */
+		dd = known_nh ? NULL :
+			ipvs_rs_dest_dst_set(c, dst,
+					     rt6_get_cookie(dst_rt6_info(dst)),
+					     0, local, known_nh);
 		if (!dd) {
 			if (local) {
 				dst_release(dst);
