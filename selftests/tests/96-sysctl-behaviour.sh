@@ -211,6 +211,10 @@ scenario() {
 	EOF
 	for on in 1 0; do
 		director sysctl -qw net.ipv4.vs.run_estimation=$on
+		# The estimator's thread stops within a second (ipvs_rs: its
+		# once-a-second check; stock: its reload work): a tick of it
+		# after the zeroing below would leave a rate standing.
+		[ "$on" = 0 ] && sleep 2
 		director ipvsadm -Z
 		in_ns c "$TRAFFIC" blast "$VIP:53" 1 6 >/dev/null
 		inpps=$(director ipvsadm -Ln --rate --exact | awk '$1 == "UDP" { print $4 }')
