@@ -10,7 +10,7 @@ the expected one and with stock ip_vs.ko's.
 
 import errno
 import sys
-from socket import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP
+from socket import AF_INET, IPPROTO_TCP, IPPROTO_UDP
 
 from pyroute2 import IPVS, IPVSDest, IPVSService
 from pyroute2.netlink.exceptions import NetlinkError

@@ -585,9 +585,9 @@ impl Hook for LocalIn {
 /// deviations.rst). Everything else goes on to `LOCAL_IN` as without
 /// it: first packets and TCP SYNs (scheduling and `conn_reuse_mode`
 /// stay there), IPv4 options, IPv6 extension headers, fragments, ICMP,
-/// connections with an application helper, and every packet while the backup daemon runs (whose
-/// connections' virtual addresses need not be this host's) or
-/// connections of clients on this host exist.
+/// connections with an application helper, and every packet while the
+/// backup daemon runs (whose connections' virtual addresses need not be
+/// this host's) or connections of clients on this host exist.
 struct Established;
 
 impl Hook for Established {
